@@ -1,0 +1,89 @@
+package wattfare
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. The data plane's codes are DESIGN.md's error table and travel
+// in the OpenAI error envelope; the control plane's travel in GraphQL's
+// extensions.code. One Error type crosses every edge and each edge translates
+// it once.
+const (
+	// Data plane (OpenAI envelope "code").
+	EInvalidRequest    = "invalid_request"
+	EInvalidAPIKey     = "invalid_api_key"
+	ECapReached        = "cap_reached"
+	EBudgetExhausted   = "budget_exhausted"
+	ENotConnected      = "not_connected"
+	EConnectionRevoked = "connection_revoked"
+	EAppSuspended      = "app_suspended"
+	EModelNotFound     = "model_not_found"
+	ERequestTooLarge   = "request_too_large"
+	ERateLimited       = "rate_limited"
+	EUpstreamError     = "upstream_error"
+	EUpstreamTimeout   = "upstream_timeout"
+	EUnavailable       = "unavailable"
+
+	// Control plane (GraphQL extensions.code).
+	ENOTFOUND        = "NOT_FOUND"
+	EUNAUTHENTICATED = "UNAUTHENTICATED"
+	EFORBIDDEN       = "FORBIDDEN"
+	EINVALID         = "INVALID_INPUT"
+	ECONFLICT        = "CONFLICT"
+	EINTERNAL        = "INTERNAL"
+)
+
+// Error is the domain error: a code a program can switch on, a message a
+// person can read, and optional metadata (which limit tripped, how to fix it).
+// Internal failures are wrapped as EINTERNAL and their detail is logged, never
+// shown to callers.
+type Error struct {
+	Code     string
+	Message  string
+	Field    string         // the offending input field, if any
+	Metadata map[string]any // e.g. limit_source, cap_usd, spent_usd, resets_at, connect_url
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, e.Field)
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Errorf returns an *Error with code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// InvalidField returns an EINVALID error that names the offending field.
+func InvalidField(field, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the *Error in err's chain, EINTERNAL for any
+// other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the message of the *Error in err's chain, or a generic
+// message for internal errors so that their detail never leaks.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

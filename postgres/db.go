@@ -1,0 +1,138 @@
+// Package postgres implements Wattfare's domain services on PostgreSQL with
+// pgx: migrations, accounts, apps, keys, connections, the spend ledger and
+// change notifications.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+
+	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/migrations"
+)
+
+// DefaultURL is used when DATABASE_URL is unset: the local Postgres,
+// database "wattfare". The password is ignored by trust auth and matches the
+// one scripts/ensure-postgres.sh sets where auth is not trust.
+const DefaultURL = "postgres://postgres:postgres@127.0.0.1:5432/wattfare?sslmode=disable"
+
+// URLFromEnv returns DATABASE_URL or DefaultURL.
+func URLFromEnv() string {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// Open connects a pool to databaseURL and checks that it answers.
+func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return pool, nil
+}
+
+// EnsureDatabase creates the database named in databaseURL if it does not
+// exist, connecting to the server's "postgres" database to do so.
+func EnsureDatabase(ctx context.Context, databaseURL string) error {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return fmt.Errorf("parse database url: %w", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		return errors.New("database url names no database")
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return fmt.Errorf("connect to create database: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created meanwhile
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Migrate applies every pending migration in migrations.FS, under tern's
+// advisory lock so that concurrent starters apply each once.
+func Migrate(ctx context.Context, databaseURL string) error {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return fmt.Errorf("connect to migrate: %w", err)
+	}
+	defer conn.Close(ctx)
+	return MigrateConn(ctx, conn)
+}
+
+// MigrateConn applies pending migrations on conn.
+func MigrateConn(ctx context.Context, conn *pgx.Conn) error {
+	m, err := migrate.NewMigrator(ctx, conn, "wattfare_schema_version")
+	if err != nil {
+		return fmt.Errorf("new migrator: %w", err)
+	}
+	if err := m.LoadMigrations(fs.FS(migrations.FS)); err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// interpretError maps driver errors to domain errors once, at this edge:
+// a missing row is NOT_FOUND and a unique violation is CONFLICT. Anything
+// else is wrapped as it is (and shown to callers as an internal error).
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return wattfare.Errorf(wattfare.ENOTFOUND, "not found")
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return wattfare.Errorf(wattfare.ECONFLICT, "already exists")
+		case "23514", "22001", "22P02":
+			return wattfare.Errorf(wattfare.EINVALID, "invalid value")
+		}
+	}
+	return err
+}
+
+var _ = interpretError
