@@ -1,0 +1,52 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+)
+
+// LeaseScope names the leases a revocation must wait for: one connection's,
+// or every connection's of an app (in one mode, or both when Mode is empty).
+type LeaseScope struct {
+	ConnectionID string
+	AppID        string
+	Mode         wattfare.Mode
+}
+
+// AwaitLeasesReleased blocks until no lease in scope is both unreleased and
+// unexpired, or ctx ends. Revocations call it after their transaction commits:
+// data-plane processes surrender their leases when the change notification
+// reaches them, and a process that never hears of it stops admitting when its
+// lease expires. When this returns nil, no data-plane process can admit a new
+// request in scope (DESIGN.md invariant 4).
+func AwaitLeasesReleased(ctx context.Context, db *pgxpool.Pool, scope LeaseScope) error {
+	const q = `
+SELECT count(*) FROM leases l
+WHERE l.released_at IS NULL AND l.expires_at > now()
+  AND (($1 <> '' AND l.connection_id = $1)
+    OR ($2 <> '' AND l.connection_id IN (
+          SELECT c.id FROM connections c WHERE c.app_id = $2 AND ($3 = '' OR c.mode = $3))))`
+	delay := 5 * time.Millisecond
+	for {
+		var n int
+		if err := db.QueryRow(ctx, q, scope.ConnectionID, scope.AppID, string(scope.Mode)).Scan(&n); err != nil {
+			return fmt.Errorf("await leases released: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("await leases released: %d still open: %w", n, ctx.Err())
+		case <-time.After(delay):
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
