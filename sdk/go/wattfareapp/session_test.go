@@ -1,0 +1,131 @@
+package wattfareapp_test
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/sdk/go/wattfareapp"
+)
+
+type vectors struct {
+	PublishableKey string `json:"publishable_key"`
+	SecretKey      string `json:"secret_key"`
+	Tokens         []struct {
+		Name   string `json:"name"`
+		Token  string `json:"token"`
+		Claims struct {
+			Sub           string          `json:"sub"`
+			Iat           int64           `json:"iat"`
+			Exp           int64           `json:"exp"`
+			Jti           string          `json:"jti"`
+			MonthlyCapUSD *wattfare.Money `json:"monthly_cap_usd"`
+		} `json:"claims"`
+	} `json:"tokens"`
+}
+
+func loadVectors(t *testing.T) vectors {
+	t.Helper()
+	b, err := os.ReadFile("../../../spec/session-vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v vectors
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestMintReproducesVectors(t *testing.T) {
+	t.Parallel()
+	v := loadVectors(t)
+	c, err := wattfareapp.New(v.SecretKey, v.PublishableKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Tokens) == 0 {
+		t.Fatal("no vectors")
+	}
+	for _, tv := range v.Tokens {
+		t.Run(tv.Name, func(t *testing.T) {
+			t.Parallel()
+			var cap wattfare.Money
+			if tv.Claims.MonthlyCapUSD != nil {
+				cap = *tv.Claims.MonthlyCapUSD
+			}
+			got, err := c.Mint(wattfareapp.Session{
+				Subject:    tv.Claims.Sub,
+				MonthlyCap: cap,
+				IssuedAt:   time.Unix(tv.Claims.Iat, 0),
+				Lifetime:   time.Duration(tv.Claims.Exp-tv.Claims.Iat) * time.Second,
+				ID:         tv.Claims.Jti,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tv.Token {
+				t.Errorf("token differs from the vector\n got %s\nwant %s", got, tv.Token)
+			}
+		})
+	}
+}
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	v := loadVectors(t)
+	live := wattfare.PublishableKey{Mode: wattfare.ModeLive}
+	tests := []struct {
+		name    string
+		sk, pk  string
+		wantErr bool
+	}{
+		{"OK", v.SecretKey, v.PublishableKey, false},
+		{"ErrBadChecksum", v.SecretKey[:len(v.SecretKey)-1] + "a", v.PublishableKey, true},
+		{"ErrModeMismatch", v.SecretKey, live.String(), true},
+		{"ErrPublishableAsSecret", v.PublishableKey, v.PublishableKey, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := wattfareapp.New(tt.sk, tt.pk)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("New: err = %v, want error %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestCreateSessionIsFreshAndBounded(t *testing.T) {
+	t.Parallel()
+	v := loadVectors(t)
+	c, _ := wattfareapp.New(v.SecretKey, v.PublishableKey)
+	a, err := c.CreateSession("user_1", wattfare.USD(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := c.CreateSession("user_1", wattfare.USD(5))
+	if a == b {
+		t.Error("two sessions share a token: jti is not random")
+	}
+	if _, err := c.Mint(wattfareapp.Session{Subject: "u", IssuedAt: time.Now(), Lifetime: time.Hour, ID: "x"}); err == nil {
+		t.Error("minted a token that lives an hour")
+	}
+}
+
+func TestCapNumber(t *testing.T) {
+	t.Parallel()
+	for m, want := range map[wattfare.Money]string{
+		wattfare.USD(10):                   "10",
+		wattfare.Dollar / 2:                "0.5",
+		wattfare.MicroDollar:               "0.000001",
+		wattfare.USD(100) + 1:              "100.000000001",
+		wattfare.USD(2) + 25*wattfare.Cent: "2.25",
+	} {
+		if got := wattfareapp.CapNumber(m); got != want {
+			t.Errorf("CapNumber(%d) = %s, want %s", m, got, want)
+		}
+	}
+}
