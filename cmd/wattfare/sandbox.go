@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/wattfare/wattfare/sandbox"
+)
+
+func init() {
+	register("sandbox", "run the deterministic sandbox model server", func(ctx context.Context, args []string) error {
+		return serveSandbox(ctx, envOr("WATTFARE_SANDBOX_ADDR", "127.0.0.1:8790"))
+	})
+	registerDev("sandbox", 10, func(ctx context.Context, env *devEnv) error {
+		return serveSandbox(ctx, env.SandboxAddr)
+	})
+}
+
+// serveSandbox serves the sandbox on addr until ctx ends.
+func serveSandbox(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: sandbox.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	slog.Info("sandbox listening", "addr", "http://"+ln.Addr().String())
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

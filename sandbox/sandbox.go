@@ -1,0 +1,384 @@
+// Package sandbox is Wattfare's deterministic OpenAI-compatible model server.
+// App developers (and Wattfare's own tests and benchmarks) use it to exercise
+// every path of an integration for free: the reply echoes the last user
+// message one token per word, and switches written in that message force
+// long replies, slow tokens, failures before the first byte, a connection
+// dropped mid-stream, or a stream without its usage chunk.
+//
+// The same request always gets the same bytes back, so a test can compare
+// what a client received through the proxy with what the sandbox sent.
+package sandbox
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"io"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Created is the fixed "created" timestamp of every response: the sandbox is
+// deterministic, so it does not read the clock.
+const Created = 1767225600
+
+// Model is an entry of the sandbox catalog.
+type Model struct {
+	ID   string
+	Kind string // "chat" or "embedding"
+}
+
+// Models is the sandbox's catalog. Prices live in the data plane's models
+// table (migrations/001_init.sql), not here.
+var Models = []Model{
+	{ID: "sandbox/echo", Kind: "chat"},
+	{ID: "sandbox/pricey", Kind: "chat"},
+	{ID: "sandbox/embed", Kind: "embedding"},
+}
+
+func kindOf(model string) string {
+	for _, m := range Models {
+		if m.ID == model {
+			return m.Kind
+		}
+	}
+	return ""
+}
+
+// Handler returns the sandbox's HTTP handler: POST /v1/chat/completions,
+// POST /v1/embeddings and GET /v1/models.
+func Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", chat)
+	mux.HandleFunc("POST /v1/embeddings", embeddings)
+	mux.HandleFunc("GET /v1/models", models)
+	return mux
+}
+
+// Switches are what the sandbox read from a chat request: the switches found in the last user message.
+type Switches struct {
+	Tokens            int // -1 when unset
+	DelayMS           int
+	FailBeforeFirst   bool
+	FailMidStream     bool
+	NoUsage           bool
+	ReplyWords        []string // the message's words without the switches
+	PromptTokens      int      // words of all messages
+	LastUserMessage   string
+	RequestedMaxToken int // max_tokens or max_completion_tokens; 0 when unset
+}
+
+var switchRE = regexp.MustCompile(`\[\[sandbox:([a-z-]+)(?:=(\d+))?\]\]`)
+
+// Words counts what the sandbox calls tokens: whitespace-separated words.
+func Words(s string) int { return len(strings.Fields(s)) }
+
+type message struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+// text returns a message's text: a string content, or the text parts of an
+// array content.
+func (m message) text() string {
+	var s string
+	if json.Unmarshal(m.Content, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(m.Content, &parts) == nil {
+		var b strings.Builder
+		for i, p := range parts {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(p.Text)
+		}
+		return b.String()
+	}
+	return ""
+}
+
+type chatRequest struct {
+	Model         string    `json:"model"`
+	Messages      []message `json:"messages"`
+	Stream        bool      `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	MaxTokens           *int `json:"max_tokens"`
+	MaxCompletionTokens *int `json:"max_completion_tokens"`
+}
+
+// parseSwitches reads the switches and token counts of a chat request's messages.
+func parseSwitches(req *chatRequest) Switches {
+	sw := Switches{Tokens: -1}
+	for _, m := range req.Messages {
+		t := m.text()
+		sw.PromptTokens += Words(t)
+		if m.Role == "user" {
+			sw.LastUserMessage = t
+		}
+	}
+	for _, g := range switchRE.FindAllStringSubmatch(sw.LastUserMessage, -1) {
+		n, _ := strconv.Atoi(g[2])
+		switch g[1] {
+		case "tokens":
+			sw.Tokens = n
+		case "delay-ms":
+			sw.DelayMS = n
+		case "fail-before-first-byte":
+			sw.FailBeforeFirst = true
+		case "fail-mid-stream":
+			sw.FailMidStream = true
+		case "no-usage":
+			sw.NoUsage = true
+		}
+	}
+	sw.ReplyWords = strings.Fields(switchRE.ReplaceAllString(sw.LastUserMessage, " "))
+	if req.MaxTokens != nil {
+		sw.RequestedMaxToken = *req.MaxTokens
+	}
+	if req.MaxCompletionTokens != nil {
+		sw.RequestedMaxToken = *req.MaxCompletionTokens
+	}
+	return sw
+}
+
+// reply returns the completion tokens and the finish reason.
+func (sw Switches) reply() ([]string, string) {
+	words := sw.ReplyWords
+	n := len(words)
+	if sw.Tokens >= 0 {
+		n = sw.Tokens
+		if len(words) == 0 {
+			words = []string{"echo"}
+		}
+	}
+	finish := "stop"
+	if sw.RequestedMaxToken > 0 && n > sw.RequestedMaxToken {
+		n, finish = sw.RequestedMaxToken, "length"
+	}
+	out := make([]string, n)
+	for i := range out {
+		w := words[i%len(words)]
+		if i > 0 {
+			w = " " + w
+		}
+		out[i] = w
+	}
+	return out, finish
+}
+
+func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": code, "param": nil}})
+	w.Write(b)
+}
+
+func requestID(prefix string, body []byte) string {
+	h := fnv.New64a()
+	h.Write(body)
+	return prefix + strconv.FormatUint(h.Sum64(), 36)
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "body too large")
+		return nil, false
+	}
+	return body, true
+}
+
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens,omitempty"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+func chat(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var req chatRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "malformed JSON")
+		return
+	}
+	if kindOf(req.Model) != "chat" {
+		writeError(w, http.StatusNotFound, "invalid_request_error", "model_not_found", "the sandbox has no chat model "+strconv.Quote(req.Model))
+		return
+	}
+	sw := parseSwitches(&req)
+	if sw.FailBeforeFirst {
+		writeError(w, http.StatusBadGateway, "upstream_error", "upstream_error", "sandbox: failing before the first byte as asked")
+		return
+	}
+	tokens, finish := sw.reply()
+	id := requestID("chatcmpl-sbx-", body)
+	delay := time.Duration(sw.DelayMS) * time.Millisecond
+	u := usage{PromptTokens: sw.PromptTokens, CompletionTokens: len(tokens), TotalTokens: sw.PromptTokens + len(tokens)}
+
+	if !req.Stream {
+		for range tokens {
+			sleep(r, delay)
+		}
+		if sw.FailMidStream {
+			panic(http.ErrAbortHandler)
+		}
+		resp := map[string]any{
+			"id": id, "object": "chat.completion", "created": Created, "model": req.Model,
+			"choices": []any{map[string]any{
+				"index":         0,
+				"message":       map[string]any{"role": "assistant", "content": strings.Join(tokens, "")},
+				"finish_reason": finish,
+			}},
+		}
+		if !sw.NoUsage {
+			resp["usage"] = u
+		}
+		b, _ := json.Marshal(resp)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+		return
+	}
+
+	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !sw.NoUsage
+	fl, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	prefix := `data: {"id":"` + id + `","object":"chat.completion.chunk","created":` + strconv.Itoa(Created) +
+		`,"model":` + strconv.Quote(req.Model) + `,"choices":[`
+	usageField := ""
+	if includeUsage {
+		usageField = `,"usage":null`
+	}
+	write := func(s string) bool {
+		if _, err := w.Write([]byte(s)); err != nil {
+			return false
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+		return true
+	}
+	if !write(prefix + `{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]` + usageField + "}\n\n") {
+		return
+	}
+	half := len(tokens) / 2
+	for i, t := range tokens {
+		if sw.FailMidStream && i == half {
+			panic(http.ErrAbortHandler)
+		}
+		sleep(r, delay)
+		content, _ := json.Marshal(t)
+		if !write(prefix + `{"index":0,"delta":{"content":` + string(content) + `},"finish_reason":null}]` + usageField + "}\n\n") {
+			return
+		}
+	}
+	if sw.FailMidStream {
+		panic(http.ErrAbortHandler)
+	}
+	if !write(prefix + `{"index":0,"delta":{},"finish_reason":"` + finish + `"}]` + usageField + "}\n\n") {
+		return
+	}
+	if includeUsage {
+		ub, _ := json.Marshal(u)
+		if !write(prefix + `],"usage":` + string(ub) + "}\n\n") {
+			return
+		}
+	}
+	write("data: [DONE]\n\n")
+}
+
+func sleep(r *http.Request, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func embeddings(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Model string          `json:"model"`
+		Input json.RawMessage `json:"input"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "malformed JSON")
+		return
+	}
+	if kindOf(req.Model) != "embedding" {
+		writeError(w, http.StatusNotFound, "invalid_request_error", "model_not_found", "the sandbox has no embedding model "+strconv.Quote(req.Model))
+		return
+	}
+	var inputs []string
+	var one string
+	if json.Unmarshal(req.Input, &one) == nil {
+		inputs = []string{one}
+	} else if json.Unmarshal(req.Input, &inputs) != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_input", "input must be a string or an array of strings")
+		return
+	}
+	tokens := 0
+	data := make([]any, len(inputs))
+	for i, in := range inputs {
+		tokens += Words(in)
+		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": vector(in)}
+	}
+	b, _ := json.Marshal(map[string]any{
+		"object": "list", "data": data, "model": req.Model,
+		"usage": usage{PromptTokens: tokens, TotalTokens: tokens},
+	})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// vector is a deterministic unit vector of 8 dimensions derived from s.
+func vector(s string) []float64 {
+	v := make([]float64, 8)
+	var norm float64
+	for i := range v {
+		h := fnv.New64a()
+		h.Write([]byte{byte(i)})
+		h.Write([]byte(s))
+		v[i] = float64(h.Sum64()%2001)/1000 - 1
+		norm += v[i] * v[i]
+	}
+	norm = math.Sqrt(norm)
+	for i := range v {
+		if norm > 0 {
+			v[i] = math.Round(v[i]/norm*1e6) / 1e6
+		}
+	}
+	return v
+}
+
+func models(w http.ResponseWriter, r *http.Request) {
+	data := make([]any, len(Models))
+	for i, m := range Models {
+		data[i] = map[string]any{"id": m.ID, "object": "model", "created": Created, "owned_by": "wattfare-sandbox"}
+	}
+	b, _ := json.Marshal(map[string]any{"object": "list", "data": data})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}

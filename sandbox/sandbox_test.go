@@ -1,0 +1,155 @@
+package sandbox_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/wattfare/wattfare/sandbox"
+)
+
+func post(t *testing.T, srv *httptest.Server, path, body string) (*http.Response, string, error) {
+	t.Helper()
+	resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, string(b), err
+}
+
+func TestChat(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(sandbox.Handler())
+	t.Cleanup(srv.Close)
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		resp, body, err := post(t, srv, "/v1/chat/completions",
+			`{"model":"sandbox/echo","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello there world"}]}`)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status %v err %v", resp, err)
+		}
+		var got struct {
+			Choices []struct {
+				Message struct{ Content string }
+			}
+			Usage struct{ PromptTokens, CompletionTokens int } `json:"usage"`
+		}
+		json.Unmarshal([]byte(body), &got)
+		if got.Choices[0].Message.Content != "hello there world" {
+			t.Errorf("content %q", got.Choices[0].Message.Content)
+		}
+		// sandbox counts words of all messages; field names are snake_case.
+		var u struct {
+			Usage struct {
+				P int `json:"prompt_tokens"`
+				C int `json:"completion_tokens"`
+			} `json:"usage"`
+		}
+		json.Unmarshal([]byte(body), &u)
+		if u.Usage.P != 5 || u.Usage.C != 3 {
+			t.Errorf("usage %+v, want 5 prompt and 3 completion tokens", u.Usage)
+		}
+	})
+
+	t.Run("Stream", func(t *testing.T) {
+		t.Parallel()
+		_, body, err := post(t, srv, "/v1/chat/completions",
+			`{"model":"sandbox/echo","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a b [[sandbox:tokens=5]]"}]}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := strings.Split(strings.TrimSuffix(body, "\n\n"), "\n\n")
+		// role chunk, 5 tokens, finish chunk, usage chunk, [DONE]
+		if len(events) != 9 {
+			t.Fatalf("got %d events:\n%s", len(events), body)
+		}
+		if !strings.Contains(events[7], `"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}`) {
+			t.Errorf("usage chunk %s", events[7])
+		}
+		if events[8] != "data: [DONE]" {
+			t.Errorf("last event %q", events[8])
+		}
+	})
+
+	t.Run("Deterministic", func(t *testing.T) {
+		t.Parallel()
+		req := `{"model":"sandbox/echo","stream":true,"messages":[{"role":"user","content":"same bytes"}]}`
+		_, a, _ := post(t, srv, "/v1/chat/completions", req)
+		_, b, _ := post(t, srv, "/v1/chat/completions", req)
+		if a != b || strings.Contains(a, `"usage"`) {
+			t.Errorf("not deterministic or usage without include_usage:\n%s\n%s", a, b)
+		}
+	})
+
+	t.Run("MaxTokens", func(t *testing.T) {
+		t.Parallel()
+		_, body, _ := post(t, srv, "/v1/chat/completions",
+			`{"model":"sandbox/echo","max_tokens":2,"messages":[{"role":"user","content":"[[sandbox:tokens=10]]"}]}`)
+		if !strings.Contains(body, `"content":"echo echo"`) || !strings.Contains(body, `"finish_reason":"length"`) {
+			t.Errorf("body %s", body)
+		}
+	})
+
+	t.Run("ErrFailBeforeFirstByte", func(t *testing.T) {
+		t.Parallel()
+		resp, _, _ := post(t, srv, "/v1/chat/completions",
+			`{"model":"sandbox/echo","messages":[{"role":"user","content":"x [[sandbox:fail-before-first-byte]]"}]}`)
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Errorf("status %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("ErrFailMidStream", func(t *testing.T) {
+		t.Parallel()
+		_, body, err := post(t, srv, "/v1/chat/completions",
+			`{"model":"sandbox/echo","stream":true,"messages":[{"role":"user","content":"[[sandbox:tokens=4]] [[sandbox:fail-mid-stream]]"}]}`)
+		if err == nil {
+			t.Errorf("stream ended cleanly: %s", body)
+		}
+		if strings.Count(body, `"content":"`) != 3 { // the role chunk and 2 of 4 tokens
+			t.Errorf("body %s", body)
+		}
+	})
+
+	t.Run("NoUsage", func(t *testing.T) {
+		t.Parallel()
+		_, body, _ := post(t, srv, "/v1/chat/completions",
+			`{"model":"sandbox/echo","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi [[sandbox:no-usage]]"}]}`)
+		if strings.Contains(body, `"prompt_tokens"`) || !strings.HasSuffix(body, "data: [DONE]\n\n") {
+			t.Errorf("body %s", body)
+		}
+	})
+
+	t.Run("ErrModelNotFound", func(t *testing.T) {
+		t.Parallel()
+		resp, _, _ := post(t, srv, "/v1/chat/completions", `{"model":"sandbox/nope","messages":[]}`)
+		if resp.StatusCode != 404 {
+			t.Errorf("status %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestEmbeddings(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(sandbox.Handler())
+	t.Cleanup(srv.Close)
+	_, body, _ := post(t, srv, "/v1/embeddings", `{"model":"sandbox/embed","input":["one two","three"]}`)
+	var got struct {
+		Data  []struct{ Embedding []float64 }
+		Usage struct {
+			P int `json:"prompt_tokens"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Data) != 2 || len(got.Data[0].Embedding) != 8 || got.Usage.P != 3 {
+		t.Errorf("body %s", body)
+	}
+}
