@@ -1,0 +1,87 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
+)
+
+// Catalog is the data plane's read side of Postgres: the key, app,
+// connection and models a request needs, each with its version. The data
+// plane caches what it returns and drops entries on change notifications.
+// Misses are NOT_FOUND *wattfare.Errors.
+type Catalog struct {
+	db *pgxpool.Pool
+	q  *sqlc.Queries
+}
+
+// NewCatalog returns a Catalog reading from db.
+func NewCatalog(db *pgxpool.Pool) *Catalog { return &Catalog{db: db, q: sqlc.New()} }
+
+// KeyBySecretHash returns the key whose secret hashes to hash, revoked or not.
+func (c *Catalog) KeyBySecretHash(ctx context.Context, hash [32]byte) (wattfare.APIKey, error) {
+	k, err := c.q.CatalogKeyBySecretHash(ctx, c.db, hash[:])
+	if err != nil {
+		return wattfare.APIKey{}, catalogError("key", err)
+	}
+	out := wattfare.APIKey{
+		ID: k.ID, AppID: k.AppID, Mode: wattfare.Mode(k.Mode), PublicKey: k.PublicKey, Hint: k.Hint,
+		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, Version: k.Version,
+	}
+	copy(out.SecretSHA256[:], k.SecretSha256)
+	return out, nil
+}
+
+// App returns the app with id.
+func (c *Catalog) App(ctx context.Context, id string) (wattfare.App, error) {
+	a, err := c.q.CatalogApp(ctx, c.db, id)
+	if err != nil {
+		return wattfare.App{}, catalogError("app", err)
+	}
+	return wattfare.App{
+		ID: a.ID, OwnerID: a.OwnerID, Name: a.Name, AllowedOrigins: a.AllowedOrigins,
+		SuspendedAt: a.SuspendedAt, Version: a.Version, CreatedAt: a.CreatedAt,
+	}, nil
+}
+
+// Connection returns the connection of appID's user appUserID in mode.
+func (c *Catalog) Connection(ctx context.Context, appID string, mode wattfare.Mode, appUserID string) (wattfare.Connection, error) {
+	r, err := c.q.CatalogConnection(ctx, c.db, sqlc.CatalogConnectionParams{AppID: appID, Mode: string(mode), AppUserID: appUserID})
+	if err != nil {
+		return wattfare.Connection{}, catalogError("connection", err)
+	}
+	return wattfare.Connection{
+		ID: r.ID, AppID: r.AppID, Mode: wattfare.Mode(r.Mode), AppUserID: r.AppUserID, AccountID: r.AccountID,
+		MonthlyCap: wattfare.Money(r.MonthlyCap), Status: wattfare.ConnectionStatus(r.Status), Version: r.Version,
+		CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt,
+	}, nil
+}
+
+// Models returns every model of the catalog, enabled or not.
+func (c *Catalog) Models(ctx context.Context) ([]wattfare.Model, error) {
+	rows, err := c.q.CatalogModels(ctx, c.db)
+	if err != nil {
+		return nil, catalogError("models", err)
+	}
+	out := make([]wattfare.Model, len(rows))
+	for i, m := range rows {
+		out[i] = wattfare.Model{
+			ID: m.ID, Upstream: m.Upstream, UpstreamModel: m.UpstreamModel, Kind: m.Kind,
+			PromptPrice: wattfare.Price(m.PromptPrice), CompletionPrice: wattfare.Price(m.CompletionPrice),
+			ContextLength: int(m.ContextLength), MaxOutputTokens: int(m.MaxOutputTokens), Enabled: m.Enabled, Version: m.Version,
+		}
+	}
+	return out, nil
+}
+
+func catalogError(what string, err error) error {
+	err = interpretError(err)
+	if wattfare.ErrorCode(err) == wattfare.ENOTFOUND {
+		return err
+	}
+	return fmt.Errorf("catalog %s: %w", what, err)
+}
