@@ -1,0 +1,604 @@
+package controlplane
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres"
+	"github.com/wattfare/wattfare/postgres/pgtest"
+	"github.com/wattfare/wattfare/sdk/go/wattfareapp"
+)
+
+const (
+	acmeOrigin  = "https://acme.example"
+	otherOrigin = "https://other.example"
+	evilOrigin  = "https://evil.example"
+)
+
+type spec struct {
+	AppIDHex       string `json:"app_id_hex"`
+	PublishableKey string `json:"publishable_key"`
+	SecretKey      string `json:"secret_key"`
+	Tokens         []struct {
+		Name   string `json:"name"`
+		Token  string `json:"token"`
+		Claims struct {
+			Sub string `json:"sub"`
+			Iat int64  `json:"iat"`
+		} `json:"claims"`
+	} `json:"tokens"`
+	MustReject []struct {
+		Name  string `json:"name"`
+		Token string `json:"token"`
+	} `json:"must_reject"`
+}
+
+func loadSpec(t *testing.T) spec {
+	t.Helper()
+	b, err := os.ReadFile("../spec/session-vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// fixture is a database with two apps and their keys:
+//   - acme (the vectors' app id), origin acmeOrigin, keys: the vectors' test
+//     key, a live key, a revoked test key and a rolled-and-expired test key;
+//   - other, origin otherOrigin, one test key;
+//
+// and a user account with funded wallets.
+type fixture struct {
+	pool                   *pgxpool.Pool
+	acme, other            string // app ids
+	acmeTest, acmeLive     *wattfareapp.Client
+	revoked, expired       *wattfareapp.Client
+	otherTest              *wattfareapp.Client
+	acmeTestPK, acmeLivePK string
+	user, user2            string // account ids
+	spec                   spec
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{pool: pgtest.NewPool(t), spec: loadSpec(t), user: "acct_user", user2: "acct_user2"}
+	ctx := context.Background()
+	raw, _ := hex.DecodeString(f.spec.AppIDHex)
+	var acmeID, otherID wattfare.AppID
+	copy(acmeID[:], raw)
+	otherID = wattfare.NewAppID()
+	f.acme, f.other = acmeID.String(), otherID.String()
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := f.pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`INSERT INTO accounts (id, email, password_hash) VALUES ('acct_dev', 'dev@example.com', 'x'),
+		('acct_user', 'user@example.com', 'x'), ('acct_user2', 'user2@example.com', 'x')`)
+	exec(`INSERT INTO wallets (account_id, mode, credits) VALUES ('acct_user', 'test', 20000000000), ('acct_user', 'live', 20000000000)`)
+	exec(`INSERT INTO apps (id, owner_id, name, allowed_origins) VALUES ($1, 'acct_dev', 'Acme Chat', $2), ($3, 'acct_dev', 'Other App', $4)`,
+		f.acme, []string{acmeOrigin}, f.other, []string{otherOrigin})
+	addKey := func(app wattfare.AppID, sk wattfare.SecretKey, extra string) *wattfareapp.Client {
+		t.Helper()
+		sum := wattfare.HashSecretKey(sk.String())
+		exec(`INSERT INTO api_keys (id, app_id, mode, secret_sha256, public_key, hint) VALUES ($1, $2, $3, $4, $5, 'xxxx')`,
+			sk.ID.String(), app.String(), string(sk.Mode), sum[:], []byte(sk.PublicKey()))
+		if extra != "" {
+			exec(`UPDATE api_keys SET `+extra+` WHERE id = $1`, sk.ID.String())
+		}
+		c, err := wattfareapp.New(sk.String(), wattfare.PublishableKey{App: app, Mode: sk.Mode}.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	vk, err := wattfare.ParseSecretKey(f.spec.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.acmeTest = addKey(acmeID, vk, "")
+	f.acmeLive = addKey(acmeID, wattfare.NewSecretKey(wattfare.ModeLive), "")
+	f.revoked = addKey(acmeID, wattfare.NewSecretKey(wattfare.ModeTest), "revoked_at = now()")
+	f.expired = addKey(acmeID, wattfare.NewSecretKey(wattfare.ModeTest), "expires_at = '2020-01-01'")
+	f.otherTest = addKey(otherID, wattfare.NewSecretKey(wattfare.ModeTest), "")
+	f.acmeTestPK, f.acmeLivePK = f.acmeTest.PublishableKey(), f.acmeLive.PublishableKey()
+	return f
+}
+
+func mint(t *testing.T, c *wattfareapp.Client, sub string, cap wattfare.Money, iat time.Time, life time.Duration) string {
+	t.Helper()
+	tok, err := c.Mint(wattfareapp.Session{Subject: sub, MonthlyCap: cap, IssuedAt: iat, Lifetime: life, ID: wattfare.NewID("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// signWith signs arbitrary header and claims, for tokens the SDK refuses to make.
+func signWith(t *testing.T, sk string, method jwt.SigningMethod, header map[string]any, claims jwt.MapClaims, key any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, claims)
+	for k, v := range header {
+		tok.Header[k] = v
+	}
+	if key == nil {
+		k, _ := wattfare.ParseSecretKey(sk)
+		key = k.PrivateKey()
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerifySession(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	iat := time.Unix(f.spec.Tokens[0].Claims.Iat, 0)
+	at := func(d time.Duration) *SessionVerifier {
+		return &SessionVerifier{Keys: &postgres.Consent{DB: f.pool}, Now: func() time.Time { return iat.Add(d) }}
+	}
+	ctx := context.Background()
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		for _, tv := range f.spec.Tokens {
+			s, err := at(time.Minute).Verify(ctx, tv.Token)
+			if err != nil {
+				t.Fatalf("%s: %v", tv.Name, err)
+			}
+			if s.AppUserID != tv.Claims.Sub || s.App.ID != f.acme || s.Mode != wattfare.ModeTest || s.App.Name != "Acme Chat" {
+				t.Errorf("%s: got %+v", tv.Name, s)
+			}
+			wantCap := wattfare.Money(0)
+			if tv.Name == "with_cap" {
+				wantCap = wattfare.USD(10)
+			}
+			if s.MonthlyCap != wantCap {
+				t.Errorf("%s: cap %s, want %s", tv.Name, s.MonthlyCap, wantCap)
+			}
+		}
+	})
+	t.Run("OKWithinSkew", func(t *testing.T) {
+		t.Parallel()
+		if _, err := at(600*time.Second+29*time.Second).Verify(ctx, f.spec.Tokens[0].Token); err != nil {
+			t.Errorf("expired 29 s ago, within the 30 s skew: %v", err)
+		}
+		if _, err := at(-29*time.Second).Verify(ctx, f.spec.Tokens[0].Token); err != nil {
+			t.Errorf("issued 29 s in the future: %v", err)
+		}
+	})
+
+	sk := f.spec.SecretKey
+	kid := "ibaueq2eivdeoscj"
+	good := func() jwt.MapClaims {
+		return jwt.MapClaims{"iss": f.acmeTestPK, "sub": "u1", "aud": "wattfare", "iat": iat.Unix(), "exp": iat.Unix() + 600, "jti": "j1"}
+	}
+	hdr := map[string]any{"typ": wattfareapp.TokenType, "kid": kid}
+	with := func(k string, v any) jwt.MapClaims { c := good(); c[k] = v; return c }
+	without := func(k string) jwt.MapClaims { c := good(); delete(c, k); return c }
+	pub, _ := wattfare.ParseSecretKey(sk)
+
+	rejects := []struct {
+		name  string
+		token string
+		now   time.Duration
+	}{
+		{"ErrExpired", f.spec.Tokens[0].Token, 600*time.Second + 31*time.Second},
+		{"ErrNotYetIssued", f.spec.Tokens[0].Token, -31 * time.Second},
+		{"ErrOtherApp", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", f.otherTest.PublishableKey()), nil), 0},
+		{"ErrOtherMode", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", f.acmeLivePK), nil), 0},
+		{"ErrRevokedKey", mint(t, f.revoked, "u1", 0, iat, time.Minute), 0},
+		{"ErrRolledKeyPastExpiry", mint(t, f.expired, "u1", 0, iat, time.Minute), 0},
+		{"ErrUnknownKid", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfareapp.TokenType, "kid": "aaaaaaaaaaaaaaaa"}, good(), nil), 0},
+		{"ErrNoKid", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfareapp.TokenType}, good(), nil), 0},
+		{"ErrWrongTyp", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": "JWT", "kid": kid}, good(), nil), 0},
+		{"ErrHS256WithPublicKey", signWith(t, sk, jwt.SigningMethodHS256, hdr, good(), []byte(pub.PublicKey())), 0},
+		{"ErrAlgNoneUnsigned", signWith(t, sk, jwt.SigningMethodNone, hdr, good(), jwt.UnsafeAllowNoneSignatureType), 0},
+		{"ErrLifetimeOver600", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("exp", iat.Unix()+601), nil), 0},
+		{"ErrNoExp", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, without("exp"), nil), 0},
+		{"ErrNoIat", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, without("iat"), nil), 0},
+		{"ErrWrongAud", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("aud", "someone-else"), nil), 0},
+		{"ErrNoSub", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, without("sub"), nil), 0},
+		{"ErrNoJti", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, without("jti"), nil), 0},
+		{"ErrNegativeCap", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("monthly_cap_usd", -5), nil), 0},
+		{"ErrIssNotAKey", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", "acme"), nil), 0},
+		{"ErrSignedByAnotherKey", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, good(), ed25519.NewKeyFromSeed(make([]byte, 32))), 0},
+		{"ErrGarbage", "not.a.token", 0},
+		{"ErrEmpty", "", 0},
+	}
+	for _, r := range f.spec.MustReject {
+		rejects = append(rejects, struct {
+			name  string
+			token string
+			now   time.Duration
+		}{"ErrVector_" + r.Name, r.Token, time.Minute})
+	}
+	for _, tt := range rejects {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := at(tt.now).Verify(ctx, tt.token)
+			if err == nil {
+				t.Fatalf("accepted: %+v", s)
+			}
+			if code := wattfare.ErrorCode(err); code != wattfare.EUNAUTHENTICATED {
+				t.Errorf("code %s, want %s (%v)", code, wattfare.EUNAUTHENTICATED, err)
+			}
+		})
+	}
+}
+
+// harness serves the consent routes behind the same protections as the
+// real server, with the signed-in account taken from a test cookie.
+type harness struct {
+	*fixture
+	srv *httptest.Server
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	f := setup(t)
+	h := &harness{fixture: f}
+	mux := http.NewServeMux()
+	store := &postgres.Consent{DB: f.pool}
+	c := &consent{
+		store:    store,
+		verifier: &SessionVerifier{Keys: store},
+		account: func(r *http.Request) (string, bool) {
+			ck, err := r.Cookie("test_account")
+			if err != nil {
+				return "", false
+			}
+			return ck.Value, true
+		},
+		now: time.Now,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	c.routes(mux)
+	cop := http.NewCrossOriginProtection()
+	h.srv = httptest.NewServer(securityHeaders(cop.Handler(mux)))
+	c.publicURL = func(*http.Request) string { return h.srv.URL }
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+type call struct {
+	method, path string
+	body         any
+	header       map[string]string
+	account      string
+}
+
+func (h *harness) do(t *testing.T, c call) (*http.Response, map[string]any) {
+	t.Helper()
+	var body io.Reader
+	if c.body != nil {
+		b, _ := json.Marshal(c.body)
+		body = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(c.method, h.srv.URL+c.path, body)
+	if c.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.header {
+		req.Header.Set(k, v)
+	}
+	if c.account != "" {
+		req.AddCookie(&http.Cookie{Name: "test_account", Value: c.account})
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res, out
+}
+
+// popup is the header set of a same-origin fetch from the consent page.
+func (h *harness) popup() map[string]string {
+	return map[string]string{"Origin": h.srv.URL, "Sec-Fetch-Site": "same-origin"}
+}
+
+func (h *harness) approve(t *testing.T, token, origin, cap, account string) (*http.Response, map[string]any) {
+	t.Helper()
+	return h.do(t, call{method: "POST", path: "/connect/api/approve", header: h.popup(), account: account,
+		body: map[string]string{"token": token, "origin": origin, "monthly_cap_usd": cap}})
+}
+
+func (h *harness) connection(t *testing.T, app string, mode wattfare.Mode, sub string) (status string, cap wattfare.Money, account string, version int64) {
+	t.Helper()
+	err := h.pool.QueryRow(context.Background(), `SELECT status, monthly_cap, account_id, version FROM connections WHERE app_id = $1 AND mode = $2 AND app_user_id = $3`,
+		app, string(mode), sub).Scan(&status, &cap, &account, &version)
+	if err != nil {
+		return "", 0, "", 0
+	}
+	return
+}
+
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func TestApprove(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	now := time.Now()
+
+	t.Run("OKCapFromUserInputAndReplayHarmless", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeLive, "alice", wattfare.USD(10), now, 5*time.Minute)
+		res, body := h.approve(t, tok, acmeOrigin, "5", h.user)
+		if res.StatusCode != 200 || body["status"] != "approved" || body["monthly_cap_usd"] != "5.00" {
+			t.Fatalf("approve: %d %v", res.StatusCode, body)
+		}
+		if tgt, _ := body["target"].(map[string]any); tgt["origin"] != acmeOrigin {
+			t.Errorf("message target %v, want the registered origin %s", body["target"], acmeOrigin)
+		}
+		st, cap, acct, v1 := h.connection(t, h.acme, wattfare.ModeLive, "alice")
+		if st != "active" || cap != wattfare.USD(5) || acct != h.user {
+			t.Fatalf("stored %s %s %s, want active, $5 (the user's input, not the app's $10), %s", st, cap, acct, h.user)
+		}
+		for range 2 {
+			if res, body := h.approve(t, tok, acmeOrigin, "5", h.user); res.StatusCode != 200 {
+				t.Fatalf("replay: %d %v", res.StatusCode, body)
+			}
+		}
+		if _, _, _, v2 := h.connection(t, h.acme, wattfare.ModeLive, "alice"); v2 != v1 {
+			t.Errorf("a replayed approval rewrote the connection (version %d → %d)", v1, v2)
+		}
+		// The user revokes; replaying the old approval must not reconnect.
+		if _, err := h.pool.Exec(context.Background(), `UPDATE connections SET status = 'revoked', revoked_at = now() WHERE app_id = $1 AND app_user_id = 'alice'`, h.acme); err != nil {
+			t.Fatal(err)
+		}
+		res, body = h.approve(t, tok, acmeOrigin, "5", h.user)
+		if res.StatusCode != http.StatusConflict {
+			t.Errorf("replay after revoke: %d %v, want 409", res.StatusCode, body)
+		}
+		if st, _, _, _ := h.connection(t, h.acme, wattfare.ModeLive, "alice"); st != "revoked" {
+			t.Errorf("replay after revoke reconnected: status %s", st)
+		}
+		// A fresh request from the app after the revoke can reconnect.
+		tok2 := mint(t, h.acmeLive, "alice", 0, time.Now().Add(time.Second), 5*time.Minute)
+		if res, body := h.approve(t, tok2, acmeOrigin, "7.50", h.user); res.StatusCode != 200 {
+			t.Fatalf("reconnect: %d %v", res.StatusCode, body)
+		}
+		if st, cap, _, _ := h.connection(t, h.acme, wattfare.ModeLive, "alice"); st != "active" || cap != 7*wattfare.Dollar+50*wattfare.Cent {
+			t.Errorf("reconnect stored %s %s", st, cap)
+		}
+	})
+
+	t.Run("ErrCrossOrigin", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeLive, "bob", wattfare.USD(10), now, 5*time.Minute)
+		body := map[string]string{"token": tok, "origin": acmeOrigin, "monthly_cap_usd": "10"}
+		for name, hdr := range map[string]map[string]string{
+			"evil page":                 {"Origin": evilOrigin, "Sec-Fetch-Site": "cross-site"},
+			"app's own page":            {"Origin": acmeOrigin, "Sec-Fetch-Site": "cross-site"},
+			"same-site subframe":        {"Origin": h.srv.URL, "Sec-Fetch-Site": "same-site"},
+			"no origin at all":          {},
+			"origin, no fetch metadata": {"Origin": evilOrigin},
+		} {
+			res, out := h.do(t, call{method: "POST", path: "/connect/api/approve", header: hdr, account: h.user, body: body})
+			if res.StatusCode != http.StatusForbidden {
+				t.Errorf("%s: %d %v, want 403", name, res.StatusCode, out)
+			}
+		}
+		// A form post (no JSON content type) from the right origin is refused too.
+		req, _ := http.NewRequest("POST", h.srv.URL+"/connect/api/approve", strings.NewReader("token="+tok))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", h.srv.URL)
+		req.AddCookie(&http.Cookie{Name: "test_account", Value: h.user})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("form post: %d, want 403", res.StatusCode)
+		}
+		if st, _, _, _ := h.connection(t, h.acme, wattfare.ModeLive, "bob"); st != "" {
+			t.Errorf("a cross-origin approval stored a connection (%s)", st)
+		}
+	})
+
+	t.Run("ErrUnregisteredOrigin", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeTest, "carol", 0, now, 5*time.Minute)
+		for _, o := range []string{evilOrigin, otherOrigin, acmeOrigin + ":443", acmeOrigin + "/", "https://acme.example.evil.example", ""} {
+			res, body := h.approve(t, tok, o, "10", h.user)
+			if res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusBadRequest {
+				t.Errorf("origin %q: %d %v", o, res.StatusCode, body)
+			}
+			if _, ok := body["target"]; ok {
+				t.Errorf("origin %q: answered with a message target", o)
+			}
+			res, body = h.do(t, call{method: "POST", path: "/connect/api/context", header: h.popup(), account: h.user,
+				body: map[string]string{"token": tok, "origin": o}})
+			if res.StatusCode < 400 {
+				t.Errorf("context for origin %q: %d %v", o, res.StatusCode, body)
+			}
+		}
+		for _, rt := range []string{"https://acme.example.evil.example/back", "https://acme.example@evil.example/", "javascript:alert(1)", "//acme.example/x", "https://ACME.example:8443/"} {
+			res, body := h.do(t, call{method: "POST", path: "/connect/api/approve", header: h.popup(), account: h.user,
+				body: map[string]string{"token": tok, "return_to": rt, "monthly_cap_usd": "10"}})
+			if res.StatusCode != http.StatusForbidden {
+				t.Errorf("return_to %q: %d %v", rt, res.StatusCode, body)
+			}
+		}
+		if st, _, _, _ := h.connection(t, h.acme, wattfare.ModeTest, "carol"); st != "" {
+			t.Errorf("an unregistered origin got a connection (%s)", st)
+		}
+	})
+
+	t.Run("OKRedirectFlow", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeLive, "dave", 0, now, 5*time.Minute)
+		res, body := h.do(t, call{method: "POST", path: "/connect/api/approve", header: h.popup(), account: h.user,
+			body: map[string]string{"token": tok, "return_to": acmeOrigin + "/chat?x=1", "monthly_cap_usd": "3"}})
+		if res.StatusCode != 200 {
+			t.Fatalf("%d %v", res.StatusCode, body)
+		}
+		if tgt, _ := body["target"].(map[string]any); tgt["return_to"] != acmeOrigin+"/chat?x=1" || tgt["origin"] != acmeOrigin {
+			t.Errorf("target %v", body["target"])
+		}
+	})
+
+	t.Run("ErrLiveNeedsSignIn", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeLive, "erin", 0, now, 5*time.Minute)
+		res, body := h.approve(t, tok, acmeOrigin, "10", "")
+		if res.StatusCode != http.StatusUnauthorized || errCode(body) != "sign_in_required" {
+			t.Errorf("%d %v, want 401 sign_in_required", res.StatusCode, body)
+		}
+		if st, _, _, _ := h.connection(t, h.acme, wattfare.ModeLive, "erin"); st != "" {
+			t.Errorf("connected without a signed-in user (%s)", st)
+		}
+	})
+
+	t.Run("OKTestModeWithoutSignIn", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeTest, "frank", wattfare.USD(4), now, 5*time.Minute)
+		res, ctxBody := h.do(t, call{method: "POST", path: "/connect/api/context", header: h.popup(),
+			body: map[string]string{"token": tok, "origin": acmeOrigin}})
+		if res.StatusCode != 200 || ctxBody["auto_approve"] != true || ctxBody["requested_cap_usd"] != "4.00" || ctxBody["account"] != nil {
+			t.Fatalf("context: %d %v", res.StatusCode, ctxBody)
+		}
+		res, body := h.approve(t, tok, acmeOrigin, "4", "")
+		if res.StatusCode != 200 {
+			t.Fatalf("%d %v", res.StatusCode, body)
+		}
+		st, cap, acct, _ := h.connection(t, h.acme, wattfare.ModeTest, "frank")
+		if st != "active" || cap != wattfare.USD(4) || acct == "" || acct == h.user {
+			t.Errorf("stored %s %s %s, want active $4 on the app's sandbox account", st, cap, acct)
+		}
+		var avail int64
+		h.pool.QueryRow(context.Background(), `SELECT credits - captured - held FROM wallets WHERE account_id = $1 AND mode = 'test'`, acct).Scan(&avail)
+		if avail < int64(wattfare.USD(50)) {
+			t.Errorf("sandbox test wallet has %s, want it funded", wattfare.Money(avail))
+		}
+	})
+
+	t.Run("ErrBadCap", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeLive, "gina", 0, now, 5*time.Minute)
+		for _, c := range []string{"", "0", "-5", "abc", "1e3", "100000.01"} {
+			res, body := h.approve(t, tok, acmeOrigin, c, h.user)
+			if res.StatusCode != http.StatusBadRequest {
+				t.Errorf("cap %q: %d %v", c, res.StatusCode, body)
+			}
+		}
+	})
+}
+
+func TestSessionEndpoint(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	get := func(tok, origin string) (*http.Response, map[string]any) {
+		hdr := map[string]string{"Authorization": "Bearer " + tok}
+		if origin != "" {
+			hdr["Origin"] = origin
+		}
+		return h.do(t, call{method: "GET", path: "/v1/session", header: hdr})
+	}
+	tok := mint(t, h.acmeTest, "zoe", wattfare.USD(10), time.Now(), 5*time.Minute)
+
+	res, body := get(tok, acmeOrigin)
+	if res.StatusCode != 200 || body["connected"] != false || body["status"] != "not_connected" {
+		t.Fatalf("before connecting: %d %v", res.StatusCode, body)
+	}
+	if res.Header.Get("Access-Control-Allow-Origin") != acmeOrigin {
+		t.Errorf("registered origin got ACAO %q", res.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if !strings.HasSuffix(body["connect_url"].(string), "/connect") {
+		t.Errorf("connect_url %v", body["connect_url"])
+	}
+
+	if res, body := h.approve(t, tok, acmeOrigin, "6", h.user); res.StatusCode != 200 {
+		t.Fatalf("approve: %d %v", res.StatusCode, body)
+	}
+	var connID string
+	h.pool.QueryRow(context.Background(), `SELECT id FROM connections WHERE app_user_id = 'zoe'`).Scan(&connID)
+	period := wattfare.PeriodStart(time.Now())
+	if _, err := h.pool.Exec(context.Background(), `INSERT INTO connection_periods (connection_id, period, captured, held) VALUES ($1, $2, $3, $4)`,
+		connID, period, int64(wattfare.Dollar+wattfare.Dollar/4), int64(wattfare.Dollar/4)); err != nil {
+		t.Fatal(err)
+	}
+	res, body = get(tok, acmeOrigin)
+	if res.StatusCode != 200 || body["connected"] != true || body["status"] != "active" ||
+		body["monthly_cap_usd"] != "6.00" || body["spent_usd"] != "1.25" || body["remaining_usd"] != "4.50" {
+		t.Fatalf("after connecting: %d %v", res.StatusCode, body)
+	}
+	if want := wattfare.PeriodEnd(time.Now()).Format(time.RFC3339); body["resets_at"] != want {
+		t.Errorf("resets_at %v, want %s", body["resets_at"], want)
+	}
+
+	// Another app's origin, or none registered, reads nothing.
+	for _, o := range []string{otherOrigin, evilOrigin} {
+		res, _ := get(tok, o)
+		if res.StatusCode != http.StatusForbidden || res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("origin %s: %d ACAO %q", o, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	// Preflights: a registered origin may ask, others get no CORS headers.
+	res, _ = h.do(t, call{method: "OPTIONS", path: "/v1/session", header: map[string]string{"Origin": acmeOrigin, "Access-Control-Request-Headers": "authorization"}})
+	if res.Header.Get("Access-Control-Allow-Origin") != acmeOrigin || !strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight from a registered origin: %v", res.Header)
+	}
+	res, _ = h.do(t, call{method: "OPTIONS", path: "/v1/session", header: map[string]string{"Origin": evilOrigin}})
+	if res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from an unregistered origin got ACAO")
+	}
+	// Bad tokens.
+	for _, bad := range []string{"", "nope", h.spec.Tokens[0].Token, mint(t, h.revoked, "zoe", 0, time.Now(), time.Minute)} {
+		res, body := get(bad, acmeOrigin)
+		if res.StatusCode != http.StatusUnauthorized || errCode(body) != "invalid_session" {
+			t.Errorf("token %.20q: %d %v", bad, res.StatusCode, body)
+		}
+	}
+	// Revoked connections say so.
+	h.pool.Exec(context.Background(), `UPDATE connections SET status = 'revoked', revoked_at = now() WHERE id = $1`, connID)
+	if _, body := get(tok, acmeOrigin); body["connected"] != false || body["status"] != "revoked" {
+		t.Errorf("after revoke: %v", body)
+	}
+}
+
+func TestConsentPagesRefuseFraming(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s, err := New(Config{DB: pool, PublicURL: "http://wattfare.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/connect", "/connect?x=1", "/budget", "/v1/session", "/v1/connect.js", "/"} {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Header().Get("X-Frame-Options") != "DENY" || !strings.Contains(rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("%s: X-Frame-Options %q, CSP %q", path, rec.Header().Get("X-Frame-Options"), rec.Header().Get("Content-Security-Policy"))
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
+)
+
+// Consent is the storage of the consent flow: the keys that verify session
+// tokens, the apps the popup names, the connections an approval writes and
+// the status GET /v1/session reports.
+type Consent struct {
+	DB *pgxpool.Pool
+	q  sqlc.Queries
+}
+
+// ConnectionState is a connection as the app's browser and the consent popup
+// see it: whether it exists and is active, and its spend this period.
+type ConnectionState struct {
+	ID         string
+	AccountID  string
+	Status     wattfare.ConnectionStatus
+	MonthlyCap wattfare.Money
+	Spent      wattfare.Money // captured this period
+	Held       wattfare.Money // reserved by requests in flight
+	// Remaining is what can still be spent this period: the cap left,
+	// bounded by what the paying wallet has.
+	Remaining wattfare.Money
+	ResetsAt  time.Time
+	RevokedAt *time.Time
+}
+
+// SessionKey returns the stored key whose kid signed a session token.
+// An unknown kid is ENOTFOUND.
+func (s *Consent) SessionKey(ctx context.Context, kid wattfare.KeyID) (wattfare.APIKey, error) {
+	row, err := s.q.ConsentKey(ctx, s.DB, kid.String())
+	if err != nil {
+		return wattfare.APIKey{}, interpretError(err)
+	}
+	return wattfare.APIKey{
+		ID:        row.ID,
+		AppID:     row.AppID,
+		Mode:      wattfare.Mode(row.Mode),
+		PublicKey: row.PublicKey,
+		ExpiresAt: row.ExpiresAt,
+		RevokedAt: row.RevokedAt,
+	}, nil
+}
+
+// App returns what the consent flow needs of an app.
+func (s *Consent) App(ctx context.Context, appID string) (wattfare.App, error) {
+	row, err := s.q.ConsentApp(ctx, s.DB, appID)
+	if err != nil {
+		return wattfare.App{}, interpretError(err)
+	}
+	return wattfare.App{ID: row.ID, Name: row.Name, AllowedOrigins: row.AllowedOrigins, SuspendedAt: row.SuspendedAt}, nil
+}
+
+// OriginRegistered reports whether any app lists origin among its allowed
+// origins. CORS preflights, which carry no token, are answered by it.
+func (s *Consent) OriginRegistered(ctx context.Context, origin string) (bool, error) {
+	ok, err := s.q.ConsentOriginRegistered(ctx, s.DB, origin)
+	if err != nil {
+		return false, fmt.Errorf("origin registered: %w", err)
+	}
+	return ok, nil
+}
+
+// Connection returns the state of the connection of (app, mode, app user)
+// at now. A user who never connected is ENOTFOUND.
+func (s *Consent) Connection(ctx context.Context, appID string, mode wattfare.Mode, appUserID string, now time.Time) (ConnectionState, error) {
+	return s.connection(ctx, s.DB, appID, mode, appUserID, now)
+}
+
+func (s *Consent) connection(ctx context.Context, db sqlc.DBTX, appID string, mode wattfare.Mode, appUserID string, now time.Time) (ConnectionState, error) {
+	row, err := s.q.ConsentConnection(ctx, db, sqlc.ConsentConnectionParams{
+		AppID: appID, Mode: string(mode), AppUserID: appUserID,
+		Period: pgtype.Date{Time: wattfare.PeriodStart(now), Valid: true},
+	})
+	if err != nil {
+		return ConnectionState{}, interpretError(err)
+	}
+	st := ConnectionState{
+		ID:         row.ID,
+		AccountID:  row.AccountID,
+		Status:     wattfare.ConnectionStatus(row.Status),
+		MonthlyCap: wattfare.Money(row.MonthlyCap),
+		Spent:      wattfare.Money(row.Captured),
+		Held:       wattfare.Money(row.Held),
+		ResetsAt:   wattfare.PeriodEnd(now),
+		RevokedAt:  row.RevokedAt,
+	}
+	if st.Status == wattfare.ConnectionActive {
+		st.Remaining = max(0, min(st.MonthlyCap-st.Spent-st.Held, wattfare.Money(row.WalletAvailable)))
+	}
+	return st, nil
+}
+
+// Approval is a user's yes in the consent popup.
+type Approval struct {
+	AppID     string
+	Mode      wattfare.Mode
+	AppUserID string
+	AccountID string
+	// MonthlyCap is what the user typed (or accepted), never the app's
+	// request alone.
+	MonthlyCap wattfare.Money
+	// IssuedAt is the session token's iat. An approval whose token predates
+	// the connection's revocation is stale: a replayed approval must not
+	// undo a revoke.
+	IssuedAt time.Time
+}
+
+// Approve stores an approval: the connection of (app, mode, app user) is
+// created or reactivated for the approving account with its cap. Approving
+// the same thing again changes nothing.
+func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (ConnectionState, error) {
+	if a.MonthlyCap <= 0 || a.MonthlyCap > 100_000*wattfare.Dollar {
+		return ConnectionState{}, wattfare.InvalidField("monthlyCap", "choose a monthly cap between $0.01 and $100,000")
+	}
+	var st ConnectionState
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		cur, err := s.connection(ctx, tx, a.AppID, a.Mode, a.AppUserID, now)
+		switch {
+		case err == nil:
+			if cur.Status == wattfare.ConnectionRevoked && cur.RevokedAt != nil && a.IssuedAt.Before(*cur.RevokedAt) {
+				return wattfare.Errorf(wattfare.ECONFLICT, "this connection was revoked after the request was made; connect again from the app")
+			}
+		case wattfare.ErrorCode(err) == wattfare.ENOTFOUND:
+		default:
+			return err
+		}
+		if err := s.q.ConsentEnsureWallet(ctx, tx, sqlc.ConsentEnsureWalletParams{AccountID: a.AccountID, Mode: string(a.Mode)}); err != nil {
+			return fmt.Errorf("ensure wallet: %w", err)
+		}
+		_, err = s.q.ConsentUpsertConnection(ctx, tx, sqlc.ConsentUpsertConnectionParams{
+			ID: wattfare.NewID("conn_"), AppID: a.AppID, Mode: string(a.Mode), AppUserID: a.AppUserID,
+			AccountID: a.AccountID, MonthlyCap: int64(a.MonthlyCap),
+		})
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no rows: nothing changed
+			return fmt.Errorf("store connection: %w", interpretError(err))
+		}
+		st, err = s.connection(ctx, tx, a.AppID, a.Mode, a.AppUserID, now)
+		return err
+	})
+	return st, err
+}
+
+// Sandbox test accounts.
+const (
+	sandboxFloor  = 50 * wattfare.Dollar
+	sandboxTarget = 100 * wattfare.Dollar
+)
+
+// SandboxAccount returns the app's sandbox account, creating it when
+// missing, with its test wallet topped up. Test-mode consent from a browser
+// that is not signed in to Wattfare connects to it, so an app developer's
+// test flow completes without anyone signing in. It cannot sign in: its
+// password hash matches no password.
+func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, error) {
+	email := "sandbox+" + strings.ToLower(strings.TrimPrefix(appID, "app_")) + "@sandbox.wattfare.dev"
+	var id string
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		err := s.q.ConsentEnsureAccount(ctx, tx, sqlc.ConsentEnsureAccountParams{
+			ID: wattfare.NewID("acct_"), Email: email, PasswordHash: "!sandbox", DisplayName: "Sandbox test user",
+		})
+		if err != nil {
+			return fmt.Errorf("ensure sandbox account: %w", err)
+		}
+		if id, err = s.q.ConsentAccountByEmail(ctx, tx, email); err != nil {
+			return fmt.Errorf("sandbox account: %w", err)
+		}
+		for _, m := range []wattfare.Mode{wattfare.ModeTest, wattfare.ModeLive} {
+			if err := s.q.ConsentEnsureWallet(ctx, tx, sqlc.ConsentEnsureWalletParams{AccountID: id, Mode: string(m)}); err != nil {
+				return fmt.Errorf("ensure wallet: %w", err)
+			}
+		}
+		avail, err := s.q.ConsentWalletAvailable(ctx, tx, sqlc.ConsentWalletAvailableParams{AccountID: id, Mode: string(wattfare.ModeTest)})
+		if err != nil {
+			return fmt.Errorf("sandbox wallet: %w", err)
+		}
+		if wattfare.Money(avail) >= sandboxFloor {
+			return nil
+		}
+		add := sandboxTarget - wattfare.Money(avail)
+		if err := s.q.ConsentCreditTestWallet(ctx, tx, sqlc.ConsentCreditTestWalletParams{AccountID: id, Amount: int64(add)}); err != nil {
+			return fmt.Errorf("fund sandbox wallet: %w", err)
+		}
+		return s.q.ConsentCreditLedger(ctx, tx, sqlc.ConsentCreditLedgerParams{AccountID: id, Amount: int64(add), Description: "sandbox auto-funding"})
+	})
+	return id, err
+}
+
+// ConsentAccount is who the popup says is signed in.
+type ConsentAccount struct {
+	ID          string
+	Email       string
+	DisplayName string
+}
+
+// Account returns the signed-in account's name for the popup.
+func (s *Consent) Account(ctx context.Context, id string) (ConsentAccount, error) {
+	row, err := s.q.ConsentAccount(ctx, s.DB, id)
+	if err != nil {
+		return ConsentAccount{}, interpretError(err)
+	}
+	return ConsentAccount{ID: row.ID, Email: row.Email, DisplayName: row.DisplayName}, nil
+}
