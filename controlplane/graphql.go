@@ -1,4 +1,24 @@
 package controlplane
 
-// graphqlRoutes is a placeholder until its owner writes it.
-func (s *Server) graphqlRoutes() error { return nil }
+import (
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"github.com/wattfare/wattfare/graph"
+)
+
+// graphqlRoutes serves the GraphQL API at /graphql (and, in dev, a
+// playground at /graphql/playground).
+func (s *Server) graphqlRoutes() error {
+	h := graph.NewHandler(graph.HandlerConfig{
+		DB:        s.cfg.DB,
+		Sessions:  s.dashboardSessions(),
+		Dev:       s.cfg.Dev,
+		LeaseWait: s.cfg.LeaseWait,
+		Logger:    s.log,
+	})
+	s.mux.Handle("/graphql", h)
+	if s.cfg.Dev {
+		s.mux.Handle("GET /graphql/playground", playground.Handler("Wattfare", "/graphql"))
+	}
+	return nil
+}

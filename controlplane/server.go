@@ -64,7 +64,7 @@ func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	// Browsers of other origins never get to POST here; server-to-server
 	// callers (no Origin, no Sec-Fetch-Site) are let through by the stdlib.
-	var h http.Handler = s.mux
+	var h http.Handler = s.withDashboardSession(s.mux)
 	h = cop.Handler(h)
 	return securityHeaders(h)
 }

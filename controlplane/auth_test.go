@@ -1,0 +1,149 @@
+package controlplane_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/wattfare/wattfare/controlplane"
+)
+
+const meQuery = `{ me { account { id email } wallet(mode: TEST) { available credits } } }`
+
+type meResult struct {
+	Me *struct {
+		Account struct{ ID, Email string }
+		Wallet  struct{ Available, Credits string }
+	}
+}
+
+func TestSignUpSignInSignOut(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+
+	t.Run("OK", func(t *testing.T) {
+		b := h.browser()
+		var up struct {
+			SignUp struct {
+				Account struct {
+					ID, Email string
+					IsAdmin   bool
+				}
+			}
+		}
+		b.mustDo(signUpMutation, map[string]any{"email": "  Ada@Example.COM ", "password": "correct horse battery"}, &up)
+		if up.SignUp.Account.Email != "ada@example.com" || up.SignUp.Account.IsAdmin {
+			t.Fatalf("signUp = %+v", up)
+		}
+		c := b.cookies[controlplane.SessionCookie]
+		if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
+			t.Fatalf("session cookie = %+v", c)
+		}
+		if len(c.Value) < 43 {
+			t.Fatalf("session token too short: %q", c.Value)
+		}
+		if n := h.count(`SELECT count(*) FROM dashboard_sessions WHERE token_sha256 = sha256($1::bytea)`, []byte(c.Value)); n != 1 {
+			t.Fatalf("sessions stored by hash = %d", n)
+		}
+		var me meResult
+		b.mustDo(meQuery, nil, &me)
+		if me.Me == nil || me.Me.Account.ID != up.SignUp.Account.ID || me.Me.Wallet.Available != "20.00" || me.Me.Wallet.Credits != "20.00" {
+			t.Fatalf("me = %+v", me.Me)
+		}
+
+		var out struct{ SignOut bool }
+		b.mustDo(`mutation { signOut }`, nil, &out)
+		if !out.SignOut || b.cookies[controlplane.SessionCookie] != nil {
+			t.Fatalf("signOut = %v, cookie %v", out.SignOut, b.cookies)
+		}
+		b.mustDo(meQuery, nil, &me)
+		if me.Me != nil {
+			t.Fatalf("me after signOut = %+v", me.Me)
+		}
+
+		var in struct {
+			SignIn struct{ Account struct{ ID string } }
+		}
+		b.mustDo(`mutation { signIn(input: {email: "ADA@example.com", password: "correct horse battery"}) { account { id } } }`, nil, &in)
+		if in.SignIn.Account.ID != up.SignUp.Account.ID || b.cookies[controlplane.SessionCookie] == nil {
+			t.Fatalf("signIn = %+v", in)
+		}
+	})
+
+	t.Run("ErrWrongPassword", func(t *testing.T) {
+		b := h.browser()
+		b.wantCode("UNAUTHENTICATED", "", `mutation { signIn(input: {email: "ada@example.com", password: "wrong horse battery"}) { account { id } } }`, nil)
+		b.wantCode("UNAUTHENTICATED", "", `mutation { signIn(input: {email: "nobody@example.com", password: "wrong horse battery"}) { account { id } } }`, nil)
+		if b.cookies[controlplane.SessionCookie] != nil {
+			t.Fatal("a failed sign-in set a cookie")
+		}
+	})
+
+	t.Run("ErrForgedCookie", func(t *testing.T) {
+		b := h.browser()
+		b.cookies[controlplane.SessionCookie] = &http.Cookie{Name: controlplane.SessionCookie, Value: "forged"}
+		var me meResult
+		b.mustDo(meQuery, nil, &me)
+		if me.Me != nil {
+			t.Fatalf("forged cookie signed in as %+v", me.Me)
+		}
+	})
+}
+
+func TestSignUpRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	h.signUp("taken@example.com")
+	before := h.count(`SELECT count(*) FROM accounts`)
+	for name, tc := range map[string]struct {
+		email, password, code, field string
+	}{
+		"ErrMalformedEmail": {"not-an-email", "correct horse battery", "INVALID_INPUT", "email"},
+		"ErrEmailNoDomain":  {"ada@localhost", "correct horse battery", "INVALID_INPUT", "email"},
+		"ErrEmailWithName":  {"Ada <ada@example.com>", "correct horse battery", "INVALID_INPUT", "email"},
+		"ErrShortPassword":  {"new1@example.com", "short", "INVALID_INPUT", "password"},
+		"ErrCommonPassword": {"new2@example.com", "password123", "INVALID_INPUT", "password"},
+		"ErrRepeatPassword": {"new3@example.com", "aaaaaaaaaaaa", "INVALID_INPUT", "password"},
+		"ErrSequence":       {"new4@example.com", "abcdefghijkl", "INVALID_INPUT", "password"},
+		"ErrDuplicateEmail": {"TAKEN@example.com", "correct horse battery", "CONFLICT", "email"},
+		"ErrHugePassword":   {"new5@example.com", strings.Repeat("xy1", 100), "INVALID_INPUT", "password"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := h.browser()
+			b.wantCode(tc.code, tc.field, signUpMutation, map[string]any{"email": tc.email, "password": tc.password})
+			if b.cookies[controlplane.SessionCookie] != nil {
+				t.Fatal("a failed sign-up set a cookie")
+			}
+		})
+	}
+	if after := h.count(`SELECT count(*) FROM accounts`); after != before {
+		t.Fatalf("accounts %d → %d after refused sign-ups", before, after)
+	}
+}
+
+func TestCrossOriginPostRefused(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	b, _ := h.signUp("victim@example.com")
+	token := b.cookies[controlplane.SessionCookie].Value
+	body := `{"query":"mutation { createApp(input: {name: \"evil\"}) { id } }"}`
+	r := httptest.NewRequest(http.MethodPost, "http://example.com/graphql", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Origin", "https://evil.example")
+	r.AddCookie(&http.Cookie{Name: controlplane.SessionCookie, Value: token})
+	if w := h.serve(r); w.Code != http.StatusForbidden {
+		t.Fatalf("cross-origin POST = %d %s, want 403", w.Code, w.Body)
+	}
+	if n := h.count(`SELECT count(*) FROM apps`); n != 0 {
+		t.Fatalf("cross-origin POST created %d apps", n)
+	}
+}
+
+func TestAccountIDFromContext(t *testing.T) {
+	t.Parallel()
+	if id, ok := controlplane.AccountIDFromContext(context.Background()); ok || id != "" {
+		t.Fatalf("empty context = %q, %v", id, ok)
+	}
+}

@@ -1,0 +1,42 @@
+package graph
+
+import (
+	"time"
+
+	"github.com/wattfare/wattfare"
+)
+
+// complexity prices lists by how many items they may return, so that
+// nesting pages inside pages hits ComplexityLimit long before the database
+// feels it.
+func complexity() ComplexityRoot {
+	var c ComplexityRoot
+	n := func(first *int, def int) int {
+		if first != nil && *first > 0 {
+			return *first
+		}
+		return def
+	}
+	page := func(child int, first *int) int { return 1 + child*n(first, 20) }
+	days := func(child int, from, to time.Time) int {
+		d := int(to.Sub(from).Hours()/24) + 1
+		return 1 + child*max(1, min(d, 367))
+	}
+
+	c.Viewer.Apps = func(child int, first *int, after *string) int { return page(child, first) }
+	c.Viewer.Connections = func(child int, mode *wattfare.Mode, first *int, after *string) int { return page(child, first) }
+	c.Viewer.Receipts = func(child int, mode wattfare.Mode, from, to *time.Time, first *int, after *string) int {
+		return 1 + child*n(first, 50)
+	}
+	c.Wallet.Ledger = func(child int, first *int, after *string) int { return page(child, first) }
+	c.App.Connections = func(child int, mode wattfare.Mode, first *int, after *string) int { return page(child, first) }
+	c.App.UsageByDay = func(child int, mode wattfare.Mode, from, to time.Time) int { return days(child, from, to) }
+	c.App.UsageByModel = func(child int, mode wattfare.Mode, from, to time.Time) int { return 1 + child*20 }
+	c.App.UsageByUser = func(child int, mode wattfare.Mode, from, to time.Time, first *int) int { return 1 + child*n(first, 50) }
+	c.Admin.Accounts = func(child int, first *int, after *string) int { return page(child, first) }
+	c.Admin.Apps = func(child int, first *int, after *string) int { return page(child, first) }
+	c.Admin.UsageByDay = func(child int, mode wattfare.Mode, from, to time.Time) int { return days(child, from, to) }
+	c.Admin.UsageByApp = func(child int, mode wattfare.Mode, from, to time.Time, first *int) int { return 1 + child*n(first, 50) }
+	c.Admin.UsageByModel = func(child int, mode wattfare.Mode, from, to time.Time) int { return 1 + child*20 }
+	return c
+}

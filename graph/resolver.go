@@ -1,0 +1,109 @@
+// Package graph is the control plane's GraphQL API (gqlgen, schema-first):
+// generated execution code, thin resolvers that call the postgres services,
+// auth directives, per-request dataloaders and the error presenter.
+package graph
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/graph/model"
+	"github.com/wattfare/wattfare/postgres"
+)
+
+// Sessions starts and ends dashboard sessions on the current HTTP exchange
+// (the cookie lives there, not in GraphQL). The control plane implements it.
+type Sessions interface {
+	Start(ctx context.Context, accountID string) error
+	End(ctx context.Context) (bool, error)
+}
+
+// Resolver holds the services resolvers call.
+type Resolver struct {
+	accounts *postgres.Accounts
+	apps     *postgres.Apps
+	keys     *postgres.Keys
+	conns    *postgres.Connections
+	wallets  *postgres.Wallets
+	usage    *postgres.Usage
+	models   *postgres.Models
+	sessions Sessions
+	log      *slog.Logger
+}
+
+type viewerKey struct{}
+
+// WithViewer returns ctx carrying the signed-in account. The session
+// middleware calls it; resolvers and directives read it with ViewerFrom.
+func WithViewer(ctx context.Context, v model.Viewer) context.Context {
+	return context.WithValue(ctx, viewerKey{}, v)
+}
+
+// ViewerFrom returns the signed-in account of ctx, if any.
+func ViewerFrom(ctx context.Context) (model.Viewer, bool) {
+	v, ok := ctx.Value(viewerKey{}).(model.Viewer)
+	return v, ok && v.AccountID != ""
+}
+
+func errUnauthenticated() error {
+	return wattfare.Errorf(wattfare.EUNAUTHENTICATED, "sign in first")
+}
+
+// viewer returns the signed-in account or EUNAUTHENTICATED. Resolvers call it
+// even under @auth, so that a field that lost its directive still fails closed.
+func viewer(ctx context.Context) (model.Viewer, error) {
+	v, ok := ViewerFrom(ctx)
+	if !ok {
+		return model.Viewer{}, errUnauthenticated()
+	}
+	return v, nil
+}
+
+// adminViewer returns the signed-in admin, EUNAUTHENTICATED or EFORBIDDEN.
+func adminViewer(ctx context.Context) (model.Viewer, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return v, err
+	}
+	if !v.IsAdmin {
+		return v, wattfare.Errorf(wattfare.EFORBIDDEN, "admins only")
+	}
+	return v, nil
+}
+
+// authorizeApp lets the app's owner and admins see an app's private fields;
+// anyone else gets NOT_FOUND, as if the app did not exist.
+func authorizeApp(ctx context.Context, a *postgres.App) error {
+	v, err := viewer(ctx)
+	if err != nil {
+		return err
+	}
+	if a == nil || (a.OwnerID != v.AccountID && !v.IsAdmin) {
+		return wattfare.Errorf(wattfare.ENOTFOUND, "no such app")
+	}
+	return nil
+}
+
+func pageOf(first *int, after *string) postgres.Page {
+	p := postgres.Page{First: 20}
+	if first != nil {
+		p.First = *first
+	}
+	if after != nil {
+		p.After = *after
+	}
+	return p
+}
+
+func pageInfo[T any](p postgres.Paged[T]) *model.PageInfo {
+	return &model.PageInfo{HasNextPage: p.HasNext, EndCursor: p.EndCursor()}
+}
+
+func ptrs[T any](xs []T) []*T {
+	out := make([]*T, len(xs))
+	for i := range xs {
+		out[i] = &xs[i]
+	}
+	return out
+}

@@ -1,0 +1,142 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+)
+
+// audit records a write that matters (keys, caps, revocations, credits,
+// suspensions) in the writing transaction, so it exists exactly when the
+// write does.
+func audit(ctx context.Context, tx pgx.Tx, actorID, action, targetType, targetID string, data map[string]any) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	var actor *string
+	if actorID != "" {
+		actor = &actorID
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor_id, action, target_type, target_id, data) VALUES ($1, $2, $3, $4, $5)`,
+		actor, action, targetType, targetID, b); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// ModelPrice is a catalog entry as the dashboard and admins see it, with
+// prices in dollars per million tokens.
+type ModelPrice struct {
+	ID                   string
+	Upstream             string
+	UpstreamModel        string
+	Kind                 string
+	DisplayName          string
+	PromptPerMillion     wattfare.Money
+	CompletionPerMillion wattfare.Money
+	ContextLength        int
+	MaxOutputTokens      int
+	Enabled              bool
+}
+
+// MaxPricePerMillion bounds a model price an admin can set.
+const MaxPricePerMillion = 100_000 * wattfare.Dollar
+
+// Models lists the catalog and lets admins change prices. Price changes
+// reach the data plane through the models table's notify trigger.
+type Models struct {
+	DB *pgxpool.Pool
+}
+
+const modelColumns = `id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled`
+
+func scanModelPrice(row pgx.Row) (ModelPrice, error) {
+	var m ModelPrice
+	var prompt, completion wattfare.Price
+	err := row.Scan(&m.ID, &m.Upstream, &m.UpstreamModel, &m.Kind, &m.DisplayName, &prompt, &completion, &m.ContextLength, &m.MaxOutputTokens, &m.Enabled)
+	m.PromptPerMillion, m.CompletionPerMillion = prompt.PerMillion(), completion.PerMillion()
+	return m, err
+}
+
+// List returns the catalog, enabled or not, by id.
+func (s *Models) List(ctx context.Context) ([]ModelPrice, error) {
+	rows, err := s.DB.Query(ctx, `SELECT `+modelColumns+` FROM models ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ModelPrice, error) { return scanModelPrice(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	return ms, nil
+}
+
+// ByIDs returns the models with the given ids in that order (nil when missing).
+func (s *Models) ByIDs(ctx context.Context, ids []string) ([]*ModelPrice, error) {
+	rows, err := s.DB.Query(ctx, `SELECT `+modelColumns+` FROM models WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load models: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ModelPrice, error) { return scanModelPrice(r) })
+	if err != nil {
+		return nil, fmt.Errorf("load models: %w", err)
+	}
+	byID := make(map[string]*ModelPrice, len(found))
+	for i := range found {
+		byID[found[i].ID] = &found[i]
+	}
+	out := make([]*ModelPrice, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out, nil
+}
+
+func checkPrice(field string, m wattfare.Money) (wattfare.Price, error) {
+	if m < 0 || m > MaxPricePerMillion {
+		return 0, wattfare.InvalidField(field, "must be between 0.00 and %s per million tokens", MaxPricePerMillion)
+	}
+	p := wattfare.PricePerMillion(m)
+	if p.PerMillion() != m {
+		return 0, wattfare.InvalidField(field, "at most six decimal places per million tokens")
+	}
+	return p, nil
+}
+
+// UpdatePrice sets a model's prices, given in dollars per million tokens.
+func (s *Models) UpdatePrice(ctx context.Context, adminID, modelID string, promptPerMillion, completionPerMillion wattfare.Money) (ModelPrice, error) {
+	prompt, err := checkPrice("promptPerMillion", promptPerMillion)
+	if err != nil {
+		return ModelPrice{}, err
+	}
+	completion, err := checkPrice("completionPerMillion", completionPerMillion)
+	if err != nil {
+		return ModelPrice{}, err
+	}
+	var m ModelPrice
+	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		var err error
+		m, err = scanModelPrice(tx.QueryRow(ctx, `
+UPDATE models SET prompt_price = $2, completion_price = $3, updated_at = now() WHERE id = $1 RETURNING `+modelColumns,
+			modelID, prompt, completion))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return wattfare.Errorf(wattfare.ENOTFOUND, "no such model")
+		}
+		if err != nil {
+			return fmt.Errorf("update price: %w", err)
+		}
+		return audit(ctx, tx, adminID, "model.price", "model", modelID,
+			map[string]any{"prompt_per_million": promptPerMillion, "completion_per_million": completionPerMillion})
+	})
+	return m, err
+}

@@ -1,0 +1,124 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wattfare/wattfare"
+)
+
+// Page asks for one page of a list that grows: at most First items after
+// the opaque cursor After (Relay-style). Lists are newest first.
+type Page struct {
+	First int
+	After string
+}
+
+// MaxPageSize bounds First.
+const MaxPageSize = 100
+
+// Paged is one page of a list, with a cursor per item.
+type Paged[T any] struct {
+	Items   []T
+	Cursors []string
+	HasNext bool
+}
+
+// EndCursor returns the cursor of the last item, or nil for an empty page.
+func (p Paged[T]) EndCursor() *string {
+	if len(p.Cursors) == 0 {
+		return nil
+	}
+	c := p.Cursors[len(p.Cursors)-1]
+	return &c
+}
+
+// cursorKey is the keyset position of an item: (created_at, id), both
+// descending.
+type cursorKey struct {
+	At time.Time
+	ID string
+}
+
+func (k cursorKey) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(k.At.UnixMicro(), 10) + "|" + k.ID))
+}
+
+func decodeCursor(s string) (*cursorKey, error) {
+	if s == "" {
+		return nil, nil
+	}
+	bad := wattfare.InvalidField("after", "malformed cursor")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad
+	}
+	micros, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return nil, bad
+	}
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil {
+		return nil, bad
+	}
+	return &cursorKey{At: time.UnixMicro(us).UTC(), ID: id}, nil
+}
+
+func (p Page) limit() (int, error) {
+	if p.First < 1 || p.First > MaxPageSize {
+		return 0, wattfare.InvalidField("first", "must be between 1 and %d", MaxPageSize)
+	}
+	return p.First, nil
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// listPage runs query (which must end inside a WHERE clause) with a keyset
+// condition on (tsCol, idCol) appended, newest first, and returns one page.
+func listPage[T any](ctx context.Context, db querier, p Page, query, tsCol, idCol string, args []any,
+	scan func(pgx.Row) (T, error), key func(T) cursorKey) (Paged[T], error) {
+	var out Paged[T]
+	n, err := p.limit()
+	if err != nil {
+		return out, err
+	}
+	after, err := decodeCursor(p.After)
+	if err != nil {
+		return out, err
+	}
+	var at *time.Time
+	var id *string
+	if after != nil {
+		at, id = &after.At, &after.ID
+	}
+	k := len(args)
+	query += fmt.Sprintf(" AND ($%d::timestamptz IS NULL OR (%s, %s) < ($%d::timestamptz, $%d::text)) ORDER BY %s DESC, %s DESC LIMIT $%d",
+		k+1, tsCol, idCol, k+1, k+2, tsCol, idCol, k+3)
+	args = append(args, at, id, n+1)
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return out, fmt.Errorf("list: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
+		return out, fmt.Errorf("list: %w", err)
+	}
+	if len(items) > n {
+		items, out.HasNext = items[:n], true
+	}
+	out.Items = items
+	out.Cursors = make([]string, len(items))
+	for i, it := range items {
+		out.Cursors[i] = key(it).encode()
+	}
+	return out, nil
+}

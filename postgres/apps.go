@@ -1,0 +1,308 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+)
+
+// App is a developer's application as the dashboard shows it.
+type App struct {
+	ID              string
+	OwnerID         string
+	Name            string
+	AllowedOrigins  []string
+	SuspendedAt     *time.Time
+	SuspendedReason *string
+	CreatedAt       time.Time
+	Version         int64
+}
+
+// Suspended reports whether an admin suspended the app.
+func (a App) Suspended() bool { return a.SuspendedAt != nil }
+
+// MaxOrigins bounds an app's allowed origins.
+const MaxOrigins = 20
+
+// Apps creates, updates, lists and suspends apps. Every method that takes
+// an ownerID answers NOT_FOUND for an app of another owner, exactly as for
+// an app that does not exist.
+type Apps struct {
+	DB *pgxpool.Pool
+	// LeaseWait bounds how long Suspend waits for data-plane leases.
+	LeaseWait time.Duration
+}
+
+const appColumns = `id, owner_id, name, allowed_origins, suspended_at, suspended_reason, created_at, version`
+
+func scanApp(row pgx.Row) (App, error) {
+	var a App
+	err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.AllowedOrigins, &a.SuspendedAt, &a.SuspendedReason, &a.CreatedAt, &a.Version)
+	if a.AllowedOrigins == nil {
+		a.AllowedOrigins = []string{}
+	}
+	return a, err
+}
+
+func errNoApp() error { return wattfare.Errorf(wattfare.ENOTFOUND, "no such app") }
+
+// CheckAppName trims and checks an app's name.
+func CheckAppName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if n := len([]rune(name)); n < 1 || n > 100 {
+		return "", wattfare.InvalidField("name", "use 1 to 100 characters")
+	}
+	return name, nil
+}
+
+// CheckOrigin accepts exact origins only: scheme://host[:port], lowercase,
+// without a path (not even "/"), query, fragment, user info or wildcard.
+// Plain http is allowed for localhost and 127.0.0.1 only.
+func CheckOrigin(s string) error {
+	bad := func(why string) error {
+		return wattfare.InvalidField("allowedOrigins", "%q is not an exact origin: %s", s, why)
+	}
+	if strings.ContainsAny(s, "*?# \t\r\n\\") {
+		return bad("no wildcards, queries, fragments or spaces")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" {
+		return bad("use scheme://host[:port]")
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return bad("the scheme must be https (or http for localhost)")
+	}
+	if u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.RawPath != "" {
+		return bad("no path, query, fragment or user info (and no trailing slash)")
+	}
+	host := u.Hostname()
+	if host == "" || host != strings.ToLower(host) {
+		return bad("the host must be lowercase and present")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != p {
+			return bad("bad port")
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return bad("bad port")
+	}
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip == nil {
+		for _, label := range strings.Split(host, ".") {
+			if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") ||
+				strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+				return bad("bad host name")
+			}
+		}
+	}
+	if u.Scheme == "http" && host != "localhost" && host != "127.0.0.1" && host != "::1" {
+		return bad("plain http is allowed for localhost only")
+	}
+	if u.Scheme+"://"+u.Host != s {
+		return bad("use scheme://host[:port]")
+	}
+	return nil
+}
+
+// CheckOrigins checks each origin and removes duplicates, keeping order.
+func CheckOrigins(origins []string) ([]string, error) {
+	if len(origins) > MaxOrigins {
+		return nil, wattfare.InvalidField("allowedOrigins", "at most %d origins", MaxOrigins)
+	}
+	out := make([]string, 0, len(origins))
+	seen := map[string]bool{}
+	for _, o := range origins {
+		if err := CheckOrigin(o); err != nil {
+			return nil, err
+		}
+		if !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// Create makes an app owned by ownerID.
+func (s *Apps) Create(ctx context.Context, ownerID, name string, origins []string) (App, error) {
+	name, err := CheckAppName(name)
+	if err != nil {
+		return App{}, err
+	}
+	origins, err = CheckOrigins(origins)
+	if err != nil {
+		return App{}, err
+	}
+	var a App
+	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		var err error
+		a, err = scanApp(tx.QueryRow(ctx, `INSERT INTO apps (id, owner_id, name, allowed_origins) VALUES ($1, $2, $3, $4) RETURNING `+appColumns,
+			wattfare.NewAppID().String(), ownerID, name, origins))
+		if err != nil {
+			return fmt.Errorf("insert app: %w", err)
+		}
+		return audit(ctx, tx, ownerID, "app.create", "app", a.ID, map[string]any{"name": name, "allowed_origins": origins})
+	})
+	return a, err
+}
+
+// Update changes an app's name and/or allowed origins (nil leaves a field as it is).
+func (s *Apps) Update(ctx context.Context, ownerID, appID string, name *string, origins []string) (App, error) {
+	var err error
+	if name != nil {
+		n, err := CheckAppName(*name)
+		if err != nil {
+			return App{}, err
+		}
+		name = &n
+	}
+	if origins != nil {
+		if origins, err = CheckOrigins(origins); err != nil {
+			return App{}, err
+		}
+	}
+	var a App
+	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		var err error
+		a, err = scanApp(tx.QueryRow(ctx, `
+UPDATE apps SET name = coalesce($3, name), allowed_origins = coalesce($4, allowed_origins)
+WHERE id = $1 AND owner_id = $2 RETURNING `+appColumns, appID, ownerID, name, origins))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoApp()
+		}
+		if err != nil {
+			return fmt.Errorf("update app: %w", err)
+		}
+		return audit(ctx, tx, ownerID, "app.update", "app", a.ID, map[string]any{"name": a.Name, "allowed_origins": a.AllowedOrigins})
+	})
+	return a, err
+}
+
+// ForOwner returns the app when ownerID owns it, NOT_FOUND otherwise.
+func (s *Apps) ForOwner(ctx context.Context, ownerID, appID string) (App, error) {
+	a, err := scanApp(s.DB.QueryRow(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1 AND owner_id = $2`, appID, ownerID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return App{}, errNoApp()
+	}
+	return a, err
+}
+
+// Get returns any app, for admins.
+func (s *Apps) Get(ctx context.Context, appID string) (App, error) {
+	a, err := scanApp(s.DB.QueryRow(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, appID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return App{}, errNoApp()
+	}
+	return a, err
+}
+
+// FindByOwnerAndName returns ownerID's app called name; the demo seed uses it.
+func (s *Apps) FindByOwnerAndName(ctx context.Context, ownerID, name string) (App, error) {
+	a, err := scanApp(s.DB.QueryRow(ctx, `SELECT `+appColumns+` FROM apps WHERE owner_id = $1 AND name = $2 ORDER BY created_at LIMIT 1`, ownerID, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return App{}, errNoApp()
+	}
+	return a, err
+}
+
+// ByIDs returns the apps with the given ids in that order (nil when
+// missing). Dataloaders call it; callers authorize what they show.
+func (s *Apps) ByIDs(ctx context.Context, ids []string) ([]*App, error) {
+	rows, err := s.DB.Query(ctx, `SELECT `+appColumns+` FROM apps WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load apps: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (App, error) { return scanApp(r) })
+	if err != nil {
+		return nil, fmt.Errorf("load apps: %w", err)
+	}
+	byID := make(map[string]*App, len(found))
+	for i := range found {
+		byID[found[i].ID] = &found[i]
+	}
+	out := make([]*App, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out, nil
+}
+
+// ListForOwner returns a page of ownerID's apps, newest first.
+func (s *Apps) ListForOwner(ctx context.Context, ownerID string, p Page) (Paged[App], error) {
+	return listPage(ctx, s.DB, p, `SELECT `+appColumns+` FROM apps WHERE owner_id = $1`, "created_at", "id",
+		[]any{ownerID}, scanApp, func(a App) cursorKey { return cursorKey{a.CreatedAt, a.ID} })
+}
+
+// List returns a page of every app, for admins.
+func (s *Apps) List(ctx context.Context, p Page) (Paged[App], error) {
+	return listPage(ctx, s.DB, p, `SELECT `+appColumns+` FROM apps WHERE true`, "created_at", "id",
+		nil, scanApp, func(a App) cursorKey { return cursorKey{a.CreatedAt, a.ID} })
+}
+
+// Suspend stops an app: the data plane refuses it with app_suspended. It
+// returns once no data-plane process admits requests for the app.
+func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (App, error) {
+	reason = strings.TrimSpace(reason)
+	if n := len([]rune(reason)); n < 1 || n > 500 {
+		return App{}, wattfare.InvalidField("reason", "use 1 to 500 characters")
+	}
+	var a App
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		var err error
+		a, err = scanApp(tx.QueryRow(ctx, `
+UPDATE apps SET suspended_at = coalesce(suspended_at, now()), suspended_reason = $2 WHERE id = $1 RETURNING `+appColumns, appID, reason))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoApp()
+		}
+		if err != nil {
+			return fmt.Errorf("suspend app: %w", err)
+		}
+		return audit(ctx, tx, adminID, "app.suspend", "app", appID, map[string]any{"reason": reason})
+	})
+	if err != nil {
+		return App{}, err
+	}
+	return a, awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{AppID: appID})
+}
+
+// Unsuspend lets a suspended app spend again.
+func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (App, error) {
+	var a App
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		var err error
+		a, err = scanApp(tx.QueryRow(ctx, `UPDATE apps SET suspended_at = NULL, suspended_reason = NULL WHERE id = $1 RETURNING `+appColumns, appID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoApp()
+		}
+		if err != nil {
+			return fmt.Errorf("unsuspend app: %w", err)
+		}
+		return audit(ctx, tx, adminID, "app.unsuspend", "app", appID, nil)
+	})
+	return a, err
+}
+
+// awaitLeases waits, at most wait, until no lease in scope can admit. A
+// timeout is an error: the write is committed, but the caller must not
+// claim that spending has stopped.
+func awaitLeases(ctx context.Context, db *pgxpool.Pool, wait time.Duration, scope LeaseScope) error {
+	if wait <= 0 {
+		wait = 15 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := AwaitLeasesReleased(ctx, db, scope); err != nil {
+		return fmt.Errorf("committed, but data-plane leases are still open: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+)
+
+// MaxMonthlyCap bounds a connection's monthly cap.
+const MaxMonthlyCap = 100_000 * wattfare.Dollar
+
+// Connection is a user's consent to an app with this period's spend.
+type Connection struct {
+	wattfare.Connection
+	// SpentThisPeriod is what was captured in the current calendar month (UTC).
+	SpentThisPeriod wattfare.Money
+	Held            wattfare.Money
+	// Remaining is what can still be spent this period: the cap left,
+	// bounded by what the wallet has available; zero once revoked.
+	Remaining wattfare.Money
+	ResetsAt  time.Time
+}
+
+// Connections lists connections and lets their owners change caps and
+// revoke. Methods that take an accountID answer NOT_FOUND for another
+// account's connection, exactly as for one that does not exist.
+type Connections struct {
+	DB *pgxpool.Pool
+	// LeaseWait bounds how long a revoke or a lowered cap waits for
+	// data-plane leases.
+	LeaseWait time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (s *Connections) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// connectionSelect reads a connection with its current period ($1) and
+// wallet. Conditions follow "WHERE true".
+const connectionSelect = `
+SELECT c.id, c.app_id, c.mode, c.app_user_id, c.account_id, c.monthly_cap, c.status, c.version, c.created_at, c.revoked_at,
+       coalesce(p.captured, 0), coalesce(p.held, 0), coalesce(w.credits - w.captured - w.held, 0)
+FROM connections c
+LEFT JOIN connection_periods p ON p.connection_id = c.id AND p.period = $1::date
+LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
+WHERE true`
+
+func scanConnection(resetsAt time.Time) func(pgx.Row) (Connection, error) {
+	return func(row pgx.Row) (Connection, error) {
+		var c Connection
+		var mode, status string
+		var wallet wattfare.Money
+		err := row.Scan(&c.ID, &c.AppID, &mode, &c.AppUserID, &c.AccountID, &c.MonthlyCap, &status, &c.Version, &c.CreatedAt, &c.RevokedAt,
+			&c.SpentThisPeriod, &c.Held, &wallet)
+		c.Mode, c.Status, c.ResetsAt = wattfare.Mode(mode), wattfare.ConnectionStatus(status), resetsAt
+		if c.Status == wattfare.ConnectionActive {
+			c.Remaining = max(0, min(c.MonthlyCap-c.SpentThisPeriod-c.Held, wallet))
+		}
+		return c, err
+	}
+}
+
+func connectionKey(c Connection) cursorKey { return cursorKey{c.CreatedAt, c.ID} }
+
+func errNoConnection() error { return wattfare.Errorf(wattfare.ENOTFOUND, "no such connection") }
+
+// ListForAccount returns a page of the apps accountID connected (mode "" for
+// both modes), newest first.
+func (s *Connections) ListForAccount(ctx context.Context, accountID string, mode wattfare.Mode, p Page) (Paged[Connection], error) {
+	now := s.now()
+	return listPage(ctx, s.DB, p, connectionSelect+` AND c.account_id = $2 AND ($3 = '' OR c.mode = $3)`, "c.created_at", "c.id",
+		[]any{wattfare.PeriodStart(now), accountID, string(mode)}, scanConnection(wattfare.PeriodEnd(now)), connectionKey)
+}
+
+// ListForApp returns a page of an app's connections in mode. The caller has
+// authorized the app.
+func (s *Connections) ListForApp(ctx context.Context, appID string, mode wattfare.Mode, p Page) (Paged[Connection], error) {
+	now := s.now()
+	return listPage(ctx, s.DB, p, connectionSelect+` AND c.app_id = $2 AND c.mode = $3`, "c.created_at", "c.id",
+		[]any{wattfare.PeriodStart(now), appID, string(mode)}, scanConnection(wattfare.PeriodEnd(now)), connectionKey)
+}
+
+// ForAccount returns one of accountID's connections.
+func (s *Connections) ForAccount(ctx context.Context, accountID, connID string) (Connection, error) {
+	return s.get(ctx, s.DB, accountID, connID)
+}
+
+func (s *Connections) get(ctx context.Context, db querier, accountID, connID string) (Connection, error) {
+	now := s.now()
+	c, err := scanConnection(wattfare.PeriodEnd(now))(db.QueryRow(ctx, connectionSelect+` AND c.id = $2 AND c.account_id = $3`,
+		wattfare.PeriodStart(now), connID, accountID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Connection{}, errNoConnection()
+	}
+	if err != nil {
+		return Connection{}, fmt.Errorf("get connection: %w", err)
+	}
+	return c, nil
+}
+
+// SetCap changes the monthly cap of one of accountID's connections. When the
+// cap goes down it returns once no data-plane process holds a lease granted
+// under the old cap.
+func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap wattfare.Money) (Connection, error) {
+	if cap < 0 || cap > MaxMonthlyCap {
+		return Connection{}, wattfare.InvalidField("monthlyCap", "must be between 0.00 and %s", MaxMonthlyCap)
+	}
+	var old wattfare.Money
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT monthly_cap, status FROM connections WHERE id = $1 AND account_id = $2 FOR UPDATE`, connID, accountID).
+			Scan(&old, &status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoConnection()
+		}
+		if err != nil {
+			return fmt.Errorf("lock connection: %w", err)
+		}
+		if status != string(wattfare.ConnectionActive) {
+			return wattfare.Errorf(wattfare.ECONFLICT, "this connection is revoked")
+		}
+		if old == cap {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE connections SET monthly_cap = $2, updated_at = now() WHERE id = $1`, connID, cap); err != nil {
+			return fmt.Errorf("set cap: %w", err)
+		}
+		return audit(ctx, tx, accountID, "connection.cap", "connection", connID, map[string]any{"from": old, "to": cap})
+	})
+	if err != nil {
+		return Connection{}, err
+	}
+	if cap < old {
+		if err := awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{ConnectionID: connID}); err != nil {
+			return Connection{}, err
+		}
+	}
+	return s.ForAccount(ctx, accountID, connID)
+}
+
+// Revoke stops one of accountID's connections. It returns once no
+// data-plane process can admit a request for it.
+func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Connection, error) {
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM connections WHERE id = $1 AND account_id = $2 FOR UPDATE`, connID, accountID).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoConnection()
+		}
+		if err != nil {
+			return fmt.Errorf("lock connection: %w", err)
+		}
+		if status == string(wattfare.ConnectionRevoked) {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE connections SET status = 'revoked', revoked_at = now(), updated_at = now() WHERE id = $1`, connID); err != nil {
+			return fmt.Errorf("revoke connection: %w", err)
+		}
+		return audit(ctx, tx, accountID, "connection.revoke", "connection", connID, nil)
+	})
+	if err != nil {
+		return Connection{}, err
+	}
+	if err := awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{ConnectionID: connID}); err != nil {
+		return Connection{}, err
+	}
+	return s.ForAccount(ctx, accountID, connID)
+}
+
+// Ensure returns the connection (appID, mode, appUserID), creating it for
+// accountID with cap when it does not exist. The demo seed uses it; the
+// consent flow creates connections in normal operation.
+func (s *Connections) Ensure(ctx context.Context, appID string, mode wattfare.Mode, appUserID, accountID string, cap wattfare.Money) (Connection, error) {
+	var id string
+	err := s.DB.QueryRow(ctx, `
+WITH ins AS (
+  INSERT INTO connections (id, app_id, mode, app_user_id, account_id, monthly_cap) VALUES ($1, $2, $3, $4, $5, $6)
+  ON CONFLICT (app_id, mode, app_user_id) DO NOTHING RETURNING id)
+SELECT id FROM ins UNION ALL SELECT id FROM connections WHERE app_id = $2 AND mode = $3 AND app_user_id = $4 LIMIT 1`,
+		wattfare.NewID("conn_"), appID, string(mode), appUserID, accountID, cap).Scan(&id)
+	if err != nil {
+		return Connection{}, fmt.Errorf("ensure connection: %w", err)
+	}
+	now := s.now()
+	return scanConnection(wattfare.PeriodEnd(now))(s.DB.QueryRow(ctx, connectionSelect+` AND c.id = $2`, wattfare.PeriodStart(now), id))
+}

@@ -1,0 +1,174 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+)
+
+// Wallet is an account's balance in one mode. It funds all the account's
+// connections in that mode.
+type Wallet struct {
+	AccountID string
+	Mode      wattfare.Mode
+	Credits   wattfare.Money
+	Captured  wattfare.Money
+	Held      wattfare.Money
+}
+
+// Available is what the wallet can still fund: credits - captured - held.
+func (w Wallet) Available() wattfare.Money { return w.Credits - w.Captured - w.Held }
+
+// LedgerEntry is one credit or adjustment of a wallet. Charges are the
+// usage receipts themselves.
+type LedgerEntry struct {
+	ID          string
+	Kind        string
+	Amount      wattfare.Money
+	Description string
+	CreatedAt   time.Time
+}
+
+// MaxTestCredit bounds one AddTestCredit, and MaxTestBalance the test
+// credits a wallet can accumulate.
+const (
+	MaxTestCredit  = 1000 * wattfare.Dollar
+	MaxTestBalance = 100_000 * wattfare.Dollar
+)
+
+// Wallets reads balances and ledgers and adds credit. Captures and holds are
+// the spend ledger's (SPEND); this service only reads them.
+type Wallets struct {
+	DB *pgxpool.Pool
+}
+
+// Get returns the account's wallet in mode.
+func (s *Wallets) Get(ctx context.Context, accountID string, mode wattfare.Mode) (Wallet, error) {
+	w := Wallet{AccountID: accountID, Mode: mode}
+	err := s.DB.QueryRow(ctx, `SELECT credits, captured, held FROM wallets WHERE account_id = $1 AND mode = $2`,
+		accountID, string(mode)).Scan(&w.Credits, &w.Captured, &w.Held)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Wallet{}, wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
+	}
+	if err != nil {
+		return Wallet{}, fmt.Errorf("get wallet: %w", err)
+	}
+	return w, nil
+}
+
+// Ledger returns a page of the wallet's ledger, newest first.
+func (s *Wallets) Ledger(ctx context.Context, accountID string, mode wattfare.Mode, p Page) (Paged[LedgerEntry], error) {
+	var out Paged[LedgerEntry]
+	n, err := p.limit()
+	if err != nil {
+		return out, err
+	}
+	var after *int64
+	if p.After != "" {
+		k, err := decodeCursor(p.After)
+		if err != nil {
+			return out, err
+		}
+		id, err := strconv.ParseInt(k.ID, 10, 64)
+		if err != nil {
+			return out, wattfare.InvalidField("after", "malformed cursor")
+		}
+		after = &id
+	}
+	rows, err := s.DB.Query(ctx, `
+SELECT id, kind, amount, description, created_at FROM wallet_ledger
+WHERE account_id = $1 AND mode = $2 AND ($3::bigint IS NULL OR id < $3)
+ORDER BY id DESC LIMIT $4`, accountID, string(mode), after, n+1)
+	if err != nil {
+		return out, fmt.Errorf("list ledger: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) {
+		var e LedgerEntry
+		var id int64
+		err := r.Scan(&id, &e.Kind, &e.Amount, &e.Description, &e.CreatedAt)
+		e.ID = strconv.FormatInt(id, 10)
+		return e, err
+	})
+	if err != nil {
+		return out, fmt.Errorf("list ledger: %w", err)
+	}
+	if len(items) > n {
+		items, out.HasNext = items[:n], true
+	}
+	out.Items = items
+	for _, e := range items {
+		out.Cursors = append(out.Cursors, cursorKey{At: e.CreatedAt, ID: e.ID}.encode())
+	}
+	return out, nil
+}
+
+// AddTestCredit adds test-mode credit to the account's test wallet. Amounts
+// must be positive and at most MaxTestCredit, and the wallet's test credits
+// stay under MaxTestBalance.
+func (s *Wallets) AddTestCredit(ctx context.Context, accountID string, amount wattfare.Money) (Wallet, error) {
+	if amount <= 0 || amount > MaxTestCredit {
+		return Wallet{}, wattfare.InvalidField("amount", "must be more than 0 and at most %s", MaxTestCredit)
+	}
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		var credits wattfare.Money
+		err := tx.QueryRow(ctx, `SELECT credits FROM wallets WHERE account_id = $1 AND mode = 'test' FOR UPDATE`, accountID).Scan(&credits)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
+		}
+		if err != nil {
+			return fmt.Errorf("lock wallet: %w", err)
+		}
+		if credits+amount > MaxTestBalance {
+			return wattfare.InvalidField("amount", "test wallets hold at most %s of credit", MaxTestBalance)
+		}
+		return creditWallet(ctx, tx, accountID, accountID, wattfare.ModeTest, amount, "test credit")
+	})
+	if err != nil {
+		return Wallet{}, err
+	}
+	return s.Get(ctx, accountID, wattfare.ModeTest)
+}
+
+// Credit adds credit to a wallet (creating it if needed) with a ledger row
+// and an audit row. The demo seed uses it for live credit.
+func (s *Wallets) Credit(ctx context.Context, actorID, accountID string, mode wattfare.Mode, amount wattfare.Money, description string) error {
+	return pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO wallets (account_id, mode) VALUES ($1, $2) ON CONFLICT DO NOTHING`, accountID, string(mode)); err != nil {
+			return fmt.Errorf("ensure wallet: %w", err)
+		}
+		return creditWallet(ctx, tx, actorID, accountID, mode, amount, description)
+	})
+}
+
+// HasCredit reports whether the wallet's ledger has a credit with this
+// description; the demo seed uses it to credit once.
+func (s *Wallets) HasCredit(ctx context.Context, accountID string, mode wattfare.Mode, description string) (bool, error) {
+	var ok bool
+	err := s.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM wallet_ledger WHERE account_id = $1 AND mode = $2 AND kind = 'credit' AND description = $3)`,
+		accountID, string(mode), description).Scan(&ok)
+	return ok, err
+}
+
+func creditWallet(ctx context.Context, tx pgx.Tx, actorID, accountID string, mode wattfare.Mode, amount wattfare.Money, description string) error {
+	tag, err := tx.Exec(ctx, `UPDATE wallets SET credits = credits + $3, version = version + 1 WHERE account_id = $1 AND mode = $2`,
+		accountID, string(mode), amount)
+	if err != nil {
+		return fmt.Errorf("credit wallet: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO wallet_ledger (account_id, mode, kind, amount, description) VALUES ($1, $2, 'credit', $3, $4)`,
+		accountID, string(mode), amount, description); err != nil {
+		return fmt.Errorf("ledger credit: %w", err)
+	}
+	return audit(ctx, tx, actorID, "wallet.credit", "wallet", accountID+"/"+string(mode),
+		map[string]any{"amount": amount, "description": description})
+}
