@@ -5,7 +5,6 @@ package model
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
 
@@ -42,13 +41,13 @@ func UnmarshalMoney(v any) (wattfare.Money, error) {
 	case int64:
 		s = strconv.FormatInt(x, 10)
 	case float32, float64:
-		return 0, fmt.Errorf("Money must be a decimal string such as \"10.50\", not a float")
+		return 0, wattfare.Errorf(wattfare.EINVALID, "Money must be a decimal string such as \"10.50\", not a float")
 	default:
-		return 0, fmt.Errorf("Money must be a decimal string such as \"10.50\"")
+		return 0, wattfare.Errorf(wattfare.EINVALID, "Money must be a decimal string such as \"10.50\"")
 	}
 	m, err := wattfare.ParseMoney(s)
 	if err != nil {
-		return 0, fmt.Errorf("Money must be a decimal string with at most nine decimal places, such as \"10.50\"")
+		return 0, wattfare.Errorf(wattfare.EINVALID, "Money must be a decimal string with at most nine decimal places, such as \"10.50\"")
 	}
 	return m, nil
 }
