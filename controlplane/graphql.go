@@ -16,7 +16,9 @@ func (s *Server) graphqlRoutes() error {
 		LeaseWait: s.cfg.LeaseWait,
 		Logger:    s.log,
 	})
-	s.mux.Handle("/graphql", h)
+	// GET carries queries only (gqlgen refuses mutations over GET); POST carries everything.
+	s.mux.Handle("GET /graphql", h)
+	s.mux.Handle("POST /graphql", h)
 	if s.cfg.Dev {
 		s.mux.Handle("GET /graphql/playground", playground.Handler("Wattfare", "/graphql"))
 	}

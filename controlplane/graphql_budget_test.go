@@ -59,7 +59,9 @@ func TestBudgetOwner(t *testing.T) {
 				Wallet struct {
 					Mode, Available, Credits, Captured, Held string
 					Ledger                                   struct {
-						Edges []struct{ Node struct{ Kind, Amount, Description string } }
+						Edges []struct {
+							Node struct{ Kind, Amount, Description string }
+						}
 					}
 				}
 				Live struct{ Available, Credits string }
