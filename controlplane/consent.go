@@ -18,10 +18,6 @@ import (
 // token asks for none.
 const DefaultRequestedCap = 10 * wattfare.Dollar
 
-// signedInAccount returns the account of the request's dashboard session.
-// The session middleware (auth.go) puts it in the request context.
-var signedInAccount = func(r *http.Request) (string, bool) { return "", false }
-
 // consent serves the browser side of the consent flow: GET /v1/session for
 // the app's page, the JSON endpoints of the /connect popup, and the client
 // script apps load.
@@ -52,7 +48,7 @@ func (s *Server) newConsent() *consent {
 		store:     store,
 		verifier:  &SessionVerifier{Keys: store},
 		publicURL: publicURL,
-		account:   signedInAccount,
+		account:   func(r *http.Request) (string, bool) { return AccountIDFromContext(r.Context()) },
 		now:       time.Now,
 		log:       s.log,
 	}

@@ -602,3 +602,71 @@ func TestConsentPagesRefuseFraming(t *testing.T) {
 		}
 	}
 }
+
+// TestApproveThroughServer runs an approval through the real server: its
+// dashboard session cookie, its cross-origin protection and its headers.
+func TestApproveThroughServer(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	accounts := &postgres.Accounts{DB: f.pool}
+	a, err := accounts.SignUp(ctx, "approver@example.com", "correct horse battery", "Approver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, _, err := accounts.CreateSession(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	s, err := New(Config{DB: f.pool, PublicURL: "http://" + srv.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = s.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	post := func(path string, origin, site string, body any) *http.Response {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", srv.URL+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: cookie})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	tok := mint(t, f.acmeLive, "hank", wattfare.USD(10), time.Now(), 5*time.Minute)
+	body := map[string]string{"token": tok, "origin": acmeOrigin, "monthly_cap_usd": "5"}
+
+	if res := post("/connect/api/approve", acmeOrigin, "cross-site", body); res.StatusCode != http.StatusForbidden {
+		t.Errorf("approval from the app's own origin: %d, want 403", res.StatusCode)
+	}
+	if res := post("/connect/api/approve", "", "", body); res.StatusCode != http.StatusForbidden {
+		t.Errorf("approval with no Origin: %d, want 403", res.StatusCode)
+	}
+	if st, _, _, _ := (&harness{fixture: f}).connection(t, f.acme, wattfare.ModeLive, "hank"); st != "" {
+		t.Fatalf("refused approvals stored a connection (%s)", st)
+	}
+	res := post("/connect/api/approve", srv.URL, "same-origin", body)
+	if res.StatusCode != 200 {
+		t.Fatalf("same-origin approval: %d", res.StatusCode)
+	}
+	if res.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("approval answer is framable")
+	}
+	st, cap, acct, _ := (&harness{fixture: f}).connection(t, f.acme, wattfare.ModeLive, "hank")
+	if st != "active" || cap != wattfare.USD(5) || acct != a.ID {
+		t.Errorf("stored %s %s %s, want active $5 for %s", st, cap, acct, a.ID)
+	}
+}

@@ -1,4 +1,94 @@
 package controlplane
 
-// webRoutes is a placeholder until its owner writes it.
-func (s *Server) webRoutes() error { return nil }
+import (
+	"bytes"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/wattfare/wattfare/web"
+)
+
+// appCSP is the content security policy of the web app's pages. It keeps
+// frame-ancestors 'none' from securityHeaders: no page, least of all the
+// consent popup, may be framed.
+const appCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// webRoutes serves the embedded React app: hashed assets under /assets/ for
+// a year, and index.html for every other GET path that no API route took
+// (the app routes on the client: /budget, /connect, /dashboard, /admin…).
+func (s *Server) webRoutes() error {
+	app, built := web.App()
+	if !built {
+		s.mux.HandleFunc("/", getOnly(notBuilt))
+		return nil
+	}
+	index, err := fs.ReadFile(app, "index.html")
+	if err != nil {
+		return err
+	}
+	assets := http.FileServerFS(app)
+	s.mux.HandleFunc("GET /assets/", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := fs.Stat(app, strings.TrimPrefix(path.Clean(r.URL.Path), "/")); err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		assets.ServeHTTP(w, r)
+	})
+	modTime := time.Now()
+	// "/" without a method: "GET /" would conflict with method-less API
+	// patterns such as "/graphql".
+	s.mux.HandleFunc("/", getOnly(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/connect/api/") {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Security-Policy", appCSP)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		http.ServeContent(w, r, "index.html", modTime, bytes.NewReader(index))
+	}))
+	return nil
+}
+
+func getOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// notBuilt answers when the binary was compiled without the web app.
+func notBuilt(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/favicon.ico" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write([]byte(notBuiltPage))
+}
+
+const notBuiltPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Wattfare: web app not built</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1c1917}
+code,pre{background:#f5f5f4;border-radius:6px;padding:.15rem .35rem}pre{padding:.75rem}</style></head>
+<body><h1>The web app is not built into this binary</h1>
+<p>The control plane's API works (GraphQL at <code>/graphql</code>, <code>/v1/session</code>), but the pages
+(your budget, the consent popup, the dashboard) are compiled in from <code>web/dist/app</code>, which was empty
+when this binary was built.</p>
+<p>Build the web app, then the binary:</p>
+<pre>make build        # runs scripts/build-web.sh (npm ci + vite build), then go build</pre>
+<p>or by hand: <code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>, then <code>go build -o bin/wattfare ./cmd/wattfare</code>.</p>
+</body></html>
+`

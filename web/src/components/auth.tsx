@@ -1,0 +1,124 @@
+import { useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "urql";
+import { graphql } from "../gql";
+import { errorMessage } from "../lib/client";
+import { Alert, Button, Field } from "./ui";
+
+export const MeQuery = graphql(`
+  query Me {
+    me {
+      account {
+        id
+        email
+        displayName
+        isAdmin
+      }
+    }
+  }
+`);
+
+const SignInMutation = graphql(`
+  mutation SignIn($input: SignInInput!) {
+    signIn(input: $input) {
+      account {
+        id
+        email
+        displayName
+        isAdmin
+      }
+    }
+  }
+`);
+
+const SignUpMutation = graphql(`
+  mutation SignUp($input: SignUpInput!) {
+    signUp(input: $input) {
+      account {
+        id
+        email
+        displayName
+        isAdmin
+      }
+    }
+  }
+`);
+
+const SignOutMutation = graphql(`
+  mutation SignOut {
+    signOut
+  }
+`);
+
+/** useMe returns the signed-in account (null when signed out). */
+export function useMe() {
+  const [res, refetch] = useQuery({ query: MeQuery });
+  return {
+    account: res.data?.me?.account ?? null,
+    loading: res.fetching && !res.data,
+    error: res.error,
+    refetch: () => refetch({ requestPolicy: "network-only" }),
+  };
+}
+
+export function useSignOut() {
+  const [state, signOut] = useMutation(SignOutMutation);
+  return { busy: state.fetching, signOut: () => signOut({}, { additionalTypenames: ["Viewer", "Account"] }) };
+}
+
+/**
+ * AuthForm signs in or creates an account inline (in the consent popup and
+ * on the sign-in page). The session cookie is set by the API; onDone runs
+ * once it is.
+ */
+export function AuthForm({ onDone, initialMode = "signin" }: { onDone: () => void; initialMode?: "signin" | "signup" }) {
+  const [mode, setMode] = useState<"signin" | "signup">(initialMode);
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [name, setName] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [signIn, doSignIn] = useMutation(SignInMutation);
+  const [signUp, doSignUp] = useMutation(SignUpMutation);
+  const busy = signIn.fetching || signUp.fetching;
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    const res =
+      mode === "signin"
+        ? await doSignIn({ input: { email, password } })
+        : await doSignUp({ input: { email, password, displayName: name || null } });
+    if (res.error) {
+      setError(errorMessage(res.error));
+      return;
+    }
+    onDone();
+  }
+
+  return (
+    <form className="auth-form" onSubmit={submit} noValidate aria-label={mode === "signin" ? "Sign in to Wattfare" : "Create a Wattfare account"}>
+      <div className="tabs" role="tablist" aria-label="Account">
+        <button type="button" role="tab" aria-selected={mode === "signin"} className={mode === "signin" ? "active" : ""} onClick={() => { setMode("signin"); setError(null); }}>
+          Sign in
+        </button>
+        <button type="button" role="tab" aria-selected={mode === "signup"} className={mode === "signup" ? "active" : ""} onClick={() => { setMode("signup"); setError(null); }}>
+          Create account
+        </button>
+      </div>
+      {error && <Alert>{error}</Alert>}
+      {mode === "signup" && <Field label="Name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} />}
+      <Field label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+      <Field
+        label="Password"
+        type="password"
+        autoComplete={mode === "signin" ? "current-password" : "new-password"}
+        required
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+        hint={mode === "signup" ? "At least 8 characters." : undefined}
+      />
+      <Button type="submit" busy={busy} className="wide">
+        {mode === "signin" ? "Sign in" : "Create account"}
+      </Button>
+    </form>
+  );
+}

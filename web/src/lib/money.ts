@@ -1,0 +1,53 @@
+// Money crosses the API as a decimal string of dollars ("10.00",
+// "0.000012"); it is never turned into a float for arithmetic here.
+
+/** formatUSD shows "$10.00", "$1,234.50" or "$0.000012" (all significant digits). */
+export function formatUSD(amount: string | null | undefined): string {
+  if (amount == null) return "—";
+  let s = amount.trim();
+  let neg = false;
+  if (s.startsWith("-")) {
+    neg = true;
+    s = s.slice(1);
+  }
+  let [whole, frac = ""] = s.split(".");
+  frac = frac.replace(/0+$/, "");
+  if (frac.length < 2) frac = frac.padEnd(2, "0");
+  whole = whole.replace(/^0+(?=\d)/, "").replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return `${neg ? "-" : ""}$${whole}.${frac}`;
+}
+
+/** capInput turns a Money string into what a cap field shows: "10", "12.5". */
+export function capInput(amount: string | null | undefined): string {
+  if (!amount) return "";
+  const [whole, frac = ""] = amount.split(".");
+  const f = frac.replace(/0+$/, "");
+  return f ? `${whole}.${f}` : whole;
+}
+
+/** validCap checks what a user typed as a monthly cap. */
+export function validCap(input: string): string | null {
+  const s = input.trim().replace(/^\$/, "");
+  if (!/^\d+(\.\d{1,2})?$/.test(s)) return "Enter an amount in dollars, such as 5 or 12.50.";
+  if (Number(s) <= 0) return "The cap must be more than $0.";
+  if (Number(s) > 100000) return "The cap can be at most $100,000.";
+  return null;
+}
+
+export function formatDate(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleDateString("en-US", { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+}
+
+export function formatDateTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleString("en-US", {
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    timeZone: "UTC",
+    timeZoneName: "short",
+  });
+}

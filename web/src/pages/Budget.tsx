@@ -1,0 +1,320 @@
+import { useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "urql";
+import { graphql } from "../gql";
+import type { BudgetQuery, Mode } from "../gql/graphql";
+import { Alert, Badge, Button, Card, Field, Meter, Segmented, Spinner, Stat } from "../components/ui";
+import { errorMessage } from "../lib/client";
+import { navigate, useLocation } from "../lib/router";
+import { capInput, formatDate, formatDateTime, formatUSD, validCap } from "../lib/money";
+
+const BudgetQueryDoc = graphql(`
+  query Budget($mode: Mode!) {
+    me {
+      account {
+        id
+        email
+      }
+      wallet(mode: $mode) {
+        mode
+        available
+        credits
+        captured
+        held
+      }
+      connections(mode: $mode, first: 50) {
+        edges {
+          node {
+            id
+            mode
+            appUserId
+            status
+            monthlyCap
+            spentThisPeriod
+            held
+            remaining
+            resetsAt
+            createdAt
+            revokedAt
+            app {
+              id
+              name
+              allowedOrigins
+            }
+          }
+        }
+      }
+      receipts(mode: $mode, first: 50) {
+        edges {
+          node {
+            requestId
+            createdAt
+            model
+            status
+            stream
+            promptTokens
+            completionTokens
+            cost
+            charged
+            durationMs
+            app {
+              id
+              name
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+
+const AddTestCreditDoc = graphql(`
+  mutation AddTestCredit($amount: Money!) {
+    addTestCredit(amount: $amount) {
+      mode
+      available
+      credits
+      captured
+      held
+    }
+  }
+`);
+
+const SetCapDoc = graphql(`
+  mutation SetConnectionCap($id: ID!, $cap: Money!) {
+    setConnectionCap(connectionId: $id, monthlyCap: $cap) {
+      id
+      monthlyCap
+      remaining
+      spentThisPeriod
+    }
+  }
+`);
+
+const RevokeDoc = graphql(`
+  mutation RevokeConnection($id: ID!) {
+    revokeConnection(connectionId: $id) {
+      id
+      status
+      revokedAt
+      remaining
+    }
+  }
+`);
+
+type Conn = NonNullable<BudgetQuery["me"]>["connections"]["edges"][number]["node"];
+type Receipt = NonNullable<BudgetQuery["me"]>["receipts"]["edges"][number]["node"];
+
+/**
+ * BudgetPage is "Your budget": the wallet of each mode, every app connected
+ * to it with cap, used, left and reset date, one-click revoke, and the
+ * per-request receipts.
+ */
+export function BudgetPage() {
+  const { query } = useLocation();
+  const mode: Mode = query.get("mode") === "test" ? "TEST" : "LIVE";
+  const [res, refetch] = useQuery({ query: BudgetQueryDoc, variables: { mode } });
+  const reload = () => refetch({ requestPolicy: "network-only" });
+
+  if (res.fetching && !res.data) return <Spinner label="Loading your budget" />;
+  if (res.error && !res.data) return <Alert>{errorMessage(res.error)}</Alert>;
+  const me = res.data?.me;
+  if (!me) {
+    navigate("/signin?next=" + encodeURIComponent(window.location.pathname + window.location.search), { replace: true });
+    return null;
+  }
+  const conns = me.connections.edges.map((e) => e.node);
+  const active = conns.filter((c) => c.status === "ACTIVE");
+  const revoked = conns.filter((c) => c.status !== "ACTIVE");
+  const receipts = me.receipts.edges.map((e) => e.node);
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <div>
+          <h1>Your budget</h1>
+          <p className="muted">What apps may spend on AI for you, and what they spent.</p>
+        </div>
+        <Segmented
+          label="Mode"
+          value={mode}
+          options={[
+            { value: "LIVE", label: "Live" },
+            { value: "TEST", label: "Test" },
+          ]}
+          onChange={(m) => navigate(m === "TEST" ? "/budget?mode=test" : "/budget")}
+        />
+      </div>
+
+      <WalletCard wallet={me.wallet} mode={mode} onChange={reload} />
+
+      <Card title="Connected apps" actions={<Button variant="ghost" onClick={reload}>Refresh</Button>}>
+        {active.length === 0 ? (
+          <p className="empty">No app can charge your {mode === "TEST" ? "test " : ""}budget. Apps ask with a “Connect AI budget” button.</p>
+        ) : (
+          <ul className="conn-list" aria-label="Connected apps">
+            {active.map((c) => (
+              <ConnectionRow key={c.id} conn={c} onChange={reload} />
+            ))}
+          </ul>
+        )}
+        {revoked.length > 0 && (
+          <details className="revoked-list">
+            <summary>Revoked ({revoked.length})</summary>
+            <ul aria-label="Revoked apps">
+              {revoked.map((c) => (
+                <li key={c.id}>
+                  <strong>{c.app.name}</strong> <Badge tone="red">Revoked</Badge>{" "}
+                  <span className="muted">on {formatDate(c.revokedAt)} · {formatUSD(c.spentThisPeriod)} spent this period</span>
+                </li>
+              ))}
+            </ul>
+          </details>
+        )}
+      </Card>
+
+      <Card title="Usage">
+        {receipts.length === 0 ? <p className="empty">No requests yet.</p> : <ReceiptTable receipts={receipts} />}
+      </Card>
+    </div>
+  );
+}
+
+function WalletCard({ wallet, mode, onChange }: { wallet: NonNullable<BudgetQuery["me"]>["wallet"]; mode: Mode; onChange: () => void }) {
+  const [amount, setAmount] = useState("10");
+  const [err, setErr] = useState<string | null>(null);
+  const [state, add] = useMutation(AddTestCreditDoc);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    const v = validCap(amount);
+    if (v) {
+      setErr(v);
+      return;
+    }
+    setErr(null);
+    const r = await add({ amount: amount.trim().replace(/^\$/, "") });
+    if (r.error) setErr(errorMessage(r.error));
+    else onChange();
+  }
+  return (
+    <Card title={mode === "TEST" ? "Test wallet" : "Wallet"}>
+      <div className="stats">
+        <Stat label="Available" value={<span data-testid="wallet-available">{formatUSD(wallet.available)}</span>} />
+        <Stat label="Credits" value={formatUSD(wallet.credits)} />
+        <Stat label="Spent" value={formatUSD(wallet.captured)} />
+        <Stat label="In flight" value={formatUSD(wallet.held)} />
+      </div>
+      {mode === "TEST" && (
+        <form className="inline-form" onSubmit={submit} noValidate>
+          <Field label="Add test credit" prefix="$" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} error={err} />
+          <Button type="submit" variant="secondary" busy={state.fetching}>
+            Add test credit
+          </Button>
+        </form>
+      )}
+    </Card>
+  );
+}
+
+function ConnectionRow({ conn, onChange }: { conn: Conn; onChange: () => void }) {
+  const [editing, setEditing] = useState(false);
+  const [cap, setCap] = useState(capInput(conn.monthlyCap));
+  const [err, setErr] = useState<string | null>(null);
+  const [capState, setCapMut] = useMutation(SetCapDoc);
+  const [revokeState, revoke] = useMutation(RevokeDoc);
+
+  async function saveCap(e: FormEvent) {
+    e.preventDefault();
+    const v = validCap(cap);
+    if (v) {
+      setErr(v);
+      return;
+    }
+    const r = await setCapMut({ id: conn.id, cap: cap.trim().replace(/^\$/, "") });
+    if (r.error) {
+      setErr(errorMessage(r.error));
+      return;
+    }
+    setErr(null);
+    setEditing(false);
+    onChange();
+  }
+  async function doRevoke() {
+    const r = await revoke({ id: conn.id });
+    if (r.error) setErr(errorMessage(r.error));
+    else onChange();
+  }
+  const origin = conn.app.allowedOrigins[0];
+  return (
+    <li className="conn" aria-label={conn.app.name}>
+      <div className="conn-head">
+        <div className="app-avatar small" aria-hidden="true">{conn.app.name.slice(0, 1).toUpperCase()}</div>
+        <div className="conn-name">
+          <strong>{conn.app.name}</strong>
+          {origin && <span className="muted"> · {origin}</span>}
+          <div className="muted small">as “{conn.appUserId}” · connected {formatDate(conn.createdAt)}</div>
+        </div>
+        <div className="conn-actions">
+          {!editing && (
+            <Button variant="secondary" onClick={() => setEditing(true)}>
+              Change cap
+            </Button>
+          )}
+          <Button variant="danger" onClick={doRevoke} busy={revokeState.fetching} aria-label={`Revoke ${conn.app.name}`}>
+            Revoke
+          </Button>
+        </div>
+      </div>
+      <div className="conn-numbers">
+        <Stat label="Monthly cap" value={formatUSD(conn.monthlyCap)} />
+        <Stat label="Used this period" value={<span data-testid="conn-spent">{formatUSD(conn.spentThisPeriod)}</span>} />
+        <Stat label="Left" value={formatUSD(conn.remaining)} />
+        <Stat label="Resets" value={formatDate(conn.resetsAt)} />
+      </div>
+      <Meter label={`${conn.app.name}: share of the cap used`} used={Number(conn.spentThisPeriod)} cap={Number(conn.monthlyCap)} />
+      {editing && (
+        <form className="inline-form" onSubmit={saveCap} noValidate>
+          <Field label={`New monthly cap for ${conn.app.name}`} prefix="$" inputMode="decimal" value={cap} onChange={(e) => setCap(e.target.value)} error={err} autoFocus />
+          <Button type="submit" busy={capState.fetching}>
+            Save cap
+          </Button>
+          <Button type="button" variant="ghost" onClick={() => { setEditing(false); setErr(null); setCap(capInput(conn.monthlyCap)); }}>
+            Cancel
+          </Button>
+        </form>
+      )}
+      {!editing && err && <Alert>{err}</Alert>}
+    </li>
+  );
+}
+
+function ReceiptTable({ receipts }: { receipts: Receipt[] }) {
+  return (
+    <div className="table-wrap">
+      <table className="receipts">
+        <caption className="sr-only">Per-request receipts, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Time</th>
+            <th scope="col">App</th>
+            <th scope="col">Model</th>
+            <th scope="col" className="num">Tokens (in / out)</th>
+            <th scope="col" className="num">Cost</th>
+            <th scope="col">Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          {receipts.map((r) => (
+            <tr key={r.requestId} title={`Request ${r.requestId}`}>
+              <td>{formatDateTime(r.createdAt)}</td>
+              <td>{r.app.name}</td>
+              <td><code>{r.model}</code></td>
+              <td className="num">{r.promptTokens} / {r.completionTokens}</td>
+              <td className="num">{formatUSD(r.charged)}</td>
+              <td>{r.status === "ok" ? <Badge tone="green">ok</Badge> : <Badge tone="amber">{r.status}</Badge>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
