@@ -122,7 +122,9 @@ func TestAdmin(t *testing.T) {
 			admin.wantCode("INVALID_INPUT", "", `mutation { updateModelPrice(input: {modelId: "sandbox/echo", promptPerMillion: `+bad+`, completionPerMillion: "1"}) { id } }`, nil)
 		}
 		admin.wantCode("NOT_FOUND", "", `mutation { updateModelPrice(input: {modelId: "nope/nope", promptPerMillion: "1", completionPerMillion: "1"}) { id } }`, nil)
-		var pub struct{ Models []struct{ ID, PromptPerMillion string } }
+		var pub struct {
+			Models []struct{ ID, PromptPerMillion string }
+		}
 		h.browser().mustDo(`{ models { id promptPerMillion } }`, nil, &pub)
 		if pub.Models[0].ID != "sandbox/echo" || pub.Models[0].PromptPerMillion != "2.50" {
 			t.Fatalf("public models = %+v", pub)

@@ -32,6 +32,7 @@ type devInfo struct {
 	DataURL         string   `json:"data_url"`
 	DemoURL         string   `json:"demo_url,omitempty"`
 	App             devApp   `json:"app"`
+	LiveApp         *devApp  `json:"live_app,omitempty"` // the same app's live-mode keys
 	User            devUser  `json:"user"`
 	ConnectedUserID string   `json:"connected_user_id"`
 	Developer       *devUser `json:"developer,omitempty"`
