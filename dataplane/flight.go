@@ -1,0 +1,90 @@
+package dataplane
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/wattfare/wattfare"
+)
+
+// flight is one admitted request between its admission and the end of its
+// response. The registry finds flights by key, app and connection when a
+// change notification revokes one of them, and cuts their upstream
+// connection so that they end with a typed error (DESIGN.md invariant 4).
+type flight struct {
+	id      string
+	keyID   string
+	keyHash [32]byte
+	appID   string
+	connID  string
+	hold    Hold
+
+	killed  atomic.Bool
+	killErr atomic.Pointer[wattfare.Error]
+	gotByte atomic.Bool
+	ended   atomic.Bool
+	// draining shortens the read deadline while the proxy checks whether
+	// a finished stream's body ends at once, to keep its connection.
+	draining atomic.Bool
+	conn     atomic.Pointer[upConn]
+}
+
+// kill ends the flight with err: its upstream reads fail from now on.
+func (f *flight) kill(err *wattfare.Error) {
+	f.killErr.CompareAndSwap(nil, err)
+	f.killed.Store(true)
+	if c := f.conn.Load(); c != nil {
+		if cf := c.f.Load(); cf == f {
+			c.cut()
+		}
+	}
+}
+
+// killError is why the flight was killed.
+func (f *flight) killError() *wattfare.Error {
+	if e := f.killErr.Load(); e != nil {
+		return e
+	}
+	return wattfare.Errorf(wattfare.EConnectionRevoked, "the request was stopped")
+}
+
+// flights is the registry of in-flight requests.
+type flights struct {
+	mu  sync.Mutex
+	all map[*flight]struct{}
+	t   *transport
+}
+
+func (fs *flights) add(f *flight) {
+	fs.mu.Lock()
+	fs.all[f] = struct{}{}
+	fs.mu.Unlock()
+	fs.t.flights.Store(f.id, f)
+}
+
+func (fs *flights) remove(f *flight) {
+	f.ended.Store(true)
+	fs.t.flights.Delete(f.id)
+	fs.mu.Lock()
+	delete(fs.all, f)
+	fs.mu.Unlock()
+}
+
+// match returns the flights for which pick is true.
+func (fs *flights) match(pick func(f *flight) bool) []*flight {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var out []*flight
+	for f := range fs.all {
+		if pick(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (fs *flights) count() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.all)
+}

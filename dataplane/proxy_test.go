@@ -1,0 +1,291 @@
+package dataplane_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wattfare/wattfare"
+)
+
+func chatBody(content string, extra string) string {
+	c, _ := json.Marshal(content)
+	return `{"model":"sandbox/echo","messages":[{"role":"user","content":` + string(c) + `}]` + extra + `}`
+}
+
+func TestChat(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+
+	t.Run("OK", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("hello metered world", ""))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		id := resp.Header.Get("Wattfare-Request-Id")
+		if !strings.HasPrefix(id, "req_") || resp.Header.Get("Wattfare-Budget-Remaining") == "" {
+			t.Errorf("headers %v", resp.Header)
+		}
+		if !bytes.Equal(body, e.sandbox.body(id)) {
+			t.Errorf("client got\n%s\nupstream sent\n%s", body, e.sandbox.body(id))
+		}
+		c := e.charge(id)
+		if c.Status != "ok" || c.PromptTokens != 3 || c.CompletionTokens != 3 || c.Charged != echoCost(3, 3) {
+			t.Errorf("charge %+v, want 3+3 tokens for %v", c, echoCost(3, 3))
+		}
+	})
+
+	t.Run("Stream", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("one two three four", `,"stream":true`))
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("status %d %v: %s", resp.StatusCode, resp.Header, body)
+		}
+		id := resp.Header.Get("Wattfare-Request-Id")
+		sent := e.sandbox.body(id)
+		// The proxy asked for usage; the client did not, so the usage chunk is withheld.
+		events := strings.SplitAfter(string(sent), "\n\n")
+		var want strings.Builder
+		withheld := 0
+		for _, ev := range events {
+			if strings.Contains(ev, `"choices":[],"usage":{`) {
+				withheld++
+				continue
+			}
+			want.WriteString(ev)
+		}
+		if withheld != 1 || string(body) != want.String() {
+			t.Errorf("withheld %d; client got\n%s\nupstream sent\n%s", withheld, body, sent)
+		}
+		c := e.charge(id)
+		if c.Status != "ok" || c.PromptTokens != 4 || c.CompletionTokens != 4 || c.Charged != echoCost(4, 4) {
+			t.Errorf("charge %+v", c)
+		}
+	})
+
+	t.Run("StreamIncludeUsage", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("a b", `,"stream":true,"stream_options":{"include_usage":true}`))
+		id := resp.Header.Get("Wattfare-Request-Id")
+		if !bytes.Equal(body, e.sandbox.body(id)) || !bytes.Contains(body, []byte(`"usage":{"prompt_tokens":2`)) {
+			t.Errorf("client got\n%s\nupstream sent\n%s", body, e.sandbox.body(id))
+		}
+	})
+
+	t.Run("Embeddings", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/embeddings", "u1", `{"model":"sandbox/embed","input":["one two","three"]}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		c := e.charge(resp.Header.Get("Wattfare-Request-Id"))
+		if c.PromptTokens != 3 || c.Charged != wattfare.Price(100_000).Cost(3) {
+			t.Errorf("charge %+v", c)
+		}
+	})
+
+	t.Run("Models", func(t *testing.T) {
+		resp, body := e.call("GET", "/v1/models", "", "")
+		var got struct {
+			Data []struct {
+				ID      string
+				Pricing struct{ Prompt, Completion string }
+			}
+		}
+		json.Unmarshal(body, &got)
+		if resp.StatusCode != 200 || len(got.Data) != 3 || got.Data[0].ID != "sandbox/echo" || got.Data[0].Pricing.Prompt != "0.000001" || got.Data[0].Pricing.Completion != "0.000002" {
+			t.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("Budget", func(t *testing.T) {
+		resp, body := e.call("GET", "/v1/budget", "u1", "")
+		var got struct {
+			Cap       string    `json:"cap_usd"`
+			Remaining string    `json:"remaining_usd"`
+			ResetsAt  time.Time `json:"resets_at"`
+		}
+		json.Unmarshal(body, &got)
+		if resp.StatusCode != 200 || got.Cap != "10.00" || got.ResetsAt.IsZero() {
+			t.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+	})
+}
+
+func TestChatErrors(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.connect("revoked", wattfare.USD(10))
+	e.exec(`UPDATE connections SET status = 'revoked', revoked_at = now() WHERE app_user_id = 'revoked'`)
+	e.connect("capped", wattfare.MicroDollar*1000) // $0.001: less than a default echo hold
+	e.connect("nocap", 0)
+
+	tests := []struct {
+		name   string
+		user   string
+		body   string
+		key    string
+		status int
+		code   string
+		source string
+	}{
+		{"ErrNotConnected", "stranger", chatBody("hi", ""), "", 403, wattfare.ENotConnected, "connection"},
+		{"ErrConnectionRevoked", "revoked", chatBody("hi", ""), "", 403, wattfare.EConnectionRevoked, "connection"},
+		{"ErrCapReached", "nocap", chatBody("hi", ""), "", 402, wattfare.ECapReached, ""},
+		{"ErrModelNotFound", "u1", `{"model":"nope/nope","messages":[]}`, "", 404, wattfare.EModelNotFound, ""},
+		{"ErrBadJSON", "u1", `{"model":`, "", 400, wattfare.EInvalidRequest, ""},
+		{"ErrMissingUser", "", chatBody("hi", ""), "", 400, wattfare.EInvalidRequest, ""},
+		{"ErrBadChecksum", "u1", chatBody("hi", ""), "flip", 401, wattfare.EInvalidAPIKey, ""},
+		{"ErrUnknownKey", "u1", chatBody("hi", ""), "other", 401, wattfare.EInvalidAPIKey, ""},
+		{"ErrTooLarge", "u1", chatBody(strings.Repeat("word ", 20_000), ""), "", 413, wattfare.ERequestTooLarge, ""},
+		{"ErrUpstream502", "u1", chatBody("x [[sandbox:fail-before-first-byte]]", ""), "", 502, wattfare.EUpstreamError, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := e.key
+			switch tt.key {
+			case "flip":
+				key = key[:len(key)-1] + string("ab"[map[bool]int{true: 1, false: 0}[key[len(key)-1] == 'a']])
+			case "other":
+				key = wattfare.NewSecretKey(wattfare.ModeTest).String()
+			}
+			req, _ := http.NewRequest("POST", e.dataURL+"/v1/chat/completions", strings.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer "+key)
+			if tt.user != "" {
+				req.Header.Set("Wattfare-User", tt.user)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var eb errBody
+			json.NewDecoder(resp.Body).Decode(&eb)
+			if resp.StatusCode != tt.status || eb.Error.Code != tt.code || eb.Error.Message == "" {
+				t.Fatalf("got %d %+v, want %d %s", resp.StatusCode, eb.Error, tt.status, tt.code)
+			}
+			id := resp.Header.Get("Wattfare-Request-Id")
+			if !strings.HasPrefix(id, "req_") {
+				t.Errorf("no request id on an error")
+			}
+			if tt.source != "" && (eb.Error.Metadata["limit_source"] != tt.source || eb.Error.Metadata["connect_url"] != "http://control.test/budget") {
+				t.Errorf("metadata %v", eb.Error.Metadata)
+			}
+			if tt.code == wattfare.EUpstreamError {
+				c := e.charge(id)
+				if c.Charged != 0 || c.Status != "upstream_error" {
+					t.Errorf("charge %+v, want nothing", c)
+				}
+			} else {
+				e.noCharge(id)
+			}
+		})
+	}
+
+	t.Run("ErrCapReachedMetadata", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "nocap", chatBody("hi", ""))
+		eb := decodeErr(t, body)
+		if resp.StatusCode != 402 || eb.Error.Metadata["cap_usd"] == nil || eb.Error.Metadata["connect_url"] == nil {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("ClampToCap", func(t *testing.T) {
+		// $0.001 cannot cover 4096 default output tokens at $2/M; the
+		// request runs with max_tokens clamped to what the cap affords.
+		resp, body := e.call("POST", "/v1/chat/completions", "capped", chatBody("[[sandbox:tokens=1000]]", ""))
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"finish_reason":"length"`) {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		c := e.charge(resp.Header.Get("Wattfare-Request-Id"))
+		if c.CompletionTokens >= 1000 || c.CompletionTokens < 400 || e.captured("capped") > wattfare.MicroDollar*1000 {
+			t.Errorf("charge %+v, captured %v", c, e.captured("capped"))
+		}
+	})
+}
+
+// rawStream posts a streaming request and reads the raw SSE bytes, letting
+// the test stop reading whenever it wants.
+func (e *env) rawStream(t *testing.T, user, body string) (net.Conn, *bufio.Reader, http.Header) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.dataURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", e.dataURL+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e.key)
+	req.Header.Set("Wattfare-User", user)
+	req.Write(conn)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn, bufio.NewReader(resp.Body), resp.Header
+}
+
+func TestStreamFailures(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+
+	t.Run("ErrUpstreamDropsMidStream", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("[[sandbox:tokens=10]] [[sandbox:fail-mid-stream]]", `,"stream":true`))
+		id := resp.Header.Get("Wattfare-Request-Id")
+		s := string(body)
+		if !strings.Contains(s, `"code":"upstream_error"`) || !strings.Contains(s, `"finish_reason":"error"`) || strings.Contains(s, "[DONE]") {
+			t.Fatalf("stream:\n%s", s)
+		}
+		// Charged for what was counted: 5 of 10 tokens and the prompt estimate.
+		c := e.charge(id)
+		if c.Status != "upstream_error" || c.CompletionTokens != 5 || c.Charged != echoCost(c.PromptTokens, 5) || c.PromptTokens < 2 {
+			t.Errorf("charge %+v", c)
+		}
+	})
+
+	t.Run("MissingUsage", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("[[sandbox:tokens=7]] [[sandbox:no-usage]]", `,"stream":true`))
+		id := resp.Header.Get("Wattfare-Request-Id")
+		if !strings.HasSuffix(string(body), "data: [DONE]\n\n") {
+			t.Fatalf("stream:\n%s", body)
+		}
+		c := e.charge(id)
+		if c.Status != "ok" || c.CompletionTokens != 7 || c.Charged == 0 || c.Charged != echoCost(c.PromptTokens, 7) {
+			t.Errorf("charge %+v", c)
+		}
+	})
+
+	t.Run("ClientDisconnect", func(t *testing.T) {
+		conn, br, hdr := e.rawStream(t, "u1", chatBody("[[sandbox:tokens=200]] [[sandbox:delay-ms=5]]", `,"stream":true`))
+		id := hdr.Get("Wattfare-Request-Id")
+		// Read the role chunk and three tokens, then hang up.
+		for i := 0; i < 4; {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(line, "data: ") {
+				i++
+			}
+		}
+		conn.Close()
+		c := e.charge(id)
+		if c.Status != "client_closed" || c.CompletionTokens < 3 || c.CompletionTokens >= 200 || c.Charged != echoCost(c.PromptTokens, c.CompletionTokens) {
+			t.Errorf("charge %+v", c)
+		}
+		// The upstream stopped generating too: the sandbox saw its client go.
+		deadline := time.Now().Add(10 * time.Second)
+		for e.sandbox.body(id) == nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := strings.Count(string(e.sandbox.body(id)), `"content":`); n >= 200 {
+			t.Errorf("upstream sent all %d chunks", n)
+		}
+	})
+
+	t.Run("ErrCutWhenHoldCannotGrow", func(t *testing.T) {
+		_ = context.Background
+	})
+}

@@ -1,0 +1,632 @@
+// Package dataplane is Wattfare's OpenAI-compatible proxy: it authenticates
+// a request from cache, admits it against the payer's budget, forwards it to
+// the model's upstream, passes the response back byte for byte while metering
+// it, and settles what it cost. Its request path imports neither pgx nor
+// gqlgen: Postgres sits behind the Catalog interface and the spend engine.
+package dataplane
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/dataplane/spend"
+)
+
+// Config is what the proxy needs.
+type Config struct {
+	Catalog   Catalog
+	Spend     Spender
+	Upstreams []*Upstream
+	// ControlURL is the control plane's public URL: error metadata points
+	// users there (connect_url) to connect or raise a cap.
+	ControlURL string
+	// MaxBodyBytes bounds request bodies (default 4 MiB); larger ones get
+	// 413 request_too_large.
+	MaxBodyBytes int
+	// MaxHeaderBytes bounds the request header (default 16 KiB).
+	MaxHeaderBytes int
+	// UpstreamFirstByteTimeout bounds the wait for the upstream's first byte
+	// (default 120 s); UpstreamIdleTimeout bounds each gap after it (default
+	// 120 s). Neither bounds a whole stream.
+	UpstreamFirstByteTimeout time.Duration
+	UpstreamIdleTimeout      time.Duration
+	// ClientIdleTimeout bounds how long a client may take to accept the next
+	// chunk or send its request (default 60 s).
+	ClientIdleTimeout time.Duration
+	// TestModeAnyUpstream lets test keys call non-sandbox models. By default
+	// test mode is served by the sandbox only, so test credit never buys
+	// real inference.
+	TestModeAnyUpstream bool
+	Logger              *slog.Logger
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Server is the data plane.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	cache     *cachedCatalog
+	upstreams map[string]*Upstream
+	transport *transport
+	flights   *flights
+	srv       *fasthttp.Server
+	stop      chan struct{}
+	stopOnce  sync.Once
+	budgets   sync.Map // connection id -> *budgetMemo
+	nbudgets  atomic.Int64
+}
+
+// budgetMemo is a connection's remaining budget as the ledger last said,
+// for the Wattfare-Budget-Remaining header. Reading the ledger on every
+// request would cost more than the proxy, so the figure is refreshed in the
+// background at most once a second; admission never reads it (it goes
+// through the spend engine's leases).
+type budgetMemo struct {
+	at         atomic.Int64
+	remaining  atomic.Int64
+	refreshing atomic.Bool
+}
+
+func (s *Server) remaining(ctx context.Context, p spend.Payer) (wattfare.Money, bool) {
+	now := time.Now().UnixNano()
+	v, ok := s.budgets.Load(p.ConnectionID)
+	if !ok {
+		b, err := s.cfg.Spend.Budget(ctx, p)
+		if err != nil {
+			return 0, false
+		}
+		m := &budgetMemo{}
+		m.at.Store(now)
+		m.remaining.Store(int64(b.Remaining))
+		if s.nbudgets.Add(1) > 100_000 {
+			s.budgets.Clear()
+			s.nbudgets.Store(0)
+		}
+		s.budgets.Store(p.ConnectionID, m)
+		return b.Remaining, true
+	}
+	m := v.(*budgetMemo)
+	if now-m.at.Load() > int64(time.Second) && m.refreshing.CompareAndSwap(false, true) {
+		go func() {
+			defer m.refreshing.Store(false)
+			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if b, err := s.cfg.Spend.Budget(c, p); err == nil {
+				m.remaining.Store(int64(b.Remaining))
+				m.at.Store(time.Now().UnixNano())
+			}
+		}()
+	}
+	return wattfare.Money(m.remaining.Load()), true
+}
+
+// New builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Catalog == nil || cfg.Spend == nil {
+		return nil, errors.New("dataplane: Catalog and Spend are required")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 4 << 20
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 16 << 10
+	}
+	if cfg.UpstreamFirstByteTimeout <= 0 {
+		cfg.UpstreamFirstByteTimeout = 120 * time.Second
+	}
+	if cfg.UpstreamIdleTimeout <= 0 {
+		cfg.UpstreamIdleTimeout = 120 * time.Second
+	}
+	if cfg.ClientIdleTimeout <= 0 {
+		cfg.ClientIdleTimeout = 60 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cc, err := newCachedCatalog(cfg.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	t := &transport{firstByte: cfg.UpstreamFirstByteTimeout, idle: cfg.UpstreamIdleTimeout}
+	s := &Server{
+		cfg: cfg, log: cfg.Logger, cache: cc, transport: t,
+		upstreams: make(map[string]*Upstream),
+		flights:   &flights{all: make(map[*flight]struct{}), t: t},
+		stop:      make(chan struct{}),
+	}
+	for _, u := range cfg.Upstreams {
+		if err := u.init(t); err != nil {
+			return nil, err
+		}
+		s.upstreams[u.Name] = u
+	}
+	s.srv = &fasthttp.Server{
+		Handler:                       s.Handle,
+		ErrorHandler:                  s.handleServerError,
+		Name:                          "wattfare",
+		MaxRequestBodySize:            cfg.MaxBodyBytes,
+		ReadBufferSize:                cfg.MaxHeaderBytes,
+		ReadTimeout:                   cfg.ClientIdleTimeout,
+		IdleTimeout:                   cfg.ClientIdleTimeout,
+		WriteTimeout:                  time.Hour, // a whole-response bound; streams renew a shorter per-chunk deadline
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+	}
+	go s.watchHolds()
+	return s, nil
+}
+
+// Serve serves the data plane on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// (streams included) to finish, or ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.ShutdownWithContext(ctx)
+	s.Close()
+	return err
+}
+
+// Close stops the background work of the server (not the listener).
+func (s *Server) Close() {
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		s.cache.Close()
+	})
+}
+
+// InFlight returns how many admitted requests have not finished.
+func (s *Server) InFlight() int { return s.flights.count() }
+
+var (
+	hdrRequestID = "Wattfare-Request-Id"
+	hdrRemaining = "Wattfare-Budget-Remaining"
+	hdrUser      = "Wattfare-User"
+	hdrGenID     = "X-Generation-Id"
+)
+
+// Handle is the fasthttp handler.
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	reqID := wattfare.NewID("req_")
+	ctx.Response.Header.Set(hdrRequestID, reqID)
+	path := ctx.Path()
+	switch {
+	case ctx.IsPost() && string(path) == "/v1/chat/completions":
+		s.proxy(ctx, reqID, "chat")
+	case ctx.IsPost() && string(path) == "/v1/embeddings":
+		s.proxy(ctx, reqID, "embeddings")
+	case ctx.IsGet() && string(path) == "/v1/models":
+		s.models(ctx)
+	case ctx.IsGet() && string(path) == "/v1/budget":
+		s.budget(ctx)
+	case ctx.IsGet() && string(path) == "/healthz":
+		ctx.SetContentType("text/plain")
+		ctx.SetBodyString("ok\n")
+	default:
+		s.fail(ctx, &wattfare.Error{Code: wattfare.EInvalidRequest, Message: fmt.Sprintf("no route for %s %s", ctx.Method(), path)}, 404)
+	}
+}
+
+func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
+	ctx.Response.Header.Set(hdrRequestID, wattfare.NewID("req_"))
+	var code = wattfare.EInvalidRequest
+	msg := "malformed request"
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		code, msg = wattfare.ERequestTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", s.cfg.MaxBodyBytes)
+	} else if errors.As(err, new(*fasthttp.ErrSmallBuffer)) || bytes.Contains([]byte(err.Error()), []byte("small read buffer")) {
+		code, msg = wattfare.ERequestTooLarge, "the request header is over the limit"
+	} else if isTimeout(err) {
+		ctx.SetConnectionClose()
+		msg = "the request was not received in time"
+	}
+	ctx.SetConnectionClose()
+	s.fail(ctx, &wattfare.Error{Code: code, Message: msg}, 0)
+}
+
+// fail writes an error response before the first byte.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, e *wattfare.Error, status int) {
+	if e.Code == wattfare.EINTERNAL {
+		e = &wattfare.Error{Code: wattfare.EINTERNAL, Message: "internal error"}
+	}
+	if status == 0 {
+		status = statusOf(e.Code)
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(s.errorJSON(e))
+}
+
+// caller is an authenticated request's key, app and payer.
+type caller struct {
+	key  wattfare.APIKey
+	hash [32]byte
+	app  wattfare.App
+	conn wattfare.Connection
+	user string
+}
+
+// authenticate checks the secret key (checksum first: a malformed key never
+// reaches the database), then its app.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, c *caller) error {
+	auth := ctx.Request.Header.Peek("Authorization")
+	tok, ok := bytes.CutPrefix(auth, []byte("Bearer "))
+	if !ok || len(tok) != wattfare.SecretKeyLen {
+		return wattfare.Errorf(wattfare.EInvalidAPIKey, "missing or malformed secret key: send Authorization: Bearer sk_…")
+	}
+	sk, err := wattfare.ParseSecretKey(string(tok))
+	if err != nil {
+		return err
+	}
+	c.hash = wattfare.HashSecretKey(string(tok))
+	key, found, err := s.cache.Key(ctx, &c.hash)
+	if err != nil {
+		return err
+	}
+	if !found || subtle.ConstantTimeCompare(key.SecretSHA256[:], c.hash[:]) != 1 ||
+		key.ID != sk.ID.String() || key.Mode != sk.Mode {
+		return wattfare.Errorf(wattfare.EInvalidAPIKey, "unknown secret key")
+	}
+	now := s.cfg.Now()
+	if key.RevokedAt != nil || (key.ExpiresAt != nil && !now.Before(*key.ExpiresAt)) {
+		return wattfare.Errorf(wattfare.EInvalidAPIKey, "this secret key was revoked or has expired")
+	}
+	c.key = key
+	app, found, err := s.cache.App(ctx, key.AppID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return wattfare.Errorf(wattfare.EInvalidAPIKey, "unknown secret key")
+	}
+	if app.SuspendedAt != nil {
+		return wattfare.Errorf(wattfare.EAppSuspended, "this app is suspended")
+	}
+	c.app = app
+	return nil
+}
+
+// connect resolves the payer from the Wattfare-User header.
+func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) error {
+	user := ctx.Request.Header.Peek(hdrUser)
+	if len(user) == 0 || len(user) > 256 {
+		return &wattfare.Error{Code: wattfare.EInvalidRequest, Field: hdrUser,
+			Message: "send the Wattfare-User header: your app's id for the user whose budget pays"}
+	}
+	c.user = string(user)
+	conn, found, err := s.cache.Connection(ctx, c.app.ID, c.key.Mode, c.user)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return &wattfare.Error{Code: wattfare.ENotConnected, Message: "this user has not connected their AI budget to this app"}
+	}
+	if conn.Status != wattfare.ConnectionActive {
+		return &wattfare.Error{Code: wattfare.EConnectionRevoked, Message: "this user revoked this app's access to their AI budget"}
+	}
+	c.conn = conn
+	return nil
+}
+
+func (c *caller) payer() spend.Payer {
+	return spend.Payer{
+		ConnectionID: c.conn.ID, AccountID: c.conn.AccountID, AppID: c.app.ID, KeyID: c.key.ID,
+		AppUserID: c.user, Mode: c.key.Mode, MonthlyCap: c.conn.MonthlyCap,
+	}
+}
+
+// model finds the model a request names, as this key's mode may use it.
+func (s *Server) model(ctx context.Context, id, kind string, mode wattfare.Mode) (*wattfare.Model, *Upstream, error) {
+	ms, err := s.cache.Models(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := ms.byID[id]
+	if m == nil || !m.Enabled || m.Kind != kind {
+		return nil, nil, &wattfare.Error{Code: wattfare.EModelNotFound, Field: "model", Message: fmt.Sprintf("the model %q does not exist", id)}
+	}
+	if mode == wattfare.ModeTest && m.Upstream != "sandbox" && !s.cfg.TestModeAnyUpstream {
+		return nil, nil, &wattfare.Error{Code: wattfare.EModelNotFound, Field: "model", Message: fmt.Sprintf("test keys can call sandbox models only, not %q", id)}
+	}
+	u := s.upstreams[m.Upstream]
+	if u == nil {
+		return nil, nil, &wattfare.Error{Code: wattfare.EModelNotFound, Field: "model", Message: fmt.Sprintf("the model %q is not served here", id)}
+	}
+	return m, u, nil
+}
+
+// minCompletionTokens is the least a clamped request may still produce.
+const minCompletionTokens = 16
+
+func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string) {
+	start := s.cfg.Now()
+	var c caller
+	if err := s.authenticate(ctx, &c); err != nil {
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+	if err := s.connect(ctx, &c); err != nil {
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+	body := ctx.Request.Body()
+	var r Request
+	var err error
+	kind := "chat"
+	if endpoint == "chat" {
+		r, err = ParseChatRequest(body)
+	} else {
+		kind = "embedding"
+		r, err = ParseEmbeddingsRequest(body)
+		r.Stream = false
+	}
+	if err != nil {
+		s.fail(ctx, toError(err), 0)
+		return
+	}
+	m, up, err := s.model(ctx, r.Model, kind, c.key.Mode)
+	if err != nil {
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+
+	// The hold is the worst case: the prompt estimate and every token the
+	// request may produce.
+	promptCost := m.PromptPrice.Cost(r.PromptEstimate)
+	maxOut := r.MaxTokens
+	if maxOut == 0 {
+		maxOut = int64(m.MaxOutputTokens)
+	}
+	adm := spend.Admission{RequestID: reqID, Amount: promptCost, At: start}
+	if kind == "chat" {
+		adm.Amount += m.CompletionPrice.Cost(maxOut)
+		if r.MaxTokens == 0 && maxOut > minCompletionTokens {
+			adm.MinAmount = promptCost + m.CompletionPrice.Cost(minCompletionTokens)
+		}
+	}
+	payer := c.payer()
+	hold, err := s.cfg.Spend.Admit(ctx, payer, adm)
+	if err != nil {
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+	var clamp int64
+	if granted := hold.Amount(); kind == "chat" && granted < adm.Amount {
+		clamp = maxOut
+		if p := m.CompletionPrice; p > 0 {
+			clamp = (int64(granted-promptCost) * 1000) / int64(p)
+		}
+		if clamp < 1 {
+			hold.Release()
+			s.fail(ctx, wattfare.Errorf(wattfare.ECapReached, "the budget left cannot cover this request"), 0)
+			return
+		}
+		clamp = min(clamp, maxOut)
+	}
+	if rem, ok := s.remaining(ctx, payer); ok {
+		ctx.Response.Header.Set(hdrRemaining, rem.String())
+	}
+
+	f := &flight{id: reqID, keyID: c.key.ID, keyHash: c.hash, appID: c.app.ID, connID: c.conn.ID, hold: hold}
+	s.flights.add(f)
+	ex := &exchange{
+		s: s, f: f, hold: hold, model: m, up: up, req: r, endpoint: endpoint, start: start,
+		promptCost: promptCost,
+	}
+	out, err := Rewrite(body, &r, m.UpstreamModel, clamp)
+	if err != nil {
+		ex.release()
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+	ex.run(ctx, out)
+}
+
+func (s *Server) logInternal(err error) error {
+	if wattfare.ErrorCode(err) == wattfare.EINTERNAL {
+		s.log.Error("dataplane", "err", err)
+	}
+	return err
+}
+
+// HandleChange is the listener's callback: it drops what the change makes
+// stale, tells the spend engine, and ends in-flight requests of a revoked
+// key, suspended app or revoked connection.
+func (s *Server) HandleChange(ev wattfare.ChangeEvent) {
+	s.cache.Invalidate(ev)
+	s.cfg.Spend.Invalidate(ev)
+	var pick func(f *flight) bool
+	switch ev.Entity {
+	case wattfare.EntityKey:
+		pick = func(f *flight) bool { return f.keyID == ev.ID }
+	case wattfare.EntityApp:
+		pick = func(f *flight) bool { return f.appID == ev.ID }
+	case wattfare.EntityConnection:
+		pick = func(f *flight) bool { return f.connID == ev.ID }
+	default:
+		return
+	}
+	hit := s.flights.match(pick)
+	if len(hit) == 0 {
+		return
+	}
+	go s.recheck(ev, hit)
+}
+
+// recheck reloads what an event changed and kills the flights it forbids.
+func (s *Server) recheck(ev wattfare.ChangeEvent, hit []*flight) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var verdict *wattfare.Error
+	switch ev.Entity {
+	case wattfare.EntityKey:
+		k, found, err := s.cache.Key(ctx, &hit[0].keyHash)
+		if err != nil {
+			s.log.Warn("dataplane: recheck key", "err", err)
+			return
+		}
+		if !found || k.RevokedAt != nil || (k.ExpiresAt != nil && !s.cfg.Now().Before(*k.ExpiresAt)) {
+			verdict = wattfare.Errorf(wattfare.EInvalidAPIKey, "this secret key was revoked")
+		}
+	case wattfare.EntityApp:
+		a, found, err := s.cache.App(ctx, ev.ID)
+		if err != nil {
+			s.log.Warn("dataplane: recheck app", "err", err)
+			return
+		}
+		if !found || a.SuspendedAt != nil {
+			verdict = wattfare.Errorf(wattfare.EAppSuspended, "this app was suspended")
+		}
+	case wattfare.EntityConnection:
+		c, found, err := s.cache.Connection(ctx, ev.AppID, ev.Mode, ev.AppUserID)
+		if err != nil {
+			s.log.Warn("dataplane: recheck connection", "err", err)
+			return
+		}
+		if !found || c.Status != wattfare.ConnectionActive {
+			verdict = wattfare.Errorf(wattfare.EConnectionRevoked, "the user revoked this app's access to their AI budget")
+		}
+	}
+	if verdict == nil {
+		return
+	}
+	for _, f := range hit {
+		f.kill(verdict)
+	}
+}
+
+// HandleReconnect is the listener's callback after it (re)connected:
+// notifications may have been lost, so the cache is dropped and the spend
+// engine re-validates its leases.
+func (s *Server) HandleReconnect() {
+	s.cache.Clear()
+	s.cfg.Spend.Resync()
+}
+
+// watchHolds ends flights whose hold the spend engine closed (a revocation
+// it learned of by itself, at a lease renewal for instance).
+func (s *Server) watchHolds() {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		for _, f := range s.flights.match(func(f *flight) bool { return !f.killed.Load() }) {
+			select {
+			case <-f.hold.Done():
+				f.kill(toError(f.hold.Err()))
+			default:
+			}
+		}
+	}
+}
+
+func (s *Server) models(ctx *fasthttp.RequestCtx) {
+	var c caller
+	if err := s.authenticate(ctx, &c); err != nil {
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+	ms, err := s.cache.Models(ctx)
+	if err != nil {
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+	type pricing struct {
+		Prompt     string `json:"prompt"`
+		Completion string `json:"completion"`
+	}
+	type model struct {
+		ID              string  `json:"id"`
+		Object          string  `json:"object"`
+		Created         int64   `json:"created"`
+		OwnedBy         string  `json:"owned_by"`
+		Kind            string  `json:"kind"`
+		Pricing         pricing `json:"pricing"` // USD per token, OpenRouter style
+		ContextLength   int     `json:"context_length"`
+		MaxOutputTokens int     `json:"max_output_tokens"`
+	}
+	out := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list", Data: []model{}}
+	for _, m := range ms.list {
+		if !m.Enabled || s.upstreams[m.Upstream] == nil || (c.key.Mode == wattfare.ModeTest && m.Upstream != "sandbox" && !s.cfg.TestModeAnyUpstream) {
+			continue
+		}
+		out.Data = append(out.Data, model{
+			ID: m.ID, Object: "model", OwnedBy: m.Upstream, Kind: m.Kind,
+			Pricing:       pricing{Prompt: perToken(m.PromptPrice), Completion: perToken(m.CompletionPrice)},
+			ContextLength: m.ContextLength, MaxOutputTokens: m.MaxOutputTokens,
+		})
+	}
+	b, _ := json.Marshal(out)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// perToken formats a price in dollars per token (pico-dollar precision).
+func perToken(p wattfare.Price) string {
+	s := strconv.FormatInt(int64(p), 10)
+	for len(s) < 13 {
+		s = "0" + s
+	}
+	whole, frac := s[:len(s)-12], s[len(s)-12:]
+	for len(frac) > 0 && frac[len(frac)-1] == '0' {
+		frac = frac[:len(frac)-1]
+	}
+	if frac == "" {
+		return whole
+	}
+	return whole + "." + frac
+}
+
+func (s *Server) budget(ctx *fasthttp.RequestCtx) {
+	var c caller
+	if err := s.authenticate(ctx, &c); err != nil {
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+	if err := s.connect(ctx, &c); err != nil {
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+	b, err := s.cfg.Spend.Budget(ctx, c.payer())
+	if err != nil {
+		s.fail(ctx, toError(s.logInternal(err)), 0)
+		return
+	}
+	out, _ := json.Marshal(struct {
+		Object    string         `json:"object"`
+		User      string         `json:"user"`
+		Mode      wattfare.Mode  `json:"mode"`
+		Cap       wattfare.Money `json:"cap_usd"`
+		Spent     wattfare.Money `json:"spent_usd"`
+		Held      wattfare.Money `json:"held_usd"`
+		Remaining wattfare.Money `json:"remaining_usd"`
+		ResetsAt  time.Time      `json:"resets_at"`
+	}{"budget", c.user, c.key.Mode, b.Cap, b.Spent, b.Held, b.Remaining, b.ResetsAt})
+	ctx.Response.Header.Set(hdrRemaining, b.Remaining.String())
+	ctx.SetContentType("application/json")
+	ctx.SetBody(out)
+}

@@ -1,0 +1,185 @@
+package dataplane
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Upstream is a model server the proxy forwards to: the sandbox, OpenRouter
+// or any OpenAI-compatible server. The models table's upstream column names
+// it.
+type Upstream struct {
+	Name string
+	// BaseURL is the API root that /chat/completions and /embeddings hang
+	// off, OpenAI-SDK style: "https://openrouter.ai/api/v1",
+	// "http://127.0.0.1:8790/v1".
+	BaseURL string
+	APIKey  string
+	// MaxConns bounds the connections to this upstream (default 4096);
+	// a request waits up to MaxConnWait (default 5 s) for one.
+	MaxConns    int
+	MaxConnWait time.Duration
+	// Headers are added to every upstream request (OpenRouter's
+	// HTTP-Referer and X-Title, for instance).
+	Headers map[string]string
+
+	client   *fasthttp.HostClient
+	host     string
+	chatURI  string
+	embedURI string
+}
+
+// upstreamIDHeader carries the proxy's request id upstream. Besides helping
+// whoever reads the upstream's logs, it lets the proxy's dialer learn which
+// pooled connection serves which request, so that a revocation can cut
+// exactly that connection.
+const upstreamIDHeader = "Wattfare-Request-Id"
+
+func (u *Upstream) init(t *transport) error {
+	p, err := url.Parse(u.BaseURL)
+	if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
+		return fmt.Errorf("upstream %s: bad base url %q", u.Name, u.BaseURL)
+	}
+	host := p.Host
+	if p.Port() == "" {
+		if p.Scheme == "https" {
+			host += ":443"
+		} else {
+			host += ":80"
+		}
+	}
+	u.host = p.Host
+	base := p.Scheme + "://" + p.Host + p.EscapedPath()
+	u.chatURI = base + "/chat/completions"
+	u.embedURI = base + "/embeddings"
+	if u.MaxConns <= 0 {
+		u.MaxConns = 4096
+	}
+	if u.MaxConnWait <= 0 {
+		u.MaxConnWait = 5 * time.Second
+	}
+	u.client = &fasthttp.HostClient{
+		Addr:                          host,
+		Name:                          "wattfare",
+		Dial:                          t.dialer(p.Scheme == "https", p.Hostname()),
+		StreamResponseBody:            true,
+		MaxConns:                      u.MaxConns,
+		MaxConnWaitTimeout:            u.MaxConnWait,
+		MaxIdleConnDuration:           30 * time.Second,
+		MaxIdemponentCallAttempts:     1,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultUserAgentHeader:      true,
+		ReadBufferSize:                8192,
+	}
+	return nil
+}
+
+// transport wraps every upstream connection so that reads have first-byte
+// and idle deadlines (fasthttp's own ReadTimeout would bound a whole stream)
+// and so that the proxy can cut the connection of a request whose payer was
+// revoked.
+type transport struct {
+	firstByte time.Duration
+	idle      time.Duration
+	flights   sync.Map // request id -> *flight
+}
+
+var errCut = errors.New("upstream connection cut")
+
+// dialer dials upstream connections. TLS is done here rather than by
+// fasthttp so that upConn sits above it and sees the request in clear.
+func (t *transport) dialer(useTLS bool, serverName string) fasthttp.DialFunc {
+	return func(addr string) (net.Conn, error) {
+		c, err := fasthttp.DialTimeout(addr, 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		if useTLS {
+			tc := tls.Client(c, &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12})
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if err := tc.Handshake(); err != nil {
+				c.Close()
+				return nil, err
+			}
+			c.SetDeadline(time.Time{})
+			c = tc
+		}
+		return &upConn{Conn: c, t: t}, nil
+	}
+}
+
+// upConn is one upstream connection.
+type upConn struct {
+	net.Conn
+	t *transport
+	f atomic.Pointer[flight] // the request it is serving, learned from the request's header
+}
+
+var idHeaderLine = []byte("\r\n" + upstreamIDHeader + ": ")
+
+func (c *upConn) Write(p []byte) (int, error) {
+	// A request starts with its request line; its header names the flight.
+	if f := c.f.Load(); (f == nil || f.ended.Load()) && len(p) > 5 && (bytes.HasPrefix(p, []byte("POST ")) || bytes.HasPrefix(p, []byte("GET "))) {
+		if i := bytes.Index(p, idHeaderLine); i >= 0 {
+			rest := p[i+len(idHeaderLine):]
+			if j := bytes.IndexByte(rest, '\r'); j > 0 {
+				if v, ok := c.t.flights.Load(string(rest[:j])); ok {
+					nf := v.(*flight)
+					c.f.Store(nf)
+					nf.conn.Store(c)
+				}
+			}
+		}
+	}
+	c.Conn.SetWriteDeadline(time.Now().Add(c.t.firstByte))
+	return c.Conn.Write(p)
+}
+
+func (c *upConn) Read(p []byte) (int, error) {
+	f := c.f.Load()
+	if f != nil && f.ended.Load() {
+		f = nil
+	}
+	d := c.t.idle
+	if f != nil {
+		if f.killed.Load() {
+			return 0, errCut
+		}
+		if !f.gotByte.Load() {
+			d = c.t.firstByte
+		} else if f.draining.Load() {
+			d = 100 * time.Millisecond
+		}
+	}
+	c.Conn.SetReadDeadline(time.Now().Add(d))
+	if f != nil && f.killed.Load() { // a kill between the check and the deadline
+		return 0, errCut
+	}
+	n, err := c.Conn.Read(p)
+	if f != nil {
+		if n > 0 && !f.gotByte.Load() {
+			f.gotByte.Store(true)
+		}
+		if err != nil && f.killed.Load() {
+			return n, errCut
+		}
+	}
+	return n, err
+}
+
+// cut makes the connection's blocked and future reads fail at once.
+func (c *upConn) cut() { c.Conn.SetReadDeadline(time.Unix(1, 0)) }
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout)
+}
