@@ -26,6 +26,10 @@ func serveSandbox(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
+	return serveSandboxOn(ctx, ln)
+}
+
+func serveSandboxOn(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: sandbox.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare/dataplane"
+	"github.com/wattfare/wattfare/dataplane/spend"
+	"github.com/wattfare/wattfare/postgres"
+)
+
+func init() {
+	register("data", "run the data plane (OpenAI-compatible proxy)", func(ctx context.Context, args []string) error {
+		url := postgres.URLFromEnv()
+		pool, err := postgres.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		return serveData(ctx, dataOptions{
+			Addr:        envOr("WATTFARE_DATA_ADDR", "127.0.0.1:8787"),
+			DatabaseURL: url,
+			ControlURL:  envOr("WATTFARE_CONTROL_URL", "http://127.0.0.1:8080"),
+			SandboxURL:  os.Getenv("WATTFARE_SANDBOX_URL"),
+		}, pool)
+	})
+	registerDev("data", 40, func(ctx context.Context, env *devEnv) error {
+		return serveData(ctx, dataOptions{
+			Addr:        env.DataAddr,
+			DatabaseURL: env.DatabaseURL,
+			ControlURL:  "http://" + env.ControlAddr,
+			SandboxURL:  "http://" + env.SandboxAddr + "/v1",
+		}, env.Pool)
+	})
+}
+
+type dataOptions struct {
+	Addr        string
+	DatabaseURL string
+	ControlURL  string
+	// SandboxURL is the sandbox's API root; when empty the sandbox runs in
+	// this process.
+	SandboxURL string
+}
+
+// upstreamsFromEnv builds the upstreams: the sandbox always, OpenRouter and
+// an OpenAI-compatible server when their base URLs (or, for OpenRouter, its
+// key) are set.
+func upstreamsFromEnv(sandboxURL string) []*dataplane.Upstream {
+	ups := []*dataplane.Upstream{{Name: "sandbox", BaseURL: sandboxURL}}
+	if key := os.Getenv("WATTFARE_OPENROUTER_API_KEY"); key != "" || os.Getenv("WATTFARE_OPENROUTER_BASE_URL") != "" {
+		ups = append(ups, &dataplane.Upstream{
+			Name: "openrouter", BaseURL: envOr("WATTFARE_OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1"), APIKey: key,
+			Headers: map[string]string{"X-Title": "Wattfare"},
+		})
+	}
+	if base := os.Getenv("WATTFARE_OPENAI_BASE_URL"); base != "" {
+		ups = append(ups, &dataplane.Upstream{Name: "openai", BaseURL: base, APIKey: os.Getenv("WATTFARE_OPENAI_API_KEY")})
+	}
+	return ups
+}
+
+// serveData runs the data plane until ctx ends, then shuts down gracefully:
+// stop accepting, finish in-flight requests, flush settlements and return
+// leases.
+func serveData(ctx context.Context, o dataOptions, pool *pgxpool.Pool) error {
+	log := slog.Default()
+	if o.SandboxURL == "" {
+		url, stop, err := startInProcessSandbox()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		o.SandboxURL = url
+	}
+	engine, err := spend.New(spend.Config{Logger: log}, postgres.NewLedger(pool))
+	if err != nil {
+		return fmt.Errorf("spend engine: %w", err)
+	}
+	srv, err := dataplane.New(dataplane.Config{
+		Catalog:    postgres.NewCatalog(pool),
+		Spend:      dataplane.EngineSpender(engine),
+		Upstreams:  upstreamsFromEnv(o.SandboxURL),
+		ControlURL: o.ControlURL,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	lctx, stopListener := context.WithCancel(context.Background())
+	defer stopListener()
+	listener := &postgres.Listener{URL: o.DatabaseURL, OnChange: srv.HandleChange, OnReconnect: srv.HandleReconnect, Logger: log}
+	go listener.Run(lctx)
+
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("data plane listening", "addr", "http://"+ln.Addr().String())
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if cerr := engine.Close(sctx); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	stopListener()
+	log.Info("data plane stopped")
+	return err
+}
+
+func startInProcessSandbox() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go serveSandboxOn(ctx, ln)
+	return "http://" + ln.Addr().String() + "/v1", cancel, nil
+}
