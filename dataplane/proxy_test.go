@@ -284,8 +284,36 @@ func TestStreamFailures(t *testing.T) {
 			t.Errorf("upstream sent all %d chunks", n)
 		}
 	})
+}
 
-	t.Run("ErrCutWhenHoldCannotGrow", func(t *testing.T) {
-		_ = context.Background
-	})
+// TestCut: an upstream that runs past max_tokens makes the stream cost more
+// than its hold; when the hold cannot grow (the cap is reached) the stream
+// is cut with cap_reached, and no more than the cap is captured.
+func TestCut(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.connect("small", 200*wattfare.MicroDollar) // 100 echo tokens
+	e.sandbox.override = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := 0; i < 300; i++ {
+			if _, err := w.Write([]byte(`data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"tok"},"finish_reason":null}]}` + "\n\n")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+		w.Write([]byte("data: [DONE]\n\n"))
+	}
+	resp, body := e.call("POST", "/v1/chat/completions", "small", chatBody("hi", `,"stream":true,"max_tokens":10`))
+	s := string(body)
+	if !strings.Contains(s, `"code":"cap_reached"`) || !strings.Contains(s, `"finish_reason":"error"`) || strings.Contains(s, "[DONE]") {
+		t.Fatalf("stream not cut:\n…%s", s[max(0, len(s)-500):])
+	}
+	c := e.charge(resp.Header.Get("Wattfare-Request-Id"))
+	if c.Status != "cut" || c.Charged > 200*wattfare.MicroDollar || c.Charged < 150*wattfare.MicroDollar {
+		t.Errorf("charge %+v", c)
+	}
+	if got := e.captured("small"); got > 200*wattfare.MicroDollar {
+		t.Errorf("captured %v over the cap", got)
+	}
+	_ = context.Background
 }
