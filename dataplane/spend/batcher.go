@@ -1,0 +1,194 @@
+package spend
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// batcher group-commits settlements and lease releases: one ledger
+// transaction per batch, every BatchInterval or BatchSize records. Records
+// reach the spool before they are queued, and a spool segment is deleted
+// only after every record in it committed, so a crash loses nothing and a
+// replay charges nothing twice (the usage_events key makes it idempotent).
+type batcher struct {
+	e  *Engine
+	sp *spool
+
+	mu       sync.Mutex
+	pending  []Settlement
+	releases []string
+	kick     chan struct{}
+	idle     *sync.Cond // signalled after each flush
+	flushing bool
+}
+
+func newBatcher(e *Engine, sp *spool) *batcher {
+	b := &batcher{e: e, sp: sp, kick: make(chan struct{}, 1)}
+	b.idle = sync.NewCond(&b.mu)
+	// Spools of dead processes (and of this process id's previous run) go first.
+	b.pending = append(b.pending, sp.adopted...)
+	sp.adopted = nil
+	return b
+}
+
+// settle spools s and queues it for the next batch.
+func (b *batcher) settle(s Settlement) {
+	b.mu.Lock()
+	if err := b.sp.append(&s); err != nil {
+		b.e.log.Error("spool settlement", "request", s.RequestID, "err", err)
+	}
+	b.pending = append(b.pending, s)
+	n := len(b.pending)
+	b.mu.Unlock()
+	if n == 1 || n >= b.e.cfg.BatchSize {
+		b.signal()
+	}
+}
+
+// release queues a lease release; it commits after the settlements queued
+// before it.
+func (b *batcher) release(id string) {
+	b.mu.Lock()
+	b.releases = append(b.releases, id)
+	b.mu.Unlock()
+	b.signal()
+}
+
+func (b *batcher) signal() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (b *batcher) run(stop <-chan struct{}) {
+	backoff := b.e.cfg.BatchInterval
+	for {
+		select {
+		case <-stop:
+			return
+		case <-b.kick:
+		case <-time.After(time.Second):
+		}
+		// Let a batch gather, unless it is already full.
+		b.mu.Lock()
+		full := len(b.pending) >= b.e.cfg.BatchSize
+		b.mu.Unlock()
+		if !full {
+			select {
+			case <-stop:
+				return
+			case <-time.After(b.e.cfg.BatchInterval):
+			}
+		}
+		for {
+			more, err := b.flush(context.Background())
+			if err != nil {
+				b.e.log.Warn("commit settlements", "err", err)
+				select {
+				case <-stop:
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, 2*time.Second)
+				continue
+			}
+			backoff = b.e.cfg.BatchInterval
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+// flush commits what is queued, BatchSize settlements at a time. It
+// reports whether anything is left (queued meanwhile or not yet committed).
+func (b *batcher) flush(ctx context.Context) (bool, error) {
+	b.mu.Lock()
+	for b.flushing {
+		b.idle.Wait()
+	}
+	if len(b.pending) == 0 && len(b.releases) == 0 {
+		b.mu.Unlock()
+		return false, nil
+	}
+	b.flushing = true
+	recs, rels := b.pending, b.releases
+	b.pending, b.releases = nil, nil
+	segs, err := b.sp.rotate()
+	b.mu.Unlock()
+	if err != nil {
+		b.e.log.Error("rotate spool", "err", err)
+	}
+
+	size := b.e.cfg.BatchSize
+	done := 0
+	var cerr error
+	for done < len(recs) || (rels != nil && done == len(recs)) {
+		end := min(done+size, len(recs))
+		var r []string
+		if end == len(recs) {
+			r = rels
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cerr = b.e.ledger.Commit(cctx, recs[done:end], r)
+		cancel()
+		if cerr != nil {
+			break
+		}
+		done = end
+		if end == len(recs) {
+			rels = nil
+			break
+		}
+	}
+
+	b.mu.Lock()
+	b.flushing = false
+	if cerr != nil {
+		// Put back what did not commit, ahead of newer records, and keep
+		// the spool segments: a crash now replays them.
+		b.pending = append(recs[done:len(recs):len(recs)], b.pending...)
+		b.releases = append(rels[:len(rels):len(rels)], b.releases...)
+		b.sp.keep(segs)
+	} else {
+		b.sp.remove(segs)
+	}
+	more := len(b.pending) > 0 || len(b.releases) > 0
+	b.idle.Broadcast()
+	b.mu.Unlock()
+	return more, cerr
+}
+
+// drain commits everything until nothing is left or ctx ends, then closes
+// the spool (removing it when empty).
+func (b *batcher) drain(ctx context.Context) error {
+	var err error
+	for {
+		var more bool
+		more, err = b.flush(ctx)
+		if err == nil && !more {
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	empty := len(b.pending) == 0 && len(b.releases) == 0
+	if cerr := b.sp.close(empty); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err == nil && !empty {
+		err = ctx.Err()
+	}
+	return err
+}

@@ -1,0 +1,871 @@
+package spend
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wattfare/wattfare"
+)
+
+// Config tunes an Engine. Zero values take the defaults noted.
+type Config struct {
+	// ProcessID names this data-plane process in leases and names its spool
+	// directory. Default: hostname-pid-random.
+	ProcessID string
+	// LeaseTTL is how long a lease lives without renewal: a process that
+	// dies or loses Postgres stops admitting on it after this, and a revoke
+	// waits at most this long for it. Default 10 s.
+	LeaseTTL time.Duration
+	// BatchInterval and BatchSize bound how long settlements wait for their
+	// group commit and how many go in one transaction. Defaults 5 ms, 256.
+	BatchInterval time.Duration
+	BatchSize     int
+	// SpoolDir holds one directory per process with its append-only spool.
+	// Default .wattfare/spool.
+	SpoolDir string
+	// Now is the wall clock that dates admissions (and so their period) when
+	// Admission.At is zero. Default time.Now. Lease timing uses the monotonic
+	// clock regardless.
+	Now func() time.Time
+	// Logger receives warnings and debug lines; never one per request.
+	Logger *slog.Logger
+	// MinLease and MaxLease bound the slice of budget one lease asks for.
+	// Defaults $0.05 and $5.
+	MinLease wattfare.Money
+	MaxLease wattfare.Money
+	// IdleAfter returns a lease with no open hold that served nothing for
+	// this long. Default 2 s.
+	IdleAfter time.Duration
+	// SweepInterval is how often this process sweeps expired leases of dead
+	// processes. Default LeaseTTL / 2; negative disables.
+	SweepInterval time.Duration
+	// GrantTimeout bounds one synchronous ledger call on the admission path.
+	// Default 2 s.
+	GrantTimeout time.Duration
+	// RevokeGrace is how long a surrendered lease waits for its in-flight
+	// holds to settle before it is released anyway. Default 1 s.
+	RevokeGrace time.Duration
+}
+
+func (c *Config) setDefaults() error {
+	if c.ProcessID == "" {
+		host, _ := os.Hostname()
+		var b [3]byte
+		rand.Read(b[:])
+		c.ProcessID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if filepath.Base(c.ProcessID) != c.ProcessID || c.ProcessID == "." || c.ProcessID == ".." {
+		return fmt.Errorf("spend: process id %q must be usable as a file name", c.ProcessID)
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 10 * time.Second
+	}
+	if c.BatchInterval <= 0 {
+		c.BatchInterval = 5 * time.Millisecond
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 256
+	}
+	if c.SpoolDir == "" {
+		c.SpoolDir = filepath.Join(".wattfare", "spool")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MinLease <= 0 {
+		c.MinLease = 5 * wattfare.Cent
+	}
+	if c.MaxLease <= 0 {
+		c.MaxLease = 5 * wattfare.Dollar
+	}
+	if c.MaxLease < c.MinLease {
+		c.MaxLease = c.MinLease
+	}
+	if c.IdleAfter <= 0 {
+		c.IdleAfter = 2 * time.Second
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = c.LeaseTTL / 2
+	}
+	if c.GrantTimeout <= 0 {
+		c.GrantTimeout = 2 * time.Second
+	}
+	if c.RevokeGrace <= 0 {
+		c.RevokeGrace = time.Second
+	}
+	return nil
+}
+
+// Engine admits requests against budget leases held in memory and settles
+// them through the spool and group-committed batches. One Engine per
+// data-plane process; its methods are safe for concurrent use.
+type Engine struct {
+	cfg    Config
+	ledger Ledger
+	log    *slog.Logger
+	base   time.Time // monotonic origin for lease deadlines
+
+	conns sync.Map // connection id → *connState
+
+	closingMu sync.Mutex
+	closing   map[*lease]struct{} // closed leases not yet queued for release
+
+	batch *batcher
+
+	events   chan wattfare.ChangeEvent
+	resync   chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closed   atomic.Bool
+	closeErr error
+	once     sync.Once
+}
+
+// New starts an engine: it adopts and replays spools left by dead processes
+// (and by a previous run of this process id), then starts the batcher, the
+// lease maintenance and the sweeper.
+func New(cfg Config, ledger Ledger) (*Engine, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:     cfg,
+		ledger:  ledger,
+		log:     cfg.Logger.With("component", "spend", "process", cfg.ProcessID),
+		base:    time.Now(),
+		closing: map[*lease]struct{}{},
+		events:  make(chan wattfare.ChangeEvent, 4096),
+		resync:  make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+	}
+	sp, err := openSpool(cfg.SpoolDir, cfg.ProcessID, e.log)
+	if err != nil {
+		return nil, err
+	}
+	e.batch = newBatcher(e, sp)
+	e.wg.Add(3)
+	go func() { defer e.wg.Done(); e.batch.run(e.stop) }()
+	go func() { defer e.wg.Done(); e.maintain() }()
+	go func() { defer e.wg.Done(); e.invalidations() }()
+	if cfg.SweepInterval > 0 {
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.sweepLoop() }()
+	}
+	return e, nil
+}
+
+// ProcessID returns the id this engine writes on its leases.
+func (e *Engine) ProcessID() string { return e.cfg.ProcessID }
+
+// mono returns the monotonic time since the engine started, in nanoseconds:
+// lease deadlines are kept on it so that wall-clock jumps cannot stretch them.
+func (e *Engine) mono() int64 { return int64(time.Since(e.base)) }
+
+// connState is what the engine knows of one connection: its current lease,
+// the keys seen on it, and a cached refusal.
+type connState struct {
+	id        string
+	appID     string
+	accountID string
+	mode      wattfare.Mode
+
+	mu       sync.Mutex // serializes ledger calls for this connection
+	lease    atomic.Pointer[lease]
+	gates    atomic.Pointer[[]*keyGate] // copy-on-write under mu
+	denial   atomic.Pointer[denial]
+	epoch    atomic.Uint64 // bumped by every invalidation touching the connection
+	target   atomic.Int64  // lease size to ask for next
+	renewing atomic.Bool
+	lastGrnt atomic.Int64 // mono time of the last grant
+}
+
+// keyGate is one API key's admission gate on one connection. Its signal is
+// what the holds admitted through it watch: closed on revoke.
+type keyGate struct {
+	keyID      string
+	keyExpires int64 // unix nanos; 0 when the key does not expire
+	denied     atomic.Pointer[wattfare.Error]
+	sig        atomic.Pointer[signal]
+}
+
+// signal is closed (after err is set) when the holds that captured it must end.
+type signal struct {
+	ch  chan struct{}
+	err error
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+// denial is a cached refusal. Status refusals (revoked, suspended, not
+// connected) last until an invalidation; cap and wallet refusals only
+// briefly and only for amounts at least as large.
+type denial struct {
+	err    *wattfare.Error
+	amount wattfare.Money // 0: every amount
+	until  int64          // mono; 0: until invalidated
+}
+
+func (d *denial) applies(now int64, amount wattfare.Money) bool {
+	if d.until != 0 && now >= d.until {
+		return false
+	}
+	return d.amount == 0 || amount >= d.amount
+}
+
+func (e *Engine) connFor(p Payer) *connState {
+	if v, ok := e.conns.Load(p.ConnectionID); ok {
+		return v.(*connState)
+	}
+	cs := &connState{id: p.ConnectionID, appID: p.AppID, accountID: p.AccountID, mode: p.Mode}
+	empty := []*keyGate{}
+	cs.gates.Store(&empty)
+	v, _ := e.conns.LoadOrStore(p.ConnectionID, cs)
+	return v.(*connState)
+}
+
+func (cs *connState) gate(keyID string) *keyGate {
+	for _, g := range *cs.gates.Load() {
+		if g.keyID == keyID {
+			return g
+		}
+	}
+	return nil
+}
+
+// setGate installs or refreshes the gate for keyID; cs.mu must be held.
+func (cs *connState) setGate(keyID string, expires *time.Time) *keyGate {
+	var exp int64
+	if expires != nil {
+		exp = expires.UnixNano()
+	}
+	old := *cs.gates.Load()
+	for _, g := range old {
+		if g.keyID == keyID && g.keyExpires == exp && g.denied.Load() == nil {
+			return g
+		}
+	}
+	g := &keyGate{keyID: keyID, keyExpires: exp}
+	g.sig.Store(newSignal())
+	next := make([]*keyGate, 0, len(old)+1)
+	for _, o := range old {
+		if o.keyID == keyID {
+			g.sig.Store(o.sig.Load()) // holds admitted before keep their signal
+			continue
+		}
+		next = append(next, o)
+	}
+	next = append(next, g)
+	cs.gates.Store(&next)
+	return g
+}
+
+// dropGate removes keyID's gate so that its next admission re-validates the
+// key with the ledger; cs.mu must be held.
+func (cs *connState) dropGate(keyID string) {
+	old := *cs.gates.Load()
+	next := make([]*keyGate, 0, len(old))
+	for _, o := range old {
+		if o.keyID != keyID {
+			next = append(next, o)
+		}
+	}
+	cs.gates.Store(&next)
+}
+
+// lease is a slice of one connection's budget for one period, held by this
+// process. avail is what new holds may take; a closed lease admits nothing
+// (avail is pushed far below zero) and is released once its holds end.
+type lease struct {
+	id          string
+	cs          *connState
+	period      int32 // year*12 + month-1
+	periodStart time.Time
+	avail       atomic.Int64
+	holds       atomic.Int64
+	expires     atomic.Int64 // mono deadline for admissions
+	lastUse     atomic.Int64 // mono
+	closed      atomic.Bool
+	queued      atomic.Bool // release handed to the batcher
+	closedAt    atomic.Int64
+}
+
+const closedOffset = -(int64(1) << 61)
+
+func periodIndex(t time.Time) int32 {
+	t = t.UTC()
+	return int32(t.Year())*12 + int32(t.Month()) - 1
+}
+
+// take reserves n from the lease if it has that much spare.
+func (l *lease) take(n int64) bool {
+	for {
+		v := l.avail.Load()
+		if v < n {
+			return false
+		}
+		if l.avail.CompareAndSwap(v, v-n) {
+			return true
+		}
+	}
+}
+
+func (l *lease) live(now int64) bool {
+	return !l.closed.Load() && now < l.expires.Load()
+}
+
+// close stops admissions on the lease; it is released once no hold is open
+// on it (or after RevokeGrace, by the maintenance loop).
+func (e *Engine) closeLease(l *lease) {
+	if l.closed.Swap(true) {
+		return
+	}
+	l.avail.Add(closedOffset)
+	l.closedAt.Store(e.mono())
+	l.cs.lease.CompareAndSwap(l, nil)
+	if l.holds.Load() == 0 {
+		e.queueRelease(l)
+		return
+	}
+	e.closingMu.Lock()
+	e.closing[l] = struct{}{}
+	e.closingMu.Unlock()
+}
+
+// holdDone is called once per hold when it settles, is released or moves.
+func (e *Engine) holdDone(l *lease) {
+	if l.holds.Add(-1) == 0 && l.closed.Load() {
+		e.queueRelease(l)
+	}
+}
+
+func (e *Engine) queueRelease(l *lease) {
+	if l.queued.Swap(true) {
+		return
+	}
+	e.closingMu.Lock()
+	delete(e.closing, l)
+	e.closingMu.Unlock()
+	e.batch.release(l.id)
+}
+
+func newLeaseID() string { return wattfare.NewID("lease_") }
+
+var errClosed = &wattfare.Error{Code: wattfare.EUnavailable, Message: "the data plane is shutting down"}
+
+func unavailable() *wattfare.Error {
+	return &wattfare.Error{Code: wattfare.EUnavailable, Message: "Wattfare cannot admit this request safely right now; retry shortly"}
+}
+
+// Admit places a hold of a.Amount (or, when a.MinAmount > 0 and the full
+// amount is not available, of as much as is available but at least
+// a.MinAmount) on p's budget. Nearly every call is answered from the
+// connection's lease in memory; the ledger is called only to grant or extend
+// a lease. Errors are *wattfare.Error (see api.go).
+func (e *Engine) Admit(ctx context.Context, p Payer, a Admission) (*Hold, error) {
+	if e.closed.Load() {
+		return nil, errClosed
+	}
+	if a.Amount < 0 || a.MinAmount < 0 {
+		return nil, &wattfare.Error{Code: wattfare.EInvalidRequest, Message: "negative hold"}
+	}
+	if a.At.IsZero() {
+		a.At = e.cfg.Now()
+	}
+	period := periodIndex(a.At)
+	cs := e.connFor(p)
+	now := e.mono()
+	if g := cs.gate(p.KeyID); g != nil {
+		sig := g.sig.Load()
+		if d := g.denied.Load(); d != nil {
+			return nil, d
+		}
+		if d := cs.denial.Load(); d != nil && d.applies(now, a.floor()) {
+			return nil, d.err
+		}
+		if g.keyExpires == 0 || time.Now().UnixNano() < g.keyExpires {
+			if l := cs.lease.Load(); l != nil && l.period == period && l.live(now) {
+				l.holds.Add(1)
+				if l.take(int64(a.Amount)) {
+					l.lastUse.Store(now)
+					e.maybeRenew(cs, l, p.KeyID)
+					return e.newHold(cs, l, sig, p, a, a.Amount), nil
+				}
+				e.holdDone(l)
+			}
+		}
+	}
+	return e.admitSlow(ctx, cs, p, a, period)
+}
+
+func (e *Engine) newHold(cs *connState, l *lease, sig *signal, p Payer, a Admission, amount wattfare.Money) *Hold {
+	return &Hold{e: e, cs: cs, lease: l, sig: sig, payer: p, requestID: a.RequestID, at: a.At, amount: amount}
+}
+
+// admitSlow asks the ledger for budget under the connection's lock, so that
+// one grant serves every request waiting behind it.
+func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admission, period int32) (*Hold, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for attempt := 0; attempt < 4; attempt++ {
+		if e.closed.Load() {
+			return nil, errClosed
+		}
+		now := e.mono()
+		g := cs.gate(p.KeyID)
+		if g != nil {
+			if d := g.denied.Load(); d != nil {
+				return nil, d
+			}
+		}
+		if d := cs.denial.Load(); d != nil && d.applies(now, a.floor()) {
+			return nil, d.err
+		}
+		cur := cs.lease.Load()
+		if g != nil && (g.keyExpires == 0 || time.Now().UnixNano() < g.keyExpires) &&
+			cur != nil && cur.period == period && cur.live(now) {
+			// Another request may have renewed while we waited for the lock.
+			sig := g.sig.Load()
+			cur.holds.Add(1)
+			if cur.take(int64(a.Amount)) {
+				cur.lastUse.Store(now)
+				return e.newHold(cs, cur, sig, p, a, a.Amount), nil
+			}
+			e.holdDone(cur)
+		}
+
+		extend := cur != nil && cur.period == period && !cur.closed.Load()
+		var have wattfare.Money
+		id := newLeaseID()
+		if extend {
+			id = cur.id
+			have = max(0, wattfare.Money(cur.avail.Load()))
+		}
+		need := max(0, a.Amount-have)
+		minNeed := need
+		if a.MinAmount > 0 && a.MinAmount < a.Amount {
+			minNeed = max(0, a.MinAmount-have)
+		}
+		want := e.leaseTarget(cs, a.Amount, now)
+		want = max(want, need)
+		epoch := cs.epoch.Load()
+		periodStart := wattfare.PeriodStart(a.At)
+		req := LeaseRequest{
+			LeaseID: id, ProcessID: e.cfg.ProcessID, ConnectionID: cs.id, KeyID: p.KeyID,
+			Period: periodStart, Amount: want, Need: need, Min: minNeed, TTL: e.cfg.LeaseTTL,
+		}
+		start := e.mono()
+		gctx, cancel := context.WithTimeout(ctx, e.cfg.GrantTimeout)
+		grant, err := e.ledger.GrantLease(gctx, req)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			e.log.Warn("grant lease", "connection", cs.id, "err", err)
+			return nil, unavailable()
+		}
+		switch grant.Reason {
+		case "":
+		case ReasonLeaseGone:
+			if extend {
+				e.closeLease(cur)
+			}
+			continue
+		default:
+			if cs.epoch.Load() != epoch {
+				continue // status changed meanwhile: ask again
+			}
+			return nil, e.refuse(cs, p.KeyID, grant, a, periodStart, now)
+		}
+		if cs.epoch.Load() != epoch {
+			// An invalidation arrived while the grant was in flight: it may
+			// predate a revoke. Give the budget back and ask again.
+			if extend {
+				cur.avail.Add(int64(grant.Granted))
+				e.closeLease(cur)
+			} else {
+				l := &lease{id: id, cs: cs, period: period, periodStart: periodStart}
+				l.closed.Store(true)
+				l.avail.Store(closedOffset)
+				e.queueRelease(l)
+			}
+			continue
+		}
+		cs.lastGrnt.Store(now)
+		g = cs.setGate(p.KeyID, grant.KeyExpiresAt)
+		sig := g.sig.Load()
+		deadline := start + int64(e.cfg.LeaseTTL) - int64(e.safetyMargin())
+		var l *lease
+		if extend {
+			l = cur
+			l.avail.Add(int64(grant.Granted))
+			if deadline > l.expires.Load() {
+				l.expires.Store(deadline)
+			}
+		} else {
+			l = &lease{id: id, cs: cs, period: period, periodStart: periodStart}
+			l.avail.Store(int64(grant.Granted))
+			l.expires.Store(deadline)
+			if cur != nil && cur.period > period {
+				// A late request for an earlier period (admitted before
+				// midnight): serve it from a one-off lease, closed after it.
+				l.holds.Add(1)
+				amt, ok := takeUpTo(l, a)
+				if !ok {
+					e.holdDone(l)
+					e.closeLease(l)
+					return nil, e.refuse(cs, p.KeyID, LeaseGrant{Reason: wattfare.ECapReached, Cap: grant.Cap, Captured: grant.Captured}, a, periodStart, now)
+				}
+				h := e.newHold(cs, l, sig, p, a, amt)
+				e.closeLease(l)
+				return h, nil
+			}
+			if cur != nil {
+				e.closeLease(cur)
+			}
+			cs.lease.Store(l)
+		}
+		l.lastUse.Store(now)
+		l.holds.Add(1)
+		if amt, ok := takeUpTo(l, a); ok {
+			return e.newHold(cs, l, sig, p, a, amt), nil
+		}
+		e.holdDone(l)
+		// Spare was taken by concurrent fast-path admissions: try again.
+	}
+	return nil, unavailable()
+}
+
+// floor is the least hold the admission accepts.
+func (a *Admission) floor() wattfare.Money {
+	if a.MinAmount > 0 && a.MinAmount < a.Amount {
+		return a.MinAmount
+	}
+	return a.Amount
+}
+
+// takeUpTo takes a.Amount, or failing that everything down to a.MinAmount.
+func takeUpTo(l *lease, a Admission) (wattfare.Money, bool) {
+	if l.take(int64(a.Amount)) {
+		return a.Amount, true
+	}
+	if a.MinAmount <= 0 {
+		return 0, false
+	}
+	for {
+		v := l.avail.Load()
+		if v < int64(a.MinAmount) {
+			return 0, false
+		}
+		n := min(v, int64(a.Amount))
+		if l.avail.CompareAndSwap(v, v-n) {
+			return wattfare.Money(n), true
+		}
+	}
+}
+
+func (e *Engine) safetyMargin() time.Duration {
+	return min(500*time.Millisecond, e.cfg.LeaseTTL/10)
+}
+
+// leaseTarget is how much budget to ask for: small at first, doubling when
+// leases run dry quickly, halving when they last.
+func (e *Engine) leaseTarget(cs *connState, amount wattfare.Money, now int64) wattfare.Money {
+	t := wattfare.Money(cs.target.Load())
+	if t == 0 {
+		t = max(4*amount, e.cfg.MinLease)
+	} else if last := cs.lastGrnt.Load(); last != 0 {
+		since := time.Duration(now - last)
+		switch {
+		case since < e.cfg.LeaseTTL/4:
+			t *= 2
+		case since > e.cfg.LeaseTTL:
+			t /= 2
+		}
+	}
+	t = min(max(t, e.cfg.MinLease, 2*amount), e.cfg.MaxLease)
+	cs.target.Store(int64(t))
+	return t
+}
+
+// maybeRenew tops the lease up in the background before it runs dry.
+func (e *Engine) maybeRenew(cs *connState, l *lease, keyID string) {
+	if l.avail.Load() >= cs.target.Load()/4 {
+		return
+	}
+	if !cs.renewing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer cs.renewing.Store(false)
+		e.extend(cs, l, keyID, true)
+	}()
+}
+
+// extend renews l's expiry, topping it up when topUp; refusals close it.
+func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if l.closed.Load() || cs.lease.Load() != l {
+		return
+	}
+	now := e.mono()
+	var want wattfare.Money
+	if topUp {
+		want = e.leaseTarget(cs, 0, now)
+	}
+	epoch := cs.epoch.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
+	defer cancel()
+	grant, err := e.ledger.GrantLease(ctx, LeaseRequest{
+		LeaseID: l.id, ProcessID: e.cfg.ProcessID, ConnectionID: cs.id, KeyID: keyID,
+		Period: l.periodStart, Amount: want, Min: 0, TTL: e.cfg.LeaseTTL,
+	})
+	if err != nil {
+		e.log.Debug("extend lease", "lease", l.id, "err", err)
+		return
+	}
+	switch grant.Reason {
+	case "":
+	case wattfare.ECapReached, wattfare.EBudgetExhausted:
+		return
+	case wattfare.EInvalidAPIKey:
+		// The key used for renewal went bad; the lease itself may serve
+		// other keys, but their gates re-validate on the next grant.
+		if g := cs.gate(keyID); g != nil {
+			cs.dropGate(keyID)
+		}
+		e.closeLease(l)
+		return
+	default:
+		e.closeLease(l)
+		return
+	}
+	if topUp {
+		cs.lastGrnt.Store(now)
+	}
+	if cs.epoch.Load() != epoch {
+		l.avail.Add(int64(grant.Granted))
+		e.closeLease(l)
+		return
+	}
+	l.avail.Add(int64(grant.Granted))
+	deadline := now + int64(e.cfg.LeaseTTL) - int64(e.safetyMargin())
+	if deadline > l.expires.Load() {
+		l.expires.Store(deadline)
+	}
+}
+
+// refuse turns a ledger refusal into the typed error, and caches it.
+func (e *Engine) refuse(cs *connState, keyID string, g LeaseGrant, a Admission, periodStart time.Time, now int64) *wattfare.Error {
+	err := refusal(g, periodStart)
+	switch g.Reason {
+	case wattfare.EInvalidAPIKey:
+		gate := cs.setGate(keyID, nil)
+		gate.denied.Store(err)
+	case wattfare.ECapReached, wattfare.EBudgetExhausted:
+		cs.denial.Store(&denial{err: err, amount: a.floor(), until: now + int64(200*time.Millisecond)})
+	default:
+		cs.denial.Store(&denial{err: err})
+	}
+	return err
+}
+
+func refusal(g LeaseGrant, periodStart time.Time) *wattfare.Error {
+	resets := wattfare.PeriodEnd(periodStart).Format(time.RFC3339)
+	switch g.Reason {
+	case wattfare.ECapReached:
+		return &wattfare.Error{Code: wattfare.ECapReached,
+			Message: "this app's monthly cap for this user is used up",
+			Metadata: map[string]any{"limit_source": "connection_cap", "cap_usd": g.Cap.String(),
+				"spent_usd": g.Captured.String(), "resets_at": resets}}
+	case wattfare.EBudgetExhausted:
+		return &wattfare.Error{Code: wattfare.EBudgetExhausted,
+			Message: "the user's Wattfare wallet cannot cover this request",
+			Metadata: map[string]any{"limit_source": "wallet", "cap_usd": g.Cap.String(),
+				"spent_usd": g.Captured.String(), "resets_at": resets,
+				"wallet_available_usd": max(0, g.WalletAvailable).String()}}
+	default:
+		return statusError(g.Reason)
+	}
+}
+
+func statusError(reason string) *wattfare.Error {
+	switch reason {
+	case wattfare.ENotConnected:
+		return &wattfare.Error{Code: wattfare.ENotConnected, Message: "this user has not connected this app"}
+	case wattfare.EConnectionRevoked:
+		return &wattfare.Error{Code: wattfare.EConnectionRevoked, Message: "the user revoked this app's access to their budget"}
+	case wattfare.EAppSuspended:
+		return &wattfare.Error{Code: wattfare.EAppSuspended, Message: "this app is suspended"}
+	case wattfare.EInvalidAPIKey:
+		return &wattfare.Error{Code: wattfare.EInvalidAPIKey, Message: "the API key is revoked or expired"}
+	default:
+		return &wattfare.Error{Code: wattfare.EUnavailable, Message: "cannot admit: " + reason}
+	}
+}
+
+// Budget reports p's cap, spend and remaining budget for the current period.
+func (e *Engine) Budget(ctx context.Context, p Payer) (Budget, error) {
+	b, err := e.ledger.Budget(ctx, p.ConnectionID, wattfare.PeriodStart(e.cfg.Now()))
+	if err != nil {
+		var we *wattfare.Error
+		if errors.As(err, &we) {
+			return Budget{}, we
+		}
+		e.log.Warn("read budget", "connection", p.ConnectionID, "err", err)
+		return Budget{}, unavailable()
+	}
+	return b, nil
+}
+
+// Sweep releases expired leases of dead processes now; the engine also does
+// it every SweepInterval.
+func (e *Engine) Sweep(ctx context.Context) (int, error) {
+	return e.ledger.SweepExpiredLeases(ctx)
+}
+
+func (e *Engine) sweepLoop() {
+	t := time.NewTicker(e.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
+			if n, err := e.ledger.SweepExpiredLeases(ctx); err != nil {
+				e.log.Debug("sweep leases", "err", err)
+			} else if n > 0 {
+				e.log.Info("swept expired leases", "count", n)
+			}
+			cancel()
+		}
+	}
+}
+
+// maintain extends leases in use before they expire, returns idle ones and
+// leases of past periods, and releases surrendered leases whose holds did
+// not end within RevokeGrace.
+func (e *Engine) maintain() {
+	tick := min(e.cfg.LeaseTTL/10, 250*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		now := e.mono()
+		cur := periodIndex(e.cfg.Now())
+		e.conns.Range(func(_, v any) bool {
+			cs := v.(*connState)
+			l := cs.lease.Load()
+			if l == nil || l.closed.Load() {
+				return true
+			}
+			idle := l.holds.Load() == 0 && time.Duration(now-l.lastUse.Load()) > e.cfg.IdleAfter
+			if idle || (l.period < cur && l.holds.Load() == 0) || now >= l.expires.Load()+int64(e.safetyMargin()) && l.holds.Load() == 0 {
+				e.closeLease(l)
+				return true
+			}
+			if time.Duration(l.expires.Load()-now) < e.cfg.LeaseTTL/2 && !cs.renewing.Load() {
+				keyID := ""
+				if gs := *cs.gates.Load(); len(gs) > 0 {
+					keyID = gs[len(gs)-1].keyID
+				}
+				if cs.renewing.CompareAndSwap(false, true) {
+					go func() {
+						defer cs.renewing.Store(false)
+						e.extend(cs, l, keyID, false)
+					}()
+				}
+			}
+			return true
+		})
+		var late []*lease
+		e.closingMu.Lock()
+		for l := range e.closing {
+			if time.Duration(now-l.closedAt.Load()) >= e.cfg.RevokeGrace {
+				late = append(late, l)
+			}
+		}
+		e.closingMu.Unlock()
+		for _, l := range late {
+			e.queueRelease(l)
+		}
+	}
+}
+
+// Close stops admitting, waits (until ctx ends) for open holds to settle,
+// commits every settlement, returns every lease and leaves an empty spool.
+// Settlements after Close are only spooled, for the next start to replay.
+func (e *Engine) Close(ctx context.Context) error {
+	e.once.Do(func() {
+		e.closed.Store(true)
+		for {
+			open := int64(0)
+			e.conns.Range(func(_, v any) bool {
+				if l := v.(*connState).lease.Load(); l != nil {
+					open += l.holds.Load()
+				}
+				return true
+			})
+			if open == 0 || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		e.conns.Range(func(_, v any) bool {
+			if l := v.(*connState).lease.Load(); l != nil {
+				e.closeLease(l)
+			}
+			return true
+		})
+		e.closingMu.Lock()
+		var rest []*lease
+		for l := range e.closing {
+			rest = append(rest, l)
+		}
+		e.closingMu.Unlock()
+		for _, l := range rest {
+			e.queueRelease(l)
+		}
+		close(e.stop)
+		e.wg.Wait()
+		e.closeErr = e.batch.drain(ctx)
+	})
+	return e.closeErr
+}
+
+// Crash stops the engine the way SIGKILL stops a process, for tests of
+// recovery: admissions stop, nothing more is committed, no lease is
+// returned, and the spool stays on disk (its lock is dropped, as a dead
+// process's would be) for another engine to adopt and replay.
+func (e *Engine) Crash() {
+	e.once.Do(func() {
+		e.closed.Store(true)
+		close(e.stop)
+		e.wg.Wait()
+		e.batch.mu.Lock()
+		e.batch.sp.close(false)
+		e.batch.mu.Unlock()
+		e.closeErr = errClosed
+	})
+}

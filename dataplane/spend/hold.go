@@ -1,0 +1,166 @@
+package spend
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/wattfare/wattfare"
+)
+
+// Hold is one admitted request's reservation on a lease. The proxy owns it:
+// Amount, Grow, Settle and Release are called from the request's goroutine;
+// Done and Err may be read from anywhere.
+type Hold struct {
+	e         *Engine
+	cs        *connState
+	lease     *lease
+	sig       *signal
+	payer     Payer
+	requestID string
+	at        time.Time
+	amount    wattfare.Money
+	state     atomic.Uint32 // 0 open, 1 settled or released
+}
+
+// Amount returns what is currently held for this request.
+func (h *Hold) Amount() wattfare.Money { return h.amount }
+
+// Done is closed when the payer's connection is revoked, its app suspended
+// or its key revoked: the proxy must then end the request with Err().
+func (h *Hold) Done() <-chan struct{} { return h.sig.ch }
+
+// Err says why Done closed (a *wattfare.Error), or nil while it is open.
+func (h *Hold) Err() error {
+	select {
+	case <-h.sig.ch:
+		return h.sig.err
+	default:
+		return nil
+	}
+}
+
+// Grow raises the hold to `to`, from the lease when it has spare, else by
+// renewing it synchronously. It returns false when the cap or the wallet
+// cannot cover `to` (the proxy then cuts the stream with cap_reached), or
+// when the payer was revoked.
+func (h *Hold) Grow(to wattfare.Money) bool {
+	if to <= h.amount {
+		return true
+	}
+	if h.state.Load() != 0 || h.Err() != nil {
+		return false
+	}
+	l := h.lease
+	now := h.e.mono()
+	if l.live(now) && l.take(int64(to-h.amount)) {
+		h.amount = to
+		l.lastUse.Store(now)
+		h.e.maybeRenew(h.cs, l, h.payer.KeyID)
+		return true
+	}
+	return h.e.growSlow(h, to)
+}
+
+// growSlow renews the hold's lease, or moves the hold whole onto a fresh
+// lease when its own was surrendered, swept or belongs to another period.
+func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
+	if e.closed.Load() {
+		return false
+	}
+	cs := h.cs
+	l := h.lease
+	delta := to - h.amount
+	if !l.closed.Load() {
+		cs.mu.Lock()
+		if cs.lease.Load() == l && !l.closed.Load() {
+			now := e.mono()
+			need := max(0, delta-max(0, wattfare.Money(l.avail.Load())))
+			want := max(e.leaseTarget(cs, delta, now), need)
+			epoch := cs.epoch.Load()
+			ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
+			grant, err := e.ledger.GrantLease(ctx, LeaseRequest{
+				LeaseID: l.id, ProcessID: e.cfg.ProcessID, ConnectionID: cs.id, KeyID: h.payer.KeyID,
+				Period: l.periodStart, Amount: want, Need: need, Min: need, TTL: e.cfg.LeaseTTL,
+			})
+			cancel()
+			if err == nil && grant.Reason == "" {
+				cs.lastGrnt.Store(now)
+				l.avail.Add(int64(grant.Granted))
+				deadline := now + int64(e.cfg.LeaseTTL) - int64(e.safetyMargin())
+				if deadline > l.expires.Load() {
+					l.expires.Store(deadline)
+				}
+				if cs.epoch.Load() != epoch {
+					e.closeLease(l)
+				}
+			} else if err == nil && grant.Reason != wattfare.ECapReached && grant.Reason != wattfare.EBudgetExhausted {
+				e.closeLease(l)
+			}
+		}
+		cs.mu.Unlock()
+		now := e.mono()
+		if l.live(now) && l.take(int64(delta)) {
+			h.amount = to
+			return true
+		}
+		if !l.closed.Load() {
+			return false // the cap or the wallet is reached
+		}
+	}
+	// The lease was surrendered: move the whole hold onto a current one.
+	if h.Err() != nil {
+		return false
+	}
+	nh, err := e.Admit(context.Background(), h.payer, Admission{RequestID: h.requestID, Amount: to, At: h.at})
+	if err != nil {
+		return false
+	}
+	l.avail.Add(int64(h.amount))
+	e.holdDone(l)
+	h.lease = nh.lease
+	h.amount = to
+	return true
+}
+
+// Settle records what the request consumed: exactly once per hold, durable
+// in the spool before it returns, committed to Postgres in a later batch.
+// The cost is charged from the hold (and the lease's spare when the cost
+// outgrew the hold); what the lease cannot cover is charged only as far as
+// the cap and the wallet allow, never beyond.
+func (h *Hold) Settle(u Usage) {
+	if !h.state.CompareAndSwap(0, 1) {
+		return
+	}
+	if u.Cost < 0 {
+		u.Cost = 0
+	}
+	l := h.lease
+	from := u.Cost
+	if u.Cost > h.amount {
+		if !l.take(int64(u.Cost - h.amount)) {
+			from = h.amount
+		}
+	} else {
+		l.avail.Add(int64(h.amount - u.Cost))
+	}
+	p := &h.payer
+	h.e.batch.settle(Settlement{
+		RequestID: h.requestID, At: h.at, LeaseID: l.id, FromLease: from,
+		ConnectionID: p.ConnectionID, AccountID: p.AccountID, AppID: p.AppID, AppUserID: p.AppUserID,
+		KeyID: p.KeyID, Mode: p.Mode, Usage: u,
+	})
+	h.amount = 0
+	h.e.holdDone(l)
+}
+
+// Release ends a request that sent nothing upstream: nothing is charged and
+// the hold returns to the lease.
+func (h *Hold) Release() {
+	if !h.state.CompareAndSwap(0, 1) {
+		return
+	}
+	h.lease.avail.Add(int64(h.amount))
+	h.amount = 0
+	h.e.holdDone(h.lease)
+}

@@ -1,0 +1,97 @@
+package spend
+
+import (
+	"context"
+	"time"
+
+	"github.com/wattfare/wattfare"
+)
+
+// Ledger is the engine's view of Postgres: a handful of atomic steps, each
+// one transaction. Package postgres implements it (postgres.Ledger); tests
+// may fake it. Errors other than a refusal (which travels in
+// LeaseGrant.Reason) mean the ledger could not be reached or failed.
+type Ledger interface {
+	// GrantLease creates lease r.LeaseID, or tops up and extends it when it
+	// exists, after checking key, app and connection status, the cap and the
+	// wallet. Of the free room it grants r.Need, plus up to r.Amount in all
+	// at most half of the rest, and at least r.Min; otherwise nothing, with
+	// Reason set.
+	GrantLease(ctx context.Context, r LeaseRequest) (LeaseGrant, error)
+	// Commit writes settlements (exactly once per request id and admission
+	// time) and then releases the named leases, in one transaction.
+	Commit(ctx context.Context, settlements []Settlement, releases []string) error
+	// SweepExpiredLeases releases leases whose expiry passed (those of dead
+	// or cut-off processes), each exactly once, and says how many.
+	SweepExpiredLeases(ctx context.Context) (int, error)
+	// CheckPayers re-reads the status of connections, keys and leases, for
+	// invalidation and for the resync after a listener reconnect.
+	CheckPayers(ctx context.Context, checks []PayerCheck) ([]PayerState, error)
+	// Budget reads a connection's figures for the period starting at period.
+	Budget(ctx context.Context, connectionID string, period time.Time) (Budget, error)
+}
+
+// ReasonLeaseGone is LeaseGrant.Reason when the lease to extend was already
+// released (swept after expiry, or surrendered): the engine takes a new one.
+const ReasonLeaseGone = "lease_gone"
+
+// LeaseRequest asks the ledger for budget. Period is the first instant of
+// the calendar month (UTC) the lease serves.
+type LeaseRequest struct {
+	LeaseID      string
+	ProcessID    string
+	ConnectionID string
+	KeyID        string
+	Period       time.Time
+	Amount       wattfare.Money // the lease size wanted
+	Need         wattfare.Money // what the waiting request needs now
+	Min          wattfare.Money // below this, grant nothing
+	TTL          time.Duration
+}
+
+// LeaseGrant is the ledger's answer. The figures are those of the period
+// and the wallet, after the grant; they fill error metadata on refusals.
+type LeaseGrant struct {
+	Granted         wattfare.Money
+	ExpiresAt       time.Time
+	Reason          string // "" when granted; else a wattfare error code or ReasonLeaseGone
+	Cap             wattfare.Money
+	Captured        wattfare.Money
+	Held            wattfare.Money
+	WalletAvailable wattfare.Money
+	KeyExpiresAt    *time.Time
+}
+
+// Settlement is one finished request as the ledger records it. FromLease is
+// how much of the cost the engine held for it in lease LeaseID; any rest of
+// Cost is charged only as far as the cap and the wallet have room.
+type Settlement struct {
+	RequestID    string
+	At           time.Time // admission time: the usage event's created_at and period
+	LeaseID      string
+	FromLease    wattfare.Money
+	ConnectionID string
+	AccountID    string
+	AppID        string
+	AppUserID    string
+	KeyID        string
+	Mode         wattfare.Mode
+	Usage        Usage
+}
+
+// PayerCheck names what to re-validate: a connection, optionally a key and
+// a lease.
+type PayerCheck struct {
+	ConnectionID string
+	KeyID        string
+	LeaseID      string
+}
+
+// PayerState is the answer to one PayerCheck. Reason is "" when the key, app
+// and connection may spend, else ENotConnected, EInvalidAPIKey,
+// EAppSuspended or EConnectionRevoked. LeaseOpen says whether the lease is
+// unreleased and unexpired.
+type PayerState struct {
+	Reason    string
+	LeaseOpen bool
+}

@@ -1,0 +1,366 @@
+package spend
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wattfare/wattfare"
+)
+
+// spool is a process's append-only file of settlements not yet committed.
+// Each Settle writes its record with one write(2) before returning, which
+// survives SIGKILL (the page cache outlives the process); power loss is not
+// covered (no fsync). The batcher rotates segments per batch and deletes a
+// segment once all its records committed.
+//
+// Layout: <dir>/<process id>/{lock, seg-<n>.spool}. A process holds an
+// exclusive flock on its lock file; on start, every directory whose lock is
+// free belongs to a dead process and its segments are adopted and replayed.
+type spool struct {
+	dir     string
+	lock    *os.File
+	cur     *os.File
+	curName string
+	curN    int
+	seq     int
+	buf     []byte
+	log     *slog.Logger
+
+	kept    []string // segments waiting for a retried commit
+	adopted []Settlement
+	orphans []string            // adopted files to delete once their records commit
+	locks   map[string]*os.File // adopted directories' lock files, by lock path
+}
+
+const spoolMagic = 0x57465331 // "WFS1"
+
+func openSpool(base, processID string, log *slog.Logger) (*spool, error) {
+	dir := filepath.Join(base, processID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("spool %s: %w", dir, err)
+	}
+	if lock == nil {
+		return nil, fmt.Errorf("spool %s: another live process uses process id %q", dir, processID)
+	}
+	s := &spool{dir: dir, lock: lock, log: log, locks: map[string]*os.File{}}
+	if err := s.adoptOwn(); err != nil {
+		return nil, err
+	}
+	s.adoptDead(base)
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	if len(s.adopted) > 0 {
+		log.Info("replaying spooled settlements", "count", len(s.adopted))
+	}
+	return s, nil
+}
+
+// lockDir takes the directory's lock without waiting; nil when it is held.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+func segments(dir string) ([]string, int) {
+	names, _ := filepath.Glob(filepath.Join(dir, "seg-*.spool"))
+	sort.Slice(names, func(i, j int) bool { return segNum(names[i]) < segNum(names[j]) })
+	last := 0
+	for _, n := range names {
+		last = max(last, segNum(n))
+	}
+	return names, last
+}
+
+func segNum(path string) int {
+	var n int
+	fmt.Sscanf(strings.TrimSuffix(filepath.Base(path), ".spool"), "seg-%d", &n)
+	return n
+}
+
+func (s *spool) adoptOwn() error {
+	names, last := segments(s.dir)
+	s.seq = last
+	for _, n := range names {
+		recs, err := readSegment(n)
+		if err != nil {
+			s.log.Warn("spool segment ends with a torn record", "file", n, "err", err)
+		}
+		s.adopted = append(s.adopted, recs...)
+		s.orphans = append(s.orphans, n)
+	}
+	return nil
+}
+
+func (s *spool) adoptDead(base string) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, ent := range entries {
+		if !ent.IsDir() {
+			continue
+		}
+		dir := filepath.Join(base, ent.Name())
+		if dir == s.dir {
+			continue
+		}
+		lock, err := lockDir(dir)
+		if err != nil || lock == nil {
+			continue
+		}
+		names, _ := segments(dir)
+		for _, n := range names {
+			recs, err := readSegment(n)
+			if err != nil {
+				s.log.Warn("spool segment ends with a torn record", "file", n, "err", err)
+			}
+			s.adopted = append(s.adopted, recs...)
+			s.orphans = append(s.orphans, n)
+		}
+		lockPath := filepath.Join(dir, "lock")
+		s.locks[lockPath] = lock
+		s.orphans = append(s.orphans, lockPath, dir)
+	}
+}
+
+func (s *spool) open() error {
+	s.seq++
+	name := filepath.Join(s.dir, fmt.Sprintf("seg-%d.spool", s.seq))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.cur, s.curName, s.curN = f, name, 0
+	return nil
+}
+
+// append writes one record; the caller holds the batcher's lock.
+func (s *spool) append(r *Settlement) error {
+	if s.cur == nil {
+		return errors.New("spool closed")
+	}
+	b := s.buf[:0]
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0) // length, crc
+	b = encodeSettlement(b, r)
+	binary.LittleEndian.PutUint32(b[0:4], uint32(len(b)-8))
+	binary.LittleEndian.PutUint32(b[4:8], crc32.ChecksumIEEE(b[8:])^spoolMagic)
+	s.buf = b
+	if _, err := s.cur.Write(b); err != nil {
+		return err
+	}
+	s.curN++
+	return nil
+}
+
+// rotate starts a new segment and returns every segment whose records are
+// now all in the batch being committed.
+func (s *spool) rotate() ([]string, error) {
+	segs := append(s.kept, s.orphans...)
+	s.kept, s.orphans = nil, nil
+	if s.cur == nil || s.curN == 0 {
+		return segs, nil
+	}
+	segs = append(segs, s.curName)
+	s.cur.Close()
+	return segs, s.open()
+}
+
+func (s *spool) keep(segs []string) { s.kept = append(segs, s.kept...) }
+
+func (s *spool) remove(segs []string) {
+	for _, p := range segs {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("remove spool file", "file", p, "err", err)
+		}
+		if f, ok := s.locks[p]; ok {
+			f.Close()
+			delete(s.locks, p)
+		}
+	}
+}
+
+// close closes the spool; when empty, it removes the process's directory.
+func (s *spool) close(empty bool) error {
+	if s.cur == nil {
+		return nil
+	}
+	s.cur.Close()
+	s.cur = nil
+	if empty {
+		s.remove(s.kept)
+		s.kept = nil
+		os.Remove(s.curName)
+		os.Remove(filepath.Join(s.dir, "lock"))
+		os.Remove(s.dir)
+	}
+	for _, f := range s.locks {
+		f.Close()
+	}
+	return s.lock.Close()
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func encodeSettlement(b []byte, r *Settlement) []byte {
+	b = appendString(b, r.RequestID)
+	b = binary.AppendVarint(b, r.At.UnixNano())
+	b = appendString(b, r.LeaseID)
+	b = binary.AppendVarint(b, int64(r.FromLease))
+	b = appendString(b, r.ConnectionID)
+	b = appendString(b, r.AccountID)
+	b = appendString(b, r.AppID)
+	b = appendString(b, r.AppUserID)
+	b = appendString(b, r.KeyID)
+	b = appendString(b, string(r.Mode))
+	u := &r.Usage
+	b = appendString(b, u.Model)
+	b = appendString(b, u.Upstream)
+	b = appendString(b, u.UpstreamID)
+	b = appendString(b, u.Endpoint)
+	if u.Stream {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = appendString(b, u.Status)
+	b = binary.AppendVarint(b, u.PromptTokens)
+	b = binary.AppendVarint(b, u.CompletionTokens)
+	b = binary.AppendVarint(b, u.CachedTokens)
+	b = binary.AppendVarint(b, u.ReasoningTokens)
+	b = binary.AppendVarint(b, int64(u.Cost))
+	b = binary.AppendVarint(b, int64(u.Duration))
+	return b
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) str() string {
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || uint64(len(d.b)-k) < n {
+		d.err = io.ErrUnexpectedEOF
+		d.b = nil
+		return ""
+	}
+	s := string(d.b[k : k+int(n)])
+	d.b = d.b[k+int(n):]
+	return s
+}
+
+func (d *decoder) int() int64 {
+	v, k := binary.Varint(d.b)
+	if k <= 0 {
+		d.err = io.ErrUnexpectedEOF
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.err = io.ErrUnexpectedEOF
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func decodeSettlement(b []byte) (Settlement, error) {
+	d := decoder{b: b}
+	var r Settlement
+	r.RequestID = d.str()
+	r.At = time.Unix(0, d.int()).UTC()
+	r.LeaseID = d.str()
+	r.FromLease = wattfare.Money(d.int())
+	r.ConnectionID = d.str()
+	r.AccountID = d.str()
+	r.AppID = d.str()
+	r.AppUserID = d.str()
+	r.KeyID = d.str()
+	r.Mode = wattfare.Mode(d.str())
+	u := &r.Usage
+	u.Model = d.str()
+	u.Upstream = d.str()
+	u.UpstreamID = d.str()
+	u.Endpoint = d.str()
+	u.Stream = d.byte() == 1
+	u.Status = d.str()
+	u.PromptTokens = d.int()
+	u.CompletionTokens = d.int()
+	u.CachedTokens = d.int()
+	u.ReasoningTokens = d.int()
+	u.Cost = wattfare.Money(d.int())
+	u.Duration = time.Duration(d.int())
+	return r, d.err
+}
+
+// readSegment reads every whole record of a segment; a torn or corrupt
+// tail (a write cut by power loss) ends the segment.
+func readSegment(path string) ([]Settlement, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var out []Settlement
+	var hdr [8]byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if err == io.EOF {
+				return out, nil
+			}
+			return out, err
+		}
+		n := binary.LittleEndian.Uint32(hdr[0:4])
+		if n > 1<<20 {
+			return out, errors.New("record too large")
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			return out, err
+		}
+		if crc32.ChecksumIEEE(payload)^spoolMagic != binary.LittleEndian.Uint32(hdr[4:8]) {
+			return out, errors.New("checksum mismatch")
+		}
+		r, err := decodeSettlement(payload)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+}
