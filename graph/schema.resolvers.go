@@ -435,47 +435,38 @@ func (r *walletResolver) Ledger(ctx context.Context, obj *postgres.Wallet, first
 	return out, nil
 }
 
-// Admin returns AdminResolver implementation.
 func (r *Resolver) Admin() AdminResolver { return &adminResolver{r} }
 
-// ApiKey returns ApiKeyResolver implementation.
 func (r *Resolver) ApiKey() ApiKeyResolver { return &apiKeyResolver{r} }
 
-// App returns AppResolver implementation.
 func (r *Resolver) App() AppResolver { return &appResolver{r} }
 
-// AppUsage returns AppUsageResolver implementation.
 func (r *Resolver) AppUsage() AppUsageResolver { return &appUsageResolver{r} }
 
-// Connection returns ConnectionResolver implementation.
 func (r *Resolver) Connection() ConnectionResolver { return &connectionResolver{r} }
 
-// ModelUsage returns ModelUsageResolver implementation.
 func (r *Resolver) ModelUsage() ModelUsageResolver { return &modelUsageResolver{r} }
 
-// Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
-// Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-// Receipt returns ReceiptResolver implementation.
 func (r *Resolver) Receipt() ReceiptResolver { return &receiptResolver{r} }
 
-// Viewer returns ViewerResolver implementation.
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
-// Wallet returns WalletResolver implementation.
 func (r *Resolver) Wallet() WalletResolver { return &walletResolver{r} }
 
-type adminResolver struct{ *Resolver }
-type apiKeyResolver struct{ *Resolver }
-type appResolver struct{ *Resolver }
-type appUsageResolver struct{ *Resolver }
-type connectionResolver struct{ *Resolver }
-type modelUsageResolver struct{ *Resolver }
-type mutationResolver struct{ *Resolver }
-type queryResolver struct{ *Resolver }
-type receiptResolver struct{ *Resolver }
-type viewerResolver struct{ *Resolver }
-type walletResolver struct{ *Resolver }
+type (
+	adminResolver      struct{ *Resolver }
+	apiKeyResolver     struct{ *Resolver }
+	appResolver        struct{ *Resolver }
+	appUsageResolver   struct{ *Resolver }
+	connectionResolver struct{ *Resolver }
+	modelUsageResolver struct{ *Resolver }
+	mutationResolver   struct{ *Resolver }
+	queryResolver      struct{ *Resolver }
+	receiptResolver    struct{ *Resolver }
+	viewerResolver     struct{ *Resolver }
+	walletResolver     struct{ *Resolver }
+)
