@@ -17,6 +17,7 @@ type batcher struct {
 
 	mu       sync.Mutex
 	pending  []Settlement
+	free     []Settlement // a committed batch's array, reused for the next
 	releases []string
 	kick     chan struct{}
 	idle     *sync.Cond // signalled after each flush
@@ -115,7 +116,8 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 	}
 	b.flushing = true
 	recs, rels := b.pending, b.releases
-	b.pending, b.releases = nil, nil
+	b.pending, b.releases = b.free, nil
+	b.free = nil
 	segs, err := b.sp.rotate()
 	b.mu.Unlock()
 	if err != nil {
@@ -154,6 +156,10 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 		b.sp.keep(segs)
 	} else {
 		b.sp.remove(segs)
+		if b.free == nil && cap(recs) <= 16*b.e.cfg.BatchSize {
+			clear(recs)
+			b.free = recs[:0]
+		}
 	}
 	more := len(b.pending) > 0 || len(b.releases) > 0
 	b.idle.Broadcast()

@@ -19,18 +19,21 @@ import (
 // Config tunes an Engine. Zero values take the defaults noted.
 type Config struct {
 	// ProcessID names this data-plane process in leases and names its spool
-	// directory. Default: hostname-pid-random.
+	// directory; a process restarted with the same id replays its own spool
+	// at once. Default: $WATTFARE_PROCESS_ID, else hostname-pid-random (a
+	// dead process's spool is then adopted by whichever process starts next).
 	ProcessID string
 	// LeaseTTL is how long a lease lives without renewal: a process that
 	// dies or loses Postgres stops admitting on it after this, and a revoke
-	// waits at most this long for it. Default 10 s.
+	// waits at most this long for it. Default $WATTFARE_LEASE_TTL, else 10 s.
 	LeaseTTL time.Duration
 	// BatchInterval and BatchSize bound how long settlements wait for their
 	// group commit and how many go in one transaction. Defaults 5 ms, 256.
 	BatchInterval time.Duration
 	BatchSize     int
 	// SpoolDir holds one directory per process with its append-only spool.
-	// Default .wattfare/spool.
+	// Processes sharing it adopt each other's spools when they die.
+	// Default $WATTFARE_SPOOL_DIR, else .wattfare/spool.
 	SpoolDir string
 	// Now is the wall clock that dates admissions (and so their period) when
 	// Admission.At is zero. Default time.Now. Lease timing uses the monotonic
@@ -56,7 +59,27 @@ type Config struct {
 	RevokeGrace time.Duration
 }
 
+// Environment variables that set Config's defaults, so that every way of
+// starting a data plane (wattfare data, wattfare dev, tests running the
+// binary) can place its spool and name its process without more flags.
+const (
+	EnvProcessID = "WATTFARE_PROCESS_ID" // Config.ProcessID
+	EnvSpoolDir  = "WATTFARE_SPOOL_DIR"  // Config.SpoolDir
+	EnvLeaseTTL  = "WATTFARE_LEASE_TTL"  // Config.LeaseTTL, a Go duration ("10s")
+)
+
 func (c *Config) setDefaults() error {
+	if c.ProcessID == "" {
+		c.ProcessID = os.Getenv(EnvProcessID)
+	}
+	if c.SpoolDir == "" {
+		c.SpoolDir = os.Getenv(EnvSpoolDir)
+	}
+	if c.LeaseTTL <= 0 {
+		if d, err := time.ParseDuration(os.Getenv(EnvLeaseTTL)); err == nil && d > 0 {
+			c.LeaseTTL = d
+		}
+	}
 	if c.ProcessID == "" {
 		host, _ := os.Hostname()
 		var b [3]byte

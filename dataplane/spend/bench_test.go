@@ -1,0 +1,98 @@
+package spend_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/dataplane/spend"
+)
+
+// memLedger grants every lease in full and commits into counters: the
+// benchmarks measure the engine, not Postgres.
+type memLedger struct {
+	grants, commits, settled atomic.Int64
+}
+
+func (m *memLedger) GrantLease(ctx context.Context, r spend.LeaseRequest) (spend.LeaseGrant, error) {
+	m.grants.Add(1)
+	return spend.LeaseGrant{Granted: r.Amount, ExpiresAt: time.Now().Add(r.TTL), Cap: wattfare.USD(1000)}, nil
+}
+
+func (m *memLedger) Commit(ctx context.Context, ss []spend.Settlement, rel []string) error {
+	m.commits.Add(1)
+	m.settled.Add(int64(len(ss)))
+	return nil
+}
+func (m *memLedger) SweepExpiredLeases(context.Context) (int, error) { return 0, nil }
+func (m *memLedger) CheckPayers(ctx context.Context, c []spend.PayerCheck) ([]spend.PayerState, error) {
+	return make([]spend.PayerState, len(c)), nil
+}
+func (m *memLedger) Budget(context.Context, string, time.Time) (spend.Budget, error) {
+	return spend.Budget{}, nil
+}
+
+func benchEngine(b *testing.B) (*spend.Engine, *memLedger) {
+	m := &memLedger{}
+	e, err := spend.New(spend.Config{SpoolDir: b.TempDir(), Logger: quiet, MaxLease: wattfare.USD(100)}, m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close(context.Background()) })
+	return e, m
+}
+
+var benchPayer = spend.Payer{ConnectionID: "conn_bench", AccountID: "acct_bench", AppID: "app_bench",
+	KeyID: "key_bench", AppUserID: "u", Mode: wattfare.ModeTest, MonthlyCap: wattfare.USD(1000)}
+
+// BenchmarkAdmitRelease is the in-memory admission alone.
+func BenchmarkAdmitRelease(b *testing.B) {
+	e, _ := benchEngine(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			h, err := e.Admit(ctx, benchPayer, spend.Admission{RequestID: "req", Amount: wattfare.Cent})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.Release()
+		}
+	})
+}
+
+// BenchmarkAdmitSettle is a request's whole spend path: admit, grow once,
+// settle (spool write, then the group commit in the background).
+func BenchmarkAdmitSettle(b *testing.B) {
+	e, m := benchEngine(b)
+	ctx := context.Background()
+	ids := make([]string, 1024)
+	for i := range ids {
+		ids[i] = "req_" + strconv.Itoa(i)
+	}
+	u := spend.Usage{Model: "sandbox/echo", Upstream: "sandbox", Endpoint: "chat", Status: "ok",
+		PromptTokens: 10, CompletionTokens: 20, Cost: 500 * wattfare.NanoDollar}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			h, err := e.Admit(ctx, benchPayer, spend.Admission{RequestID: ids[i%1024], Amount: wattfare.Cent})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.Grow(2 * wattfare.Cent)
+			h.Settle(u)
+		}
+	})
+	b.StopTimer()
+	e.Close(ctx)
+	if b.N > 1000 {
+		b.ReportMetric(float64(m.commits.Load())*1000/float64(b.N), "commits/1k")
+		b.ReportMetric(float64(m.grants.Load())*1000/float64(b.N), "grants/1k")
+	}
+}
