@@ -142,7 +142,9 @@ func TestNestedAppsAreBatched(t *testing.T) {
 	var out struct {
 		Me struct {
 			Receipts struct {
-				Edges []struct{ Node struct{ App struct{ Name string } } }
+				Edges []struct {
+					Node struct{ App struct{ Name string } }
+				}
 			}
 		}
 	}
