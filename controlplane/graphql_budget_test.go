@@ -116,6 +116,14 @@ func TestBudgetOwner(t *testing.T) {
 			c.Remaining != "7.00" || !c.ResetsAt.Equal(wattfare.PeriodEnd(time.Now())) || c.App.ID != f.appID || c.App.Name != "bo app" {
 			t.Fatalf("connection = %+v", c)
 		}
+		var one struct {
+			Me struct{ Connection connNode }
+		}
+		f.user.mustDo(`query($id: ID!) { me { connection(id: $id) { id monthlyCap remaining app { name } } } }`, idVar(f.connID), &one)
+		if one.Me.Connection.ID != f.connID || one.Me.Connection.Remaining != "7.00" || one.Me.Connection.App.Name != "bo app" {
+			t.Fatalf("me.connection = %+v", one.Me.Connection)
+		}
+		f.user.wantCode("NOT_FOUND", "", `query($id: ID!) { me { connection(id: $id) { id } } }`, idVar("conn_nope"))
 		// A budget owner sees the app's name, never its keys or owner.
 		f.user.wantCode("NOT_FOUND", "", `{ me { connections { edges { node { app { keys { id } } } } } } }`, nil)
 		f.user.wantCode("NOT_FOUND", "", `{ me { connections { edges { node { app { owner { email } } } } } } }`, nil)
