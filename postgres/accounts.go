@@ -14,7 +14,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
 )
+
+// queries are the sqlc-generated plain queries; each runs on a pool or a tx.
+var queries = sqlc.New()
 
 // Account is a Wattfare login. One account can own apps (a developer), fund
 // connections (a budget owner), or both; IsAdmin makes it a platform admin.
@@ -38,6 +42,10 @@ type Accounts struct {
 }
 
 const accountColumns = `id, email, display_name, is_admin, created_at`
+
+func accountFrom(a sqlc.Account) Account {
+	return Account{ID: a.ID, Email: a.Email, DisplayName: a.DisplayName, IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt}
+}
 
 func scanAccount(row pgx.Row) (Account, error) {
 	var a Account
@@ -63,18 +71,17 @@ func (s *Accounts) SignUp(ctx context.Context, email, password, displayName stri
 	hash := hashPassword(password)
 	var a Account
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		var err error
-		a, err = scanAccount(tx.QueryRow(ctx, `
-INSERT INTO accounts (id, email, password_hash, display_name) VALUES ($1, $2, $3, $4)
-ON CONFLICT (email) DO NOTHING
-RETURNING `+accountColumns, wattfare.NewID("acct_"), email, hash, displayName))
+		row, err := queries.InsertAccount(ctx, tx, sqlc.InsertAccountParams{
+			ID: wattfare.NewID("acct_"), Email: email, PasswordHash: hash, DisplayName: displayName,
+		})
+		a = accountFrom(row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &wattfare.Error{Code: wattfare.ECONFLICT, Field: "email", Message: "an account with this email already exists"}
 		}
 		if err != nil {
 			return fmt.Errorf("insert account: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO wallets (account_id, mode) VALUES ($1, 'test'), ($1, 'live')`, a.ID); err != nil {
+		if err := queries.CreateWallets(ctx, tx, a.ID); err != nil {
 			return fmt.Errorf("create wallets: %w", err)
 		}
 		return creditWallet(ctx, tx, a.ID, a.ID, wattfare.ModeTest, SignUpCredit, "welcome test credit")
@@ -91,10 +98,7 @@ func (s *Accounts) Authenticate(ctx context.Context, email, password string) (Ac
 	if len(password) > MaxPasswordLen || len(email) > 254 {
 		return Account{}, fail
 	}
-	var a Account
-	var hash string
-	err := s.DB.QueryRow(ctx, `SELECT `+accountColumns+`, password_hash FROM accounts WHERE email = $1`, email).
-		Scan(&a.ID, &a.Email, &a.DisplayName, &a.IsAdmin, &a.CreatedAt, &hash)
+	row, err := queries.AccountByEmail(ctx, s.DB, email)
 	if errors.Is(err, pgx.ErrNoRows) {
 		verifyPassword(dummyHash, password)
 		return Account{}, fail
@@ -102,10 +106,10 @@ func (s *Accounts) Authenticate(ctx context.Context, email, password string) (Ac
 	if err != nil {
 		return Account{}, fmt.Errorf("look up account: %w", err)
 	}
-	if !verifyPassword(hash, password) {
+	if !verifyPassword(row.PasswordHash, password) {
 		return Account{}, fail
 	}
-	return a, nil
+	return accountFrom(row), nil
 }
 
 // EnsureAccount returns the account with email, creating it (as SignUp does)
@@ -116,27 +120,28 @@ func (s *Accounts) EnsureAccount(ctx context.Context, email, password, displayNa
 	if err != nil {
 		return Account{}, err
 	}
-	a, err := scanAccount(s.DB.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = $1`, email))
+	row, err := queries.AccountByEmail(ctx, s.DB, email)
 	if err == nil {
-		return a, nil
+		return accountFrom(row), nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Account{}, fmt.Errorf("look up account: %w", err)
 	}
-	a, err = s.SignUp(ctx, email, password, displayName)
+	a, err := s.SignUp(ctx, email, password, displayName)
 	if wattfare.ErrorCode(err) == wattfare.ECONFLICT { // created meanwhile
-		return scanAccount(s.DB.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = $1`, email))
+		row, err := queries.AccountByEmail(ctx, s.DB, email)
+		return accountFrom(row), err
 	}
 	return a, err
 }
 
 // SetAdmin grants or removes the admin role.
 func (s *Accounts) SetAdmin(ctx context.Context, accountID string, admin bool) error {
-	tag, err := s.DB.Exec(ctx, `UPDATE accounts SET is_admin = $2 WHERE id = $1`, accountID, admin)
+	n, err := queries.SetAdmin(ctx, s.DB, sqlc.SetAdminParams{ID: accountID, IsAdmin: admin})
 	if err != nil {
 		return fmt.Errorf("set admin: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return wattfare.Errorf(wattfare.ENOTFOUND, "no such account")
 	}
 	return nil
@@ -144,27 +149,24 @@ func (s *Accounts) SetAdmin(ctx context.Context, accountID string, admin bool) e
 
 // Get returns one account.
 func (s *Accounts) Get(ctx context.Context, id string) (Account, error) {
-	a, err := scanAccount(s.DB.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	row, err := queries.AccountByID(ctx, s.DB, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Account{}, wattfare.Errorf(wattfare.ENOTFOUND, "no such account")
 	}
-	return a, err
+	return accountFrom(row), err
 }
 
 // ByIDs returns the accounts with the given ids, in that order; a missing
 // one is a nil entry. Dataloaders call it.
 func (s *Accounts) ByIDs(ctx context.Context, ids []string) ([]*Account, error) {
-	rows, err := s.DB.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("load accounts: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Account, error) { return scanAccount(r) })
+	found, err := queries.AccountsByIDs(ctx, s.DB, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load accounts: %w", err)
 	}
 	byID := make(map[string]*Account, len(found))
-	for i := range found {
-		byID[found[i].ID] = &found[i]
+	for _, row := range found {
+		a := accountFrom(row)
+		byID[a.ID] = &a
 	}
 	out := make([]*Account, len(ids))
 	for i, id := range ids {
@@ -192,9 +194,9 @@ func (s *Accounts) CreateSession(ctx context.Context, accountID string) (token s
 	var raw [32]byte
 	rand.Read(raw[:])
 	token = base64.RawURLEncoding.EncodeToString(raw[:])
-	err = s.DB.QueryRow(ctx, `
-INSERT INTO dashboard_sessions (token_sha256, account_id, expires_at) VALUES ($1, $2, now() + $3::interval)
-RETURNING expires_at`, sessionHash(token), accountID, SessionTTL.String()).Scan(&expires)
+	expires, err = queries.CreateDashboardSession(ctx, s.DB, sqlc.CreateDashboardSessionParams{
+		TokenSha256: sessionHash(token), AccountID: accountID, TtlSeconds: int64(SessionTTL / time.Second),
+	})
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("create session: %w", err)
 	}
@@ -206,24 +208,21 @@ func (s *Accounts) SessionAccount(ctx context.Context, token string) (Account, e
 	if token == "" || len(token) > 128 {
 		return Account{}, wattfare.Errorf(wattfare.EUNAUTHENTICATED, "not signed in")
 	}
-	a, err := scanAccount(s.DB.QueryRow(ctx, `
-SELECT a.id, a.email, a.display_name, a.is_admin, a.created_at
-FROM dashboard_sessions s JOIN accounts a ON a.id = s.account_id
-WHERE s.token_sha256 = $1 AND s.expires_at > now()`, sessionHash(token)))
+	row, err := queries.DashboardSessionAccount(ctx, s.DB, sessionHash(token))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Account{}, wattfare.Errorf(wattfare.EUNAUTHENTICATED, "not signed in")
 	}
 	if err != nil {
 		return Account{}, fmt.Errorf("look up session: %w", err)
 	}
-	return a, nil
+	return accountFrom(row), nil
 }
 
 // DeleteSession ends a session. It reports whether there was one.
 func (s *Accounts) DeleteSession(ctx context.Context, token string) (bool, error) {
-	tag, err := s.DB.Exec(ctx, `DELETE FROM dashboard_sessions WHERE token_sha256 = $1`, sessionHash(token))
+	n, err := queries.DeleteDashboardSession(ctx, s.DB, sessionHash(token))
 	if err != nil {
 		return false, fmt.Errorf("delete session: %w", err)
 	}
-	return tag.RowsAffected() > 0, nil
+	return n > 0, nil
 }

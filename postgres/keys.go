@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
 // MaxKeyOverlap bounds how long a rolled key keeps working.
@@ -29,16 +30,13 @@ type Keys struct {
 	LeaseWait time.Duration
 }
 
-const keyColumns = `id, app_id, mode, secret_sha256, public_key, hint, created_at, expires_at, revoked_at, version`
-
-func scanKey(row pgx.Row) (wattfare.APIKey, error) {
-	var k wattfare.APIKey
-	var mode string
-	var sum []byte
-	err := row.Scan(&k.ID, &k.AppID, &mode, &sum, &k.PublicKey, &k.Hint, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &k.Version)
-	k.Mode = wattfare.Mode(mode)
-	copy(k.SecretSHA256[:], sum)
-	return k, err
+func keyFrom(r sqlc.ApiKey) wattfare.APIKey {
+	k := wattfare.APIKey{
+		ID: r.ID, AppID: r.AppID, Mode: wattfare.Mode(r.Mode), PublicKey: r.PublicKey, Hint: r.Hint,
+		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, RevokedAt: r.RevokedAt, Version: r.Version,
+	}
+	copy(k.SecretSHA256[:], r.SecretSha256)
+	return k
 }
 
 func errNoKey() error { return wattfare.Errorf(wattfare.ENOTFOUND, "no such key") }
@@ -71,8 +69,7 @@ func (s *Keys) Create(ctx context.Context, ownerID, appID string, mode wattfare.
 }
 
 func lockOwnedApp(ctx context.Context, tx pgx.Tx, ownerID, appID string) error {
-	var id string
-	err := tx.QueryRow(ctx, `SELECT id FROM apps WHERE id = $1 AND owner_id = $2 FOR UPDATE`, appID, ownerID).Scan(&id)
+	_, err := queries.LockOwnedApp(ctx, tx, sqlc.LockOwnedAppParams{AppID: appID, OwnerID: ownerID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errNoApp()
 	}
@@ -83,9 +80,8 @@ func lockOwnedApp(ctx context.Context, tx pgx.Tx, ownerID, appID string) error {
 }
 
 func insertKey(ctx context.Context, tx pgx.Tx, appID string, mode wattfare.Mode) (wattfare.APIKey, string, error) {
-	var live int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE app_id = $1 AND mode = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
-		appID, string(mode)).Scan(&live); err != nil {
+	live, err := queries.CountActiveKeys(ctx, tx, sqlc.CountActiveKeysParams{AppID: appID, Mode: string(mode)})
+	if err != nil {
 		return wattfare.APIKey{}, "", fmt.Errorf("count keys: %w", err)
 	}
 	if live >= MaxKeysPerApp {
@@ -94,13 +90,13 @@ func insertKey(ctx context.Context, tx pgx.Tx, appID string, mode wattfare.Mode)
 	sk := wattfare.NewSecretKey(mode)
 	secret := sk.String()
 	sum := sha256.Sum256([]byte(secret))
-	k, err := scanKey(tx.QueryRow(ctx, `
-INSERT INTO api_keys (id, app_id, mode, secret_sha256, public_key, hint) VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING `+keyColumns, sk.ID.String(), appID, string(mode), sum[:], []byte(sk.PublicKey()), secret[len(secret)-4:]))
+	row, err := queries.InsertKey(ctx, tx, sqlc.InsertKeyParams{
+		ID: sk.ID.String(), AppID: appID, Mode: string(mode), SecretSha256: sum[:], PublicKey: sk.PublicKey(), Hint: secret[len(secret)-4:],
+	})
 	if err != nil {
 		return wattfare.APIKey{}, "", fmt.Errorf("insert key: %w", err)
 	}
-	return k, secret, nil
+	return keyFrom(row), secret, nil
 }
 
 // Roll creates a replacement for a key in the same app and mode; the old key
@@ -113,11 +109,8 @@ func (s *Keys) Roll(ctx context.Context, ownerID, keyID string, overlap time.Dur
 	var secret string
 	var old wattfare.APIKey
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		var err error
-		old, err = scanKey(tx.QueryRow(ctx, `
-SELECT k.id, k.app_id, k.mode, k.secret_sha256, k.public_key, k.hint, k.created_at, k.expires_at, k.revoked_at, k.version
-FROM api_keys k JOIN apps a ON a.id = k.app_id
-WHERE k.id = $1 AND a.owner_id = $2 FOR UPDATE OF k`, keyID, ownerID))
+		row, err := queries.OwnedKeyForUpdate(ctx, tx, sqlc.OwnedKeyForUpdateParams{KeyID: keyID, OwnerID: ownerID})
+		old = keyFrom(row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errNoKey()
 		}
@@ -127,10 +120,7 @@ WHERE k.id = $1 AND a.owner_id = $2 FOR UPDATE OF k`, keyID, ownerID))
 		if !KeyActive(old, time.Now()) {
 			return wattfare.Errorf(wattfare.ECONFLICT, "this key is revoked or expired; create a new key instead")
 		}
-		// The old key's window can only shrink, never grow.
-		if _, err := tx.Exec(ctx, `
-UPDATE api_keys SET expires_at = least(coalesce(expires_at, 'infinity'), now() + $2::interval) WHERE id = $1`,
-			keyID, overlap.String()); err != nil {
+		if err := queries.ShortenKeyWindow(ctx, tx, sqlc.ShortenKeyWindowParams{KeyID: keyID, OverlapSeconds: int64(overlap / time.Second)}); err != nil {
 			return fmt.Errorf("expire old key: %w", err)
 		}
 		k, secret, err = insertKey(ctx, tx, old.AppID, old.Mode)
@@ -157,11 +147,8 @@ UPDATE api_keys SET expires_at = least(coalesce(expires_at, 'infinity'), now() +
 func (s *Keys) Revoke(ctx context.Context, ownerID, keyID string) (wattfare.APIKey, error) {
 	var k wattfare.APIKey
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		var err error
-		k, err = scanKey(tx.QueryRow(ctx, `
-UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now())
-FROM apps a WHERE a.id = k.app_id AND k.id = $1 AND a.owner_id = $2
-RETURNING k.id, k.app_id, k.mode, k.secret_sha256, k.public_key, k.hint, k.created_at, k.expires_at, k.revoked_at, k.version`, keyID, ownerID))
+		row, err := queries.RevokeOwnedKey(ctx, tx, sqlc.RevokeOwnedKeyParams{KeyID: keyID, OwnerID: ownerID})
+		k = keyFrom(row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errNoKey()
 		}
@@ -179,14 +166,13 @@ RETURNING k.id, k.app_id, k.mode, k.secret_sha256, k.public_key, k.hint, k.creat
 // ListForApp returns an app's keys (mode "" for both), newest first. The
 // caller has authorized the app.
 func (s *Keys) ListForApp(ctx context.Context, appID string, mode wattfare.Mode) ([]wattfare.APIKey, error) {
-	rows, err := s.DB.Query(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE app_id = $1 AND ($2 = '' OR mode = $2) ORDER BY created_at DESC, id DESC`,
-		appID, string(mode))
+	rows, err := queries.KeysForApp(ctx, s.DB, sqlc.KeysForAppParams{AppID: appID, Mode: string(mode)})
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (wattfare.APIKey, error) { return scanKey(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list keys: %w", err)
+	keys := make([]wattfare.APIKey, len(rows))
+	for i, r := range rows {
+		keys[i] = keyFrom(r)
 	}
 	return keys, nil
 }
@@ -198,9 +184,9 @@ func (s *Keys) BySecret(ctx context.Context, secret string) (wattfare.APIKey, er
 		return wattfare.APIKey{}, err
 	}
 	sum := sha256.Sum256([]byte(secret))
-	k, err := scanKey(s.DB.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE secret_sha256 = $1`, sum[:]))
+	row, err := queries.KeyBySecretHash(ctx, s.DB, sum[:])
 	if errors.Is(err, pgx.ErrNoRows) {
 		return wattfare.APIKey{}, errNoKey()
 	}
-	return k, err
+	return keyFrom(row), err
 }
