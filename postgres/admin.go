@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
 // audit records a write that matters (keys, caps, revocations, credits,
@@ -27,8 +28,9 @@ func audit(ctx context.Context, tx pgx.Tx, actorID, action, targetType, targetID
 	if actorID != "" {
 		actor = &actorID
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor_id, action, target_type, target_id, data) VALUES ($1, $2, $3, $4, $5)`,
-		actor, action, targetType, targetID, b); err != nil {
+	if err := queries.InsertAudit(ctx, tx, sqlc.InsertAuditParams{
+		ActorID: actor, Action: action, TargetType: targetType, TargetID: targetID, Data: b,
+	}); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	return nil
@@ -58,42 +60,38 @@ type Models struct {
 	DB *pgxpool.Pool
 }
 
-const modelColumns = `id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled`
-
-func scanModelPrice(row pgx.Row) (ModelPrice, error) {
-	var m ModelPrice
-	var prompt, completion wattfare.Price
-	err := row.Scan(&m.ID, &m.Upstream, &m.UpstreamModel, &m.Kind, &m.DisplayName, &prompt, &completion, &m.ContextLength, &m.MaxOutputTokens, &m.Enabled)
-	m.PromptPerMillion, m.CompletionPerMillion = prompt.PerMillion(), completion.PerMillion()
-	return m, err
+func modelPriceFrom(r sqlc.Model) ModelPrice {
+	return ModelPrice{
+		ID: r.ID, Upstream: r.Upstream, UpstreamModel: r.UpstreamModel, Kind: r.Kind, DisplayName: r.DisplayName,
+		PromptPerMillion:     wattfare.Price(r.PromptPrice).PerMillion(),
+		CompletionPerMillion: wattfare.Price(r.CompletionPrice).PerMillion(),
+		ContextLength:        int(r.ContextLength), MaxOutputTokens: int(r.MaxOutputTokens), Enabled: r.Enabled,
+	}
 }
 
 // List returns the catalog, enabled or not, by id.
 func (s *Models) List(ctx context.Context) ([]ModelPrice, error) {
-	rows, err := s.DB.Query(ctx, `SELECT `+modelColumns+` FROM models ORDER BY id`)
+	rows, err := queries.ListModels(ctx, s.DB)
 	if err != nil {
 		return nil, fmt.Errorf("list models: %w", err)
 	}
-	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ModelPrice, error) { return scanModelPrice(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list models: %w", err)
+	ms := make([]ModelPrice, len(rows))
+	for i, r := range rows {
+		ms[i] = modelPriceFrom(r)
 	}
 	return ms, nil
 }
 
 // ByIDs returns the models with the given ids in that order (nil when missing).
 func (s *Models) ByIDs(ctx context.Context, ids []string) ([]*ModelPrice, error) {
-	rows, err := s.DB.Query(ctx, `SELECT `+modelColumns+` FROM models WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("load models: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ModelPrice, error) { return scanModelPrice(r) })
+	found, err := queries.ModelsByIDs(ctx, s.DB, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load models: %w", err)
 	}
 	byID := make(map[string]*ModelPrice, len(found))
-	for i := range found {
-		byID[found[i].ID] = &found[i]
+	for _, r := range found {
+		m := modelPriceFrom(r)
+		byID[m.ID] = &m
 	}
 	out := make([]*ModelPrice, len(ids))
 	for i, id := range ids {
@@ -125,10 +123,8 @@ func (s *Models) UpdatePrice(ctx context.Context, adminID, modelID string, promp
 	}
 	var m ModelPrice
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		var err error
-		m, err = scanModelPrice(tx.QueryRow(ctx, `
-UPDATE models SET prompt_price = $2, completion_price = $3, updated_at = now() WHERE id = $1 RETURNING `+modelColumns,
-			modelID, prompt, completion))
+		r, err := queries.UpdateModelPrices(ctx, tx, sqlc.UpdateModelPricesParams{ID: modelID, PromptPrice: int64(prompt), CompletionPrice: int64(completion)})
+		m = modelPriceFrom(r)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return wattfare.Errorf(wattfare.ENOTFOUND, "no such model")
 		}

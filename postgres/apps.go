@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
 // App is a developer's application as the dashboard shows it.
@@ -52,6 +53,26 @@ func scanApp(row pgx.Row) (App, error) {
 		a.AllowedOrigins = []string{}
 	}
 	return a, err
+}
+
+func appFrom(r sqlc.App) App {
+	a := App{ID: r.ID, OwnerID: r.OwnerID, Name: r.Name, AllowedOrigins: r.AllowedOrigins, SuspendedAt: r.SuspendedAt,
+		SuspendedReason: r.SuspendedReason, CreatedAt: r.CreatedAt, Version: r.Version}
+	if a.AllowedOrigins == nil {
+		a.AllowedOrigins = []string{}
+	}
+	return a
+}
+
+// oneApp maps a single-app query's result: no row is NOT_FOUND.
+func oneApp(r sqlc.App, err error) (App, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return App{}, errNoApp()
+	}
+	if err != nil {
+		return App{}, fmt.Errorf("app: %w", err)
+	}
+	return appFrom(r), nil
 }
 
 func errNoApp() error { return wattfare.Errorf(wattfare.ENOTFOUND, "no such app") }
@@ -145,12 +166,11 @@ func (s *Apps) Create(ctx context.Context, ownerID, name string, origins []strin
 	}
 	var a App
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		var err error
-		a, err = scanApp(tx.QueryRow(ctx, `INSERT INTO apps (id, owner_id, name, allowed_origins) VALUES ($1, $2, $3, $4) RETURNING `+appColumns,
-			wattfare.NewAppID().String(), ownerID, name, origins))
+		row, err := queries.InsertApp(ctx, tx, sqlc.InsertAppParams{ID: wattfare.NewAppID().String(), OwnerID: ownerID, Name: name, AllowedOrigins: origins})
 		if err != nil {
 			return fmt.Errorf("insert app: %w", err)
 		}
+		a = appFrom(row)
 		return audit(ctx, tx, ownerID, "app.create", "app", a.ID, map[string]any{"name": name, "allowed_origins": origins})
 	})
 	return a, err
@@ -174,14 +194,9 @@ func (s *Apps) Update(ctx context.Context, ownerID, appID string, name *string, 
 	var a App
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
-		a, err = scanApp(tx.QueryRow(ctx, `
-UPDATE apps SET name = coalesce($3, name), allowed_origins = coalesce($4, allowed_origins)
-WHERE id = $1 AND owner_id = $2 RETURNING `+appColumns, appID, ownerID, name, origins))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errNoApp()
-		}
+		a, err = oneApp(queries.UpdateOwnedApp(ctx, tx, sqlc.UpdateOwnedAppParams{ID: appID, OwnerID: ownerID, Name: name, AllowedOrigins: origins}))
 		if err != nil {
-			return fmt.Errorf("update app: %w", err)
+			return err
 		}
 		return audit(ctx, tx, ownerID, "app.update", "app", a.ID, map[string]any{"name": a.Name, "allowed_origins": a.AllowedOrigins})
 	})
@@ -190,45 +205,30 @@ WHERE id = $1 AND owner_id = $2 RETURNING `+appColumns, appID, ownerID, name, or
 
 // ForOwner returns the app when ownerID owns it, NOT_FOUND otherwise.
 func (s *Apps) ForOwner(ctx context.Context, ownerID, appID string) (App, error) {
-	a, err := scanApp(s.DB.QueryRow(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1 AND owner_id = $2`, appID, ownerID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return App{}, errNoApp()
-	}
-	return a, err
+	return oneApp(queries.OwnedApp(ctx, s.DB, sqlc.OwnedAppParams{ID: appID, OwnerID: ownerID}))
 }
 
 // Get returns any app, for admins.
 func (s *Apps) Get(ctx context.Context, appID string) (App, error) {
-	a, err := scanApp(s.DB.QueryRow(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, appID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return App{}, errNoApp()
-	}
-	return a, err
+	return oneApp(queries.AppByID(ctx, s.DB, appID))
 }
 
 // FindByOwnerAndName returns ownerID's app called name; the demo seed uses it.
 func (s *Apps) FindByOwnerAndName(ctx context.Context, ownerID, name string) (App, error) {
-	a, err := scanApp(s.DB.QueryRow(ctx, `SELECT `+appColumns+` FROM apps WHERE owner_id = $1 AND name = $2 ORDER BY created_at LIMIT 1`, ownerID, name))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return App{}, errNoApp()
-	}
-	return a, err
+	return oneApp(queries.AppByOwnerAndName(ctx, s.DB, sqlc.AppByOwnerAndNameParams{OwnerID: ownerID, Name: name}))
 }
 
 // ByIDs returns the apps with the given ids in that order (nil when
 // missing). Dataloaders call it; callers authorize what they show.
 func (s *Apps) ByIDs(ctx context.Context, ids []string) ([]*App, error) {
-	rows, err := s.DB.Query(ctx, `SELECT `+appColumns+` FROM apps WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("load apps: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (App, error) { return scanApp(r) })
+	found, err := queries.AppsByIDs(ctx, s.DB, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load apps: %w", err)
 	}
 	byID := make(map[string]*App, len(found))
-	for i := range found {
-		byID[found[i].ID] = &found[i]
+	for _, r := range found {
+		a := appFrom(r)
+		byID[a.ID] = &a
 	}
 	out := make([]*App, len(ids))
 	for i, id := range ids {
@@ -259,13 +259,9 @@ func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (App,
 	var a App
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
-		a, err = scanApp(tx.QueryRow(ctx, `
-UPDATE apps SET suspended_at = coalesce(suspended_at, now()), suspended_reason = $2 WHERE id = $1 RETURNING `+appColumns, appID, reason))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errNoApp()
-		}
+		a, err = oneApp(queries.SuspendApp(ctx, tx, sqlc.SuspendAppParams{ID: appID, Reason: &reason}))
 		if err != nil {
-			return fmt.Errorf("suspend app: %w", err)
+			return err
 		}
 		return audit(ctx, tx, adminID, "app.suspend", "app", appID, map[string]any{"reason": reason})
 	})
@@ -280,12 +276,9 @@ func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (App, error
 	var a App
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
-		a, err = scanApp(tx.QueryRow(ctx, `UPDATE apps SET suspended_at = NULL, suspended_reason = NULL WHERE id = $1 RETURNING `+appColumns, appID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errNoApp()
-		}
+		a, err = oneApp(queries.UnsuspendApp(ctx, tx, appID))
 		if err != nil {
-			return fmt.Errorf("unsuspend app: %w", err)
+			return err
 		}
 		return audit(ctx, tx, adminID, "app.unsuspend", "app", appID, nil)
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
 // MaxMonthlyCap bounds a connection's monthly cap.
@@ -118,9 +119,9 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 	}
 	var old wattfare.Money
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		var status string
-		err := tx.QueryRow(ctx, `SELECT monthly_cap, status FROM connections WHERE id = $1 AND account_id = $2 FOR UPDATE`, connID, accountID).
-			Scan(&old, &status)
+		row, err := queries.OwnedConnectionForUpdate(ctx, tx, sqlc.OwnedConnectionForUpdateParams{ID: connID, AccountID: accountID})
+		old = wattfare.Money(row.MonthlyCap)
+		status := row.Status
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errNoConnection()
 		}
@@ -133,7 +134,7 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 		if old == cap {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE connections SET monthly_cap = $2, updated_at = now() WHERE id = $1`, connID, cap); err != nil {
+		if err := queries.SetConnectionCap(ctx, tx, sqlc.SetConnectionCapParams{ID: connID, MonthlyCap: cap.Nanos()}); err != nil {
 			return fmt.Errorf("set cap: %w", err)
 		}
 		return audit(ctx, tx, accountID, "connection.cap", "connection", connID, map[string]any{"from": old, "to": cap})
@@ -153,8 +154,8 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 // data-plane process can admit a request for it.
 func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Connection, error) {
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		var status string
-		err := tx.QueryRow(ctx, `SELECT status FROM connections WHERE id = $1 AND account_id = $2 FOR UPDATE`, connID, accountID).Scan(&status)
+		row, err := queries.OwnedConnectionForUpdate(ctx, tx, sqlc.OwnedConnectionForUpdateParams{ID: connID, AccountID: accountID})
+		status := row.Status
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errNoConnection()
 		}
@@ -164,7 +165,7 @@ func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Con
 		if status == string(wattfare.ConnectionRevoked) {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE connections SET status = 'revoked', revoked_at = now(), updated_at = now() WHERE id = $1`, connID); err != nil {
+		if err := queries.RevokeConnection(ctx, tx, connID); err != nil {
 			return fmt.Errorf("revoke connection: %w", err)
 		}
 		return audit(ctx, tx, accountID, "connection.revoke", "connection", connID, nil)
@@ -182,13 +183,9 @@ func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Con
 // accountID with cap when it does not exist. The demo seed uses it; the
 // consent flow creates connections in normal operation.
 func (s *Connections) Ensure(ctx context.Context, appID string, mode wattfare.Mode, appUserID, accountID string, cap wattfare.Money) (Connection, error) {
-	var id string
-	err := s.DB.QueryRow(ctx, `
-WITH ins AS (
-  INSERT INTO connections (id, app_id, mode, app_user_id, account_id, monthly_cap) VALUES ($1, $2, $3, $4, $5, $6)
-  ON CONFLICT (app_id, mode, app_user_id) DO NOTHING RETURNING id)
-SELECT id FROM ins UNION ALL SELECT id FROM connections WHERE app_id = $2 AND mode = $3 AND app_user_id = $4 LIMIT 1`,
-		wattfare.NewID("conn_"), appID, string(mode), appUserID, accountID, cap).Scan(&id)
+	id, err := queries.EnsureConnection(ctx, s.DB, sqlc.EnsureConnectionParams{
+		ID: wattfare.NewID("conn_"), AppID: appID, Mode: string(mode), AppUserID: appUserID, AccountID: accountID, MonthlyCap: cap.Nanos(),
+	})
 	if err != nil {
 		return Connection{}, fmt.Errorf("ensure connection: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
 // Wallet is an account's balance in one mode. It funds all the account's
@@ -51,16 +52,14 @@ type Wallets struct {
 
 // Get returns the account's wallet in mode.
 func (s *Wallets) Get(ctx context.Context, accountID string, mode wattfare.Mode) (Wallet, error) {
-	w := Wallet{AccountID: accountID, Mode: mode}
-	err := s.DB.QueryRow(ctx, `SELECT credits, captured, held FROM wallets WHERE account_id = $1 AND mode = $2`,
-		accountID, string(mode)).Scan(&w.Credits, &w.Captured, &w.Held)
+	r, err := queries.GetWallet(ctx, s.DB, sqlc.GetWalletParams{AccountID: accountID, Mode: string(mode)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Wallet{}, wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
 	}
 	if err != nil {
 		return Wallet{}, fmt.Errorf("get wallet: %w", err)
 	}
-	return w, nil
+	return Wallet{AccountID: accountID, Mode: mode, Credits: wattfare.Money(r.Credits), Captured: wattfare.Money(r.Captured), Held: wattfare.Money(r.Held)}, nil
 }
 
 // Ledger returns a page of the wallet's ledger, newest first.
@@ -82,22 +81,13 @@ func (s *Wallets) Ledger(ctx context.Context, accountID string, mode wattfare.Mo
 		}
 		after = &id
 	}
-	rows, err := s.DB.Query(ctx, `
-SELECT id, kind, amount, description, created_at FROM wallet_ledger
-WHERE account_id = $1 AND mode = $2 AND ($3::bigint IS NULL OR id < $3)
-ORDER BY id DESC LIMIT $4`, accountID, string(mode), after, n+1)
+	rows, err := queries.LedgerPage(ctx, s.DB, sqlc.LedgerPageParams{AccountID: accountID, Mode: string(mode), BeforeID: after, Lim: int32(n + 1)})
 	if err != nil {
 		return out, fmt.Errorf("list ledger: %w", err)
 	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) {
-		var e LedgerEntry
-		var id int64
-		err := r.Scan(&id, &e.Kind, &e.Amount, &e.Description, &e.CreatedAt)
-		e.ID = strconv.FormatInt(id, 10)
-		return e, err
-	})
-	if err != nil {
-		return out, fmt.Errorf("list ledger: %w", err)
+	items := make([]LedgerEntry, len(rows))
+	for i, r := range rows {
+		items[i] = LedgerEntry{ID: strconv.FormatInt(r.ID, 10), Kind: r.Kind, Amount: wattfare.Money(r.Amount), Description: r.Description, CreatedAt: r.CreatedAt}
 	}
 	if len(items) > n {
 		items, out.HasNext = items[:n], true
@@ -117,8 +107,8 @@ func (s *Wallets) AddTestCredit(ctx context.Context, accountID string, amount wa
 		return Wallet{}, wattfare.InvalidField("amount", "must be more than 0 and at most %s", MaxTestCredit)
 	}
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		var credits wattfare.Money
-		err := tx.QueryRow(ctx, `SELECT credits FROM wallets WHERE account_id = $1 AND mode = 'test' FOR UPDATE`, accountID).Scan(&credits)
+		c, err := queries.TestCreditsForUpdate(ctx, tx, accountID)
+		credits := wattfare.Money(c)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
 		}
@@ -140,7 +130,7 @@ func (s *Wallets) AddTestCredit(ctx context.Context, accountID string, amount wa
 // and an audit row. The demo seed uses it for live credit.
 func (s *Wallets) Credit(ctx context.Context, actorID, accountID string, mode wattfare.Mode, amount wattfare.Money, description string) error {
 	return pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO wallets (account_id, mode) VALUES ($1, $2) ON CONFLICT DO NOTHING`, accountID, string(mode)); err != nil {
+		if err := queries.EnsureWallet(ctx, tx, sqlc.EnsureWalletParams{AccountID: accountID, Mode: string(mode)}); err != nil {
 			return fmt.Errorf("ensure wallet: %w", err)
 		}
 		return creditWallet(ctx, tx, actorID, accountID, mode, amount, description)
@@ -150,23 +140,20 @@ func (s *Wallets) Credit(ctx context.Context, actorID, accountID string, mode wa
 // HasCredit reports whether the wallet's ledger has a credit with this
 // description; the demo seed uses it to credit once.
 func (s *Wallets) HasCredit(ctx context.Context, accountID string, mode wattfare.Mode, description string) (bool, error) {
-	var ok bool
-	err := s.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM wallet_ledger WHERE account_id = $1 AND mode = $2 AND kind = 'credit' AND description = $3)`,
-		accountID, string(mode), description).Scan(&ok)
-	return ok, err
+	return queries.HasLedgerCredit(ctx, s.DB, sqlc.HasLedgerCreditParams{AccountID: accountID, Mode: string(mode), Description: description})
 }
 
 func creditWallet(ctx context.Context, tx pgx.Tx, actorID, accountID string, mode wattfare.Mode, amount wattfare.Money, description string) error {
-	tag, err := tx.Exec(ctx, `UPDATE wallets SET credits = credits + $3, version = version + 1 WHERE account_id = $1 AND mode = $2`,
-		accountID, string(mode), amount)
+	n, err := queries.AddCredits(ctx, tx, sqlc.AddCreditsParams{AccountID: accountID, Mode: string(mode), Amount: amount.Nanos()})
 	if err != nil {
 		return fmt.Errorf("credit wallet: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO wallet_ledger (account_id, mode, kind, amount, description) VALUES ($1, $2, 'credit', $3, $4)`,
-		accountID, string(mode), amount, description); err != nil {
+	if err := queries.InsertLedgerCredit(ctx, tx, sqlc.InsertLedgerCreditParams{
+		AccountID: accountID, Mode: string(mode), Amount: amount.Nanos(), Description: description,
+	}); err != nil {
 		return fmt.Errorf("ledger credit: %w", err)
 	}
 	return audit(ctx, tx, actorID, "wallet.credit", "wallet", accountID+"/"+string(mode),

@@ -1,0 +1,22 @@
+-- name: GetWallet :one
+SELECT * FROM wallets WHERE account_id = $1 AND mode = $2;
+
+-- name: TestCreditsForUpdate :one
+SELECT credits FROM wallets WHERE account_id = $1 AND mode = 'test' FOR UPDATE;
+
+-- name: EnsureWallet :exec
+INSERT INTO wallets (account_id, mode) VALUES ($1, $2) ON CONFLICT DO NOTHING;
+
+-- name: AddCredits :execrows
+UPDATE wallets SET credits = credits + @amount, version = version + 1 WHERE account_id = @account_id AND mode = @mode;
+
+-- name: InsertLedgerCredit :exec
+INSERT INTO wallet_ledger (account_id, mode, kind, amount, description) VALUES (@account_id, @mode, 'credit', @amount, @description);
+
+-- name: HasLedgerCredit :one
+SELECT EXISTS (SELECT 1 FROM wallet_ledger WHERE account_id = @account_id AND mode = @mode AND kind = 'credit' AND description = @description);
+
+-- name: LedgerPage :many
+SELECT * FROM wallet_ledger
+WHERE account_id = @account_id AND mode = @mode AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
+ORDER BY id DESC LIMIT @lim;
