@@ -3,6 +3,8 @@ package controlplane_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/controlplane"
+	"github.com/wattfare/wattfare/postgres/pgtest"
 )
 
 func TestAdmin(t *testing.T) {
@@ -340,4 +344,22 @@ func TestQueryLimits(t *testing.T) {
 			t.Fatalf("GET query = %d %s", w.Code, w.Body)
 		}
 	})
+}
+
+func TestIntrospectionInDev(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s, err := controlplane.New(controlplane.Config{DB: pool, PublicURL: "http://example.com", Dev: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, pool: pool, h: s.Handler()}
+	var out struct {
+		Schema struct{ QueryType struct{ Name string } } `json:"__schema"`
+	}
+	h.browser().mustDo(`{ __schema { queryType { name } } }`, nil, &out)
+	if out.Schema.QueryType.Name != "Query" {
+		t.Fatalf("introspection = %+v", out)
+	}
 }
