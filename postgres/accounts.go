@@ -100,7 +100,7 @@ func (s *Accounts) Authenticate(ctx context.Context, email, password string) (Ac
 	}
 	row, err := queries.AccountByEmail(ctx, s.DB, email)
 	if errors.Is(err, pgx.ErrNoRows) {
-		verifyPassword(dummyHash, password)
+		verifyPassword(dummyHash(), password)
 		return Account{}, fail
 	}
 	if err != nil {

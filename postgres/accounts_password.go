@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 
@@ -71,7 +72,9 @@ func verifyPassword(hash, password string) bool {
 // dummyHash is verified against when an email is unknown, so that a wrong
 // email costs as long as a wrong password and sign-in does not reveal which
 // accounts exist.
-var dummyHash = hashPassword("wattfare-no-such-account")
+// It is made on first use, so that processes that never sign anyone in
+// (the data plane) do not pay for it at start-up.
+var dummyHash = sync.OnceValue(func() string { return hashPassword("wattfare-no-such-account") })
 
 // NormalizeEmail lowercases and checks an email address. It accepts a bare
 // address only (no display name), with a dotted domain.
