@@ -451,7 +451,7 @@ func (sb *streamBody) CloseWithError(err error) error {
 	// A client that left before the end is still charged for what was
 	// generated (settle does nothing when the stream already settled).
 	ex.settle(&sb.usage, "client_closed")
-	if !sb.eof && !sb.reachedEOF() {
+	if !sb.eof && sb.err != io.EOF && !sb.reachedEOF() {
 		sb.resp.SetConnectionClose()
 	}
 	sb.resp.CloseBodyStream()

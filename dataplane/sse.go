@@ -72,11 +72,8 @@ var (
 // field name and one leading space, or nil for comments and events without data.
 func eventData(ev []byte) []byte {
 	for len(ev) > 0 {
-		n := bytes.IndexAny(ev, "\r\n")
-		line := ev
-		if n >= 0 {
-			line = ev[:n]
-		}
+		n := lineEnd(ev)
+		line := ev[:n]
 		if bytes.HasPrefix(line, dataPrefix) {
 			line = line[len(dataPrefix):]
 			if len(line) > 0 && line[0] == ' ' {
@@ -84,7 +81,7 @@ func eventData(ev []byte) []byte {
 			}
 			return line
 		}
-		if n < 0 {
+		if n == len(ev) {
 			break
 		}
 		ev = ev[n+1:]
@@ -92,19 +89,103 @@ func eventData(ev []byte) []byte {
 	return nil
 }
 
+// lineEnd returns the index of the first '\r' or '\n' in b, or len(b).
+func lineEnd(b []byte) int {
+	n := bytes.IndexByte(b, '\n')
+	if n < 0 {
+		n = len(b)
+	}
+	if r := bytes.IndexByte(b[:n], '\r'); r >= 0 {
+		return r
+	}
+	return n
+}
+
 // meterEvent classifies one complete event and adds what it says about usage
 // to u. It never fails: what it cannot read it passes through uncounted.
+//
+// Chat chunks from OpenAI-compatible servers are compact JSON, so the usual
+// event is read in one pass over its quotes, matching the keys that follow
+// them (a quote inside a JSON string is escaped, so a key cannot match
+// inside a value); events with an error, with usage, or in another layout
+// take the full parse.
 func meterEvent(ev []byte, u *streamUsage) eventKind {
 	data := eventData(ev)
 	if len(data) == 0 {
 		return eventPass
 	}
-	if bytes.Equal(bytes.TrimSpace(data), doneData) {
-		return eventDone
-	}
 	if data[0] != '{' {
+		if bytes.Equal(bytes.TrimSpace(data), doneData) {
+			return eventDone
+		}
 		return eventPass
 	}
+	var chunks int64
+	finished := false
+	id := ""
+	for rest := data; ; {
+		i := bytes.IndexByte(rest, '"')
+		if i < 0 || i+1 >= len(rest) {
+			break
+		}
+		rest = rest[i+1:]
+		switch rest[0] {
+		case 'c':
+			if hasKey(rest, "content", '"') {
+				if v := rest[len("content")+3:]; len(v) > 0 && v[0] != '"' {
+					chunks++
+				}
+			} else if bytes.HasPrefix(rest, []byte(`choices"`)) && !bytes.HasPrefix(rest, []byte(`choices":`)) {
+				return meterEventSlow(data, u)
+			}
+		case 'r':
+			if hasKey(rest, "reasoning", '"') || hasKey(rest, "reasoning_content", '"') {
+				if v := rest[bytes.IndexByte(rest, ':')+2:]; len(v) > 0 && v[0] != '"' {
+					chunks++
+				}
+			}
+		case 't':
+			if hasKey(rest, "tool_calls", '[') {
+				chunks++
+			}
+		case 'f':
+			if hasKey(rest, "finish_reason", '"') {
+				finished = true
+			}
+		case 'e':
+			if bytes.HasPrefix(rest, []byte(`error"`)) {
+				return meterEventSlow(data, u)
+			}
+		case 'u':
+			if hasKey(rest, "usage", '{') {
+				return meterEventSlow(data, u)
+			}
+		case 'i':
+			if id == "" && u.UpstreamID == "" && hasKey(rest, "id", '"') {
+				v := rest[len("id")+3:]
+				if j := bytes.IndexByte(v, '"'); j > 0 {
+					id = string(v[:j])
+				}
+			}
+		}
+	}
+	u.Chunks += chunks
+	u.Finished = u.Finished || finished
+	if id != "" {
+		u.UpstreamID = id
+	}
+	return eventPass
+}
+
+// hasKey reports whether b starts with name, a closing quote, a colon and
+// the byte open (what begins the value).
+func hasKey(b []byte, name string, open byte) bool {
+	n := len(name)
+	return len(b) > n+2 && b[n] == '"' && b[n+1] == ':' && b[n+2] == open && string(b[:n]) == name
+}
+
+// meterEventSlow reads an event with a full JSON scan.
+func meterEventSlow(data []byte, u *streamUsage) eventKind {
 	kind := eventPass
 	var choices, usage, errv gjson.Result
 	gjson.ParseBytes(data).ForEach(func(key, value gjson.Result) bool {
