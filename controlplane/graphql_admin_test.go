@@ -2,6 +2,7 @@ package controlplane_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -298,25 +299,52 @@ func TestQueryLimits(t *testing.T) {
 		return h.serve(r)
 	}
 
+	// Each refusal is a 4xx with a typed code and no data, so a client that
+	// only checks the status does not take it for an answer.
+	wantRefused := func(t *testing.T, w *httptest.ResponseRecorder, status int, code string) {
+		t.Helper()
+		var resp struct {
+			Data   any        `json:"data"`
+			Errors []gqlError `json:"errors"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
+			t.Fatalf("%d %s: %v", w.Code, w.Body, err)
+		}
+		if w.Code != status || len(resp.Errors) == 0 || resp.Errors[0].code() != code || resp.Data != nil {
+			t.Fatalf("got %d %s, want %d with code %s", w.Code, w.Body, status, code)
+		}
+	}
 	t.Run("ErrTooComplex", func(t *testing.T) {
 		q := `{ me { apps(first: 100) { edges { node { connections(mode: TEST, first: 100) { edges { node { id app { name } } } } } } } } }`
-		w := post(fmt.Sprintf(`{"query": %q}`, q), nil)
-		if !strings.Contains(w.Body.String(), "COMPLEXITY_LIMIT_EXCEEDED") || !strings.Contains(w.Body.String(), `"data":null`) {
-			t.Fatalf("complex query = %d %s", w.Code, w.Body)
-		}
+		wantRefused(t, post(fmt.Sprintf(`{"query": %q}`, q), nil), http.StatusUnprocessableEntity, "COMPLEXITY_LIMIT_EXCEEDED")
+	})
+	t.Run("ErrTooComplexOverGET", func(t *testing.T) {
+		q := `{ me { apps(first: 100) { edges { node { connections(mode: TEST, first: 100) { edges { node { id } } } } } } } }`
+		r := httptest.NewRequest(http.MethodGet, "http://example.com/graphql?query="+url.QueryEscape(q), nil)
+		r.AddCookie(&http.Cookie{Name: "wf_session", Value: b.cookies["wf_session"].Value})
+		wantRefused(t, h.serve(r), http.StatusUnprocessableEntity, "COMPLEXITY_LIMIT_EXCEEDED")
 	})
 	t.Run("ErrTooLarge", func(t *testing.T) {
 		q := `{ me { account { id } } }` + strings.Repeat(" ", 70<<10)
-		w := post(fmt.Sprintf(`{"query": %q}`, q), nil)
-		if w.Code != http.StatusRequestEntityTooLarge {
-			t.Fatalf("oversized query = %d %s", w.Code, w.Body)
-		}
+		wantRefused(t, post(fmt.Sprintf(`{"query": %q}`, q), nil), http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE")
+	})
+	t.Run("ErrTooLargeChunked", func(t *testing.T) {
+		// No Content-Length: the limit must hold on what is read.
+		q := `{ me { account { id } } }` + strings.Repeat(" ", 70<<10)
+		r := httptest.NewRequest(http.MethodPost, "http://example.com/graphql", io.MultiReader(strings.NewReader(fmt.Sprintf(`{"query": %q}`, q))))
+		r.ContentLength = -1
+		r.Header.Set("Content-Type", "application/json")
+		wantRefused(t, h.serve(r), http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE")
 	})
 	t.Run("ErrTooManyTokens", func(t *testing.T) {
 		q := `{ me { ` + strings.Repeat("account { id } ", 2000) + ` } }`
+		wantRefused(t, post(fmt.Sprintf(`{"query": %q}`, q), nil), http.StatusUnprocessableEntity, "GRAPHQL_PARSE_FAILED")
+	})
+	t.Run("UnderTheLimitsAnswers", func(t *testing.T) {
+		q := `{ me { apps(first: 10) { edges { node { connections(mode: TEST, first: 10) { edges { node { id } } } } } } } }`
 		w := post(fmt.Sprintf(`{"query": %q}`, q), nil)
-		if w.Code == http.StatusOK && !strings.Contains(w.Body.String(), "errors") {
-			t.Fatalf("query of 8000 tokens = %d %s", w.Code, w.Body)
+		if w.Code != http.StatusOK || strings.Contains(w.Body.String(), "errors") {
+			t.Fatalf("query under the limits = %d %s", w.Code, w.Body)
 		}
 	})
 	t.Run("ErrIntrospectionOutsideDev", func(t *testing.T) {

@@ -1,12 +1,16 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -91,13 +95,49 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	return limitBody(h)
 }
 
+// CodeComplexityLimit is the extensions.code of a query over
+// ComplexityLimit; it is answered 422 like a query that does not parse.
+const CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
+
+// CodeRequestTooLarge is the extensions.code of a request body or query
+// string over MaxQueryBytes, answered 413.
+const CodeRequestTooLarge = "REQUEST_TOO_LARGE"
+
+func init() {
+	// gqlgen's complexity extension sets the code but does not register it
+	// as a protocol error, so its transports would answer 200: a client that
+	// checks the status would take the refusal for a result.
+	errcode.RegisterErrorType(CodeComplexityLimit, errcode.KindProtocol)
+}
+
+// limitBody refuses a request over MaxQueryBytes with 413 before gqlgen sees
+// it. A body without a Content-Length (chunked) is read up to the limit
+// here: gqlgen's POST transport would answer a truncated body 200.
 func limitBody(next http.Handler) http.Handler {
+	tooLarge := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, `{"errors":[{"message":"request too large: at most `+strconv.Itoa(MaxQueryBytes)+` bytes","extensions":{"code":"`+CodeRequestTooLarge+`"}}],"data":null}`)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.ContentLength > MaxQueryBytes || len(req.URL.RawQuery) > MaxQueryBytes {
-			http.Error(w, `{"errors":[{"message":"request too large","extensions":{"code":"`+wattfare.EINVALID+`"}}]}`, http.StatusRequestEntityTooLarge)
+			tooLarge(w)
 			return
 		}
-		req.Body = http.MaxBytesReader(w, req.Body, MaxQueryBytes)
+		if req.Body != nil && req.Body != http.NoBody {
+			body, err := io.ReadAll(io.LimitReader(req.Body, MaxQueryBytes+1))
+			if err != nil {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"errors":[{"message":"could not read the request body","extensions":{"code":"`+wattfare.EINVALID+`"}}],"data":null}`)
+				return
+			}
+			if len(body) > MaxQueryBytes {
+				tooLarge(w)
+				return
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		next.ServeHTTP(w, req)
 	})
 }
