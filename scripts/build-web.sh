@@ -16,7 +16,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 # node_modules is its own (empty) Go module, so `go list ./...` and
 # `go vet ./...` never descend into packages that ship .go files.
-[ -f node_modules/go.mod ] || printf 'module ignore\n' > node_modules/go.mod
+[ -f node_modules/go.mod ] || printf 'module ignore\n' > node_modules/go.mod # also written by postinstall
 
 stamp=dist/app/index.html
 if [ -f "$stamp" ] && [ -z "$(find src index.html vite.config.ts tsconfig.json package-lock.json ../schema.graphqls -newer "$stamp" -print -quit 2>/dev/null)" ]; then

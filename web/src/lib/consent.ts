@@ -74,7 +74,7 @@ function nonce() {
  * the opener itself. A page on any other origin never hears the hello, so
  * it can never approve through this popup or learn its result.
  */
-export function verifyOpener(origin: string, timeoutMs = 10000): Promise<boolean> {
+export function verifyOpener(origin: string, timeoutMs = 6000): Promise<boolean> {
   const opener = window.opener as Window | null;
   if (!opener) return Promise.resolve(false);
   const n = nonce();

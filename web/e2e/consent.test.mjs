@@ -1,0 +1,123 @@
+// The consent flow in a real browser: the demo app "Acme Chat" on its own
+// origin, the Wattfare popup on the control plane's, and the budget page.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { artifacts, controlURL, demoSession, demoURL, dev, launch, sessionStatus, unique, until } from "./harness.mjs";
+
+const control = new URL(controlURL).origin;
+
+test("live: sign in, cap $5, approve, chat is charged, budget shows it, revoke stops it", async (t) => {
+  const context = await launch(t);
+  const user = unique("e2e_live");
+  const app = await context.newPage();
+  await app.goto(`${demoURL}/?mode=live&user=${user}`);
+  const status = app.locator("#status");
+  await status.filter({ hasText: /^Not connected$/ }).waitFor();
+
+  // Connect: the popup opens on Wattfare's origin, not the app's.
+  const [popup] = await Promise.all([app.waitForEvent("popup"), app.getByRole("button", { name: "Connect AI budget" }).click()]);
+  assert.equal(new URL(popup.url()).origin, control, "the popup runs on the control plane's origin");
+  await popup.getByRole("heading", { name: /Allow Acme Chat to charge AI to your budget/ }).waitFor();
+  assert.equal(await popup.getByTestId("app-origin").textContent(), new URL(demoURL).origin, "the popup shows the app's verified origin");
+
+  // Sign in inline.
+  await popup.getByLabel("Email").fill(dev.user.email);
+  await popup.getByLabel("Password").fill(dev.user.password);
+  await popup.locator("form button[type=submit]").click();
+
+  // The requested cap is $10; the user sets $5.
+  const cap = popup.getByLabel("Monthly cap");
+  await cap.waitFor();
+  assert.equal(await cap.inputValue(), "10");
+  await popup.getByText("Acme Chat asked for $10.00 a month").waitFor();
+  await cap.fill("5");
+  await popup.screenshot({ path: join(artifacts, "consent-popup.png"), fullPage: true });
+  await Promise.all([popup.waitForEvent("close"), popup.getByRole("button", { name: "Approve" }).click()]);
+
+  // The app's page learns it by postMessage and shows the connection.
+  await status.filter({ hasText: /^Connected$/ }).waitFor();
+  assert.equal(await app.locator("#cap").textContent(), "$5.00");
+  assert.equal(await app.locator("#spent").textContent(), "$0.00");
+
+  // A chat request through the demo's backend runs on the user's budget.
+  await app.getByLabel("Message").fill("hello from the browser test");
+  await app.getByRole("button", { name: "Send" }).click();
+  await app.locator("#log li.reply", { hasText: "hello from the browser test" }).waitFor();
+  await until(async () => {
+    await app.getByRole("button", { name: "Refresh" }).click();
+    const spent = await app.locator("#spent").textContent();
+    return spent !== "$0.00" && spent !== "" ? spent : null;
+  }, "the request to be charged");
+
+  // The budget page shows the app, the spend and the receipt.
+  const budget = await context.newPage();
+  await budget.goto(`${controlURL}/budget`);
+  const conn = budget.getByRole("listitem", { name: "Acme Chat" });
+  await conn.waitFor();
+  await until(async () => {
+    await budget.reload();
+    await conn.waitFor();
+    const spent = await conn.getByTestId("conn-spent").textContent();
+    const receipts = await budget.locator("table.receipts tbody tr").count();
+    return spent !== "$0.00" && receipts > 0;
+  }, "the spend and the receipt on the budget page");
+  assert.match(await conn.textContent(), /\$5\.00/, "the cap the user chose");
+  const receipt = budget.locator("table.receipts tbody tr").first();
+  assert.match(await receipt.textContent(), /sandbox\/echo/);
+  assert.match(await receipt.textContent(), /Acme Chat/);
+  await budget.screenshot({ path: join(artifacts, "budget-page.png"), fullPage: true });
+
+  // Revoke in one click.
+  await conn.getByRole("button", { name: "Revoke Acme Chat" }).click();
+  await conn.waitFor({ state: "detached" });
+  await budget.getByText("Revoked (1)").waitFor();
+
+  // The next request fails with connection_revoked and the app shows it.
+  await app.bringToFront();
+  await app.getByLabel("Message").fill("are you still there");
+  await app.getByRole("button", { name: "Send" }).click();
+  const err = app.locator("#log li.error").last();
+  await err.waitFor();
+  assert.equal(await err.getAttribute("data-code"), "connection_revoked");
+  await app.getByRole("button", { name: "Refresh" }).click();
+  await status.filter({ hasText: /^Not connected/ }).waitFor();
+});
+
+test("test mode: connect completes without any interaction", async (t) => {
+  const context = await launch(t); // a fresh browser: not signed in to Wattfare
+  const user = unique("e2e_test");
+  const app = await context.newPage();
+  await app.goto(`${demoURL}/?mode=test&user=${user}`);
+  await app.locator("#status", { hasText: /^Not connected$/ }).waitFor();
+  const [popup] = await Promise.all([app.waitForEvent("popup"), app.getByRole("button", { name: "Connect AI budget" }).click()]);
+  await popup.waitForEvent("close"); // it approved and closed on its own
+  await app.locator("#status", { hasText: /^Connected$/ }).waitFor();
+  assert.equal(await app.locator("#cap").textContent(), "$10.00");
+  await app.getByLabel("Message").fill("test mode works");
+  await app.getByRole("button", { name: "Send" }).click();
+  await app.locator("#log li.reply", { hasText: "test mode works" }).waitFor();
+});
+
+test("the consent popup refuses to be framed", async (t) => {
+  const res = await fetch(`${controlURL}/connect`);
+  assert.equal(res.headers.get("x-frame-options"), "DENY");
+  assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+
+  const context = await launch(t);
+  const page = await context.newPage();
+  const token = await demoSession("test", unique("e2e_frame"));
+  await page.goto(demoURL); // the app's own origin may not frame it either
+  const blocked = page.waitForEvent("console", { predicate: (m) => /frame-ancestors|X-Frame-Options|Refused to display/i.test(m.text()) });
+  await page.evaluate(({ src }) => {
+    const f = document.createElement("iframe");
+    f.src = src;
+    f.id = "wf";
+    document.body.append(f);
+  }, { src: `${controlURL}/connect#session=${token}&origin=${encodeURIComponent(new URL(demoURL).origin)}` });
+  await blocked;
+  const frame = page.frames().find((f) => f !== page.mainFrame());
+  assert.ok(frame, "the iframe exists");
+  const text = await frame.evaluate(() => document.body?.innerText ?? "").catch(() => "");
+  assert.doesNotMatch(text, /Wattfare|Allow/, "no consent UI rendered inside the frame");
+});

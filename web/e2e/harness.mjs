@@ -1,0 +1,78 @@
+// Shared set-up of the browser tests: where `wattfare dev` runs (set by
+// scripts/test-web.sh), the seeded demo credentials, and Chromium.
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the browser tests with scripts/test-web.sh`);
+  return v;
+}
+
+export const controlURL = need("WATTFARE_E2E_CONTROL_URL");
+export const demoURL = need("WATTFARE_E2E_DEMO_URL");
+export const dev = JSON.parse(readFileSync(need("WATTFARE_E2E_DEV_JSON"), "utf8"));
+export const artifacts = process.env.WATTFARE_E2E_ARTIFACTS ?? join(process.cwd(), "..", "build", "artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+/** launch starts Debian's Chromium headless with a fresh profile. */
+export async function launch(t) {
+  const profile = mkdtempSync(join(tmpdir(), "wattfare-e2e-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: { width: 1100, height: 800 },
+  });
+  t.after(async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
+  return context;
+}
+
+/** unique returns an app user id no other test uses. */
+export function unique(prefix) {
+  return `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** demoSession mints a session token the way the demo's frontend does. */
+export async function demoSession(mode, user) {
+  const res = await fetch(`${demoURL}/api/session?mode=${mode}&user=${encodeURIComponent(user)}`);
+  if (!res.ok) throw new Error(`demo session: ${res.status}`);
+  return (await res.json()).session_token;
+}
+
+/** sessionStatus asks GET /v1/session, as an app's page would. */
+export async function sessionStatus(token) {
+  const res = await fetch(`${controlURL}/v1/session`, { headers: { Authorization: `Bearer ${token}` } });
+  return res.json();
+}
+
+/** serve starts a page on an origin that no app registered. */
+export async function serve(t, html) {
+  const server = createServer((req, res) => {
+    res.setHeader("Content-Type", "text/html; charset=utf-8");
+    res.end(html);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    server.closeAllConnections(); // Chromium keeps connections alive
+    return new Promise((resolve) => server.close(resolve));
+  });
+  return `http://127.0.0.1:${server.address().port}`;
+}
+
+/** until polls fn (an async check) until it returns a truthy value. */
+export async function until(fn, what, { tries = 100, every = 200 } = {}) {
+  let last;
+  for (let i = 0; i < tries; i++) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`gave up waiting for ${what} (last: ${JSON.stringify(last)})`);
+}

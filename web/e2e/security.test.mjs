@@ -1,0 +1,47 @@
+// A page on an origin that no app registered must never get a connection or
+// a message out of the consent popup, whatever origin it claims.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { controlURL, demoSession, demoURL, launch, serve, sessionStatus, unique } from "./harness.mjs";
+
+// evilPage records every message it receives and opens the popup itself
+// (origin: the origin it claims to be; null for its own).
+function evilPage(claimedOrigin) {
+  return `<!doctype html><html><body><h1>Not Acme</h1>
+<button id="open">Open</button>
+<script>
+  window.received = [];
+  window.addEventListener("message", (e) => window.received.push({ origin: e.origin, data: e.data }));
+  document.getElementById("open").onclick = () => {
+    const p = new URLSearchParams({ session: window.token, origin: ${claimedOrigin ? JSON.stringify(claimedOrigin) : "location.origin"} });
+    window.open(${JSON.stringify(controlURL)} + "/connect#" + p, "wf", "popup,width=480,height=700");
+  };
+</script></body></html>`;
+}
+
+async function attempt(t, claimedOrigin, expect) {
+  const evil = await serve(t, evilPage(claimedOrigin));
+  const user = unique("e2e_evil");
+  const token = await demoSession("test", user); // a real token, leaked to the attacker
+  const context = await launch(t);
+  const page = await context.newPage();
+  await page.goto(evil);
+  await page.evaluate((tok) => (window.token = tok), token);
+  const [popup] = await Promise.all([page.waitForEvent("popup"), page.click("#open")]);
+  await popup.getByText("Nothing was connected", { exact: true }).waitFor({ timeout: 20000 });
+  assert.match(await popup.locator("main").textContent(), expect);
+  assert.deepEqual(await page.evaluate(() => window.received), [], "the unregistered page received no message");
+  const s = await sessionStatus(await demoSession("test", user));
+  assert.equal(s.connected, false);
+  assert.equal(s.status, "not_connected", "no connection was stored");
+}
+
+test("an unregistered origin that opens the popup gets no connection and no message", async (t) => {
+  await attempt(t, null, /is not a registered origin of Acme Chat/);
+});
+
+test("an unregistered origin that claims the app's origin gets no connection and no message", async (t) => {
+  // Test mode would approve on its own; the popup first proves its opener
+  // is at the claimed origin, and this one is not.
+  await attempt(t, new URL(demoURL).origin, /was not opened by Acme Chat/);
+});
