@@ -27,14 +27,22 @@ type harness struct {
 
 func setup(t *testing.T) *harness {
 	t.Helper()
+	return setupWith(t, func(*controlplane.Config) {})
+}
+
+// setupWith is setup with the configuration changed by edit.
+func setupWith(t *testing.T, edit func(*controlplane.Config)) *harness {
+	t.Helper()
 	pool := pgtest.NewPool(t)
-	s, err := controlplane.New(controlplane.Config{
+	cfg := controlplane.Config{
 		DB:        pool,
 		PublicURL: "http://example.com",
 		DataURL:   "http://data.example.com",
 		LeaseWait: 10 * time.Second,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	edit(&cfg)
+	s, err := controlplane.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 // presentError translates errors once, at the GraphQL edge: a
 // *wattfare.Error becomes its message with extensions.code (and
-// extensions.field); gqlgen's own input and validation errors keep their
+// extensions.field, and its metadata such as retryAfterSeconds or stopsBy); gqlgen's own input and validation errors keep their
 // message; anything else is logged and shown as INTERNAL with no detail.
 func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
@@ -25,7 +25,11 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 				return internal(ctx, log, gqlErr, err)
 			}
 			gqlErr.Message = we.Message
-			ext := map[string]any{"code": we.Code}
+			ext := make(map[string]any, len(we.Metadata)+2)
+			for k, v := range we.Metadata {
+				ext[k] = v
+			}
+			ext["code"] = we.Code
 			if we.Field != "" {
 				ext["field"] = we.Field
 			}

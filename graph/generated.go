@@ -1547,8 +1547,21 @@ var sources = []*ast.Source{
 # a Connection is a user's consent to an app.
 #
 # Errors carry extensions.code: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND,
-# INVALID_INPUT (with extensions.field), CONFLICT or INTERNAL. Another
-# account's id answers exactly like an id that does not exist: NOT_FOUND.
+# INVALID_INPUT (with extensions.field), CONFLICT, RATE_LIMITED (with
+# extensions.retryAfterSeconds), PROPAGATION_PENDING (see below) or INTERNAL.
+# Another account's id answers exactly like an id that does not exist:
+# NOT_FOUND. Requests the server refuses whole answer 4xx with data null:
+# 413 REQUEST_TOO_LARGE (a body over 64 KiB), 422 COMPLEXITY_LIMIT_EXCEEDED,
+# GRAPHQL_PARSE_FAILED or GRAPHQL_VALIDATION_FAILED.
+#
+# A write that stops spending (revokeKey, rollKey with overlapSeconds 0,
+# revokeConnection, a lower setConnectionCap, suspendApp) commits, then waits
+# until no data-plane process can admit requests under the old state. If a
+# process has not surrendered its lease by the end of the wait, the write
+# still answers its committed result, and errors holds PROPAGATION_PENDING
+# with extensions.stopsBy: the time that lease expires, after which no
+# process admits (a revoked key or connection, or a suspended app, cannot
+# renew a lease). It never means the write failed.
 
 "A decimal string of US dollars with at most nine fractional digits."
 scalar Money

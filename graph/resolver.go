@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/graph/model"
 	"github.com/wattfare/wattfare/postgres"
@@ -83,6 +85,18 @@ func authorizeApp(ctx context.Context, a *postgres.App) error {
 		return wattfare.Errorf(wattfare.ENOTFOUND, "no such app")
 	}
 	return nil
+}
+
+// committed lets a write's result through when its only error is that the
+// data plane has yet to catch up (postgres.CodePropagationPending): the write
+// committed, so the caller gets its result, and the error goes to the
+// response's errors with its code and stopsBy, never in place of the result.
+func committed(ctx context.Context, err error) error {
+	if wattfare.ErrorCode(err) == postgres.CodePropagationPending {
+		graphql.AddError(ctx, err)
+		return nil
+	}
+	return err
 }
 
 func pageOf(first *int, after *string) postgres.Page {

@@ -236,7 +236,7 @@ func (r *mutationResolver) RollKey(ctx context.Context, keyID string, overlapSec
 		return nil, wattfare.InvalidField("overlapSeconds", "must be between 0 and %d", int(postgres.MaxKeyOverlap/time.Second))
 	}
 	k, secret, err := r.keys.Roll(ctx, v.AccountID, keyID, time.Duration(overlapSeconds)*time.Second)
-	if err != nil {
+	if err = committed(ctx, err); err != nil {
 		return nil, err
 	}
 	return &model.CreatedKey{Key: &k, Secret: secret}, nil
@@ -248,7 +248,7 @@ func (r *mutationResolver) RevokeKey(ctx context.Context, keyID string) (*wattfa
 		return nil, err
 	}
 	k, err := r.keys.Revoke(ctx, v.AccountID, keyID)
-	if err != nil {
+	if err = committed(ctx, err); err != nil {
 		return nil, err
 	}
 	return &k, nil
@@ -272,7 +272,7 @@ func (r *mutationResolver) SetConnectionCap(ctx context.Context, connectionID st
 		return nil, err
 	}
 	c, err := r.conns.SetCap(ctx, v.AccountID, connectionID, monthlyCap)
-	if err != nil {
+	if err = committed(ctx, err); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -284,7 +284,7 @@ func (r *mutationResolver) RevokeConnection(ctx context.Context, connectionID st
 		return nil, err
 	}
 	c, err := r.conns.Revoke(ctx, v.AccountID, connectionID)
-	if err != nil {
+	if err = committed(ctx, err); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -296,7 +296,7 @@ func (r *mutationResolver) SuspendApp(ctx context.Context, appID string, reason 
 		return nil, err
 	}
 	a, err := r.apps.Suspend(ctx, v.AccountID, appID, reason)
-	if err != nil {
+	if err = committed(ctx, err); err != nil {
 		return nil, err
 	}
 	return &a, nil

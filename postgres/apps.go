@@ -285,17 +285,49 @@ func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (App, error
 	return a, err
 }
 
-// awaitLeases waits, at most wait, until no lease in scope can admit. A
-// timeout is an error: the write is committed, but the caller must not
-// claim that spending has stopped.
+// CodePropagationPending is the code of the error that a write which stops
+// spending (a revoke, a suspension, a lowered cap) returns together with its
+// committed result when data-plane leases in its scope were still open after
+// the wait. The write stands and must be shown as done; what is pending is
+// only that some data-plane process has not yet surrendered its lease.
+// Metadata "stopsBy" (RFC 3339) is when the last of those leases expires:
+// grants refuse a revoked key or connection and a suspended app, so such a
+// lease cannot be renewed, and by then no process admits in scope.
+const CodePropagationPending = "PROPAGATION_PENDING"
+
+// awaitLeases waits, at most wait, until no lease in scope can admit. It is
+// called after the write committed, so it never reports a failure of the
+// write: when leases are still open at the end of the wait, it returns a
+// CodePropagationPending error saying when they expire.
 func awaitLeases(ctx context.Context, db *pgxpool.Pool, wait time.Duration, scope LeaseScope) error {
 	if wait <= 0 {
 		wait = 15 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
+	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if err := AwaitLeasesReleased(ctx, db, scope); err != nil {
-		return fmt.Errorf("committed, but data-plane leases are still open: %w", err)
+	if AwaitLeasesReleased(wctx, db, scope) == nil {
+		return nil
 	}
-	return nil
+	// The caller may have gone; the answer is still owed to the log.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var stopsBy *time.Time
+	err := db.QueryRow(qctx, `
+SELECT max(l.expires_at) FROM leases l
+WHERE l.released_at IS NULL AND l.expires_at > now()
+  AND (($1 <> '' AND l.connection_id = $1)
+    OR ($2 <> '' AND l.connection_id IN (
+          SELECT c.id FROM connections c WHERE c.app_id = $2 AND ($3 = '' OR c.mode = $3))))`,
+		scope.ConnectionID, scope.AppID, string(scope.Mode)).Scan(&stopsBy)
+	switch {
+	case err != nil:
+		return &wattfare.Error{Code: CodePropagationPending,
+			Message: "done; Wattfare could not yet confirm that every data-plane process has stopped admitting requests for it"}
+	case stopsBy == nil: // the last lease closed meanwhile
+		return nil
+	}
+	at := stopsBy.UTC().Truncate(time.Millisecond)
+	return &wattfare.Error{Code: CodePropagationPending,
+		Message:  fmt.Sprintf("done; data-plane processes that have not yet heard of it stop admitting requests for it by %s", at.Format(time.RFC3339)),
+		Metadata: map[string]any{"stopsBy": at.Format(time.RFC3339Nano)}}
 }

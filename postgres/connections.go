@@ -142,12 +142,22 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 	if err != nil {
 		return Connection{}, err
 	}
+	var pending error
 	if cap < old {
-		if err := awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{ConnectionID: connID}); err != nil {
-			return Connection{}, err
-		}
+		pending = awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{ConnectionID: connID})
 	}
-	return s.ForAccount(ctx, accountID, connID)
+	return s.reread(ctx, accountID, connID, pending)
+}
+
+// reread returns the connection as committed, with pending (a
+// CodePropagationPending error or nil) alongside: a committed write is
+// reported as done even when the data plane has yet to catch up.
+func (s *Connections) reread(ctx context.Context, accountID, connID string, pending error) (Connection, error) {
+	c, err := s.ForAccount(context.WithoutCancel(ctx), accountID, connID)
+	if err != nil {
+		return Connection{}, err
+	}
+	return c, pending
 }
 
 // Revoke stops one of accountID's connections. It returns once no
@@ -173,10 +183,7 @@ func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Con
 	if err != nil {
 		return Connection{}, err
 	}
-	if err := awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{ConnectionID: connID}); err != nil {
-		return Connection{}, err
-	}
-	return s.ForAccount(ctx, accountID, connID)
+	return s.reread(ctx, accountID, connID, awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{ConnectionID: connID}))
 }
 
 // Ensure returns the connection (appID, mode, appUserID), creating it for

@@ -49,7 +49,7 @@ func runControl(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	leaseWait, err := time.ParseDuration(envOr("WATTFARE_LEASE_WAIT", "15s"))
+	leaseWait, err := time.ParseDuration(envOr("WATTFARE_LEASE_WAIT", defaultLeaseWait()))
 	if err != nil {
 		return fmt.Errorf("WATTFARE_LEASE_WAIT: %w", err)
 	}
@@ -60,6 +60,17 @@ func runControl(ctx context.Context, args []string) error {
 		Dev:       os.Getenv("WATTFARE_DEV") == "1",
 		LeaseWait: leaseWait,
 	})
+}
+
+// defaultLeaseWait outlasts the data plane's lease TTL (WATTFARE_LEASE_TTL,
+// 10 s by default), so that a revoke normally returns with every lease in
+// its scope surrendered or expired rather than PROPAGATION_PENDING.
+func defaultLeaseWait() string {
+	wait := 15 * time.Second
+	if ttl, err := time.ParseDuration(os.Getenv("WATTFARE_LEASE_TTL")); err == nil && ttl+5*time.Second > wait {
+		wait = ttl + 5*time.Second
+	}
+	return wait.String()
 }
 
 // serveControl serves the control plane on addr until ctx ends, then shuts
