@@ -573,11 +573,14 @@ func TestSessionEndpoint(t *testing.T) {
 	if res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("preflight from an unregistered origin got ACAO")
 	}
-	// Bad tokens.
+	// Bad tokens: refused, and a registered page may read why.
 	for _, bad := range []string{"", "nope", h.spec.Tokens[0].Token, mint(t, h.revoked, "zoe", 0, time.Now(), time.Minute)} {
 		res, body := get(bad, acmeOrigin)
-		if res.StatusCode != http.StatusUnauthorized || errCode(body) != "invalid_session" {
-			t.Errorf("token %.20q: %d %v", bad, res.StatusCode, body)
+		if res.StatusCode != http.StatusUnauthorized || errCode(body) != "invalid_session" || res.Header.Get("Access-Control-Allow-Origin") != acmeOrigin {
+			t.Errorf("token %.20q: %d %v ACAO %q", bad, res.StatusCode, body, res.Header.Get("Access-Control-Allow-Origin"))
+		}
+		if res, _ := get(bad, evilOrigin); res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("token %.20q: an unregistered origin may read the error", bad)
 		}
 	}
 	// Revoked connections say so.

@@ -199,11 +199,15 @@ func (c *consent) handleSession(w http.ResponseWriter, r *http.Request) {
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
+		c.allowRegisteredOrigin(w, r, origin)
 		writeAPIError(w, http.StatusUnauthorized, "invalid_session", "send the session token as Authorization: Bearer <token>")
 		return
 	}
 	s, err := c.verifier.Verify(r.Context(), strings.TrimSpace(token))
 	if err != nil {
+		// Let a registered app's page read why, so that its developer sees
+		// "invalid_session" rather than an opaque CORS failure.
+		c.allowRegisteredOrigin(w, r, origin)
 		c.fail(w, r, err)
 		return
 	}
@@ -259,6 +263,18 @@ func (c *consent) preflight(w http.ResponseWriter, r *http.Request, origin strin
 		h.Set("Access-Control-Max-Age", "600")
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// allowRegisteredOrigin lets origin read an error answer when some app
+// registered it. Error answers carry nothing about any user.
+func (c *consent) allowRegisteredOrigin(w http.ResponseWriter, r *http.Request, origin string) {
+	w.Header().Add("Vary", "Origin")
+	if origin == "" {
+		return
+	}
+	if ok, err := c.store.OriginRegistered(r.Context(), origin); err == nil && ok {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+	}
 }
 
 func originAllowed(app wattfare.App, origin string) bool {

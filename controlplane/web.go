@@ -22,8 +22,13 @@ const appCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-
 // (the app routes on the client: /budget, /connect, /dashboard, /admin…).
 func (s *Server) webRoutes() error {
 	app, built := web.App()
+	return appRoutes(s.mux, app, built)
+}
+
+// appRoutes serves app, the built web app, or the not-built page.
+func appRoutes(mux *http.ServeMux, app fs.FS, built bool) error {
 	if !built {
-		s.mux.HandleFunc("/", getOnly(notBuilt))
+		mux.HandleFunc("/", getOnly(notBuilt))
 		return nil
 	}
 	index, err := fs.ReadFile(app, "index.html")
@@ -31,7 +36,7 @@ func (s *Server) webRoutes() error {
 		return err
 	}
 	assets := http.FileServerFS(app)
-	s.mux.HandleFunc("GET /assets/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /assets/", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := fs.Stat(app, strings.TrimPrefix(path.Clean(r.URL.Path), "/")); err != nil {
 			http.NotFound(w, r)
 			return
@@ -42,7 +47,7 @@ func (s *Server) webRoutes() error {
 	modTime := time.Now()
 	// "/" without a method: "GET /" would conflict with method-less API
 	// patterns such as "/graphql".
-	s.mux.HandleFunc("/", getOnly(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", getOnly(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/connect/api/") {
 			http.NotFound(w, r)
 			return
