@@ -26,8 +26,9 @@ func AccountIDFromContext(ctx context.Context) (string, bool) {
 // exchange is the HTTP exchange a GraphQL mutation runs in, so that signIn
 // and signOut can set and clear the cookie.
 type exchange struct {
-	w     http.ResponseWriter
-	token string // the request's session token, if it had a valid one
+	w          http.ResponseWriter
+	token      string // the request's session token, if it had a valid one
+	remoteAddr string // the client's address, for the sign-in limits
 }
 
 type exchangeKey struct{}
@@ -111,7 +112,7 @@ func (s *Server) dashboardSessions() *dashboardSessions {
 func (s *Server) withDashboardSession(next http.Handler) http.Handler {
 	accounts := &postgres.Accounts{DB: s.cfg.DB}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ex := &exchange{w: w}
+		ex := &exchange{w: w, remoteAddr: r.RemoteAddr}
 		ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
 		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 			a, err := accounts.SessionAccount(ctx, c.Value)

@@ -147,3 +147,34 @@ func TestAccountIDFromContext(t *testing.T) {
 		t.Fatalf("empty context = %q, %v", id, ok)
 	}
 }
+
+// TestSignInRateLimited: a client guessing one account's password is
+// refused with RATE_LIMITED after ten attempts, even with the right password
+// and without a session; another client, or the same client for another
+// email, is not.
+func TestSignInRateLimited(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	h.signUp("guarded@example.com")
+	const signIn = `mutation($email: String!, $password: String!) { signIn(input: {email: $email, password: $password}) { account { id } } }`
+	guesser := h.browser()
+	guesser.remoteAddr = "198.51.100.66:5555"
+	for i := range 10 {
+		guesser.wantCode("UNAUTHENTICATED", "", signIn, map[string]any{"email": "guarded@example.com", "password": "guess number " + string(rune('a'+i))})
+	}
+	e := guesser.wantCode("RATE_LIMITED", "", signIn, map[string]any{"email": "GUARDED@example.com", "password": "correct horse battery"})
+	if s, ok := e.Extensions["retryAfterSeconds"].(float64); !ok || s < 1 {
+		t.Fatalf("rate-limited error = %+v", e)
+	}
+	if guesser.cookies[controlplane.SessionCookie] != nil {
+		t.Fatal("a rate-limited sign-in set a cookie")
+	}
+	if n := h.count(`SELECT count(*) FROM dashboard_sessions`); n != 1 { // the sign-up's own
+		t.Fatalf("%d sessions after rate-limited sign-in", n)
+	}
+
+	owner := h.browser()
+	owner.remoteAddr = "203.0.113.9:443"
+	owner.mustDo(signIn, map[string]any{"email": "guarded@example.com", "password": "correct horse battery"}, nil)
+	guesser.wantCode("UNAUTHENTICATED", "", signIn, map[string]any{"email": "someone-else@example.com", "password": "whatever it is"})
+}

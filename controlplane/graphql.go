@@ -14,6 +14,7 @@ func (s *Server) graphqlRoutes() error {
 		Sessions:  s.dashboardSessions(),
 		Dev:       s.cfg.Dev,
 		LeaseWait: s.cfg.LeaseWait,
+		Throttle:  newAuthThrottle(nil),
 		Logger:    s.log,
 	})
 	// GET carries queries only (gqlgen refuses mutations over GET); POST carries everything.

@@ -56,6 +56,8 @@ type browser struct {
 	cookies map[string]*http.Cookie
 	last    []*http.Cookie // Set-Cookie of the last response
 	c       *client.Client
+	// remoteAddr, when set, is the client address of every request.
+	remoteAddr string
 }
 
 func (h *harness) browser() *browser {
@@ -64,6 +66,9 @@ func (h *harness) browser() *browser {
 		b.mu.Lock()
 		for _, c := range b.cookies {
 			r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+		if b.remoteAddr != "" {
+			r.RemoteAddr = b.remoteAddr
 		}
 		b.mu.Unlock()
 		h.h.ServeHTTP(w, r)

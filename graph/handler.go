@@ -40,7 +40,9 @@ type HandlerConfig struct {
 	// Dev enables introspection.
 	Dev       bool
 	LeaseWait time.Duration
-	Logger    *slog.Logger
+	// Throttle limits sign-in and sign-up attempts; nil means no limit.
+	Throttle Throttle
+	Logger   *slog.Logger
 }
 
 // NewHandler returns the /graphql handler: POST for everything, GET for
@@ -51,6 +53,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Throttle == nil {
+		cfg.Throttle = noThrottle{}
+	}
 	r := &Resolver{
 		accounts: &postgres.Accounts{DB: cfg.DB},
 		apps:     &postgres.Apps{DB: cfg.DB, LeaseWait: cfg.LeaseWait},
@@ -60,6 +65,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		usage:    &postgres.Usage{DB: cfg.DB},
 		models:   &postgres.Models{DB: cfg.DB},
 		sessions: cfg.Sessions,
+		throttle: cfg.Throttle,
 		log:      cfg.Logger,
 	}
 	srv := handler.New(NewExecutableSchema(Config{

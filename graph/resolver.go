@@ -21,6 +21,21 @@ type Sessions interface {
 	End(ctx context.Context) (bool, error)
 }
 
+// Throttle bounds how fast one client may try to sign in or sign up. Begin
+// takes an attempt of action ("signIn", "signUp") for email, or refuses it
+// with a RATE_LIMITED error; the caller reports the outcome with done, and a
+// successful sign-in may be given back. The control plane implements it, as
+// it knows the client's address.
+type Throttle interface {
+	Begin(ctx context.Context, action, email string) (done func(ok bool), err error)
+}
+
+type noThrottle struct{}
+
+func (noThrottle) Begin(context.Context, string, string) (func(bool), error) {
+	return func(bool) {}, nil
+}
+
 // Resolver holds the services resolvers call.
 type Resolver struct {
 	accounts *postgres.Accounts
@@ -31,6 +46,7 @@ type Resolver struct {
 	usage    *postgres.Usage
 	models   *postgres.Models
 	sessions Sessions
+	throttle Throttle
 	log      *slog.Logger
 }
 

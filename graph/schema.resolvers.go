@@ -166,7 +166,12 @@ func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) 
 	if input.DisplayName != nil {
 		name = *input.DisplayName
 	}
+	done, err := r.throttle.Begin(ctx, "signUp", input.Email)
+	if err != nil {
+		return nil, err
+	}
 	a, err := r.accounts.SignUp(ctx, input.Email, input.Password, name)
+	done(err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +182,12 @@ func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) 
 }
 
 func (r *mutationResolver) SignIn(ctx context.Context, input model.SignInInput) (*model.Viewer, error) {
+	done, err := r.throttle.Begin(ctx, "signIn", input.Email)
+	if err != nil {
+		return nil, err
+	}
 	a, err := r.accounts.Authenticate(ctx, input.Email, input.Password)
+	done(err == nil)
 	if err != nil {
 		return nil, err
 	}
