@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wattfare/wattfare/controlplane"
+	"github.com/wattfare/wattfare/postgres"
 )
 
 const meQuery = `{ me { account { id email } wallet(mode: TEST) { available credits } } }`
@@ -177,4 +178,57 @@ func TestSignInRateLimited(t *testing.T) {
 	owner.remoteAddr = "203.0.113.9:443"
 	owner.mustDo(signIn, map[string]any{"email": "guarded@example.com", "password": "correct horse battery"}, nil)
 	guesser.wantCode("UNAUTHENTICATED", "", signIn, map[string]any{"email": "someone-else@example.com", "password": "whatever it is"})
+}
+
+// TestExpiredSessionsDeleted: an expired session signs nobody in and is
+// deleted when presented, when its account signs in again, or by the
+// periodic sweep; unexpired sessions stay.
+func TestExpiredSessionsDeleted(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	ctx := context.Background()
+	expire := func(b *browser) {
+		h.exec(`UPDATE dashboard_sessions SET expires_at = now() - interval '1 second' WHERE token_sha256 = sha256($1::bytea)`,
+			[]byte(b.cookies[controlplane.SessionCookie].Value))
+	}
+	sessions := func(accountID string) int {
+		return h.count(`SELECT count(*) FROM dashboard_sessions WHERE account_id = $1`, accountID)
+	}
+
+	t.Run("OnUse", func(t *testing.T) {
+		b, id := h.signUp("expired-use@example.com")
+		expire(b)
+		var me meResult
+		b.mustDo(meQuery, nil, &me)
+		if me.Me != nil {
+			t.Fatalf("expired session signed in as %+v", me.Me)
+		}
+		if n := sessions(id); n != 0 {
+			t.Fatalf("%d sessions left after presenting an expired one", n)
+		}
+	})
+	t.Run("OnSignIn", func(t *testing.T) {
+		b, id := h.signUp("expired-signin@example.com")
+		expire(b)
+		other := h.browser()
+		other.mustDo(`mutation { signIn(input: {email: "expired-signin@example.com", password: "correct horse battery"}) { account { id } } }`, nil, nil)
+		if n := sessions(id); n != 1 {
+			t.Fatalf("%d sessions after signing in again, want only the new one", n)
+		}
+	})
+	t.Run("Sweep", func(t *testing.T) {
+		gone, goneID := h.signUp("expired-sweep@example.com")
+		_, keptID := h.signUp("kept-sweep@example.com")
+		expire(gone)
+		accounts := &postgres.Accounts{DB: h.pool}
+		if _, err := accounts.DeleteExpiredSessions(ctx, 1000); err != nil {
+			t.Fatal(err)
+		}
+		if sessions(goneID) != 0 || sessions(keptID) != 1 {
+			t.Fatalf("after the sweep: expired %d, unexpired %d", sessions(goneID), sessions(keptID))
+		}
+		if n := h.count(`SELECT count(*) FROM dashboard_sessions WHERE expires_at <= now()`); n != 0 {
+			t.Fatalf("%d expired sessions after the sweep", n)
+		}
+	})
 }

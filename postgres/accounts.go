@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -194,6 +195,11 @@ func (s *Accounts) CreateSession(ctx context.Context, accountID string) (token s
 	var raw [32]byte
 	rand.Read(raw[:])
 	token = base64.RawURLEncoding.EncodeToString(raw[:])
+	// Signing in is when an account's old sessions are least likely to be
+	// wanted: drop the expired ones.
+	if err := queries.DeleteExpiredAccountSessions(ctx, s.DB, accountID); err != nil {
+		return "", time.Time{}, fmt.Errorf("delete expired sessions: %w", err)
+	}
 	expires, err = queries.CreateDashboardSession(ctx, s.DB, sqlc.CreateDashboardSessionParams{
 		TokenSha256: sessionHash(token), AccountID: accountID, TtlSeconds: int64(SessionTTL / time.Second),
 	})
@@ -210,12 +216,53 @@ func (s *Accounts) SessionAccount(ctx context.Context, token string) (Account, e
 	}
 	row, err := queries.DashboardSessionAccount(ctx, s.DB, sessionHash(token))
 	if errors.Is(err, pgx.ErrNoRows) {
+		// An expired session is deleted the first time it is presented.
+		if err := queries.DeleteExpiredSession(ctx, s.DB, sessionHash(token)); err != nil {
+			return Account{}, fmt.Errorf("delete expired session: %w", err)
+		}
 		return Account{}, wattfare.Errorf(wattfare.EUNAUTHENTICATED, "not signed in")
 	}
 	if err != nil {
 		return Account{}, fmt.Errorf("look up session: %w", err)
 	}
 	return accountFrom(row), nil
+}
+
+// DeleteExpiredSessions deletes up to limit expired sessions and returns
+// how many it deleted. The control plane calls it periodically, for the
+// sessions of browsers that never come back.
+func (s *Accounts) DeleteExpiredSessions(ctx context.Context, limit int) (int64, error) {
+	n, err := queries.DeleteExpiredSessions(ctx, s.DB, int32(limit))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", err)
+	}
+	return n, nil
+}
+
+// SweepSessions deletes expired sessions now and then every interval until
+// ctx ends, in batches so that no statement holds many locks for long.
+func (s *Accounts) SweepSessions(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.DeleteExpiredSessions(ctx, 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("sweep dashboard sessions", "err", err)
+				}
+				break
+			}
+			if n < 1000 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // DeleteSession ends a session. It reports whether there was one.

@@ -93,6 +93,7 @@ func serveControl(ctx context.Context, addr string, cfg controlplane.Config) err
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	go (&postgres.Accounts{DB: cfg.DB}).SweepSessions(ctx, time.Hour, slog.Default())
 	done := make(chan error, 1)
 	go func() {
 		<-ctx.Done()

@@ -29,3 +29,13 @@ WHERE s.token_sha256 = $1 AND s.expires_at > now();
 
 -- name: DeleteDashboardSession :execrows
 DELETE FROM dashboard_sessions WHERE token_sha256 = $1;
+
+-- name: DeleteExpiredSession :exec
+DELETE FROM dashboard_sessions WHERE token_sha256 = $1 AND expires_at <= now();
+
+-- name: DeleteExpiredAccountSessions :exec
+DELETE FROM dashboard_sessions WHERE account_id = $1 AND expires_at <= now();
+
+-- name: DeleteExpiredSessions :execrows
+DELETE FROM dashboard_sessions WHERE token_sha256 IN (
+  SELECT token_sha256 FROM dashboard_sessions WHERE expires_at <= now() LIMIT @lim);

@@ -136,6 +136,37 @@ func (q *Queries) DeleteDashboardSession(ctx context.Context, db DBTX, tokenSha2
 	return result.RowsAffected(), nil
 }
 
+const deleteExpiredAccountSessions = `-- name: DeleteExpiredAccountSessions :exec
+DELETE FROM dashboard_sessions WHERE account_id = $1 AND expires_at <= now()
+`
+
+func (q *Queries) DeleteExpiredAccountSessions(ctx context.Context, db DBTX, accountID string) error {
+	_, err := db.Exec(ctx, deleteExpiredAccountSessions, accountID)
+	return err
+}
+
+const deleteExpiredSession = `-- name: DeleteExpiredSession :exec
+DELETE FROM dashboard_sessions WHERE token_sha256 = $1 AND expires_at <= now()
+`
+
+func (q *Queries) DeleteExpiredSession(ctx context.Context, db DBTX, tokenSha256 []byte) error {
+	_, err := db.Exec(ctx, deleteExpiredSession, tokenSha256)
+	return err
+}
+
+const deleteExpiredSessions = `-- name: DeleteExpiredSessions :execrows
+DELETE FROM dashboard_sessions WHERE token_sha256 IN (
+  SELECT token_sha256 FROM dashboard_sessions WHERE expires_at <= now() LIMIT $1)
+`
+
+func (q *Queries) DeleteExpiredSessions(ctx context.Context, db DBTX, lim int32) (int64, error) {
+	result, err := db.Exec(ctx, deleteExpiredSessions, lim)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const insertAccount = `-- name: InsertAccount :one
 INSERT INTO accounts (id, email, password_hash, display_name) VALUES ($1, $2, $3, $4)
 ON CONFLICT (email) DO NOTHING
