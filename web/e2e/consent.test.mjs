@@ -53,7 +53,7 @@ test("live: sign in, cap $5, approve, chat is charged, budget shows it, revoke s
   // The budget page shows the app, the spend and the receipt.
   const budget = await context.newPage();
   await budget.goto(`${controlURL}/budget`);
-  const conn = budget.getByRole("listitem", { name: "Acme Chat" });
+  const conn = budget.getByRole("listitem", { name: "Acme Chat" }).filter({ hasText: user });
   await conn.waitFor();
   await until(async () => {
     await budget.reload();
@@ -71,7 +71,7 @@ test("live: sign in, cap $5, approve, chat is charged, budget shows it, revoke s
   // Revoke in one click.
   await conn.getByRole("button", { name: "Revoke Acme Chat" }).click();
   await conn.waitFor({ state: "detached" });
-  await budget.getByText("Revoked (1)").waitFor();
+  await budget.getByText(/^Revoked \(\d+\)$/).waitFor();
 
   // The next request fails with connection_revoked and the app shows it.
   await app.bringToFront();
@@ -120,4 +120,33 @@ test("the consent popup refuses to be framed", async (t) => {
   assert.ok(frame, "the iframe exists");
   const text = await frame.evaluate(() => document.body?.innerText ?? "").catch(() => "");
   assert.doesNotMatch(text, /Wattfare|Allow/, "no consent UI rendered inside the frame");
+});
+
+test("deny: the app is told and nothing is connected", async (t) => {
+  const context = await launch(t);
+  const user = unique("e2e_deny");
+  const app = await context.newPage();
+  await app.goto(`${demoURL}/?mode=live&user=${user}`);
+  await app.locator("#status", { hasText: /^Not connected$/ }).waitFor();
+  const [popup] = await Promise.all([app.waitForEvent("popup"), app.getByRole("button", { name: "Connect AI budget" }).click()]);
+  await popup.getByLabel("Email").fill(dev.user.email);
+  await popup.getByLabel("Password").fill(dev.user.password);
+  await popup.locator("form button[type=submit]").click();
+  await popup.getByLabel("Monthly cap").waitFor();
+  await Promise.all([popup.waitForEvent("close"), popup.getByRole("button", { name: "Deny" }).click()]);
+  await app.locator("#note", { hasText: "You did not connect your budget." }).waitFor();
+  assert.equal(await app.locator("#status").textContent(), "Not connected");
+  assert.equal((await sessionStatus(await demoSession("live", user))).status, "not_connected");
+});
+
+test("popup blocked: the redirect flow connects and returns to the app", async (t) => {
+  const context = await launch(t);
+  const user = unique("e2e_redirect");
+  const token = await demoSession("test", user);
+  const back = `${demoURL}/?mode=test&user=${user}`;
+  const page = await context.newPage();
+  await page.goto(`${controlURL}/connect#${new URLSearchParams({ session: token, return_to: back })}`);
+  await page.locator("#note", { hasText: "Connected: your budget now pays for Acme's AI." }).waitFor();
+  assert.equal(new URL(page.url()).origin, new URL(demoURL).origin);
+  await page.locator("#status", { hasText: /^Connected$/ }).waitFor();
 });

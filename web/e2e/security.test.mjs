@@ -45,3 +45,17 @@ test("an unregistered origin that claims the app's origin gets no connection and
   // is at the claimed origin, and this one is not.
   await attempt(t, new URL(demoURL).origin, /was not opened by Acme Chat/);
 });
+
+test("the redirect flow refuses a return URL off the app's registered origins", async (t) => {
+  const context = await launch(t);
+  const user = unique("e2e_return");
+  const token = await demoSession("test", user);
+  const page = await context.newPage();
+  const demo = new URL(demoURL);
+  for (const bad of [`http://127.0.0.1:1/steal`, `http://${demo.hostname}.evil.test:${demo.port}/`, `${demo.origin}.evil.test/`]) {
+    await page.goto(`${controlURL}/connect#${new URLSearchParams({ session: token, return_to: bad })}`);
+    await page.getByText("Nothing was connected", { exact: true }).waitFor();
+    assert.equal(new URL(page.url()).origin, new URL(controlURL).origin, `stayed on Wattfare for ${bad}`);
+  }
+  assert.equal((await sessionStatus(await demoSession("test", user))).status, "not_connected");
+});
