@@ -371,6 +371,11 @@ func TestApprove(t *testing.T) {
 		if _, _, _, v2 := h.connection(t, h.acme, wattfare.ModeLive, "alice"); v2 != v1 {
 			t.Errorf("a replayed approval rewrote the connection (version %d → %d)", v1, v2)
 		}
+		var audits int
+		h.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'connection.approve' AND actor_id = $1 AND data->>'app_user_id' = 'alice'`, h.user).Scan(&audits)
+		if audits != 1 {
+			t.Errorf("%d approvals audited, want 1 (replays change nothing)", audits)
+		}
 		// The user revokes; replaying the old approval must not reconnect.
 		if _, err := h.pool.Exec(context.Background(), `UPDATE connections SET status = 'revoked', revoked_at = now() WHERE app_id = $1 AND app_user_id = 'alice'`, h.acme); err != nil {
 			t.Fatal(err)

@@ -142,12 +142,20 @@ func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (Conne
 		if err := s.q.ConsentEnsureWallet(ctx, tx, sqlc.ConsentEnsureWalletParams{AccountID: a.AccountID, Mode: string(a.Mode)}); err != nil {
 			return fmt.Errorf("ensure wallet: %w", err)
 		}
-		_, err = s.q.ConsentUpsertConnection(ctx, tx, sqlc.ConsentUpsertConnectionParams{
+		id, err := s.q.ConsentUpsertConnection(ctx, tx, sqlc.ConsentUpsertConnectionParams{
 			ID: wattfare.NewID("conn_"), AppID: a.AppID, Mode: string(a.Mode), AppUserID: a.AppUserID,
 			AccountID: a.AccountID, MonthlyCap: int64(a.MonthlyCap),
 		})
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no rows: nothing changed
+		switch {
+		case errors.Is(err, pgx.ErrNoRows): // nothing changed: a replay
+		case err != nil:
 			return fmt.Errorf("store connection: %w", interpretError(err))
+		default:
+			if err := audit(ctx, tx, a.AccountID, "connection.approve", "connection", id, map[string]any{
+				"app_id": a.AppID, "mode": a.Mode, "app_user_id": a.AppUserID, "monthly_cap": a.MonthlyCap,
+			}); err != nil {
+				return err
+			}
 		}
 		st, err = s.connection(ctx, tx, a.AppID, a.Mode, a.AppUserID, now)
 		return err
