@@ -318,6 +318,11 @@ func TestQueryLimits(t *testing.T) {
 		q := `{ me { apps(first: 100) { edges { node { connections(mode: TEST, first: 100) { edges { node { id app { name } } } } } } } } }`
 		wantRefused(t, post(fmt.Sprintf(`{"query": %q}`, q), nil), http.StatusUnprocessableEntity, "COMPLEXITY_LIMIT_EXCEEDED")
 	})
+	t.Run("ErrTooComplexHugeFirst", func(t *testing.T) {
+		// Huge page sizes must not overflow the cost into something small.
+		q := `{ me { apps(first: 4611686018427387904) { edges { node { connections(mode: TEST, first: 4611686018427387904) { edges { node { id } } } } } } } }`
+		wantRefused(t, post(fmt.Sprintf(`{"query": %q}`, q), nil), http.StatusUnprocessableEntity, "COMPLEXITY_LIMIT_EXCEEDED")
+	})
 	t.Run("ErrTooComplexOverGET", func(t *testing.T) {
 		q := `{ me { apps(first: 100) { edges { node { connections(mode: TEST, first: 100) { edges { node { id } } } } } } } }`
 		r := httptest.NewRequest(http.MethodGet, "http://example.com/graphql?query="+url.QueryEscape(q), nil)

@@ -285,6 +285,21 @@ func TestDeveloperApps(t *testing.T) {
 		}
 		dev.wantCode("INVALID_INPUT", "to", `query($id: ID!) { app(id: $id) { usageByDay(mode: TEST, from: "2026-03-04T00:00:00Z", to: "2026-03-01T00:00:00Z") { day } } }`, map[string]any{"id": app.ID})
 		dev.wantCode("INVALID_INPUT", "to", `query($id: ID!) { app(id: $id) { usageByDay(mode: TEST, from: "2020-01-01T00:00:00Z", to: "2026-03-01T00:00:00Z") { day } } }`, map[string]any{"id": app.ID})
+		// A malformed time is the caller's mistake, never INTERNAL.
+		for _, bad := range []string{"yesterday", "2026-03-01", "2026-03-01 00:00:00", ""} {
+			e := dev.wantCode("INVALID_INPUT", "", `query($id: ID!, $from: Time!) { app(id: $id) { usageByDay(mode: TEST, from: $from, to: "2026-03-01T00:00:00Z") { day } } }`,
+				map[string]any{"id": app.ID, "from": bad})
+			if !strings.Contains(e.Message, "RFC 3339") {
+				t.Fatalf("malformed time %q: %+v", bad, e)
+			}
+		}
+		// Offsets are honoured: [2026-03-01T00:00+05:00, 2026-03-02T00:00-05:00) overlaps three UTC days.
+		var tz struct{ App struct{ UsageByDay []struct{ Day string } } }
+		dev.mustDo(`query($id: ID!) { app(id: $id) { usageByDay(mode: TEST, from: "2026-03-01T00:00:00+05:00", to: "2026-03-02T00:00:00-05:00") { day } } }`,
+			map[string]any{"id": app.ID}, &tz)
+		if d := tz.App.UsageByDay; len(d) != 3 || d[0].Day != "2026-02-28" || d[2].Day != "2026-03-02" {
+			t.Fatalf("usageByDay across offsets = %+v", d)
+		}
 	})
 
 	t.Run("ViewerApps", func(t *testing.T) {

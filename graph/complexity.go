@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres"
 )
 
 // complexity prices lists by how many items they may return, so that
@@ -11,9 +12,11 @@ import (
 // feels it.
 func complexity() ComplexityRoot {
 	var c ComplexityRoot
+	// A first over MaxPageSize is refused by the resolver anyway; clamping
+	// it here keeps the product of nested pages from overflowing an int.
 	n := func(first *int, def int) int {
 		if first != nil && *first > 0 {
-			return *first
+			return min(*first, postgres.MaxPageSize+1)
 		}
 		return def
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -50,6 +51,38 @@ func UnmarshalMoney(v any) (wattfare.Money, error) {
 		return 0, wattfare.Errorf(wattfare.EINVALID, "Money must be a decimal string with at most nine decimal places, such as \"10.50\"")
 	}
 	return m, nil
+}
+
+// MarshalTime writes a time as RFC 3339 in UTC (null for the zero time).
+func MarshalTime(t time.Time) graphql.Marshaler {
+	if t.IsZero() {
+		return graphql.Null
+	}
+	return graphql.WriterFunc(func(w io.Writer) {
+		io.WriteString(w, strconv.Quote(t.UTC().Format(time.RFC3339Nano)))
+	})
+}
+
+// UnmarshalTime reads an RFC 3339 timestamp, with its offset. Anything else
+// is the caller's mistake (INVALID_INPUT), not the server's: gqlgen's own
+// Time scalar returns plain errors, which would be shown as INTERNAL.
+func UnmarshalTime(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, wattfare.Errorf(wattfare.EINVALID, "Time must be an RFC 3339 string such as \"2026-03-01T00:00:00Z\"")
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, wattfare.Errorf(wattfare.EINVALID, "Time must be an RFC 3339 string such as \"2026-03-01T00:00:00Z\", not %q", truncate(s, 40))
+	}
+	return t, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // Viewer is the signed-in account. Its fields resolve for that account only.
