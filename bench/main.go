@@ -476,6 +476,11 @@ func run(wfBin, outPath string, dur time.Duration, dbURL string) error {
 	dpCmd.Dir = dir
 	dpCmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "WATTFARE_DATA_ADDR="+dpAddr,
 		"WATTFARE_SANDBOX_URL=http://"+upAddr+"/v1", "GOMAXPROCS=2")
+	profile := os.Getenv("WATTFARE_BENCH_PROFILE")
+	pprofAddr := freeAddr()
+	if profile != "" {
+		dpCmd.Env = append(dpCmd.Env, "WATTFARE_PPROF_ADDR="+pprofAddr)
+	}
 	dp, err := startChild("wattfare", dpCmd, dpAddr)
 	if err != nil {
 		return err
@@ -515,18 +520,40 @@ func run(wfBin, outPath string, dur time.Duration, dbURL string) error {
 	p("The machine is shared (other builds ran meanwhile): compare the ratios, which were measured side by side, rather than the absolute numbers.\n\n")
 
 	settledExpected := warm
-	// 1. Non-stream, 64 connections: throughput and CPU per request.
-	nR, _, cpuR, errR := closedLoop(refT, 64, dur, false)
-	nD, _, cpuD, errD := closedLoop(dpT, 64, dur, false)
+	// 1. Non-stream, 64 connections: throughput and CPU per request; and
+	// 2. streams, 64 connections: CPU per SSE event. Each runs in the order
+	// reference, wattfare, wattfare, reference (half the time each), so that
+	// a drift in the machine's load falls on both alike.
+	type tally struct {
+		n, events, errs int64
+		cpu             float64
+	}
+	abba := func(stream bool) (r, d tally) {
+		for _, t := range []*target{refT, dpT, dpT, refT} {
+			n, ev, cpu, errs := closedLoop(t, 64, dur/2, stream)
+			x := &r
+			if t == dpT {
+				x = &d
+			}
+			x.n += n
+			x.events += ev
+			x.cpu += cpu
+			x.errs += errs
+		}
+		return r, d
+	}
+	if profile != "" {
+		go fetchProfile(pprofAddr, profile, dur)
+	}
+	ns1, ns2 := abba(false)
+	nR, cpuR, errR, nD, cpuD, errD := ns1.n, ns1.cpu, ns1.errs, ns2.n, ns2.cpu, ns2.errs
 	settledExpected += nD
 	tpR, tpD := float64(nR)/dur.Seconds(), float64(nD)/dur.Seconds()
 	cpuReqR, cpuReqD := cpuR/float64(nR)*1e6, cpuD/float64(nD)*1e6
-	// 2. Streams, 64 connections: CPU per SSE event.
-	sR, evR, scpuR, _ := closedLoop(refT, 64, dur, true)
-	sD, evD, scpuD, serrD := closedLoop(dpT, 64, dur, true)
+	st1, st2 := abba(true)
+	evR, scpuR, sD, evD, scpuD, serrD := st1.events, st1.cpu, st2.n, st2.events, st2.cpu, st2.errs
 	settledExpected += sD
 	cpuEvR, cpuEvD := scpuR/float64(evR)*1e6, scpuD/float64(evD)*1e6
-	_ = sR
 	// 3. Time to first token, 1 stream at a time.
 	tDirect, _ := ttft(direct, 1, 300, false)
 	t1R, _ := ttft(refT, 1, 300, false)
@@ -619,6 +646,19 @@ func run(wfBin, outPath string, dur time.Duration, dbURL string) error {
 		return os.WriteFile(outPath, []byte(report.String()), 0o644)
 	}
 	return nil
+}
+
+// fetchProfile saves a CPU profile of the data plane (WATTFARE_BENCH_PROFILE).
+func fetchProfile(addr, path string, d time.Duration) {
+	// The data plane's share of the phase is its middle half.
+	time.Sleep(d / 4)
+	c := &fasthttp.Client{ReadTimeout: d + 10*time.Second}
+	code, body, err := c.Get(nil, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds()/2))))
+	if err != nil || code != 200 {
+		log.Printf("profile: %v %d", err, code)
+		return
+	}
+	os.WriteFile(path, body, 0o644)
 }
 
 func mustAbs(p string) string {

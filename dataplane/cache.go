@@ -53,6 +53,7 @@ type entry struct {
 	gen     uint64
 	missing bool
 	key     wattfare.APIKey
+	kid     wattfare.KeyID // key.ID parsed, to compare with a presented key without formatting it
 	app     wattfare.App
 	conn    wattfare.Connection
 }
@@ -106,21 +107,23 @@ func (cc *cachedCatalog) lookup(ck string, g int, load func(e *entry) error) (*e
 	return e, nil
 }
 
-// Key returns the key with the given secret hash; ok is false when there is none.
-func (cc *cachedCatalog) Key(ctx context.Context, hash *[32]byte) (wattfare.APIKey, bool, error) {
+// Key returns the key with the given secret hash, and its id parsed; ok is
+// false when there is none.
+func (cc *cachedCatalog) Key(ctx context.Context, hash *[32]byte) (wattfare.APIKey, wattfare.KeyID, bool, error) {
 	ck := keyCacheKey(hash)
 	e, err := cc.lookup(ck, genKey, func(e *entry) error {
 		k, err := cc.src.KeyBySecretHash(ctx, *hash)
 		e.key = k
 		if err == nil {
+			e.kid, _ = wattfare.ParseKid(k.ID)
 			cc.keyIDs.Store(k.ID, ck)
 		}
 		return err
 	})
 	if err != nil {
-		return wattfare.APIKey{}, false, err
+		return wattfare.APIKey{}, wattfare.KeyID{}, false, err
 	}
-	return e.key, !e.missing, nil
+	return e.key, e.kid, !e.missing, nil
 }
 
 // App returns the app with id; ok is false when there is none.

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
+	"github.com/valyala/bytebufferpool"
 	"github.com/valyala/fasthttp"
 
 	"github.com/wattfare/wattfare"
@@ -151,41 +154,63 @@ func (ex *exchange) run(ctx *fasthttp.RequestCtx, body []byte) {
 // whole handles a non-streamed answer: read it, settle, then write it.
 func (ex *exchange) whole(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 	defer fasthttp.ReleaseResponse(resp)
-	body, err := readAll(resp)
+	buf := bodyPool.Get()
+	defer bodyPool.Put(buf)
+	body, err := readAll(resp, buf)
 	if err != nil {
 		ex.failAfterUpstream(ctx, err, nil)
 		return
 	}
 	var u streamUsage
-	if uv := gjson.GetBytes(body, "usage"); uv.IsObject() {
-		readUsage(uv, &u)
-	}
-	u.UpstreamID = gjson.GetBytes(body, "id").Str
+	var choices gjson.Result
+	gjson.Parse(b2s(body)).ForEach(func(key, v gjson.Result) bool {
+		switch key.Str {
+		case "usage":
+			if v.IsObject() {
+				readUsage(v, &u)
+			}
+		case "id":
+			u.UpstreamID = strings.Clone(v.Str)
+		case "choices":
+			choices = v
+		}
+		return true
+	})
 	if !u.HaveUsage {
 		// Count what came back: the words of each choice's message.
-		gjson.GetBytes(body, "choices").ForEach(func(_, c gjson.Result) bool {
-			u.Chunks += max(countWords(c.Get("message.content").Str), int64(len(c.Get("message.content").Str)+3)/4)
+		choices.ForEach(func(_, c gjson.Result) bool {
+			t := c.Get("message.content").Str
+			u.Chunks += max(countWords(t), int64(len(t)+3)/4)
 			return true
 		})
 	}
 	ex.settle(&u, "ok")
 	ex.s.flights.remove(ex.f)
 	ctx.SetContentTypeBytes(resp.Header.ContentType())
-	ctx.SetBody(body)
+	ctx.SetBody(body) // copies: buf goes back to the pool
 	ctx.SetWriteDeadline(ex.s.cfg.Now().Add(ex.s.cfg.ClientIdleTimeout))
 }
 
-// readAll reads a streamed upstream body whole (a non-streamed answer is
-// bounded by the upstream; 64 MiB is far past any real one).
-func readAll(resp *fasthttp.Response) ([]byte, error) {
+var bodyPool bytebufferpool.Pool
+
+// maxUpstreamBody bounds a non-streamed upstream answer; 64 MiB is far past
+// any real one.
+const maxUpstreamBody = 64 << 20
+
+// readAll reads a streamed upstream body whole into buf.
+func readAll(resp *fasthttp.Response, buf *bytebufferpool.ByteBuffer) ([]byte, error) {
 	r := resp.BodyStream()
 	if r == nil {
-		return resp.Body(), nil
+		buf.Write(resp.Body())
+		return buf.B, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	_, err := buf.ReadFrom(io.LimitReader(r, maxUpstreamBody))
 	resp.CloseBodyStream()
-	return b, err
+	return buf.B, err
 }
+
+// b2s views b as a string without copying; the string must not outlive b.
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (ex *exchange) failBeforeFirstByte(ctx *fasthttp.RequestCtx, err error) {
 	var u streamUsage
@@ -246,7 +271,9 @@ func (ex *exchange) failAfterUpstream(ctx *fasthttp.RequestCtx, err error, u *st
 // upstream_error: the caller can do nothing about them.
 func (ex *exchange) upstreamStatus(ctx *fasthttp.RequestCtx, resp *fasthttp.Response, status int) {
 	defer fasthttp.ReleaseResponse(resp)
-	body, _ := readAll(resp)
+	buf := bodyPool.Get()
+	defer bodyPool.Put(buf)
+	body, _ := readAll(resp, buf)
 	ex.settle(&streamUsage{}, "upstream_error")
 	ex.s.flights.remove(ex.f)
 	switch status {
@@ -300,7 +327,9 @@ type streamBody struct {
 	lastWD   time.Time
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+// bufPool holds the framing buffers of streams: two per open stream, grown
+// only for events larger than this.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func newStreamBody(ex *exchange, resp *fasthttp.Response, conn net.Conn) *streamBody {
 	sb := &streamBody{ex: ex, resp: resp, up: resp.BodyStream(), conn: conn}

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -48,7 +49,7 @@ func parseRequest(body []byte, textField string) (Request, error) {
 	if !gjson.ValidBytes(body) {
 		return r, invalid("", "the request body is not valid JSON")
 	}
-	root := gjson.ParseBytes(body)
+	root := gjson.Parse(b2s(body)) // results point into body; only Model is kept, cloned
 	if !root.IsObject() {
 		return r, invalid("", "the request body must be a JSON object")
 	}
@@ -73,7 +74,7 @@ func parseRequest(body []byte, textField string) (Request, error) {
 	if model.Type != gjson.String || model.Str == "" {
 		return r, invalid("model", "model must be a non-empty string")
 	}
-	r.Model = model.Str
+	r.Model = strings.Clone(model.Str)
 	switch stream.Type {
 	case gjson.Null:
 	case gjson.True:

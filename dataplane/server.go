@@ -8,6 +8,8 @@ package dataplane
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -36,7 +38,8 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies (default 4 MiB); larger ones get
 	// 413 request_too_large.
 	MaxBodyBytes int
-	// MaxHeaderBytes bounds the request header (default 16 KiB).
+	// MaxHeaderBytes bounds the request header (default 8 KiB). It is also
+	// each client connection's read buffer, so it costs memory per stream.
 	MaxHeaderBytes int
 	// UpstreamFirstByteTimeout bounds the wait for the upstream's first byte
 	// (default 120 s); UpstreamIdleTimeout bounds each gap after it (default
@@ -123,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBodyBytes = 4 << 20
 	}
 	if cfg.MaxHeaderBytes <= 0 {
-		cfg.MaxHeaderBytes = 16 << 10
+		cfg.MaxHeaderBytes = 8 << 10
 	}
 	if cfg.UpstreamFirstByteTimeout <= 0 {
 		cfg.UpstreamFirstByteTimeout = 120 * time.Second
@@ -203,9 +206,27 @@ var (
 	hdrGenID     = "X-Generation-Id"
 )
 
+// newRequestID returns "req_" and 80 random bits in the key alphabet, like
+// wattfare.NewID, in one allocation.
+func newRequestID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	var raw [10]byte
+	rand.Read(raw[:])
+	var out [4 + 16]byte
+	copy(out[:], "req_")
+	for i := 0; i < 2; i++ { // 2 groups of 5 bytes = 8 symbols each
+		v := uint64(raw[i*5])<<32 | uint64(raw[i*5+1])<<24 | uint64(raw[i*5+2])<<16 | uint64(raw[i*5+3])<<8 | uint64(raw[i*5+4])
+		for j := 7; j >= 0; j-- {
+			out[4+i*8+j] = alphabet[v&31]
+			v >>= 5
+		}
+	}
+	return string(out[:])
+}
+
 // Handle is the fasthttp handler.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
-	reqID := wattfare.NewID("req_")
+	reqID := newRequestID()
 	ctx.Response.Header.Set(hdrRequestID, reqID)
 	path := ctx.Path()
 	switch {
@@ -226,7 +247,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
-	ctx.Response.Header.Set(hdrRequestID, wattfare.NewID("req_"))
+	ctx.Response.Header.Set(hdrRequestID, newRequestID())
 	var code = wattfare.EInvalidRequest
 	msg := "malformed request"
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
@@ -271,17 +292,18 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, c *caller) error {
 	if !ok || len(tok) != wattfare.SecretKeyLen {
 		return wattfare.Errorf(wattfare.EInvalidAPIKey, "missing or malformed secret key: send Authorization: Bearer sk_…")
 	}
-	sk, err := wattfare.ParseSecretKey(string(tok))
+	secret := string(tok)
+	sk, err := wattfare.ParseSecretKey(secret)
 	if err != nil {
 		return err
 	}
-	c.hash = wattfare.HashSecretKey(string(tok))
-	key, found, err := s.cache.Key(ctx, &c.hash)
+	c.hash = sha256.Sum256(tok)
+	key, kid, found, err := s.cache.Key(ctx, &c.hash)
 	if err != nil {
 		return err
 	}
 	if !found || subtle.ConstantTimeCompare(key.SecretSHA256[:], c.hash[:]) != 1 ||
-		key.ID != sk.ID.String() || key.Mode != sk.Mode {
+		kid != sk.ID || key.Mode != sk.Mode {
 		return wattfare.Errorf(wattfare.EInvalidAPIKey, "unknown secret key")
 	}
 	now := s.cfg.Now()
@@ -477,7 +499,7 @@ func (s *Server) recheck(ev wattfare.ChangeEvent, hit []*flight) {
 	var verdict *wattfare.Error
 	switch ev.Entity {
 	case wattfare.EntityKey:
-		k, found, err := s.cache.Key(ctx, &hit[0].keyHash)
+		k, _, found, err := s.cache.Key(ctx, &hit[0].keyHash)
 		if err != nil {
 			s.log.Warn("dataplane: recheck key", "err", err)
 			return

@@ -78,7 +78,7 @@ func (u *Upstream) init(t *transport) error {
 		MaxIdemponentCallAttempts:     1,
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultUserAgentHeader:      true,
-		ReadBufferSize:                8192,
+		ReadBufferSize:                4096,
 	}
 	return nil
 }

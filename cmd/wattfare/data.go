@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"time"
 
@@ -99,6 +101,10 @@ func serveData(ctx context.Context, o dataOptions, pool *pgxpool.Pool) error {
 	listener := &postgres.Listener{URL: o.DatabaseURL, OnChange: srv.HandleChange, OnReconnect: srv.HandleReconnect, Logger: log}
 	go listener.Run(lctx)
 
+	if addr := os.Getenv("WATTFARE_PPROF_ADDR"); addr != "" {
+		// Profiling for benchmarks, on an address of its own (never the proxy's).
+		go http.ListenAndServe(addr, nil)
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return err

@@ -665,15 +665,24 @@ func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
 	case wattfare.ECapReached, wattfare.EBudgetExhausted:
 		return
 	case wattfare.EInvalidAPIKey:
-		// The key used for renewal went bad; the lease itself may serve
-		// other keys, but their gates re-validate on the next grant.
+		// The key used for renewal went bad (a revoke this process did not
+		// hear of): end its holds; other keys re-validate on their next grant.
+		werr := statusError(grant.Reason)
 		if g := cs.gate(keyID); g != nil {
-			cs.dropGate(keyID)
+			g.denied.Store(werr)
+			closeSignal(g, werr)
 		}
 		e.closeLease(l)
 		return
-	default:
+	case ReasonLeaseGone:
 		e.closeLease(l)
+		return
+	default:
+		// Revoked, suspended or gone while this process was not told
+		// (e.g. its listener was reconnecting): end everything on it.
+		werr := statusError(grant.Reason)
+		cs.denial.Store(&denial{err: werr})
+		e.surrenderConn(cs, werr)
 		return
 	}
 	if topUp {
@@ -698,10 +707,14 @@ func (e *Engine) refuse(cs *connState, keyID string, g LeaseGrant, a Admission, 
 	case wattfare.EInvalidAPIKey:
 		gate := cs.setGate(keyID, nil)
 		gate.denied.Store(err)
+		closeSignal(gate, err)
 	case wattfare.ECapReached, wattfare.EBudgetExhausted:
 		cs.denial.Store(&denial{err: err, amount: a.floor(), until: now + int64(200*time.Millisecond)})
 	default:
+		// The ledger knows of a revoke this process was not told about:
+		// end what is in flight too.
 		cs.denial.Store(&denial{err: err})
+		e.surrenderConn(cs, err)
 	}
 	return err
 }

@@ -94,7 +94,19 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 				if cs.epoch.Load() != epoch {
 					e.closeLease(l)
 				}
+			} else if err == nil && grant.Reason == ReasonLeaseGone {
+				e.closeLease(l)
 			} else if err == nil && grant.Reason != wattfare.ECapReached && grant.Reason != wattfare.EBudgetExhausted {
+				werr := statusError(grant.Reason)
+				if grant.Reason == wattfare.EInvalidAPIKey {
+					if g := cs.gate(h.payer.KeyID); g != nil {
+						g.denied.Store(werr)
+						closeSignal(g, werr)
+					}
+				} else {
+					cs.denial.Store(&denial{err: werr})
+					e.surrenderConn(cs, werr)
+				}
 				e.closeLease(l)
 			}
 		}
