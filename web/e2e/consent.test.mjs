@@ -68,10 +68,27 @@ test("live: sign in, cap $5, approve, chat is charged, budget shows it, revoke s
   assert.match(await receipt.textContent(), /Acme Chat/);
   await budget.screenshot({ path: join(artifacts, "budget-page.png"), fullPage: true });
 
+  // Change the cap from the budget page; the app sees it.
+  await conn.getByRole("button", { name: "Change cap" }).click();
+  await conn.getByLabel("New monthly cap for Acme Chat").fill("7");
+  await conn.getByRole("button", { name: "Save cap" }).click();
+  await conn.getByText("$7.00").waitFor();
+  await app.getByRole("button", { name: "Refresh" }).click();
+  await app.locator("#cap", { hasText: "$7.00" }).waitFor();
+
   // Revoke in one click.
   await conn.getByRole("button", { name: "Revoke Acme Chat" }).click();
   await conn.waitFor({ state: "detached" });
   await budget.getByText(/^Revoked \(\d+\)$/).waitFor();
+
+  // The test wallet takes test credit.
+  await budget.getByRole("radio", { name: "Test" }).click();
+  await budget.getByRole("heading", { name: "Test wallet" }).waitFor();
+  const available = budget.getByTestId("wallet-available");
+  const before = await available.textContent();
+  await budget.getByLabel("Add test credit").fill("5");
+  await budget.getByRole("button", { name: "Add test credit" }).click();
+  await until(async () => (await available.textContent()) !== before, "the test credit to show");
 
   // The next request fails with connection_revoked and the app shows it.
   await app.bringToFront();
