@@ -588,6 +588,16 @@ func TestSessionEndpoint(t *testing.T) {
 			t.Errorf("token %.20q: an unregistered origin may read the error", bad)
 		}
 	}
+	// The client script apps load.
+	res, err := http.Get(h.srv.URL + "/v1/connect.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") || !bytes.Contains(js, []byte("global.Wattfare = {")) {
+		t.Errorf("connect.js: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
 	// Revoked connections say so.
 	h.pool.Exec(context.Background(), `UPDATE connections SET status = 'revoked', revoked_at = now() WHERE id = $1`, connID)
 	if _, body := get(tok, acmeOrigin); body["connected"] != false || body["status"] != "revoked" {
