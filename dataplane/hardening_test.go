@@ -1,0 +1,73 @@
+package dataplane_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wattfare/wattfare"
+)
+
+func TestHardening(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+
+	t.Run("ErrHeaderTooLarge", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", e.dataURL+"/v1/chat/completions", strings.NewReader(chatBody("hi", "")))
+		req.Header.Set("Authorization", "Bearer "+e.key)
+		req.Header.Set("Wattfare-User", "u1")
+		req.Header.Set("X-Padding", strings.Repeat("x", 20_000))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 413 || resp.Header.Get("Wattfare-Request-Id") == "" {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("ErrUnknownRoute", func(t *testing.T) {
+		resp, body := e.call("GET", "/v1/nope", "u1", "")
+		if resp.StatusCode != 404 || decodeErr(t, body).Error.Code != wattfare.EInvalidRequest {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("GracefulShutdownFinishesStreams", func(t *testing.T) {
+		conn, br, hdr := e.rawStream(t, "u1", chatBody("[[sandbox:tokens=20]] [[sandbox:delay-ms=20]]", `,"stream":true`))
+		defer conn.Close()
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			done <- e.srv.Shutdown(ctx)
+		}()
+		var rest strings.Builder
+		for {
+			line, err := br.ReadString('\n')
+			rest.WriteString(line)
+			if err != nil || strings.HasPrefix(line, "data: [DONE]") {
+				break
+			}
+		}
+		if !strings.Contains(rest.String(), "data: [DONE]") || strings.Count(rest.String(), `echo"}`) != 20 {
+			t.Fatalf("stream cut by the shutdown:\n%s", rest.String())
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if c := e.charge(hdr.Get("Wattfare-Request-Id")); c.Status != "ok" || c.CompletionTokens != 20 {
+			t.Errorf("charge %+v", c)
+		}
+		if _, err := net.DialTimeout("tcp", strings.TrimPrefix(e.dataURL, "http://"), time.Second); err == nil {
+			t.Errorf("still accepting after shutdown")
+		}
+	})
+}
