@@ -96,11 +96,15 @@ func TestSessionCookieSecureOnHTTPS(t *testing.T) {
 
 type countingTracer struct {
 	appBatches atomic.Int64
+	keyLookups atomic.Int64
 }
 
 func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	if strings.Contains(d.SQL, "FROM apps WHERE id = ANY") {
 		c.appBatches.Add(1)
+	}
+	if strings.Contains(d.SQL, "FROM api_keys WHERE app_id") {
+		c.keyLookups.Add(1)
 	}
 	return ctx
 }
@@ -157,4 +161,48 @@ func TestNestedAppsAreBatched(t *testing.T) {
 	if batches < 1 || batches >= receipts {
 		t.Fatalf("%d app lookups for %d receipts: not batched", batches, receipts)
 	}
+
+	// A page of apps with their keys: one key query, not one per app.
+	for i := range 8 {
+		app := f.dev.createApp("dl more " + string(rune('a'+i))).ID
+		f.dev.createKey(app, "LIVE")
+	}
+	var apps struct {
+		Me struct {
+			Apps struct {
+				Edges []struct {
+					Node struct {
+						Name string
+						Keys []struct{ Mode string }
+						Test []struct{ Mode string }
+					}
+				}
+			}
+		}
+	}
+	before = tracer.keyLookups.Load()
+	f.dev.mustDo(`{ me { apps(first: 20) { edges { node { name keys { mode } test: keys(mode: TEST) { mode } } } } } }`, nil, &apps)
+	lookups := tracer.keyLookups.Load() - before
+	if n := len(apps.Me.Apps.Edges); n != 10 {
+		t.Fatalf("%d apps", n)
+	}
+	for _, e := range apps.Me.Apps.Edges {
+		wantTest := 0
+		if e.Node.Name == "dl app" {
+			wantTest = 1
+		}
+		if len(e.Node.Test) != wantTest || len(e.Node.Keys) != wantTest+boolInt(strings.HasPrefix(e.Node.Name, "dl more")) {
+			t.Fatalf("keys of %s = %+v / %+v", e.Node.Name, e.Node.Keys, e.Node.Test)
+		}
+	}
+	if lookups < 1 || lookups > 2 {
+		t.Fatalf("%d key lookups for 10 apps: not batched", lookups)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -12,13 +12,16 @@ import (
 )
 
 // loaders batch the lookups of nested lists (a page of connections or
-// receipts → their apps, usage rows → their models, apps → their owners)
+// receipts → their apps, usage rows → their models, apps → their owners
+// and their keys)
 // into one query per list. They live for one request, so nothing is cached
 // across requests or viewers.
 type loaders struct {
 	apps     *dataloadgen.Loader[string, *postgres.App]
 	accounts *dataloadgen.Loader[string, *postgres.Account]
 	models   *dataloadgen.Loader[string, *postgres.ModelPrice]
+	// appKeys are an app's keys in both modes, newest first.
+	appKeys *dataloadgen.Loader[string, []wattfare.APIKey]
 }
 
 type loadersKey struct{}
@@ -39,6 +42,13 @@ func (r *Resolver) newLoaders() *loaders {
 		apps:     dataloadgen.NewLoader(batch(r.apps.ByIDs), opts...),
 		accounts: dataloadgen.NewLoader(batch(r.accounts.ByIDs), opts...),
 		models:   dataloadgen.NewLoader(batch(r.models.ByIDs), opts...),
+		appKeys: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]wattfare.APIKey, []error) {
+			keys, err := r.keys.ForApps(ctx, ids)
+			if err != nil {
+				return nil, []error{err}
+			}
+			return keys, nil
+		}, opts...),
 	}
 }
 

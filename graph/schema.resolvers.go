@@ -106,12 +106,17 @@ func (r *appResolver) Keys(ctx context.Context, obj *postgres.App, mode *wattfar
 	if err := authorizeApp(ctx, obj); err != nil {
 		return nil, err
 	}
-	var m wattfare.Mode
-	if mode != nil {
-		m = *mode
+	all, err := r.loadersFor(ctx).appKeys.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
 	}
-	keys, err := r.keys.ListForApp(ctx, obj.ID, m)
-	return ptrs(keys), err
+	keys := []*wattfare.APIKey{}
+	for i := range all {
+		if mode == nil || all[i].Mode == *mode {
+			keys = append(keys, &all[i])
+		}
+	}
+	return keys, nil
 }
 
 func (r *appResolver) Connections(ctx context.Context, obj *postgres.App, mode wattfare.Mode, first *int, after *string) (*model.ConnectionPage, error) {

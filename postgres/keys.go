@@ -177,6 +177,25 @@ func (s *Keys) ListForApp(ctx context.Context, appID string, mode wattfare.Mode)
 	return keys, nil
 }
 
+// ForApps returns the keys of each of appIDs (both modes), newest first, in
+// the order of appIDs. Dataloaders call it; the caller has authorized the
+// apps.
+func (s *Keys) ForApps(ctx context.Context, appIDs []string) ([][]wattfare.APIKey, error) {
+	rows, err := queries.KeysForApps(ctx, s.DB, appIDs)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	byApp := make(map[string][]wattfare.APIKey, len(appIDs))
+	for _, r := range rows {
+		byApp[r.AppID] = append(byApp[r.AppID], keyFrom(r))
+	}
+	out := make([][]wattfare.APIKey, len(appIDs))
+	for i, id := range appIDs {
+		out[i] = byApp[id]
+	}
+	return out, nil
+}
+
 // BySecret returns the key whose secret is secret, if it is still active.
 // The demo seed uses it to reuse the keys it printed last time.
 func (s *Keys) BySecret(ctx context.Context, secret string) (wattfare.APIKey, error) {

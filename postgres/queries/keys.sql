@@ -30,3 +30,7 @@ SELECT * FROM api_keys WHERE secret_sha256 = $1;
 
 -- name: LockOwnedApp :one
 SELECT id FROM apps WHERE id = @app_id AND owner_id = @owner_id FOR UPDATE;
+
+-- name: KeysForApps :many
+SELECT * FROM api_keys WHERE app_id = ANY(@app_ids::text[])
+ORDER BY created_at DESC, id DESC;

@@ -128,6 +128,42 @@ func (q *Queries) KeysForApp(ctx context.Context, db DBTX, arg KeysForAppParams)
 	return items, nil
 }
 
+const keysForApps = `-- name: KeysForApps :many
+SELECT id, app_id, mode, secret_sha256, public_key, hint, created_at, expires_at, revoked_at, version FROM api_keys WHERE app_id = ANY($1::text[])
+ORDER BY created_at DESC, id DESC
+`
+
+func (q *Queries) KeysForApps(ctx context.Context, db DBTX, appIds []string) ([]ApiKey, error) {
+	rows, err := db.Query(ctx, keysForApps, appIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ApiKey
+	for rows.Next() {
+		var i ApiKey
+		if err := rows.Scan(
+			&i.ID,
+			&i.AppID,
+			&i.Mode,
+			&i.SecretSha256,
+			&i.PublicKey,
+			&i.Hint,
+			&i.CreatedAt,
+			&i.ExpiresAt,
+			&i.RevokedAt,
+			&i.Version,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockOwnedApp = `-- name: LockOwnedApp :one
 SELECT id FROM apps WHERE id = $1 AND owner_id = $2 FOR UPDATE
 `
