@@ -203,6 +203,23 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, env *devEnv, prev *devInf
 			}
 		}
 		_, secret, err := keys.Create(ctx, dev.ID, app.ID, mode)
+		if wattfare.ErrorCode(err) == wattfare.ECONFLICT {
+			// Runs without dev.json each made a key: retire the oldest
+			// rather than refuse to start once the app has MaxKeysPerApp.
+			all, lerr := keys.ListForApp(ctx, app.ID, mode)
+			if lerr != nil {
+				return "", lerr
+			}
+			for i := len(all) - 1; i >= 0; i-- { // newest first: walk from the oldest
+				if postgres.KeyActive(all[i], time.Now()) {
+					if _, err := keys.Revoke(ctx, dev.ID, all[i].ID); err != nil && wattfare.ErrorCode(err) != postgres.CodePropagationPending {
+						return "", err
+					}
+					break
+				}
+			}
+			_, secret, err = keys.Create(ctx, dev.ID, app.ID, mode)
+		}
 		return secret, err
 	}
 	var prevTest, prevLive string

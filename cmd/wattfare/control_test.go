@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres"
 	"github.com/wattfare/wattfare/postgres/pgtest"
 )
 
@@ -90,4 +91,17 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 
 	fourth := seed(nil)
 	t.Run("OKWithoutDevJSON", func(t *testing.T) { check(t, fourth) })
+
+	t.Run("OKManyRunsWithoutDevJSON", func(t *testing.T) {
+		// Each run without dev.json makes keys; past the per-app limit the
+		// oldest is retired instead of `wattfare dev` refusing to start.
+		var last *devInfo
+		for range postgres.MaxKeysPerApp + 2 {
+			last = seed(nil)
+		}
+		check(t, last)
+		if n := count(`SELECT count(*) FROM api_keys WHERE mode = 'test' AND revoked_at IS NULL`); n > postgres.MaxKeysPerApp {
+			t.Fatalf("%d active test keys", n)
+		}
+	})
 }
