@@ -100,6 +100,20 @@ func TestBudgetOwner(t *testing.T) {
 		}
 	})
 
+	t.Run("AddTestCreditAfterSpending", func(t *testing.T) {
+		// A wallet credited up to the bound, then spent down, can be topped
+		// up again: the bound is on what it holds, not on all-time credit.
+		other, otherID := h.signUp("bo-spender@example.com")
+		h.exec(`UPDATE wallets SET credits = 100000000000000, captured = 99999000000000 WHERE account_id = $1 AND mode = 'test'`, otherID)
+		var out struct{ AddTestCredit struct{ Available string } }
+		other.mustDo(`mutation { addTestCredit(amount: "1000") { available } }`, nil, &out)
+		if out.AddTestCredit.Available != "1001.00" {
+			t.Fatalf("top-up after spending = %+v", out)
+		}
+		h.exec(`UPDATE wallets SET captured = 0 WHERE account_id = $1 AND mode = 'test'`, otherID)
+		other.wantCode("INVALID_INPUT", "amount", `mutation { addTestCredit(amount: "1") { available } }`, nil)
+	})
+
 	t.Run("Connections", func(t *testing.T) {
 		var out struct {
 			Me struct {

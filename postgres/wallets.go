@@ -37,8 +37,8 @@ type LedgerEntry struct {
 	CreatedAt   time.Time
 }
 
-// MaxTestCredit bounds one AddTestCredit, and MaxTestBalance the test
-// credits a wallet can accumulate.
+// MaxTestCredit bounds one AddTestCredit, and MaxTestBalance what a test
+// wallet can have available after it.
 const (
 	MaxTestCredit  = 1000 * wattfare.Dollar
 	MaxTestBalance = 100_000 * wattfare.Dollar
@@ -100,23 +100,25 @@ func (s *Wallets) Ledger(ctx context.Context, accountID string, mode wattfare.Mo
 }
 
 // AddTestCredit adds test-mode credit to the account's test wallet. Amounts
-// must be positive and at most MaxTestCredit, and the wallet's test credits
-// stay under MaxTestBalance.
+// must be positive and at most MaxTestCredit, and what the wallet has
+// available stays at most MaxTestBalance.
 func (s *Wallets) AddTestCredit(ctx context.Context, accountID string, amount wattfare.Money) (Wallet, error) {
 	if amount <= 0 || amount > MaxTestCredit {
 		return Wallet{}, wattfare.InvalidField("amount", "must be more than 0 and at most %s", MaxTestCredit)
 	}
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		c, err := queries.TestCreditsForUpdate(ctx, tx, accountID)
-		credits := wattfare.Money(c)
+		available := wattfare.Money(c)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
 		}
 		if err != nil {
 			return fmt.Errorf("lock wallet: %w", err)
 		}
-		if credits+amount > MaxTestBalance {
-			return wattfare.InvalidField("amount", "test wallets hold at most %s of credit", MaxTestBalance)
+		// The bound is on what the wallet holds, not on what was ever
+		// credited: a developer who spent their test credit can top up again.
+		if available+amount > MaxTestBalance {
+			return wattfare.InvalidField("amount", "test wallets hold at most %s of available credit", MaxTestBalance)
 		}
 		return creditWallet(ctx, tx, accountID, accountID, wattfare.ModeTest, amount, "test credit")
 	})

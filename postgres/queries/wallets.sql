@@ -2,7 +2,7 @@
 SELECT * FROM wallets WHERE account_id = $1 AND mode = $2;
 
 -- name: TestCreditsForUpdate :one
-SELECT credits FROM wallets WHERE account_id = $1 AND mode = 'test' FOR UPDATE;
+SELECT (credits - captured - held)::bigint AS available FROM wallets WHERE account_id = $1 AND mode = 'test' FOR UPDATE;
 
 -- name: EnsureWallet :exec
 INSERT INTO wallets (account_id, mode) VALUES ($1, $2) ON CONFLICT DO NOTHING;

@@ -149,12 +149,12 @@ func (q *Queries) LedgerPage(ctx context.Context, db DBTX, arg LedgerPageParams)
 }
 
 const testCreditsForUpdate = `-- name: TestCreditsForUpdate :one
-SELECT credits FROM wallets WHERE account_id = $1 AND mode = 'test' FOR UPDATE
+SELECT (credits - captured - held)::bigint AS available FROM wallets WHERE account_id = $1 AND mode = 'test' FOR UPDATE
 `
 
 func (q *Queries) TestCreditsForUpdate(ctx context.Context, db DBTX, accountID string) (int64, error) {
 	row := db.QueryRow(ctx, testCreditsForUpdate, accountID)
-	var credits int64
-	err := row.Scan(&credits)
-	return credits, err
+	var available int64
+	err := row.Scan(&available)
+	return available, err
 }
