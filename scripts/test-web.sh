@@ -12,6 +12,9 @@ bash scripts/ensure-chromium.sh
 bash scripts/build-web.sh
 [ -x bin/wattfare ] || go build -o bin/wattfare ./cmd/wattfare
 
+# The Node SDK needs no server: its tests check it against the vectors.
+(cd sdk/node && node --test wattfare.test.mjs)
+
 artifacts="$root/build/artifacts"
 mkdir -p "$artifacts"
 
