@@ -91,6 +91,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(ParserTokenLimit)
 	srv.Use(extension.FixedComplexityLimit(ComplexityLimit))
+	srv.Use(storableStrings{})
 	if cfg.Dev {
 		srv.Use(extension.Introspection{})
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -64,7 +65,7 @@ func decodeCursor(s string) (*cursorKey, error) {
 		return nil, bad
 	}
 	us, err := strconv.ParseInt(micros, 10, 64)
-	if err != nil {
+	if err != nil || id == "" || !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
 		return nil, bad
 	}
 	return &cursorKey{At: time.UnixMicro(us).UTC(), ID: id}, nil
