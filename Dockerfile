@@ -23,13 +23,21 @@ RUN go mod download
 COPY . .
 COPY --from=web /src/web/dist/ /src/web/dist/
 RUN go build -trimpath -ldflags="-s -w" -o /out/wattfare ./cmd/wattfare
+# The data plane's spool, made here because the runtime has no shell: a
+# volume mounted on it starts with this owner, so nonroot can write.
+RUN mkdir -p /out/spool
 
 # 3. A minimal runtime: the binary, CA certificates (for OpenRouter), no shell.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/wattfare /usr/local/bin/wattfare
+COPY --from=build --chown=nonroot:nonroot /out/spool /var/lib/wattfare/spool
 USER nonroot:nonroot
+WORKDIR /home/nonroot
 # Processes in containers must listen beyond loopback; compose sets the ports.
-ENV WATTFARE_CONTROL_ADDR=0.0.0.0:8080 WATTFARE_DATA_ADDR=0.0.0.0:8787 WATTFARE_SANDBOX_ADDR=0.0.0.0:8790
+# The spool must outlive a killed container (compose gives it a volume), or
+# usage of requests answered just before the kill would be lost.
+ENV WATTFARE_CONTROL_ADDR=0.0.0.0:8080 WATTFARE_DATA_ADDR=0.0.0.0:8787 WATTFARE_SANDBOX_ADDR=0.0.0.0:8790 \
+    WATTFARE_SPOOL_DIR=/var/lib/wattfare/spool
 EXPOSE 8080 8787
 ENTRYPOINT ["/usr/local/bin/wattfare"]
 CMD ["control"]
