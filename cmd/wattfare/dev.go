@@ -81,7 +81,7 @@ func runDev(ctx context.Context, args []string) error {
 		SandboxAddr: envOr("WATTFARE_SANDBOX_ADDR", "127.0.0.1:8790"),
 		DemoAddr:    envOr("WATTFARE_DEMO_ADDR", "127.0.0.1:3000"),
 	}
-	env.Info = &devInfo{ControlURL: "http://" + env.ControlAddr, DataURL: "http://" + env.DataAddr}
+	env.Info = &devInfo{ControlURL: "http://" + env.ControlAddr, DataURL: "http://" + env.DataAddr, DemoURL: "http://" + env.DemoAddr}
 	if err := postgres.EnsureDatabase(ctx, env.DatabaseURL); err != nil {
 		return err
 	}
