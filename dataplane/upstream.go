@@ -122,6 +122,19 @@ type upConn struct {
 	net.Conn
 	t *transport
 	f atomic.Pointer[flight] // the request it is serving, learned from the request's header
+
+	// The read and write deadlines are moved only when they would come
+	// within a quarter of their span, or when the span changes: resetting
+	// a deadline on every read of a stream costs more than metering it.
+	readSpan, writeSpan time.Duration
+	readAt, writeAt     time.Time // when each deadline was last set
+}
+
+func (c *upConn) setReadDeadline(span time.Duration, now time.Time) {
+	if span != c.readSpan || now.Sub(c.readAt) > span/4 {
+		c.readSpan, c.readAt = span, now
+		c.Conn.SetReadDeadline(now.Add(span))
+	}
 }
 
 var idHeaderLine = []byte("\r\n" + upstreamIDHeader + ": ")
@@ -140,7 +153,10 @@ func (c *upConn) Write(p []byte) (int, error) {
 			}
 		}
 	}
-	c.Conn.SetWriteDeadline(time.Now().Add(c.t.firstByte))
+	if now := time.Now(); c.writeSpan != c.t.firstByte || now.Sub(c.writeAt) > c.t.firstByte/4 {
+		c.writeSpan, c.writeAt = c.t.firstByte, now
+		c.Conn.SetWriteDeadline(now.Add(c.t.firstByte))
+	}
 	return c.Conn.Write(p)
 }
 
@@ -160,7 +176,7 @@ func (c *upConn) Read(p []byte) (int, error) {
 			d = 100 * time.Millisecond
 		}
 	}
-	c.Conn.SetReadDeadline(time.Now().Add(d))
+	c.setReadDeadline(d, time.Now())
 	if f != nil && f.killed.Load() { // a kill between the check and the deadline
 		return 0, errCut
 	}
@@ -176,7 +192,8 @@ func (c *upConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// cut makes the connection's blocked and future reads fail at once.
+// cut makes the connection's blocked and future reads fail at once. (Its
+// reads check the flight's kill flag before they set a deadline again.)
 func (c *upConn) cut() { c.Conn.SetReadDeadline(time.Unix(1, 0)) }
 
 func isTimeout(err error) bool {
