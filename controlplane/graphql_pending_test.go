@@ -74,6 +74,13 @@ func TestStopWritesCommittedWhileLeasesOpen(t *testing.T) {
 			if h.count(tc.committed, f.appID) == 0 {
 				t.Fatalf("%s did not commit", tc.name)
 			}
+			if tc.name == "RevokeConnection" {
+				// Asking again is not a way to be told it stopped.
+				errs := b.do(q, vars, &out)
+				if len(errs) != 1 || errs[0].code() != "PROPAGATION_PENDING" {
+					t.Fatalf("second revoke errors = %+v", errs)
+				}
+			}
 		})
 	}
 

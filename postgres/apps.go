@@ -257,10 +257,14 @@ func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (App,
 		return App{}, wattfare.InvalidField("reason", "use 1 to 500 characters")
 	}
 	var a App
+	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
 		a, err = oneApp(queries.SuspendApp(ctx, tx, sqlc.SuspendAppParams{ID: appID, Reason: &reason}))
 		if err != nil {
+			return err
+		}
+		if leases, err = openLeases(ctx, tx, LeaseScope{AppID: appID}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, adminID, "app.suspend", "app", appID, map[string]any{"reason": reason})
@@ -268,7 +272,7 @@ func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (App,
 	if err != nil {
 		return App{}, err
 	}
-	return a, awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{AppID: appID})
+	return a, awaitLeases(ctx, s.DB, s.LeaseWait, leases)
 }
 
 // Unsuspend lets a suspended app spend again.
@@ -295,39 +299,77 @@ func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (App, error
 // lease cannot be renewed, and by then no process admits in scope.
 const CodePropagationPending = "PROPAGATION_PENDING"
 
-// awaitLeases waits, at most wait, until no lease in scope can admit. It is
-// called after the write committed, so it never reports a failure of the
-// write: when leases are still open at the end of the wait, it returns a
-// CodePropagationPending error saying when they expire.
-func awaitLeases(ctx context.Context, db *pgxpool.Pool, wait time.Duration, scope LeaseScope) error {
-	if wait <= 0 {
-		wait = 15 * time.Second
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	if AwaitLeasesReleased(wctx, db, scope) == nil {
-		return nil
-	}
-	// The caller may have gone; the answer is still owed to the log.
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	var stopsBy *time.Time
-	err := db.QueryRow(qctx, `
-SELECT max(l.expires_at) FROM leases l
+// openLeases returns the ids of the leases in scope that can still admit,
+// read in the writing transaction after its update. A grant that checked
+// the updated row (FOR SHARE) committed before the update could proceed, so
+// its lease is here; a grant after the commit sees the change. Leases
+// granted afterwards for what the write left allowed (another key of the
+// app, the connection under its new cap) are not waited for.
+func openLeases(ctx context.Context, tx pgx.Tx, scope LeaseScope) ([]string, error) {
+	rows, err := tx.Query(ctx, `
+SELECT l.id FROM leases l
 WHERE l.released_at IS NULL AND l.expires_at > now()
   AND (($1 <> '' AND l.connection_id = $1)
     OR ($2 <> '' AND l.connection_id IN (
           SELECT c.id FROM connections c WHERE c.app_id = $2 AND ($3 = '' OR c.mode = $3))))`,
-		scope.ConnectionID, scope.AppID, string(scope.Mode)).Scan(&stopsBy)
-	switch {
-	case err != nil:
-		return &wattfare.Error{Code: CodePropagationPending,
-			Message: "done; Wattfare could not yet confirm that every data-plane process has stopped admitting requests for it"}
-	case stopsBy == nil: // the last lease closed meanwhile
+		scope.ConnectionID, scope.AppID, string(scope.Mode))
+	if err != nil {
+		return nil, fmt.Errorf("open leases: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("open leases: %w", err)
+	}
+	return ids, nil
+}
+
+// awaitLeases waits, at most wait, until none of the leases ids (from
+// openLeases) can admit: each is surrendered, or expired. It is called
+// after the write committed, so it never reports a failure of the write:
+// when some are still open at the end of the wait, it returns a
+// CodePropagationPending error saying when they expire.
+func awaitLeases(ctx context.Context, db *pgxpool.Pool, wait time.Duration, ids []string) error {
+	if len(ids) == 0 {
 		return nil
 	}
-	at := stopsBy.UTC().Truncate(time.Millisecond)
-	return &wattfare.Error{Code: CodePropagationPending,
-		Message:  fmt.Sprintf("done; data-plane processes that have not yet heard of it stop admitting requests for it by %s", at.Format(time.RFC3339)),
-		Metadata: map[string]any{"stopsBy": at.Format(time.RFC3339Nano)}}
+	if wait <= 0 {
+		wait = 15 * time.Second
+	}
+	const q = `SELECT count(*), max(expires_at) FROM leases WHERE id = ANY($1) AND released_at IS NULL AND expires_at > now()`
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	delay := 5 * time.Millisecond
+	for {
+		var n int
+		var stopsBy *time.Time
+		err := db.QueryRow(wctx, q, ids).Scan(&n, &stopsBy)
+		if err == nil && n == 0 {
+			return nil
+		}
+		if err == nil {
+			select {
+			case <-wctx.Done():
+			case <-time.After(delay):
+				delay = min(2*delay, 50*time.Millisecond)
+				continue
+			}
+		}
+		// The wait is over (or the database failed). Tell the caller when
+		// the leases still open expire; the caller may have gone, and the
+		// answer is still owed to the log.
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err = db.QueryRow(qctx, q, ids).Scan(&n, &stopsBy)
+		cancel()
+		switch {
+		case err != nil:
+			return &wattfare.Error{Code: CodePropagationPending,
+				Message: "done; Wattfare could not yet confirm that every data-plane process has stopped admitting requests for it"}
+		case n == 0: // the last lease closed meanwhile
+			return nil
+		}
+		at := stopsBy.UTC().Truncate(time.Millisecond)
+		return &wattfare.Error{Code: CodePropagationPending,
+			Message:  fmt.Sprintf("done; data-plane processes that have not yet heard of it stop admitting requests for it by %s", at.Format(time.RFC3339)),
+			Metadata: map[string]any{"stopsBy": at.Format(time.RFC3339Nano)}}
+	}
 }

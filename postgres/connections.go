@@ -118,6 +118,7 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 		return Connection{}, wattfare.InvalidField("monthlyCap", "must be between 0.00 and %s", MaxMonthlyCap)
 	}
 	var old wattfare.Money
+	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.OwnedConnectionForUpdate(ctx, tx, sqlc.OwnedConnectionForUpdateParams{ID: connID, AccountID: accountID})
 		old = wattfare.Money(row.MonthlyCap)
@@ -137,16 +138,17 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 		if err := queries.SetConnectionCap(ctx, tx, sqlc.SetConnectionCapParams{ID: connID, MonthlyCap: cap.Nanos()}); err != nil {
 			return fmt.Errorf("set cap: %w", err)
 		}
+		if cap < old {
+			if leases, err = openLeases(ctx, tx, LeaseScope{ConnectionID: connID}); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, accountID, "connection.cap", "connection", connID, map[string]any{"from": old, "to": cap})
 	})
 	if err != nil {
 		return Connection{}, err
 	}
-	var pending error
-	if cap < old {
-		pending = awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{ConnectionID: connID})
-	}
-	return s.reread(ctx, accountID, connID, pending)
+	return s.reread(ctx, accountID, connID, awaitLeases(ctx, s.DB, s.LeaseWait, leases))
 }
 
 // reread returns the connection as committed, with pending (a
@@ -163,6 +165,7 @@ func (s *Connections) reread(ctx context.Context, accountID, connID string, pend
 // Revoke stops one of accountID's connections. It returns once no
 // data-plane process can admit a request for it.
 func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Connection, error) {
+	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.OwnedConnectionForUpdate(ctx, tx, sqlc.OwnedConnectionForUpdateParams{ID: connID, AccountID: accountID})
 		status := row.Status
@@ -172,18 +175,23 @@ func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Con
 		if err != nil {
 			return fmt.Errorf("lock connection: %w", err)
 		}
-		if status == string(wattfare.ConnectionRevoked) {
-			return nil
+		if status != string(wattfare.ConnectionRevoked) {
+			if err := queries.RevokeConnection(ctx, tx, connID); err != nil {
+				return fmt.Errorf("revoke connection: %w", err)
+			}
+			if err := audit(ctx, tx, accountID, "connection.revoke", "connection", connID, nil); err != nil {
+				return err
+			}
 		}
-		if err := queries.RevokeConnection(ctx, tx, connID); err != nil {
-			return fmt.Errorf("revoke connection: %w", err)
-		}
-		return audit(ctx, tx, accountID, "connection.revoke", "connection", connID, nil)
+		// Revoking again still waits: the first revoke may have answered
+		// PROPAGATION_PENDING.
+		leases, err = openLeases(ctx, tx, LeaseScope{ConnectionID: connID})
+		return err
 	})
 	if err != nil {
 		return Connection{}, err
 	}
-	return s.reread(ctx, accountID, connID, awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{ConnectionID: connID}))
+	return s.reread(ctx, accountID, connID, awaitLeases(ctx, s.DB, s.LeaseWait, leases))
 }
 
 // Ensure returns the connection (appID, mode, appUserID), creating it for

@@ -108,6 +108,7 @@ func (s *Keys) Roll(ctx context.Context, ownerID, keyID string, overlap time.Dur
 	var k wattfare.APIKey
 	var secret string
 	var old wattfare.APIKey
+	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.OwnedKeyForUpdate(ctx, tx, sqlc.OwnedKeyForUpdateParams{KeyID: keyID, OwnerID: ownerID})
 		old = keyFrom(row)
@@ -127,25 +128,27 @@ func (s *Keys) Roll(ctx context.Context, ownerID, keyID string, overlap time.Dur
 		if err != nil {
 			return err
 		}
+		if overlap == 0 {
+			if leases, err = openLeases(ctx, tx, LeaseScope{AppID: old.AppID, Mode: old.Mode}); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, ownerID, "key.roll", "api_key", keyID,
 			map[string]any{"app_id": old.AppID, "mode": old.Mode, "new_key_id": k.ID, "overlap_seconds": int64(overlap.Seconds())})
 	})
 	if err != nil {
 		return wattfare.APIKey{}, "", err
 	}
-	if overlap == 0 {
-		// The old key stopped at once: like a revoke, wait for the data plane.
-		if err := awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{AppID: old.AppID, Mode: old.Mode}); err != nil {
-			return k, secret, err
-		}
-	}
-	return k, secret, nil
+	// With no overlap the old key stopped at once: like a revoke, wait for
+	// the data plane.
+	return k, secret, awaitLeases(ctx, s.DB, s.LeaseWait, leases)
 }
 
 // Revoke stops a key at once. It returns once no data-plane process admits
 // requests in the key's app and mode on a lease taken before the revoke.
 func (s *Keys) Revoke(ctx context.Context, ownerID, keyID string) (wattfare.APIKey, error) {
 	var k wattfare.APIKey
+	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.RevokeOwnedKey(ctx, tx, sqlc.RevokeOwnedKeyParams{KeyID: keyID, OwnerID: ownerID})
 		k = keyFrom(row)
@@ -155,12 +158,15 @@ func (s *Keys) Revoke(ctx context.Context, ownerID, keyID string) (wattfare.APIK
 		if err != nil {
 			return fmt.Errorf("revoke key: %w", err)
 		}
+		if leases, err = openLeases(ctx, tx, LeaseScope{AppID: k.AppID, Mode: k.Mode}); err != nil {
+			return err
+		}
 		return audit(ctx, tx, ownerID, "key.revoke", "api_key", keyID, map[string]any{"app_id": k.AppID, "mode": k.Mode})
 	})
 	if err != nil {
 		return wattfare.APIKey{}, err
 	}
-	return k, awaitLeases(ctx, s.DB, s.LeaseWait, LeaseScope{AppID: k.AppID, Mode: k.Mode})
+	return k, awaitLeases(ctx, s.DB, s.LeaseWait, leases)
 }
 
 // ListForApp returns an app's keys (mode "" for both), newest first. The
