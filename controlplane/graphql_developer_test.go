@@ -294,7 +294,9 @@ func TestDeveloperApps(t *testing.T) {
 			}
 		}
 		// Offsets are honoured: [2026-03-01T00:00+05:00, 2026-03-02T00:00-05:00) overlaps three UTC days.
-		var tz struct{ App struct{ UsageByDay []struct{ Day string } } }
+		var tz struct {
+			App struct{ UsageByDay []struct{ Day string } }
+		}
 		dev.mustDo(`query($id: ID!) { app(id: $id) { usageByDay(mode: TEST, from: "2026-03-01T00:00:00+05:00", to: "2026-03-02T00:00:00-05:00") { day } } }`,
 			map[string]any{"id": app.ID}, &tz)
 		if d := tz.App.UsageByDay; len(d) != 3 || d[0].Day != "2026-02-28" || d[2].Day != "2026-03-02" {
