@@ -58,13 +58,14 @@ func NewFixture(ctx context.Context, db *pgxpool.Pool, capAmount, credits wattfa
 	return f, tx.Commit(ctx)
 }
 
-// AddKey creates another secret key for the fixture's app and returns its id.
-func (f Fixture) AddKey(ctx context.Context, db *pgxpool.Pool) (string, error) {
+// AddKey creates another secret key for the fixture's app and returns its
+// id and secret.
+func (f Fixture) AddKey(ctx context.Context, db *pgxpool.Pool) (id, secret string, err error) {
 	sk := wattfare.NewSecretKey(f.Mode)
 	hash := wattfare.HashSecretKey(sk.String())
-	_, err := db.Exec(ctx, `INSERT INTO api_keys (id, app_id, mode, secret_sha256, public_key, hint) VALUES ($1, $2, $3, $4, $5, 'fixt')`,
+	_, err = db.Exec(ctx, `INSERT INTO api_keys (id, app_id, mode, secret_sha256, public_key, hint) VALUES ($1, $2, $3, $4, $5, 'fixt')`,
 		sk.ID.String(), f.AppID, string(f.Mode), hash[:], []byte(sk.PublicKey()))
-	return sk.ID.String(), err
+	return sk.ID.String(), sk.String(), err
 }
 
 // NewUser connects another app user of the fixture's app, paid by a new

@@ -493,10 +493,9 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 		grant, err := e.ledger.GrantLease(gctx, req)
 		cancel()
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+			if ctx.Err() == nil {
+				e.log.Warn("grant lease", "connection", cs.id, "err", err)
 			}
-			e.log.Warn("grant lease", "connection", cs.id, "err", err)
 			return nil, unavailable()
 		}
 		switch grant.Reason {
