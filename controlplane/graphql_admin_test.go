@@ -158,6 +158,36 @@ func TestAdmin(t *testing.T) {
 		if !out.SuspendApp.Suspended || out.SuspendApp.SuspendedReason != "abuse" {
 			t.Fatalf("suspendApp = %+v", out)
 		}
+		// The owner sees why; a connected user sees only that it is suspended.
+		var owner struct {
+			App struct {
+				Suspended       bool
+				SuspendedReason *string
+			}
+		}
+		f.dev.mustDo(`query($id: ID!) { app(id: $id) { suspended suspendedReason } }`, map[string]any{"id": f.appID}, &owner)
+		if !owner.App.Suspended || owner.App.SuspendedReason == nil || *owner.App.SuspendedReason != "abuse" {
+			t.Fatalf("owner sees %+v", owner)
+		}
+		var user struct {
+			Me struct {
+				Connections struct {
+					Edges []struct {
+						Node struct {
+							App struct {
+								Suspended       bool
+								SuspendedReason *string
+							}
+						}
+					}
+				}
+			}
+		}
+		f.user.mustDo(`{ me { connections { edges { node { app { suspended suspendedReason } } } } } }`, nil, &user)
+		if e := user.Me.Connections.Edges; len(e) != 1 || !e[0].Node.App.Suspended || e[0].Node.App.SuspendedReason != nil {
+			t.Fatalf("connected user sees %+v", user)
+		}
+		f.dev.wantCode("FORBIDDEN", "", `mutation($id: ID!) { unsuspendApp(appId: $id) { id } }`, map[string]any{"id": f.appID})
 		var un struct{ UnsuspendApp struct{ Suspended bool } }
 		admin.mustDo(`mutation($id: ID!) { unsuspendApp(appId: $id) { suspended } }`, map[string]any{"id": f.appID}, &un)
 		if un.UnsuspendApp.Suspended {

@@ -305,6 +305,8 @@ type ApiKeyResolver interface {
 type AppResolver interface {
 	Owner(ctx context.Context, obj *postgres.App) (*postgres.Account, error)
 
+	SuspendedReason(ctx context.Context, obj *postgres.App) (*string, error)
+
 	PublishableKeys(ctx context.Context, obj *postgres.App) ([]*model.PublishableKey, error)
 	Keys(ctx context.Context, obj *postgres.App, mode *wattfare.Mode) ([]*wattfare.APIKey, error)
 	Connections(ctx context.Context, obj *postgres.App, mode wattfare.Mode, first *int, after *string) (*model.ConnectionPage, error)
@@ -1684,6 +1686,7 @@ type App {
   owner: Account!
   suspended: Boolean!
   suspendedAt: Time
+  "Why an admin suspended the app: for its owner and admins; null for anyone else."
   suspendedReason: String
   createdAt: Time!
   publishableKeys: [PublishableKey!]!
@@ -3965,7 +3968,7 @@ func (ec *executionContext) _App_suspendedReason(ctx context.Context, field grap
 			return ec.fieldContext_App_suspendedReason(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.SuspendedReason, nil
+			return ec.Resolvers.App().SuspendedReason(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -3976,7 +3979,7 @@ func (ec *executionContext) _App_suspendedReason(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_App_suspendedReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("App", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("App", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _App_createdAt(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
@@ -9566,10 +9569,43 @@ func (ec *executionContext) _App(ctx context.Context, sel ast.SelectionSet, obj 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "suspendedReason":
-			out.Values[i] = ec._App_suspendedReason(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._App_suspendedReason(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "createdAt":
 			out.Values[i] = ec._App_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -87,6 +87,14 @@ func (r *appResolver) Owner(ctx context.Context, obj *postgres.App) (*postgres.A
 	return a, err
 }
 
+func (r *appResolver) SuspendedReason(ctx context.Context, obj *postgres.App) (*string, error) {
+	// A connected user sees that the app is suspended, not an admin's note.
+	if authorizeApp(ctx, obj) != nil {
+		return nil, nil
+	}
+	return obj.SuspendedReason, nil
+}
+
 func (r *appResolver) PublishableKeys(ctx context.Context, obj *postgres.App) ([]*model.PublishableKey, error) {
 	if err := authorizeApp(ctx, obj); err != nil {
 		return nil, err
