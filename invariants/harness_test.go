@@ -239,6 +239,7 @@ type call struct {
 }
 
 type callOpts struct {
+	model   string // default sandbox/pricey
 	stream  bool
 	tokens  int
 	delayMS int
@@ -246,15 +247,19 @@ type callOpts struct {
 	started chan<- struct{} // closed at the first streamed byte
 }
 
-// do sends one chat completion to p for u with the sandbox's pricey model
-// ($0.001 per token each way).
+// do sends one chat completion to p for u, by default with the sandbox's
+// pricey model ($0.001 per token each way).
 func (c *cluster) do(ctx context.Context, p *proc, u *user, secret string, o callOpts) call {
 	msg := fmt.Sprintf("hello [[sandbox:tokens=%d]]", o.tokens)
 	if o.delayMS > 0 {
 		msg += fmt.Sprintf(" [[sandbox:delay-ms=%d]]", o.delayMS)
 	}
+	model := o.model
+	if model == "" {
+		model = "sandbox/pricey"
+	}
 	body := map[string]any{
-		"model":    "sandbox/pricey",
+		"model":    model,
 		"messages": []map[string]string{{"role": "user", "content": msg}},
 		"stream":   o.stream,
 	}

@@ -192,6 +192,9 @@ func (w *world) burstErr(stopping *proc) error {
 		if w.rng.IntN(4) == 0 {
 			jobs[i].o.maxTok = 0 // clamped to what is affordable
 		}
+		if w.rng.IntN(3) == 0 {
+			jobs[i].o.model = "sandbox/echo"
+		}
 		if jobs[i].o.stream && w.rng.IntN(3) == 0 {
 			jobs[i].o.delayMS = 1 + w.rng.IntN(5)
 		}
@@ -269,7 +272,7 @@ func (w *world) slowStreams(u *user, secret string) ([]chan call, []*proc) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			out <- w.c.do(ctx, p, u, secret, callOpts{stream: true, tokens: 400, delayMS: 10, maxTok: 400, started: started})
+			out <- w.c.do(ctx, p, u, secret, callOpts{model: "sandbox/echo", stream: true, tokens: 400, delayMS: 10, maxTok: 400, started: started})
 		}()
 		<-started
 		outs = append(outs, out)

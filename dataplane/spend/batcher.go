@@ -72,11 +72,12 @@ func (b *batcher) run(stop <-chan struct{}) {
 		case <-b.kick:
 		case <-time.After(time.Second):
 		}
-		// Let a batch gather, unless it is already full.
+		// Let a batch gather, unless it is already full or a lease release
+		// waits (a revoke is waiting for it).
 		b.mu.Lock()
-		full := len(b.pending) >= b.e.cfg.BatchSize
+		now := len(b.pending) >= b.e.cfg.BatchSize || len(b.releases) > 0
 		b.mu.Unlock()
-		if !full {
+		if !now {
 			select {
 			case <-stop:
 				return
