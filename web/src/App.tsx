@@ -1,7 +1,9 @@
 import type { ReactNode } from "react";
 import { AuthForm, useMe, useSignOut } from "./components/auth";
 import { Card, Spinner } from "./components/ui";
+import { AdminPage } from "./pages/Admin";
 import { BudgetPage } from "./pages/Budget";
+import { DashboardPage } from "./pages/Dashboard";
 import { ConnectPage } from "./pages/Connect";
 import { Link, navigate, useLocation } from "./lib/router";
 
@@ -20,10 +22,10 @@ export function App() {
       page = <SignInPage />;
       break;
     case path.startsWith("/dashboard"):
-      page = <Placeholder title="Developer dashboard">Apps, keys, allowed origins and usage by user and model will live here.</Placeholder>;
+      page = <DashboardPage />;
       break;
     case path.startsWith("/admin"):
-      page = <Placeholder title="Admin console">Usage across apps, users and models, app suspension and prices will live here.</Placeholder>;
+      page = <AdminPage />;
       break;
     default:
       page = <Placeholder title="Page not found">There is nothing at {path}.</Placeholder>;

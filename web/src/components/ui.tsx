@@ -1,4 +1,4 @@
-import { useId, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode } from "react";
+import { useEffect, useId, useRef, useState, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from "react";
 
 // Hand-written building blocks in the spirit of shadcn/ui: plain elements,
 // visible focus, labels tied to inputs, errors announced to screen readers.
@@ -110,6 +110,130 @@ export function Segmented<T extends string>({ label, value, options, onChange }:
           {o.label}
         </button>
       ))}
+    </div>
+  );
+}
+
+export function Select({ label, hint, id, children, ...rest }: SelectHTMLAttributes<HTMLSelectElement> & { label: string; hint?: ReactNode }) {
+  const auto = useId();
+  const fid = id ?? auto;
+  return (
+    <div className="field">
+      <label htmlFor={fid}>{label}</label>
+      <select id={fid} className="select" aria-describedby={hint ? `${fid}-hint` : undefined} {...rest}>
+        {children}
+      </select>
+      {hint && <p id={`${fid}-hint`} className="field-hint">{hint}</p>}
+    </div>
+  );
+}
+
+/** CopyBox shows a value in a read-only field with a copy button. */
+export function CopyBox({ label, value, secret }: { label: string; value: string; secret?: boolean }) {
+  const id = useId();
+  const ref = useRef<HTMLInputElement>(null);
+  const [copied, setCopied] = useState(false);
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(value);
+    } catch {
+      ref.current?.select();
+      document.execCommand?.("copy");
+    }
+    setCopied(true);
+    setTimeout(() => setCopied(false), 2000);
+  }
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <div className={`copy-box${secret ? " secret" : ""}`}>
+        <input id={id} ref={ref} readOnly value={value} spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
+        <Button type="button" variant="secondary" onClick={copy} aria-label={`Copy ${label}`}>
+          {copied ? "Copied" : "Copy"}
+        </Button>
+      </div>
+      <span className="sr-only" role="status">{copied ? "Copied to the clipboard" : ""}</span>
+    </div>
+  );
+}
+
+/**
+ * usePager pages forward through a Relay-style list (first/after) and back
+ * through the cursors it has seen.
+ */
+export function usePager() {
+  const [stack, setStack] = useState<string[]>([]);
+  return {
+    after: stack.length ? stack[stack.length - 1] : null,
+    page: stack.length + 1,
+    next: (cursor: string | null | undefined) => cursor && setStack((s) => [...s, cursor]),
+    prev: () => setStack((s) => s.slice(0, -1)),
+    reset: () => setStack([]),
+  };
+}
+
+export function Pager({ label, page, hasNext, onPrev, onNext }: { label: string; page: number; hasNext: boolean; onPrev: () => void; onNext: () => void }) {
+  if (page === 1 && !hasNext) return null;
+  return (
+    <nav className="pager" aria-label={label}>
+      <Button variant="secondary" onClick={onPrev} disabled={page === 1}>
+        Previous
+      </Button>
+      <span className="muted small">Page {page}</span>
+      <Button variant="secondary" onClick={onNext} disabled={!hasNext}>
+        Next
+      </Button>
+    </nav>
+  );
+}
+
+/** Dialog is a modal <dialog>: focus moves into it and Escape cancels. */
+export function Dialog({ open, title, children, onClose }: { open: boolean; title: string; children: ReactNode; onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+  return (
+    <dialog
+      ref={ref}
+      className="dialog"
+      aria-labelledby={titleId}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+    >
+      {open && (
+        <>
+          <h2 id={titleId}>{title}</h2>
+          {children}
+        </>
+      )}
+    </dialog>
+  );
+}
+
+export function TextArea({ label, hint, error, id, ...rest }: TextareaHTMLAttributes<HTMLTextAreaElement> & { label: string; hint?: ReactNode; error?: string | null }) {
+  const auto = useId();
+  const fid = id ?? auto;
+  const hintId = hint ? `${fid}-hint` : undefined;
+  const errId = error ? `${fid}-error` : undefined;
+  return (
+    <div className="field">
+      <label htmlFor={fid}>{label}</label>
+      <textarea
+        id={fid}
+        className={`textarea${error ? " invalid" : ""}`}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={[hintId, errId].filter(Boolean).join(" ") || undefined}
+        {...rest}
+      />
+      {hint && <p id={hintId} className="field-hint">{hint}</p>}
+      {error && <p id={errId} className="field-error">{error}</p>}
     </div>
   );
 }

@@ -21,3 +21,30 @@ export function errorCode(err: { graphQLErrors?: { extensions?: Record<string, u
   const code = err?.graphQLErrors?.[0]?.extensions?.code;
   return typeof code === "string" ? code : undefined;
 }
+
+type GQLErr = { graphQLErrors?: { message: string; extensions?: Record<string, unknown> }[] } | undefined | null;
+
+/**
+ * fieldErrors maps INVALID_INPUT errors to their extensions.field, so forms
+ * can show the server's message next to the field it is about. Errors
+ * without a field are under "".
+ */
+export function fieldErrors(err: GQLErr): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of err?.graphQLErrors ?? []) {
+    const f = e.extensions?.code === "INVALID_INPUT" && typeof e.extensions.field === "string" ? e.extensions.field : "";
+    out[f] = out[f] ? `${out[f]}; ${e.message}` : e.message;
+  }
+  return out;
+}
+
+/**
+ * pendingUntil returns extensions.stopsBy when the only error is
+ * PROPAGATION_PENDING: the write committed and takes effect everywhere by then.
+ */
+export function pendingUntil(err: GQLErr): string | null {
+  const errs = err?.graphQLErrors ?? [];
+  if (errs.length === 0 || errs.some((e) => e.extensions?.code !== "PROPAGATION_PENDING")) return null;
+  const s = errs[0].extensions?.stopsBy;
+  return typeof s === "string" ? s : "";
+}

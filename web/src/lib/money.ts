@@ -51,3 +51,44 @@ export function formatDateTime(iso: string | null | undefined): string {
     timeZoneName: "short",
   });
 }
+
+const NANO = 1_000_000_000n;
+
+/** toNano parses a Money string ("12.5", "-0.000000001") into integer nano-dollars. */
+export function toNano(amount: string): bigint {
+  let s = amount.trim();
+  let neg = false;
+  if (s.startsWith("-")) {
+    neg = true;
+    s = s.slice(1);
+  }
+  const [whole = "0", frac = ""] = s.split(".");
+  const n = BigInt(whole || "0") * NANO + BigInt((frac + "000000000").slice(0, 9) || "0");
+  return neg ? -n : n;
+}
+
+/** fromNano formats integer nano-dollars as a Money string ("7.5", "0.000000001"). */
+export function fromNano(n: bigint): string {
+  const neg = n < 0n;
+  const a = neg ? -n : n;
+  const frac = (a % NANO).toString().padStart(9, "0").replace(/0+$/, "");
+  return `${neg ? "-" : ""}${a / NANO}${frac ? "." + frac : ""}`;
+}
+
+/** capLeft is cap − used, never below zero: what a connection may still spend this period. */
+export function capLeft(cap: string, used: string): string {
+  const d = toNano(cap) - toNano(used);
+  return fromNano(d > 0n ? d : 0n);
+}
+
+/** isZero reports whether a Money string is zero. */
+export function isZero(amount: string | null | undefined): boolean {
+  return !amount || toNano(amount) === 0n;
+}
+
+/** validPrice checks a price per million tokens typed by an admin: a decimal string, never a float. */
+export function validPrice(input: string): string | null {
+  const s = input.trim().replace(/^\$/, "");
+  if (!/^\d+(\.\d{1,6})?$/.test(s)) return "Enter dollars per million tokens, such as 2 or 0.15 (at most 6 decimals).";
+  return null;
+}

@@ -40,3 +40,14 @@ export function Link({ to, onClick, ...rest }: { to: string } & AnchorHTMLAttrib
   }
   return <a href={to} onClick={handle} {...rest} />;
 }
+
+/** withQuery returns the current path with some query parameters changed (null removes one). */
+export function withQuery(changes: Record<string, string | null>): string {
+  const u = new URL(window.location.href);
+  for (const [k, v] of Object.entries(changes)) {
+    if (v == null) u.searchParams.delete(k);
+    else u.searchParams.set(k, v);
+  }
+  const q = u.searchParams.toString();
+  return u.pathname + (q ? "?" + q : "");
+}

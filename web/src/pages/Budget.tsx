@@ -1,11 +1,11 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
-import type { BudgetQuery, Mode } from "../gql/graphql";
-import { Alert, Badge, Button, Card, Field, Meter, Segmented, Spinner, Stat } from "../components/ui";
+import type { BudgetQuery, BudgetReceiptsQuery, Mode } from "../gql/graphql";
+import { Alert, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, Stat, usePager } from "../components/ui";
 import { errorMessage } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
-import { capInput, formatDate, formatDateTime, formatUSD, validCap } from "../lib/money";
+import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, toNano, validCap } from "../lib/money";
 
 const BudgetQueryDoc = graphql(`
   query Budget($mode: Mode!) {
@@ -43,7 +43,17 @@ const BudgetQueryDoc = graphql(`
           }
         }
       }
-      receipts(mode: $mode, first: 50) {
+    }
+  }
+`);
+
+const ReceiptsDoc = graphql(`
+  query BudgetReceipts($mode: Mode!, $after: String) {
+    me {
+      account {
+        id
+      }
+      receipts(mode: $mode, first: 20, after: $after) {
         edges {
           node {
             requestId
@@ -60,6 +70,38 @@ const BudgetQueryDoc = graphql(`
               id
               name
             }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
+const LedgerDoc = graphql(`
+  query WalletLedger($mode: Mode!, $after: String) {
+    me {
+      account {
+        id
+      }
+      wallet(mode: $mode) {
+        mode
+        ledger(first: 10, after: $after) {
+          edges {
+            node {
+              id
+              kind
+              amount
+              description
+              createdAt
+            }
+          }
+          pageInfo {
+            hasNextPage
+            endCursor
           }
         }
       }
@@ -102,7 +144,7 @@ const RevokeDoc = graphql(`
 `);
 
 type Conn = NonNullable<BudgetQuery["me"]>["connections"]["edges"][number]["node"];
-type Receipt = NonNullable<BudgetQuery["me"]>["receipts"]["edges"][number]["node"];
+type Receipt = NonNullable<BudgetReceiptsQuery["me"]>["receipts"]["edges"][number]["node"];
 
 /**
  * BudgetPage is "Your budget": the wallet of each mode, every app connected
@@ -113,7 +155,11 @@ export function BudgetPage() {
   const { query } = useLocation();
   const mode: Mode = query.get("mode") === "test" ? "TEST" : "LIVE";
   const [res, refetch] = useQuery({ query: BudgetQueryDoc, variables: { mode } });
-  const reload = () => refetch({ requestPolicy: "network-only" });
+  const [tick, setTick] = useState(0);
+  const reload = () => {
+    refetch({ requestPolicy: "network-only" });
+    setTick((t) => t + 1);
+  };
 
   if (res.fetching && !res.data) return <Spinner label="Loading your budget" />;
   if (res.error && !res.data) return <Alert>{errorMessage(res.error)}</Alert>;
@@ -125,7 +171,6 @@ export function BudgetPage() {
   const conns = me.connections.edges.map((e) => e.node);
   const active = conns.filter((c) => c.status === "ACTIVE");
   const revoked = conns.filter((c) => c.status !== "ACTIVE");
-  const receipts = me.receipts.edges.map((e) => e.node);
 
   return (
     <div className="page">
@@ -172,9 +217,8 @@ export function BudgetPage() {
         )}
       </Card>
 
-      <Card title="Usage">
-        {receipts.length === 0 ? <p className="empty">No requests yet.</p> : <ReceiptTable receipts={receipts} />}
-      </Card>
+      <ReceiptsCard key={`receipts-${mode}`} mode={mode} tick={tick} />
+      <LedgerCard key={`ledger-${mode}`} mode={mode} tick={tick} />
     </div>
   );
 }
@@ -201,7 +245,11 @@ function WalletCard({ wallet, mode, onChange }: { wallet: NonNullable<BudgetQuer
         <Stat label="Available" value={<span data-testid="wallet-available">{formatUSD(wallet.available)}</span>} />
         <Stat label="Credits" value={formatUSD(wallet.credits)} />
         <Stat label="Spent" value={formatUSD(wallet.captured)} />
-        <Stat label="In flight" value={formatUSD(wallet.held)} />
+        <Stat
+          label="Reserved for requests in progress"
+          value={<span data-testid="wallet-reserved">{formatUSD(wallet.held)}</span>}
+          sub="Set aside so running requests can finish. Not spent: what they don't use comes back."
+        />
       </div>
       {mode === "TEST" && (
         <form className="inline-form" onSubmit={submit} noValidate>
@@ -244,6 +292,13 @@ function ConnectionRow({ conn, onChange }: { conn: Conn; onChange: () => void })
     else onChange();
   }
   const origin = conn.app.allowedOrigins[0];
+  // Left reads as cap − used; what is reserved for requests in progress and
+  // a wallet that cannot cover the rest are said beside it, not subtracted.
+  const left = capLeft(conn.monthlyCap, conn.spentThisPeriod);
+  const notes: string[] = [];
+  if (!isZero(conn.held)) notes.push(`${formatUSD(conn.held)} reserved for requests in progress`);
+  if (toNano(conn.remaining) < toNano(left) - toNano(conn.held)) notes.push(`your wallet covers ${formatUSD(conn.remaining)}`);
+  const leftNote = notes.length ? notes.join("; ") : undefined;
   return (
     <li className="conn" aria-label={conn.app.name}>
       <div className="conn-head">
@@ -267,7 +322,7 @@ function ConnectionRow({ conn, onChange }: { conn: Conn; onChange: () => void })
       <div className="conn-numbers">
         <Stat label="Monthly cap" value={formatUSD(conn.monthlyCap)} />
         <Stat label="Used this period" value={<span data-testid="conn-spent">{formatUSD(conn.spentThisPeriod)}</span>} />
-        <Stat label="Left" value={formatUSD(conn.remaining)} />
+        <Stat label="Left" value={<span data-testid="conn-left">{formatUSD(left)}</span>} sub={leftNote} />
         <Stat label="Resets" value={formatDate(conn.resetsAt)} />
       </div>
       <Meter label={`${conn.app.name}: share of the cap used`} used={Number(conn.spentThisPeriod)} cap={Number(conn.monthlyCap)} />
@@ -284,6 +339,70 @@ function ConnectionRow({ conn, onChange }: { conn: Conn; onChange: () => void })
       )}
       {!editing && err && <Alert>{err}</Alert>}
     </li>
+  );
+}
+
+function ReceiptsCard({ mode, tick }: { mode: Mode; tick: number }) {
+  const pager = usePager();
+  const [res, refetch] = useQuery({ query: ReceiptsDoc, variables: { mode, after: pager.after } });
+  useRefetchOn(tick, refetch);
+  const page = res.data?.me?.receipts;
+  return (
+    <Card title="Usage">
+      {res.error && !res.data ? (
+        <Alert>{errorMessage(res.error)}</Alert>
+      ) : !page ? (
+        <Spinner label="Loading receipts" />
+      ) : page.edges.length === 0 ? (
+        <p className="empty">No requests yet.</p>
+      ) : (
+        <ReceiptTable receipts={page.edges.map((e) => e.node)} />
+      )}
+      {page && <Pager label="Receipts pages" page={pager.page} hasNext={page.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(page.pageInfo.endCursor)} />}
+    </Card>
+  );
+}
+
+function LedgerCard({ mode, tick }: { mode: Mode; tick: number }) {
+  const pager = usePager();
+  const [res, refetch] = useQuery({ query: LedgerDoc, variables: { mode, after: pager.after } });
+  useRefetchOn(tick, refetch);
+  const page = res.data?.me?.wallet.ledger;
+  return (
+    <Card title={mode === "TEST" ? "Test credits" : "Credits"}>
+      {res.error && !res.data ? (
+        <Alert>{errorMessage(res.error)}</Alert>
+      ) : !page ? (
+        <Spinner label="Loading credits" />
+      ) : page.edges.length === 0 ? (
+        <p className="empty">No credits yet.</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="data-table ledger">
+            <caption className="sr-only">Credits and adjustments to your wallet, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Date</th>
+                <th scope="col">Description</th>
+                <th scope="col">Kind</th>
+                <th scope="col" className="num">Amount</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.edges.map(({ node: e }) => (
+                <tr key={e.id}>
+                  <td>{formatDateTime(e.createdAt)}</td>
+                  <td className="wrap">{e.description || "—"}</td>
+                  <td>{e.kind === "credit" ? <Badge tone="green">Credit</Badge> : <Badge tone="blue">{e.kind}</Badge>}</td>
+                  <td className="num">{formatUSD(e.amount)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {page && <Pager label="Credits pages" page={pager.page} hasNext={page.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(page.pageInfo.endCursor)} />}
+    </Card>
   );
 }
 
@@ -317,4 +436,12 @@ function ReceiptTable({ receipts }: { receipts: Receipt[] }) {
       </table>
     </div>
   );
+}
+
+/** useRefetchOn refetches from the network whenever tick changes after the first render. */
+function useRefetchOn(tick: number, refetch: (opts: { requestPolicy: "network-only" }) => void) {
+  useEffect(() => {
+    if (tick > 0) refetch({ requestPolicy: "network-only" });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [tick]);
 }

@@ -1,0 +1,76 @@
+import type { ReactNode } from "react";
+import { BarChart, dayBars } from "./chart";
+import { Stat } from "./ui";
+import { formatUSD, fromNano, toNano } from "../lib/money";
+import { rangeOptions, type RangeKey } from "../lib/range";
+
+type Row = { requests: number; promptTokens: number; completionTokens: number; cost: string };
+
+const int = new Intl.NumberFormat("en-US");
+
+/** UsageSummary shows totals over a range and the cost per day as bars. */
+export function UsageSummary({ days, label }: { days: (Row & { day: string })[]; label: string }) {
+  let cost = 0n;
+  let requests = 0;
+  let tokens = 0;
+  for (const d of days) {
+    cost += toNano(d.cost);
+    requests += d.requests;
+    tokens += d.promptTokens + d.completionTokens;
+  }
+  return (
+    <>
+      <div className="stats">
+        <Stat label="Cost" value={<span data-testid="usage-cost">{formatUSD(fromNano(cost))}</span>} />
+        <Stat label="Requests" value={<span data-testid="usage-requests">{int.format(requests)}</span>} />
+        <Stat label="Tokens" value={int.format(tokens)} />
+      </div>
+      <BarChart bars={dayBars(days)} label={label} />
+    </>
+  );
+}
+
+/** UsageTable lists usage rows (by model, user or app) with a first column of the caller's choice. */
+export function UsageTable<T extends Row>({ caption, head, rows, cell, rowKey, empty }: { caption: string; head: string; rows: T[]; cell: (r: T) => ReactNode; rowKey: (r: T) => string; empty: string }) {
+  if (rows.length === 0) return <p className="empty">{empty}</p>;
+  return (
+    <div className="table-wrap">
+      <table className="data-table">
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{head}</th>
+            <th scope="col" className="num">Requests</th>
+            <th scope="col" className="num">Tokens (in / out)</th>
+            <th scope="col" className="num">Cost</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={rowKey(r)}>
+              <td>{cell(r)}</td>
+              <td className="num">{int.format(r.requests)}</td>
+              <td className="num">{int.format(r.promptTokens)} / {int.format(r.completionTokens)}</td>
+              <td className="num">{formatUSD(r.cost)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function RangeSelect({ value, onChange }: { value: RangeKey; onChange: (v: RangeKey) => void }) {
+  return (
+    <label className="range-select">
+      <span className="sr-only">Time range</span>
+      <select className="select" value={value} onChange={(e) => onChange(e.target.value as RangeKey)} aria-label="Time range">
+        {rangeOptions.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

@@ -1,0 +1,528 @@
+import { useMemo, useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "urql";
+import { graphql } from "../gql";
+import type { AdminAppsQuery, AdminConsoleQuery, AdminModelsQuery, Mode } from "../gql/graphql";
+import { Alert, Badge, Button, Card, Dialog, Field, Pager, Segmented, Spinner, TextArea, usePager } from "../components/ui";
+import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
+import { useMe } from "../components/auth";
+import { errorMessage, fieldErrors, pendingUntil } from "../lib/client";
+import { navigate, useLocation, withQuery } from "../lib/router";
+import { capInput, formatDate, formatDateTime, formatUSD, validPrice } from "../lib/money";
+import { parseRange, usageRange } from "../lib/range";
+
+const ConsoleDoc = graphql(`
+  query AdminConsole($mode: Mode!, $from: Time!, $to: Time!) {
+    admin {
+      usageByDay(mode: $mode, from: $from, to: $to) {
+        day
+        requests
+        promptTokens
+        completionTokens
+        cost
+      }
+      usageByApp(mode: $mode, from: $from, to: $to, first: 20) {
+        app {
+          id
+          name
+          suspended
+        }
+        requests
+        promptTokens
+        completionTokens
+        cost
+      }
+      usageByModel(mode: $mode, from: $from, to: $to) {
+        modelId
+        model {
+          id
+          displayName
+        }
+        requests
+        promptTokens
+        completionTokens
+        cost
+      }
+    }
+  }
+`);
+
+const AdminAppsDoc = graphql(`
+  query AdminApps($after: String) {
+    admin {
+      apps(first: 20, after: $after) {
+        edges {
+          node {
+            id
+            name
+            allowedOrigins
+            suspended
+            suspendedAt
+            suspendedReason
+            createdAt
+            owner {
+              id
+              email
+            }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
+const AdminAccountsDoc = graphql(`
+  query AdminAccounts($after: String) {
+    admin {
+      accounts(first: 20, after: $after) {
+        edges {
+          node {
+            id
+            email
+            displayName
+            isAdmin
+            createdAt
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
+const AdminModelsDoc = graphql(`
+  query AdminModels {
+    admin {
+      models {
+        id
+        displayName
+        upstream
+        upstreamModel
+        kind
+        enabled
+        promptPerMillion
+        completionPerMillion
+      }
+    }
+  }
+`);
+
+const SuspendDoc = graphql(`
+  mutation SuspendApp($appId: ID!, $reason: String!) {
+    suspendApp(appId: $appId, reason: $reason) {
+      id
+      suspended
+      suspendedAt
+      suspendedReason
+    }
+  }
+`);
+
+const UnsuspendDoc = graphql(`
+  mutation UnsuspendApp($appId: ID!) {
+    unsuspendApp(appId: $appId) {
+      id
+      suspended
+      suspendedAt
+      suspendedReason
+    }
+  }
+`);
+
+const UpdatePriceDoc = graphql(`
+  mutation UpdateModelPrice($input: UpdateModelPriceInput!) {
+    updateModelPrice(input: $input) {
+      id
+      promptPerMillion
+      completionPerMillion
+    }
+  }
+`);
+
+type AdminApp = AdminAppsQuery["admin"]["apps"]["edges"][number]["node"];
+type Usage = AdminConsoleQuery["admin"];
+
+/** AdminPage is the platform admin console. Only admins get past the door. */
+export function AdminPage() {
+  const { account, loading } = useMe();
+  if (loading) return <Spinner />;
+  if (!account) {
+    navigate("/signin?next=" + encodeURIComponent(window.location.pathname + window.location.search), { replace: true });
+    return null;
+  }
+  if (!account.isAdmin) {
+    return (
+      <div className="page">
+        <h1>Not authorized</h1>
+        <Alert title="This page is for Wattfare platform admins">
+          You are signed in as {account.email}, which is not an admin account. Your apps are in the <a href="/dashboard">developer dashboard</a>.
+        </Alert>
+      </div>
+    );
+  }
+  return <Console />;
+}
+
+function Console() {
+  const { query } = useLocation();
+  const mode: Mode = query.get("mode") === "test" ? "TEST" : "LIVE";
+  const range = parseRange(query.get("range"));
+  const bounds = useMemo(() => usageRange(range), [range]);
+  const [res] = useQuery({ query: ConsoleDoc, variables: { mode, ...bounds } });
+  return (
+    <div className="page">
+      <div className="page-head">
+        <div>
+          <h1>Admin console</h1>
+          <p className="muted">Usage across apps, users and models; app suspension; model prices.</p>
+        </div>
+        <Segmented
+          label="Mode"
+          value={mode}
+          options={[
+            { value: "LIVE", label: "Live" },
+            { value: "TEST", label: "Test" },
+          ]}
+          onChange={(m) => navigate(withQuery({ mode: m === "TEST" ? "test" : null }))}
+        />
+      </div>
+      <Card title={`Platform usage · ${mode === "TEST" ? "test" : "live"} mode`} actions={<RangeSelect value={range} onChange={(r) => navigate(withQuery({ range: r === "30d" ? null : r }), { replace: true })} />}>
+        {res.error && !res.data ? <Alert>{errorMessage(res.error)}</Alert> : !res.data ? <Spinner label="Loading usage" /> : <PlatformUsage usage={res.data.admin} mode={mode} />}
+      </Card>
+      <AppsCard />
+      <ModelsCard />
+      <AccountsCard />
+    </div>
+  );
+}
+
+function PlatformUsage({ usage, mode }: { usage: Usage; mode: Mode }) {
+  return (
+    <>
+      <UsageSummary days={usage.usageByDay} label={`Platform cost per day, ${mode === "TEST" ? "test" : "live"} mode`} />
+      <div className="two-col">
+        <UsageTable
+          caption="By app"
+          head="App"
+          rows={usage.usageByApp}
+          rowKey={(r) => r.app.id}
+          cell={(r) => (
+            <>
+              {r.app.name} {r.app.suspended && <Badge tone="red">Suspended</Badge>}
+            </>
+          )}
+          empty="No app was used in this range."
+        />
+        <UsageTable
+          caption="By model"
+          head="Model"
+          rows={usage.usageByModel}
+          rowKey={(r) => r.modelId}
+          cell={(r) => <code title={r.model?.displayName}>{r.modelId}</code>}
+          empty="No model was used in this range."
+        />
+      </div>
+    </>
+  );
+}
+
+function AppsCard() {
+  const pager = usePager();
+  const [res, refetch] = useQuery({ query: AdminAppsDoc, variables: { after: pager.after } });
+  const [suspending, setSuspending] = useState<AdminApp | null>(null);
+  const [unsuspending, setUnsuspending] = useState<AdminApp | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const page = res.data?.admin.apps;
+  const done = (msg: string) => {
+    setNotice(msg);
+    refetch({ requestPolicy: "network-only" });
+  };
+  return (
+    <Card title="Apps">
+      {notice && <Alert kind="info">{notice}</Alert>}
+      {res.error && !res.data ? (
+        <Alert>{errorMessage(res.error)}</Alert>
+      ) : !page ? (
+        <Spinner label="Loading apps" />
+      ) : page.edges.length === 0 ? (
+        <p className="empty">No apps yet.</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="data-table">
+            <caption className="sr-only">All apps</caption>
+            <thead>
+              <tr>
+                <th scope="col">App</th>
+                <th scope="col">Owner</th>
+                <th scope="col">Status</th>
+                <th scope="col">Created</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.edges.map(({ node: a }) => (
+                <tr key={a.id} aria-label={a.name}>
+                  <td>
+                    <strong>{a.name}</strong>
+                    <div className="muted small">{a.allowedOrigins.join(", ") || "No allowed origins"}</div>
+                  </td>
+                  <td>{a.owner.email}</td>
+                  <td className="wrap">
+                    {a.suspended ? (
+                      <>
+                        <Badge tone="red">Suspended</Badge>
+                        <div className="muted small">
+                          {formatDate(a.suspendedAt)}: {a.suspendedReason}
+                        </div>
+                      </>
+                    ) : (
+                      <Badge tone="green">Active</Badge>
+                    )}
+                  </td>
+                  <td>{formatDate(a.createdAt)}</td>
+                  <td className="row-actions">
+                    {a.suspended ? (
+                      <Button variant="secondary" onClick={() => setUnsuspending(a)} aria-label={`Unsuspend ${a.name}`}>
+                        Unsuspend
+                      </Button>
+                    ) : (
+                      <Button variant="danger" onClick={() => setSuspending(a)} aria-label={`Suspend ${a.name}`}>
+                        Suspend
+                      </Button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {page && <Pager label="Apps pages" page={pager.page} hasNext={page.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(page.pageInfo.endCursor)} />}
+      <SuspendDialog app={suspending} onClose={() => setSuspending(null)} onDone={done} />
+      <UnsuspendDialog app={unsuspending} onClose={() => setUnsuspending(null)} onDone={done} />
+    </Card>
+  );
+}
+
+function SuspendDialog({ app, onClose, onDone }: { app: AdminApp | null; onClose: () => void; onDone: (msg: string) => void }) {
+  const [reason, setReason] = useState("");
+  const [err, setErr] = useState<string | null>(null);
+  const [state, suspend] = useMutation(SuspendDoc);
+  const close = () => {
+    setReason("");
+    setErr(null);
+    onClose();
+  };
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (!app) return;
+    if (!reason.trim()) {
+      setErr("Say why: the developer sees this reason.");
+      return;
+    }
+    const r = await suspend({ appId: app.id, reason: reason.trim() });
+    if (!r.data) {
+      setErr(fieldErrors(r.error).reason ?? errorMessage(r.error));
+      return;
+    }
+    const until = pendingUntil(r.error);
+    close();
+    onDone(`${app.name} is suspended: the data plane refuses its requests${until ? ` everywhere by ${formatDateTime(until)}` : ""}.`);
+  }
+  return (
+    <Dialog open={!!app} title={`Suspend ${app?.name ?? "app"}?`} onClose={close}>
+      <form className="stack-form" onSubmit={submit} noValidate>
+        <p>Every request with this app's keys is refused with <code>app_suspended</code>, and streams in progress end.</p>
+        <TextArea label="Reason" rows={3} value={reason} onChange={(e) => setReason(e.target.value)} error={err} hint="Shown to the app's developer." autoFocus />
+        <div className="dialog-actions">
+          <Button type="button" variant="ghost" onClick={close}>
+            Cancel
+          </Button>
+          <Button type="submit" variant="danger" busy={state.fetching}>
+            Suspend app
+          </Button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function UnsuspendDialog({ app, onClose, onDone }: { app: AdminApp | null; onClose: () => void; onDone: (msg: string) => void }) {
+  const [err, setErr] = useState<string | null>(null);
+  const [state, unsuspend] = useMutation(UnsuspendDoc);
+  async function confirm() {
+    if (!app) return;
+    const r = await unsuspend({ appId: app.id });
+    if (!r.data) {
+      setErr(errorMessage(r.error));
+      return;
+    }
+    setErr(null);
+    onClose();
+    onDone(`${app.name} is active again.`);
+  }
+  return (
+    <Dialog open={!!app} title={`Unsuspend ${app?.name ?? "app"}?`} onClose={() => { setErr(null); onClose(); }}>
+      <p>Its keys work again at once.{app?.suspendedReason ? ` It was suspended for: “${app.suspendedReason}”.` : ""}</p>
+      {err && <Alert>{err}</Alert>}
+      <div className="dialog-actions">
+        <Button variant="ghost" onClick={() => { setErr(null); onClose(); }}>
+          Cancel
+        </Button>
+        <Button onClick={confirm} busy={state.fetching}>
+          Unsuspend app
+        </Button>
+      </div>
+    </Dialog>
+  );
+}
+
+function ModelsCard() {
+  const [res, refetch] = useQuery({ query: AdminModelsDoc });
+  const [editing, setEditing] = useState<string | null>(null);
+  const models = res.data?.admin.models;
+  return (
+    <Card title="Model prices">
+      <p className="muted small card-intro">Dollars per million tokens. The data plane picks up a new price within seconds; requests already admitted keep theirs.</p>
+      {res.error && !res.data ? (
+        <Alert>{errorMessage(res.error)}</Alert>
+      ) : !models ? (
+        <Spinner label="Loading models" />
+      ) : (
+        <div className="table-wrap">
+          <table className="data-table prices">
+            <caption className="sr-only">Model prices per million tokens</caption>
+            <thead>
+              <tr>
+                <th scope="col">Model</th>
+                <th scope="col">Upstream</th>
+                <th scope="col" className="num">Prompt / M</th>
+                <th scope="col" className="num">Completion / M</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {models.map((m) =>
+                editing === m.id ? (
+                  <PriceEditor key={m.id} model={m} onClose={() => setEditing(null)} onSaved={() => { setEditing(null); refetch({ requestPolicy: "network-only" }); }} />
+                ) : (
+                  <tr key={m.id} aria-label={m.id}>
+                    <td>
+                      <code>{m.id}</code> {!m.enabled && <Badge>Disabled</Badge>}
+                      <div className="muted small">{m.displayName} · {m.kind}</div>
+                    </td>
+                    <td>{m.upstream}</td>
+                    <td className="num" data-testid="prompt-price">{formatUSD(m.promptPerMillion)}</td>
+                    <td className="num" data-testid="completion-price">{formatUSD(m.completionPerMillion)}</td>
+                    <td className="row-actions">
+                      <Button variant="secondary" onClick={() => setEditing(m.id)} aria-label={`Edit prices of ${m.id}`}>
+                        Edit
+                      </Button>
+                    </td>
+                  </tr>
+                ),
+              )}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+type ModelRow = AdminModelsQuery["admin"]["models"][number];
+
+function PriceEditor({ model, onClose, onSaved }: { model: ModelRow; onClose: () => void; onSaved: () => void }) {
+  const [prompt, setPrompt] = useState(capInput(model.promptPerMillion));
+  const [completion, setCompletion] = useState(capInput(model.completionPerMillion));
+  const [errs, setErrs] = useState<Record<string, string>>({});
+  const [state, update] = useMutation(UpdatePriceDoc);
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    const local: Record<string, string> = {};
+    const pe = validPrice(prompt);
+    const ce = validPrice(completion);
+    if (pe) local.promptPerMillion = pe;
+    if (ce) local.completionPerMillion = ce;
+    if (pe || ce) {
+      setErrs(local);
+      return;
+    }
+    const r = await update({ input: { modelId: model.id, promptPerMillion: prompt.trim().replace(/^\$/, ""), completionPerMillion: completion.trim().replace(/^\$/, "") } });
+    if (r.error || !r.data) {
+      setErrs(fieldErrors(r.error));
+      return;
+    }
+    onSaved();
+  }
+  return (
+    <tr aria-label={model.id} className="editing">
+      <td colSpan={5}>
+        <form className="inline-form price-form" onSubmit={save} noValidate aria-label={`Prices of ${model.id}`}>
+          <strong className="price-model">
+            <code>{model.id}</code>
+          </strong>
+          <Field label="Prompt per million tokens" prefix="$" inputMode="decimal" value={prompt} onChange={(e) => setPrompt(e.target.value)} error={errs.promptPerMillion} autoFocus />
+          <Field label="Completion per million tokens" prefix="$" inputMode="decimal" value={completion} onChange={(e) => setCompletion(e.target.value)} error={errs.completionPerMillion} />
+          <Button type="submit" busy={state.fetching}>
+            Save prices
+          </Button>
+          <Button type="button" variant="ghost" onClick={onClose}>
+            Cancel
+          </Button>
+          {errs[""] && <Alert>{errs[""]}</Alert>}
+        </form>
+      </td>
+    </tr>
+  );
+}
+
+function AccountsCard() {
+  const pager = usePager();
+  const [res] = useQuery({ query: AdminAccountsDoc, variables: { after: pager.after } });
+  const page = res.data?.admin.accounts;
+  return (
+    <Card title="Accounts">
+      {res.error && !res.data ? (
+        <Alert>{errorMessage(res.error)}</Alert>
+      ) : !page ? (
+        <Spinner label="Loading accounts" />
+      ) : (
+        <div className="table-wrap">
+          <table className="data-table">
+            <caption className="sr-only">All accounts</caption>
+            <thead>
+              <tr>
+                <th scope="col">Email</th>
+                <th scope="col">Name</th>
+                <th scope="col">Role</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.edges.map(({ node: a }) => (
+                <tr key={a.id}>
+                  <td>{a.email}</td>
+                  <td>{a.displayName}</td>
+                  <td>{a.isAdmin ? <Badge tone="blue">Admin</Badge> : <span className="muted">Member</span>}</td>
+                  <td>{formatDate(a.createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {page && <Pager label="Accounts pages" page={pager.page} hasNext={page.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(page.pageInfo.endCursor)} />}
+    </Card>
+  );
+}
