@@ -3,8 +3,14 @@ package controlplane
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -152,6 +158,28 @@ func signWith(t *testing.T, sk string, method jwt.SigningMethod, header map[stri
 	return s
 }
 
+// signRaw signs header and claims exactly as written, for tokens that no
+// JWT library would produce: duplicate names, odd types.
+func signRaw(t *testing.T, sk, header, claims string) string {
+	t.Helper()
+	k, err := wattfare.ParseSecretKey(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding
+	s := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(claims))
+	return s + "." + enc.EncodeToString(ed25519.Sign(k.PrivateKey(), []byte(s)))
+}
+
+// flipSpareBits rewrites a token's last base64url character so that it
+// decodes to the same bytes under lenient decoding: the same signature,
+// a different token string.
+func flipSpareBits(tok string) string {
+	const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alpha, tok[len(tok)-1])
+	return tok[:len(tok)-1] + string(alpha[i^1])
+}
+
 func TestVerifySession(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -182,6 +210,9 @@ func TestVerifySession(t *testing.T) {
 	})
 	t.Run("OKWithinSkew", func(t *testing.T) {
 		t.Parallel()
+		if _, err := at(-30*time.Second).Verify(ctx, f.spec.Tokens[0].Token); err != nil {
+			t.Errorf("issued exactly 30 s in the future: %v", err)
+		}
 		if _, err := at(600*time.Second+29*time.Second).Verify(ctx, f.spec.Tokens[0].Token); err != nil {
 			t.Errorf("expired 29 s ago, within the 30 s skew: %v", err)
 		}
@@ -199,6 +230,13 @@ func TestVerifySession(t *testing.T) {
 	with := func(k string, v any) jwt.MapClaims { c := good(); c[k] = v; return c }
 	without := func(k string) jwt.MapClaims { c := good(); delete(c, k); return c }
 	pub, _ := wattfare.ParseSecretKey(sk)
+	rawHdr := `{"alg":"EdDSA","typ":"wattfare-session+jwt","kid":"` + kid + `"}`
+	rawClaims := func(aud, extra string) string {
+		return fmt.Sprintf(`{"iss":%q,"sub":"u1","aud":%s,"iat":%d,"exp":%d,"jti":"j1"%s}`, f.acmeTestPK, aud, iat.Unix(), iat.Unix()+600, extra)
+	}
+	if _, err := at(0).Verify(ctx, signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, ""))); err != nil {
+		t.Fatalf("the raw signer's baseline token is refused: %v", err)
+	}
 
 	rejects := []struct {
 		name  string
@@ -207,6 +245,8 @@ func TestVerifySession(t *testing.T) {
 	}{
 		{"ErrExpired", f.spec.Tokens[0].Token, 600*time.Second + 31*time.Second},
 		{"ErrNotYetIssued", f.spec.Tokens[0].Token, -31 * time.Second},
+		// exp is exclusive (RFC 7519 4.1.4): at exp + skew the token is dead.
+		{"ErrExpiredAtSkewEdge", f.spec.Tokens[0].Token, 600*time.Second + 30*time.Second},
 		{"ErrOtherApp", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", f.otherTest.PublishableKey()), nil), 0},
 		{"ErrOtherMode", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", f.acmeLivePK), nil), 0},
 		{"ErrRevokedKey", mint(t, f.revoked, "u1", 0, iat, time.Minute), 0},
@@ -226,6 +266,36 @@ func TestVerifySession(t *testing.T) {
 		{"ErrIssNotAKey", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", "acme"), nil), 0},
 		{"ErrSignedByAnotherKey", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, good(), ed25519.NewKeyFromSeed(make([]byte, 32))), 0},
 		{"ErrGarbage", "not.a.token", 0},
+		{"ErrOversized", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("pad", strings.Repeat("x", 4000)), nil), 0},
+		{"ErrNotYetValidNbf", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("nbf", iat.Unix()+3600), nil), 0},
+		{"ErrExpHuge", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("exp", int64(1)<<52), nil), 0},
+		{"ErrIatFarFuture", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iat", iat.Unix()+3600), nil), 0},
+		{"ErrNoTyp", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"kid": kid}, good(), nil), 0},
+		{"ErrRS256", signWith(t, sk, jwt.SigningMethodRS256, hdr, good(), rsaKey(t)), 0},
+		{"ErrES256", signWith(t, sk, jwt.SigningMethodES256, hdr, good(), ecKey(t)), 0},
+		{"ErrKidInjection", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfareapp.TokenType, "kid": "' OR 1=1 --"}, good(), nil), 0},
+		{"ErrKidNotAString", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfareapp.TokenType, "kid": 42}, good(), nil), 0},
+		{"ErrKeyOfAppAWithIssOfAppB", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", wattfare.PublishableKey{App: mustAppID(t, f.other), Mode: wattfare.ModeTest}.String()), nil), 0},
+		{"ErrTestKeyLiveIss", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", wattfare.PublishableKey{App: mustAppID(t, f.acme), Mode: wattfare.ModeLive}.String()), nil), 0},
+		{"ErrAudMissing", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, without("aud"), nil), 0},
+		{"ErrAudArrayWithOthers", signRaw(t, sk, rawHdr, rawClaims(`["wattfare","someone-else"]`, "")), 0},
+		{"ErrAudArray", signRaw(t, sk, rawHdr, rawClaims(`["wattfare"]`, "")), 0},
+		{"ErrDuplicateAlg", signRaw(t, sk, `{"alg":"none","alg":"EdDSA","typ":"wattfare-session+jwt","kid":"`+kid+`"}`, rawClaims(`"wattfare"`, "")), 0},
+		{"ErrDuplicateKid", signRaw(t, sk, `{"alg":"EdDSA","typ":"wattfare-session+jwt","kid":"aaaaaaaaaaaaaaaa","kid":"`+kid+`"}`, rawClaims(`"wattfare"`, "")), 0},
+		{"ErrDuplicateSub", signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, `,"sub":"someone-else"`)), 0},
+		{"ErrDuplicateNested", signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, `,"x":{"a":1,"a":2}`)), 0},
+		{"ErrHeaderCrit", signRaw(t, sk, `{"alg":"EdDSA","typ":"wattfare-session+jwt","kid":"`+kid+`","crit":["exp"]}`, rawClaims(`"wattfare"`, "")), 0},
+		{"ErrHeaderJku", signRaw(t, sk, `{"alg":"EdDSA","typ":"wattfare-session+jwt","kid":"`+kid+`","jku":"https://evil.example/keys"}`, rawClaims(`"wattfare"`, "")), 0},
+		{"ErrNonCanonicalBase64", flipSpareBits(signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, ""))), 0},
+		{"ErrPaddedBase64", signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, "")) + "==", 0},
+		{"ErrCapString", signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, `,"monthly_cap_usd":"10"`)), 0},
+		{"ErrCapNull", signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, `,"monthly_cap_usd":null`)), 0},
+		{"ErrCapNaN", signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, `,"monthly_cap_usd":NaN`)), 0},
+		{"ErrCapHuge", signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, `,"monthly_cap_usd":1e400`)), 0},
+		{"ErrCapOverMax", signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, `,"monthly_cap_usd":100000.01`)), 0},
+		{"ErrCapZero", signRaw(t, sk, rawHdr, rawClaims(`"wattfare"`, `,"monthly_cap_usd":0`)), 0},
+		{"ErrSubControlChar", signRaw(t, sk, rawHdr, strings.Replace(rawClaims(`"wattfare"`, ""), `"sub":"u1"`, `"sub":"u1\u0000x"`, 1)), 0},
+		{"ErrSubNotAString", signRaw(t, sk, rawHdr, strings.Replace(rawClaims(`"wattfare"`, ""), `"sub":"u1"`, `"sub":5`, 1)), 0},
 		{"ErrEmpty", "", 0},
 	}
 	for _, r := range f.spec.MustReject {
@@ -247,6 +317,33 @@ func TestVerifySession(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustAppID(t *testing.T, s string) wattfare.AppID {
+	t.Helper()
+	id, err := wattfare.ParseAppID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func rsaKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func ecKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // harness serves the consent routes behind the same protections as the

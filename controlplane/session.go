@@ -1,14 +1,17 @@
 package controlplane
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -88,11 +91,15 @@ func (v *SessionVerifier) now() time.Time {
 }
 
 func (v *SessionVerifier) verify(ctx context.Context, token string) (Session, error) {
-	if len(token) > 4096 {
+	if len(token) > maxTokenLen {
 		return Session{}, errors.New("token too long")
+	}
+	if err := checkShape(token); err != nil {
+		return Session{}, err
 	}
 	var s Session
 	parser := jwt.NewParser(
+		jwt.WithStrictDecoding(),
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithAudience(wattfareapp.Audience),
 		jwt.WithExpirationRequired(),
@@ -152,8 +159,8 @@ func (v *SessionVerifier) verify(ctx context.Context, token string) (Session, er
 	if life := s.ExpiresAt.Sub(s.IssuedAt); life <= 0 || life > wattfareapp.MaxLifetime {
 		return Session{}, errors.New("exp - iat out of range")
 	}
-	if claims.Subject == "" || len(claims.Subject) > 256 {
-		return Session{}, errors.New("sub must be 1 to 256 bytes")
+	if err := wattfareapp.CheckUserID(claims.Subject); err != nil {
+		return Session{}, err
 	}
 	if claims.ID == "" {
 		return Session{}, errors.New("jti is required")
@@ -161,12 +168,113 @@ func (v *SessionVerifier) verify(ctx context.Context, token string) (Session, er
 	s.AppUserID, s.ID = claims.Subject, claims.ID
 	if claims.MonthlyCapUSD != nil {
 		cap, err := wattfare.ParseMoney(claims.MonthlyCapUSD.String())
-		if err != nil || cap <= 0 || cap > wattfare.MaxMoney {
+		if err != nil || cap <= 0 || cap > wattfareapp.MaxMonthlyCap {
 			return Session{}, errors.New("bad monthly_cap_usd")
 		}
 		s.MonthlyCap = cap
 	}
 	return s, nil
+}
+
+// maxTokenLen bounds a session token before anything is decoded. A real
+// one is about 400 bytes.
+const maxTokenLen = 2048
+
+// checkShape refuses what a JWT library would let through but no honest
+// minter writes, so that the bytes Wattfare verifies mean one thing only:
+// base64url with no padding and canonical trailing bits, JSON objects with
+// no duplicate names (a duplicate "alg" or "sub" reads differently in other
+// parsers), a header of exactly alg, typ and kid (no crit, jku, jwk, x5u:
+// nothing in the token may choose how it is verified), an aud that is the
+// single string "wattfare", and a monthly_cap_usd that is a JSON number.
+func checkShape(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("not three segments")
+	}
+	header, err := strictObject(parts[0])
+	if err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	for name := range header {
+		if name != "alg" && name != "typ" && name != "kid" {
+			return fmt.Errorf("header parameter %q is not allowed", name)
+		}
+	}
+	claims, err := strictObject(parts[1])
+	if err != nil {
+		return fmt.Errorf("claims: %w", err)
+	}
+	if string(claims["aud"]) != `"`+wattfareapp.Audience+`"` {
+		return errors.New(`aud must be the string "` + wattfareapp.Audience + `"`)
+	}
+	if raw, ok := claims["monthly_cap_usd"]; ok && (len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9'))) {
+		return errors.New("monthly_cap_usd must be a number")
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(parts[2]); err != nil {
+		return errors.New("signature is not canonical base64url")
+	}
+	return nil
+}
+
+// strictObject decodes one base64url segment into a JSON object whose
+// names, at every depth, appear once.
+func strictObject(segment string) (map[string]json.RawMessage, error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(segment)
+	if err != nil {
+		return nil, errors.New("not canonical base64url")
+	}
+	if !utf8.Valid(b) {
+		return nil, errors.New("not UTF-8")
+	}
+	if err := noDuplicateNames(json.NewDecoder(bytes.NewReader(b))); err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return nil, errors.New("not a JSON object")
+	}
+	return m, nil
+}
+
+// noDuplicateNames walks one JSON value and fails on an object that names
+// a member twice.
+func noDuplicateNames(d *json.Decoder) error {
+	tok, err := d.Token()
+	if err != nil {
+		return errors.New("not JSON")
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return errors.New("not JSON")
+			}
+			name, _ := k.(string)
+			if seen[name] {
+				return fmt.Errorf("duplicate name %q", name)
+			}
+			seen[name] = true
+			if err := noDuplicateNames(d); err != nil {
+				return err
+			}
+		}
+		if _, err := d.Token(); err != nil {
+			return errors.New("not JSON")
+		}
+	case json.Delim('['):
+		for d.More() {
+			if err := noDuplicateNames(d); err != nil {
+				return err
+			}
+		}
+		if _, err := d.Token(); err != nil {
+			return errors.New("not JSON")
+		}
+	}
+	return nil
 }
 
 // sessionStatus is GET /v1/session's answer.

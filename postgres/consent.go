@@ -124,7 +124,7 @@ type Approval struct {
 // created or reactivated for the approving account with its cap. Approving
 // the same thing again changes nothing.
 func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (ConnectionState, error) {
-	if a.MonthlyCap <= 0 || a.MonthlyCap > 100_000*wattfare.Dollar {
+	if a.MonthlyCap < wattfare.Cent || a.MonthlyCap > MaxMonthlyCap {
 		return ConnectionState{}, wattfare.InvalidField("monthlyCap", "choose a monthly cap between $0.01 and $100,000")
 	}
 	var st ConnectionState

@@ -11,6 +11,7 @@ import { createPrivateKey, randomBytes, sign } from "node:crypto";
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 const TOKEN_TYPE = "wattfare-session+jwt";
 const MAX_LIFETIME_S = 600;
+const MAX_MONTHLY_CAP_USD = 100000;
 
 function base32(bytes) {
   let out = "", bits = 0, value = 0;
@@ -85,11 +86,17 @@ export class Wattfare {
    * @param {{now?: number, jti?: string, lifetimeSeconds?: number}} [fixed] for tests: iat (seconds), jti, lifetime
    */
   createSession(userId, opts = {}, fixed = {}) {
+    // The same rule as the Go SDK's CheckUserID and the control plane: the
+    // id must survive the data plane's Wattfare-User header unchanged.
     if (typeof userId !== "string" || userId.length === 0 || Buffer.byteLength(userId) > 256) throw new Error("wattfare: user id must be 1 to 256 bytes");
+    if (/\p{Cc}/u.test(userId) || userId.trim() !== userId || (userId.isWellFormed && !userId.isWellFormed()))
+      throw new Error("wattfare: user id must be UTF-8 with no control characters or surrounding spaces");
     const cap = opts.requestLimit?.monthlyUsd;
-    if (cap != null && !(Number.isFinite(cap) && cap > 0 && cap <= 1e9)) throw new Error("wattfare: monthlyUsd must be a positive number");
+    // A plain decimal only: the control plane refuses exponents ("1e-7").
+    if (cap != null && !(Number.isFinite(cap) && cap > 0 && cap <= MAX_MONTHLY_CAP_USD && !/e/i.test(String(cap))))
+      throw new Error(`wattfare: monthlyUsd must be a positive number up to ${MAX_MONTHLY_CAP_USD}`);
     const life = fixed.lifetimeSeconds ?? MAX_LIFETIME_S;
-    if (!(life > 0 && life <= MAX_LIFETIME_S)) throw new Error("wattfare: lifetime must be 1 to 600 seconds");
+    if (!(Number.isInteger(life) && life > 0 && life <= MAX_LIFETIME_S)) throw new Error("wattfare: lifetime must be 1 to 600 whole seconds");
     const iat = fixed.now ?? Math.floor(Date.now() / 1000);
     const jti = fixed.jti ?? base32(randomBytes(16));
     // Written by hand: field order and compactness are part of the spec.

@@ -33,3 +33,15 @@ test("fresh sessions differ and stay within 600 s", () => {
   assert.throws(() => wf.createSession("u1", {}, { lifetimeSeconds: 3600 }), /lifetime/);
   assert.throws(() => wf.createSession("", {}), /user id/);
 });
+
+test("user ids and caps the control plane would refuse are refused here", () => {
+  const wf = new Wattfare(spec.secret_key, spec.publishable_key);
+  for (const id of ["a\nb", "a\u0000b", " alice", "alice ", "\ud800", "u".repeat(257)]) {
+    assert.throws(() => wf.createSession(id), /user id/, JSON.stringify(id));
+  }
+  for (const monthlyUsd of [-1, 0, NaN, Infinity, 100000.01, 1e-7, 1e21]) {
+    assert.throws(() => wf.createSession("u1", { requestLimit: { monthlyUsd } }), /monthlyUsd/, String(monthlyUsd));
+  }
+  assert.throws(() => wf.createSession("u1", {}, { lifetimeSeconds: 1.5 }), /lifetime/);
+  assert.ok(wf.createSession("u1", { requestLimit: { monthlyUsd: 100000 } }));
+});

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/wattfare/wattfare"
 )
@@ -34,9 +36,47 @@ const (
 	// MaxLifetime bounds exp - iat. A session token only has to live long
 	// enough for the popup to open and the user to decide.
 	MaxLifetime = 600 * time.Second
+	// MaxUserIDLen bounds the app's user id (the token's sub), in bytes.
+	MaxUserIDLen = 256
+	// MaxMonthlyCap is the largest cap a token may request, the same bound
+	// as on a cap the user sets.
+	MaxMonthlyCap = 100_000 * wattfare.Dollar
 )
 
-// Client mints session tokens for one app and mode.
+// Errors New and CreateSession return, wrapped with detail; test them with
+// errors.Is.
+var (
+	// ErrInvalidKey: a key is malformed, fails its checksum, or the two
+	// keys are of different modes.
+	ErrInvalidKey = errors.New("wattfareapp: invalid key")
+	// ErrInvalidUserID: the user id is empty, too long, not UTF-8, has
+	// control characters or surrounding spaces (it must survive an HTTP
+	// header unchanged: the data plane's Wattfare-User).
+	ErrInvalidUserID = errors.New("wattfareapp: invalid user id")
+	// ErrInvalidCap: the requested cap is negative or over MaxMonthlyCap.
+	ErrInvalidCap = errors.New("wattfareapp: invalid monthly cap")
+)
+
+// CheckUserID reports whether id can be a token's sub: 1 to MaxUserIDLen
+// bytes of UTF-8, no control characters, no leading or trailing space. The
+// control plane applies the same rule when it verifies a token.
+func CheckUserID(id string) error {
+	switch {
+	case id == "" || len(id) > MaxUserIDLen:
+		return fmt.Errorf("%w: must be 1 to %d bytes", ErrInvalidUserID, MaxUserIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: not UTF-8", ErrInvalidUserID)
+	case strings.TrimSpace(id) != id:
+		return fmt.Errorf("%w: leading or trailing space", ErrInvalidUserID)
+	case strings.IndexFunc(id, unicode.IsControl) >= 0:
+		return fmt.Errorf("%w: control character", ErrInvalidUserID)
+	}
+	return nil
+}
+
+// Client mints session tokens for one app and mode. It is safe for
+// concurrent use. It holds the secret key, and prints as its publishable
+// key only, so that logging a Client never leaks the secret.
 type Client struct {
 	secret      wattfare.SecretKey
 	publishable wattfare.PublishableKey
@@ -48,17 +88,23 @@ type Client struct {
 func New(secretKey, publishableKey string) (*Client, error) {
 	sk, err := wattfare.ParseSecretKey(secretKey)
 	if err != nil {
-		return nil, fmt.Errorf("wattfareapp: secret key: %w", err)
+		return nil, fmt.Errorf("%w: secret key: %w", ErrInvalidKey, err)
 	}
 	pk, err := wattfare.ParsePublishableKey(publishableKey)
 	if err != nil {
-		return nil, fmt.Errorf("wattfareapp: publishable key: %w", err)
+		return nil, fmt.Errorf("%w: publishable key: %w", ErrInvalidKey, err)
 	}
 	if sk.Mode != pk.Mode {
-		return nil, fmt.Errorf("wattfareapp: secret key is %s mode but publishable key is %s mode", sk.Mode, pk.Mode)
+		return nil, fmt.Errorf("%w: secret key is %s mode but publishable key is %s mode", ErrInvalidKey, sk.Mode, pk.Mode)
 	}
 	return &Client{secret: sk, publishable: pk, priv: sk.PrivateKey()}, nil
 }
+
+// String names the client by its publishable key, never its secret.
+func (c *Client) String() string { return "wattfareapp.Client(" + c.publishable.String() + ")" }
+
+// GoString is String, so that %#v does not print the secret either.
+func (c *Client) GoString() string { return c.String() }
 
 // PublishableKey returns the app's publishable key, for the browser.
 func (c *Client) PublishableKey() string { return c.publishable.String() }
@@ -95,13 +141,14 @@ type Session struct {
 
 // Mint signs s. Most callers want CreateSession.
 func (c *Client) Mint(s Session) (string, error) {
+	if err := CheckUserID(s.Subject); err != nil {
+		return "", err
+	}
 	switch {
-	case s.Subject == "" || len(s.Subject) > 256:
-		return "", errors.New("wattfareapp: user id must be 1 to 256 bytes")
-	case s.Lifetime <= 0 || s.Lifetime > MaxLifetime:
-		return "", fmt.Errorf("wattfareapp: lifetime must be positive and at most %s", MaxLifetime)
-	case s.MonthlyCap < 0 || s.MonthlyCap > wattfare.MaxMoney:
-		return "", errors.New("wattfareapp: monthly cap out of range")
+	case s.Lifetime < time.Second || s.Lifetime > MaxLifetime || s.Lifetime%time.Second != 0:
+		return "", fmt.Errorf("wattfareapp: lifetime must be whole seconds, 1 s to %s", MaxLifetime)
+	case s.MonthlyCap < 0 || s.MonthlyCap > MaxMonthlyCap:
+		return "", fmt.Errorf("%w: must be 0 (none) to %s", ErrInvalidCap, MaxMonthlyCap)
 	case s.ID == "":
 		return "", errors.New("wattfareapp: empty token id")
 	}

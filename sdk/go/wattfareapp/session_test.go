@@ -2,7 +2,10 @@ package wattfareapp_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +89,7 @@ func TestNew(t *testing.T) {
 		{"ErrBadChecksum", v.SecretKey[:len(v.SecretKey)-1] + "a", v.PublishableKey, true},
 		{"ErrModeMismatch", v.SecretKey, live.String(), true},
 		{"ErrPublishableAsSecret", v.PublishableKey, v.PublishableKey, true},
+		{"ErrSecretAsPublishable", v.SecretKey, v.SecretKey, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,7 +98,72 @@ func TestNew(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("New: err = %v, want error %v", err, tt.wantErr)
 			}
+			if err != nil && !errors.Is(err, wattfareapp.ErrInvalidKey) {
+				t.Errorf("New: %v is not ErrInvalidKey", err)
+			}
+			if err != nil && strings.Contains(err.Error(), v.SecretKey[8:]) {
+				t.Errorf("the error quotes the secret key: %v", err)
+			}
 		})
+	}
+}
+
+func TestClientNeverPrintsTheSecret(t *testing.T) {
+	t.Parallel()
+	v := loadVectors(t)
+	c, err := wattfareapp.New(v.SecretKey, v.PublishableKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := v.SecretKey[len("sk_test_"):]
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(verb, c)
+		if strings.Contains(out, seed[16:40]) || strings.Contains(out, "128 129 130") || !strings.Contains(out, v.PublishableKey) {
+			t.Errorf("%s prints %q", verb, out)
+		}
+	}
+}
+
+func TestMintRefuses(t *testing.T) {
+	t.Parallel()
+	v := loadVectors(t)
+	c, _ := wattfareapp.New(v.SecretKey, v.PublishableKey)
+	ok := wattfareapp.Session{Subject: "user_1", IssuedAt: time.Now(), Lifetime: time.Minute, ID: "j"}
+	tests := []struct {
+		name string
+		edit func(*wattfareapp.Session)
+		is   error
+	}{
+		{"ErrEmptyUserID", func(s *wattfareapp.Session) { s.Subject = "" }, wattfareapp.ErrInvalidUserID},
+		{"ErrLongUserID", func(s *wattfareapp.Session) { s.Subject = strings.Repeat("u", 257) }, wattfareapp.ErrInvalidUserID},
+		{"ErrUserIDControl", func(s *wattfareapp.Session) { s.Subject = "a\nb" }, wattfareapp.ErrInvalidUserID},
+		{"ErrUserIDNUL", func(s *wattfareapp.Session) { s.Subject = "a\x00b" }, wattfareapp.ErrInvalidUserID},
+		{"ErrUserIDSpaces", func(s *wattfareapp.Session) { s.Subject = " alice" }, wattfareapp.ErrInvalidUserID},
+		{"ErrUserIDNotUTF8", func(s *wattfareapp.Session) { s.Subject = "\xff" }, wattfareapp.ErrInvalidUserID},
+		{"ErrNegativeCap", func(s *wattfareapp.Session) { s.MonthlyCap = -1 }, wattfareapp.ErrInvalidCap},
+		{"ErrCapOverMax", func(s *wattfareapp.Session) { s.MonthlyCap = wattfareapp.MaxMonthlyCap + 1 }, wattfareapp.ErrInvalidCap},
+		{"ErrLifetimeOver600s", func(s *wattfareapp.Session) { s.Lifetime = 601 * time.Second }, nil},
+		{"ErrFractionalLifetime", func(s *wattfareapp.Session) { s.Lifetime = 1500 * time.Millisecond }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := ok
+			tt.edit(&s)
+			_, err := c.Mint(s)
+			if err == nil {
+				t.Fatal("minted")
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("%v is not %v", err, tt.is)
+			}
+		})
+	}
+	if _, err := c.Mint(ok); err != nil {
+		t.Errorf("OK: %v", err)
+	}
+	if _, err := c.CreateSession("user_1", wattfareapp.MaxMonthlyCap); err != nil {
+		t.Errorf("the largest cap: %v", err)
 	}
 }
 
