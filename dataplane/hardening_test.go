@@ -71,3 +71,25 @@ func TestHardening(t *testing.T) {
 		}
 	})
 }
+
+// TestDatabaseDown: with Postgres unreachable, what is cached keeps its
+// answers and what is not gets 503 unavailable, never a 500.
+func TestDatabaseDown(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	if resp, _ := e.call("GET", "/v1/models", "", ""); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	e.pool.Close()
+	t.Run("CachedKeyStillKnown", func(t *testing.T) {
+		if resp, body := e.call("GET", "/v1/models", "", ""); resp.StatusCode != 200 {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("ErrUnavailable", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "never-seen", chatBody("hi", ""))
+		if resp.StatusCode != 503 || decodeErr(t, body).Error.Code != wattfare.EUnavailable {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
+}

@@ -228,6 +228,15 @@ func newRequestID() string {
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	reqID := newRequestID()
 	ctx.Response.Header.Set(hdrRequestID, reqID)
+	defer func() {
+		// fasthttp does not recover handlers: one bad request must not
+		// take the process and every stream on it down.
+		if v := recover(); v != nil {
+			s.log.Error("dataplane: panic", "request_id", reqID, "panic", v)
+			ctx.Response.ResetBody()
+			s.fail(ctx, &wattfare.Error{Code: wattfare.EINTERNAL}, 0)
+		}
+	}()
 	path := ctx.Path()
 	switch {
 	case ctx.IsPost() && string(path) == "/v1/chat/completions":
@@ -461,9 +470,13 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string) {
 	ex.run(ctx, out)
 }
 
+// logInternal logs an internal error (a database that does not answer, for
+// instance) and turns it into 503 unavailable: the client may retry, and
+// nothing about the failure leaks.
 func (s *Server) logInternal(err error) error {
 	if wattfare.ErrorCode(err) == wattfare.EINTERNAL {
 		s.log.Error("dataplane", "err", err)
+		return wattfare.Errorf(wattfare.EUnavailable, "Wattfare cannot serve this request right now; retry shortly")
 	}
 	return err
 }
