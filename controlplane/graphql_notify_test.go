@@ -57,6 +57,7 @@ func TestWritesNotifyTheDataPlane(t *testing.T) {
 	intruder.wantCode("NOT_FOUND", "", `mutation($id: ID!) { revokeConnection(connectionId: $id) { id } }`, idVar(f.connID))
 	intruder.wantCode("NOT_FOUND", "", `mutation($id: ID!) { revokeKey(keyId: $id) { id } }`, idVar(f.keyID))
 	f.user.wantCode("INVALID_INPUT", "", `mutation($id: ID!) { setConnectionCap(connectionId: $id, monthlyCap: "-1") { id } }`, idVar(f.connID))
+	f.user.wantCode("INVALID_INPUT", "", `mutation { addTestCredit(amount: "1000000") { credits } }`, nil)
 
 	for _, step := range []struct {
 		name, query string
@@ -69,6 +70,8 @@ func TestWritesNotifyTheDataPlane(t *testing.T) {
 		{"SuspendApp", `mutation($id: ID!) { suspendApp(appId: $id, reason: "test") { id } }`, idVar(f.appID), admin, wattfare.EntityApp, f.appID},
 		{"UpdateModelPrice", `mutation { updateModelPrice(input: {modelId: "sandbox/echo", promptPerMillion: "3", completionPerMillion: "4"}) { id } }`, nil, admin, wattfare.EntityModel, "sandbox/echo"},
 		{"RevokeConnection", `mutation($id: ID!) { revokeConnection(connectionId: $id) { id } }`, idVar(f.connID), f.user, wattfare.EntityConnection, f.connID},
+		// A top-up ends cached budget_exhausted refusals.
+		{"AddTestCredit", `mutation { addTestCredit(amount: "5") { credits } }`, nil, f.user, wattfare.EntityWallet, f.userID},
 	} {
 		step.as.mustDo(step.query, step.vars, nil)
 		if ev := next(); ev.Entity != step.entity || ev.ID != step.id || ev.Version < 2 {

@@ -153,6 +153,9 @@ func creditWallet(ctx context.Context, tx pgx.Tx, actorID, accountID string, mod
 	if n == 0 {
 		return wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
 	}
+	if err := queries.NotifyWalletChange(ctx, tx, sqlc.NotifyWalletChangeParams{AccountID: accountID, Mode: string(mode)}); err != nil {
+		return fmt.Errorf("notify wallet change: %w", err)
+	}
 	if err := queries.InsertLedgerCredit(ctx, tx, sqlc.InsertLedgerCreditParams{
 		AccountID: accountID, Mode: string(mode), Amount: amount.Nanos(), Description: description,
 	}); err != nil {

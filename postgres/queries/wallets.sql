@@ -20,3 +20,10 @@ SELECT EXISTS (SELECT 1 FROM wallet_ledger WHERE account_id = @account_id AND mo
 SELECT * FROM wallet_ledger
 WHERE account_id = @account_id AND mode = @mode AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
 ORDER BY id DESC LIMIT @lim;
+
+-- name: NotifyWalletChange :exec
+-- Tells the data plane that a wallet's credits changed, on commit: it drops
+-- cached budget_exhausted refusals of the wallet's connections.
+SELECT pg_notify('wattfare_changes', json_build_object(
+  'entity', 'wallet', 'id', w.account_id, 'mode', w.mode, 'version', w.version)::text)
+FROM wallets w WHERE w.account_id = @account_id AND w.mode = @mode;

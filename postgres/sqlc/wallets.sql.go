@@ -148,6 +148,24 @@ func (q *Queries) LedgerPage(ctx context.Context, db DBTX, arg LedgerPageParams)
 	return items, nil
 }
 
+const notifyWalletChange = `-- name: NotifyWalletChange :exec
+SELECT pg_notify('wattfare_changes', json_build_object(
+  'entity', 'wallet', 'id', w.account_id, 'mode', w.mode, 'version', w.version)::text)
+FROM wallets w WHERE w.account_id = $1 AND w.mode = $2
+`
+
+type NotifyWalletChangeParams struct {
+	AccountID string
+	Mode      string
+}
+
+// Tells the data plane that a wallet's credits changed, on commit: it drops
+// cached budget_exhausted refusals of the wallet's connections.
+func (q *Queries) NotifyWalletChange(ctx context.Context, db DBTX, arg NotifyWalletChangeParams) error {
+	_, err := db.Exec(ctx, notifyWalletChange, arg.AccountID, arg.Mode)
+	return err
+}
+
 const testCreditsForUpdate = `-- name: TestCreditsForUpdate :one
 SELECT (credits - captured - held)::bigint AS available FROM wallets WHERE account_id = $1 AND mode = 'test' FOR UPDATE
 `
