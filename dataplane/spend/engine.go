@@ -329,6 +329,9 @@ type lease struct {
 
 const closedOffset = -(int64(1) << 61)
 
+// forgetAfter is how long a connection without a lease stays in memory.
+const forgetAfter = 10 * time.Minute
+
 func periodIndex(t time.Time) int32 {
 	t = t.UTC()
 	return int32(t.Year())*12 + int32(t.Month()) - 1
@@ -683,7 +686,7 @@ func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
 		// Revoked, suspended or gone while this process was not told
 		// (e.g. its listener was reconnecting): end everything on it.
 		werr := statusError(grant.Reason)
-		cs.denial.Store(&denial{err: werr})
+		cs.denial.Store(&denial{err: werr, until: now + int64(statusDenialTTL)})
 		e.surrenderConn(cs, werr)
 		return
 	}
@@ -702,6 +705,10 @@ func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
 	}
 }
 
+// statusDenialTTL bounds how long a cached revoked/suspended/not-connected
+// refusal is trusted without an invalidation.
+const statusDenialTTL = 30 * time.Second
+
 // refuse turns a ledger refusal into the typed error, and caches it.
 func (e *Engine) refuse(cs *connState, keyID string, g LeaseGrant, a Admission, periodStart time.Time, now int64) *wattfare.Error {
 	err := refusal(g, periodStart)
@@ -714,8 +721,9 @@ func (e *Engine) refuse(cs *connState, keyID string, g LeaseGrant, a Admission, 
 		cs.denial.Store(&denial{err: err, amount: a.floor(), until: now + int64(200*time.Millisecond)})
 	default:
 		// The ledger knows of a revoke this process was not told about:
-		// end what is in flight too.
-		cs.denial.Store(&denial{err: err})
+		// end what is in flight too. Re-ask after a while in case the
+		// event that lifts it is missed.
+		cs.denial.Store(&denial{err: err, until: now + int64(statusDenialTTL)})
 		e.surrenderConn(cs, err)
 	}
 	return err
@@ -809,10 +817,15 @@ func (e *Engine) maintain() {
 		}
 		now := e.mono()
 		cur := periodIndex(e.cfg.Now())
-		e.conns.Range(func(_, v any) bool {
+		e.conns.Range(func(k, v any) bool {
 			cs := v.(*connState)
 			l := cs.lease.Load()
 			if l == nil || l.closed.Load() {
+				// Forget connections idle for long: their state is re-derived
+				// from the ledger on the next admission.
+				if time.Duration(now-cs.lastGrnt.Load()) > forgetAfter && (l == nil || l.holds.Load() == 0) {
+					e.conns.CompareAndDelete(k, cs)
+				}
 				return true
 			}
 			idle := l.holds.Load() == 0 && time.Duration(now-l.lastUse.Load()) > e.cfg.IdleAfter

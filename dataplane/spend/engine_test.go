@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -570,3 +571,107 @@ func sortedKeys(m map[string]int) []string {
 }
 
 var _ = sortedKeys
+
+// downLedger fails every call while down is set, as a lost database does.
+type downLedger struct {
+	*postgres.Ledger
+	down atomic.Bool
+}
+
+var errDown = errors.New("connection refused")
+
+func (d *downLedger) GrantLease(ctx context.Context, r spend.LeaseRequest) (spend.LeaseGrant, error) {
+	if d.down.Load() {
+		return spend.LeaseGrant{}, errDown
+	}
+	return d.Ledger.GrantLease(ctx, r)
+}
+
+func (d *downLedger) Commit(ctx context.Context, ss []spend.Settlement, rel []string) error {
+	if d.down.Load() {
+		return errDown
+	}
+	return d.Ledger.Commit(ctx, ss, rel)
+}
+
+func TestLedgerUnreachable(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	f := v.fixture(wattfare.USD(10), wattfare.USD(20))
+	ledger := &downLedger{Ledger: postgres.NewLedger(v.pool)}
+	e, err := spend.New(spend.Config{SpoolDir: v.spool, Logger: quiet, LeaseTTL: time.Second, MinLease: wattfare.USD(1)}, ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: 10 * wattfare.Cent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger.down.Store(true)
+	h.Settle(usage(10 * wattfare.Cent)) // spooled; its commit waits for the ledger
+	// Within the unexpired lease, admission goes on.
+	if h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: 10 * wattfare.Cent}); err != nil {
+		t.Fatalf("admission within the lease: %v", err)
+	} else {
+		h.Settle(usage(10 * wattfare.Cent))
+	}
+	// Once it expires: 503 unavailable, never an admission without a lease.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: wattfare.Cent})
+		if code(err) == wattfare.EUnavailable {
+			break
+		}
+		if err != nil {
+			t.Fatalf("got %v, want unavailable", err)
+		}
+		h.Release()
+		if time.Now().After(deadline) {
+			t.Fatal("still admitting long after the lease expired")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ledger.down.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.NewLedger(v.pool).SweepExpiredLeases(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := invariants.CheckQuiet(ctx, v.pool); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.captured(f, wattfare.PeriodStart(time.Now())); got != 20*wattfare.Cent {
+		t.Fatalf("captured %s, want both settlements (0.20)", got)
+	}
+}
+
+func TestResyncFindsMissedRevoke(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	f := v.fixture(wattfare.USD(10), wattfare.USD(20))
+	e := v.engine(nil) // no listener: the notification is lost
+	h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: 10 * wattfare.Cent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.pool.Exec(context.Background(), `UPDATE connections SET status = 'revoked' WHERE id = $1`, f.ConnectionID); err != nil {
+		t.Fatal(err)
+	}
+	e.Resync() // as after the listener reconnects
+	select {
+	case <-h.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("resync did not end the hold of a revoked connection")
+	}
+	if code(h.Err()) != wattfare.EConnectionRevoked {
+		t.Fatalf("hold ended with %v", h.Err())
+	}
+	h.Settle(usage(2 * wattfare.Cent))
+	if _, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: wattfare.Cent}); code(err) != wattfare.EConnectionRevoked {
+		t.Fatalf("admitted after resync: %v", err)
+	}
+	v.quiesce(e)
+}

@@ -104,7 +104,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 						closeSignal(g, werr)
 					}
 				} else {
-					cs.denial.Store(&denial{err: werr})
+					cs.denial.Store(&denial{err: werr, until: now + int64(statusDenialTTL)})
 					e.surrenderConn(cs, werr)
 				}
 				e.closeLease(l)

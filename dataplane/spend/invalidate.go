@@ -146,7 +146,7 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 		if p.gate == nil {
 			if st.Reason != "" {
 				werr := statusError(st.Reason)
-				cs.denial.Store(&denial{err: werr})
+				cs.denial.Store(&denial{err: werr, until: e.mono() + int64(statusDenialTTL)})
 				e.surrenderConn(cs, werr)
 				continue
 			}
