@@ -45,6 +45,13 @@ func TestSignUpSignInSignOut(t *testing.T) {
 		if len(c.Value) < 43 {
 			t.Fatalf("session token too short: %q", c.Value)
 		}
+		// argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), a
+		// 16-byte salt and a 32-byte key, in PHC form; never the password.
+		if n := h.count(`SELECT count(*) FROM accounts WHERE email = 'ada@example.com'
+			AND password_hash ~ '^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$'
+			AND position('correct horse' in password_hash) = 0`); n != 1 {
+			t.Fatal("the password is not stored as an argon2id hash with the expected parameters")
+		}
 		if n := h.count(`SELECT count(*) FROM dashboard_sessions WHERE token_sha256 = sha256($1::bytea)`, []byte(c.Value)); n != 1 {
 			t.Fatalf("sessions stored by hash = %d", n)
 		}
