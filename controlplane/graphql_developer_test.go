@@ -199,7 +199,7 @@ func TestDeveloperApps(t *testing.T) {
 		}
 		h.exec(`INSERT INTO connections (id, app_id, mode, app_user_id, account_id, monthly_cap) VALUES ('conn_live1', $1, 'live', 'u1', $2, 1)`, app.ID, userID)
 		const q = `query($id: ID!, $after: String) { app(id: $id) { connections(mode: TEST, first: 2, after: $after) {
-			edges { cursor node { id appUserId mode status monthlyCap app { id name } } } pageInfo { hasNextPage endCursor } } } }`
+			edges { cursor node { id appUserId mode status monthlyCap app { id name } } } pageInfo { hasNextPage endCursor hasPreviousPage startCursor } } } }`
 		type page struct {
 			App struct {
 				Connections struct {
@@ -211,8 +211,8 @@ func TestDeveloperApps(t *testing.T) {
 						}
 					}
 					PageInfo struct {
-						HasNextPage bool
-						EndCursor   *string
+						HasNextPage, HasPreviousPage bool
+						EndCursor, StartCursor       *string
 					}
 				}
 			}
@@ -229,9 +229,57 @@ func TestDeveloperApps(t *testing.T) {
 		if len(c.Edges) != 1 || c.PageInfo.HasNextPage || c.Edges[0].Node.AppUserID != "u1" || c.Edges[0].Node.Mode != "TEST" {
 			t.Fatalf("page 2 = %+v", c)
 		}
+		if p1.App.Connections.PageInfo.HasPreviousPage || p1.App.Connections.PageInfo.StartCursor == nil ||
+			*p1.App.Connections.PageInfo.StartCursor != p1.App.Connections.Edges[0].Cursor || !c.PageInfo.HasPreviousPage {
+			t.Fatalf("relay page info: page 1 %+v, page 2 %+v", p1.App.Connections.PageInfo, c.PageInfo)
+		}
 		dev.wantCode("INVALID_INPUT", "after", q, map[string]any{"id": app.ID, "after": "!!"})
 		dev.wantCode("INVALID_INPUT", "first", `query($id: ID!) { app(id: $id) { connections(mode: TEST, first: 0) { pageInfo { hasNextPage } } } }`, map[string]any{"id": app.ID})
 		dev.wantCode("INVALID_INPUT", "first", `query($id: ID!) { app(id: $id) { connections(mode: TEST, first: 101) { pageInfo { hasNextPage } } } }`, map[string]any{"id": app.ID})
+	})
+
+	t.Run("PagesWithTiesMissNothing", func(t *testing.T) {
+		// Rows created in one instant are ordered by id: paging through them
+		// returns each once.
+		tied := h.count(`SELECT count(*) FROM connections WHERE app_id = $1 AND mode = 'live'`, app.ID)
+		for i := range 7 {
+			h.exec(`INSERT INTO connections (id, app_id, mode, app_user_id, account_id, monthly_cap, created_at)
+				VALUES ($1, $2, 'live', $3, (SELECT account_id FROM connections WHERE id = 'conn_live1'), 1, '2026-01-01T00:00:00Z')`,
+				"conn_tie"+string(rune('a'+i)), app.ID, "tie"+string(rune('a'+i)))
+		}
+		seen := map[string]bool{}
+		var after any
+		for pages := 0; ; pages++ {
+			var out struct {
+				App struct {
+					Connections struct {
+						Edges    []struct{ Node struct{ ID string } }
+						PageInfo struct {
+							HasNextPage bool
+							EndCursor   *string
+						}
+					}
+				}
+			}
+			dev.mustDo(`query($id: ID!, $after: String) { app(id: $id) { connections(mode: LIVE, first: 3, after: $after) {
+				edges { node { id } } pageInfo { hasNextPage endCursor } } } }`, map[string]any{"id": app.ID, "after": after}, &out)
+			for _, e := range out.App.Connections.Edges {
+				if seen[e.Node.ID] {
+					t.Fatalf("%s twice", e.Node.ID)
+				}
+				seen[e.Node.ID] = true
+			}
+			if !out.App.Connections.PageInfo.HasNextPage {
+				break
+			}
+			if pages > 10 {
+				t.Fatal("pagination does not end")
+			}
+			after = *out.App.Connections.PageInfo.EndCursor
+		}
+		if len(seen) != tied+7 {
+			t.Fatalf("paged through %d connections, want %d", len(seen), tied+7)
+		}
 	})
 
 	t.Run("Usage", func(t *testing.T) {

@@ -127,7 +127,7 @@ func pageOf(first *int, after *string) postgres.Page {
 }
 
 func pageInfo[T any](p postgres.Paged[T]) *model.PageInfo {
-	return &model.PageInfo{HasNextPage: p.HasNext, EndCursor: p.EndCursor()}
+	return &model.PageInfo{HasNextPage: p.HasNext, EndCursor: p.EndCursor(), HasPreviousPage: p.HasPrev, StartCursor: p.StartCursor()}
 }
 
 func ptrs[T any](xs []T) []*T {

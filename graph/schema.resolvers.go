@@ -46,7 +46,7 @@ func (r *adminResolver) Accounts(ctx context.Context, obj *model.Admin, first *i
 	if err != nil {
 		return nil, err
 	}
-	out := &model.AccountPage{PageInfo: pageInfo(p)}
+	out := &model.AccountPage{PageInfo: pageInfo(p), Edges: []*model.AccountEdge{}}
 	for i := range p.Items {
 		out.Edges = append(out.Edges, &model.AccountEdge{Cursor: p.Cursors[i], Node: &p.Items[i]})
 	}

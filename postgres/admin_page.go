@@ -29,6 +29,18 @@ type Paged[T any] struct {
 	Items   []T
 	Cursors []string
 	HasNext bool
+	// HasPrev is true when the page starts after a cursor, so items
+	// precede it.
+	HasPrev bool
+}
+
+// StartCursor returns the cursor of the first item, or nil for an empty page.
+func (p Paged[T]) StartCursor() *string {
+	if len(p.Cursors) == 0 {
+		return nil
+	}
+	c := p.Cursors[0]
+	return &c
 }
 
 // EndCursor returns the cursor of the last item, or nil for an empty page.
@@ -117,6 +129,7 @@ func listPage[T any](ctx context.Context, db querier, p Page, query, tsCol, idCo
 		items, out.HasNext = items[:n], true
 	}
 	out.Items = items
+	out.HasPrev = after != nil
 	out.Cursors = make([]string, len(items))
 	for i, it := range items {
 		out.Cursors[i] = key(it).encode()

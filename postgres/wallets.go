@@ -93,6 +93,8 @@ func (s *Wallets) Ledger(ctx context.Context, accountID string, mode wattfare.Mo
 		items, out.HasNext = items[:n], true
 	}
 	out.Items = items
+	out.HasPrev = after != nil
+	out.Cursors = []string{}
 	for _, e := range items {
 		out.Cursors = append(out.Cursors, cursorKey{At: e.CreatedAt, ID: e.ID}.encode())
 	}
