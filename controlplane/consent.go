@@ -149,8 +149,10 @@ type consentContext struct {
 	ProposedCap  wattfare.Money     `json:"proposed_cap_usd"`
 	Account      *consentAccount    `json:"account"`
 	Connection   *consentConnection `json:"connection"`
-	// AutoApprove is true in test mode: the popup approves on its own once
-	// it has verified its opener.
+	// AutoApprove tells the popup to approve on its own once it has
+	// verified its opener: in test mode, for a browser not signed in to
+	// Wattfare, when the approval would go to the app's sandbox account and
+	// change no person's connection (see autoApprove).
 	AutoApprove bool `json:"auto_approve"`
 }
 
@@ -185,7 +187,7 @@ func (c *consent) handleContext(w http.ResponseWriter, r *http.Request) {
 	}
 	out := consentContext{
 		App: consentApp{ID: s.App.ID, Name: s.App.Name}, Mode: s.Mode, Target: t, AppUserID: s.AppUserID,
-		ProposedCap: DefaultRequestedCap, AutoApprove: s.Mode == wattfare.ModeTest,
+		ProposedCap: DefaultRequestedCap,
 	}
 	if s.MonthlyCap > 0 {
 		out.RequestedCap, out.ProposedCap = &s.MonthlyCap, s.MonthlyCap
@@ -209,7 +211,30 @@ func (c *consent) handleContext(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	if out.AutoApprove, err = c.autoApprove(r, s, signedIn, out.Connection, st.AccountID); err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// autoApprove decides whether the popup may approve without asking. Only a
+// test-mode request from a browser that is not signed in qualifies, and only
+// when the connection is new or already the sandbox's and active: a signed-in
+// person's account is never connected without their click, and a connection
+// someone revoked or owns is never taken over or revived unattended (the
+// approve endpoint enforces the same, see postgres.Approval.Unattended).
+func (c *consent) autoApprove(r *http.Request, s Session, signedIn bool, conn *consentConnection, owner string) (bool, error) {
+	if s.Mode != wattfare.ModeTest || signedIn {
+		return false, nil
+	}
+	if conn == nil {
+		return true, nil
+	}
+	if conn.Status != string(wattfare.ConnectionActive) {
+		return false, nil
+	}
+	return c.store.IsSandboxAccount(r.Context(), s.App.ID, owner)
 }
 
 // consentResult is the answer to an approval, and the message the popup
@@ -248,6 +273,8 @@ func (c *consent) handleApprove(w http.ResponseWriter, r *http.Request) {
 			writeAPIError(w, http.StatusUnauthorized, "sign_in_required", "sign in to Wattfare to approve")
 			return
 		}
+		// Test mode, nobody signed in: an unattended approval for the app's
+		// sandbox account, which has test money only.
 		if accountID, err = c.store.SandboxAccount(r.Context(), s.App.ID); err != nil {
 			c.fail(w, r, err)
 			return
@@ -255,7 +282,7 @@ func (c *consent) handleApprove(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := c.store.Approve(r.Context(), postgres.Approval{
 		AppID: s.App.ID, Mode: s.Mode, AppUserID: s.AppUserID, AccountID: accountID,
-		MonthlyCap: cap, IssuedAt: s.IssuedAt,
+		MonthlyCap: cap, IssuedAt: s.IssuedAt, Unattended: !signedIn,
 	}, c.now())
 	if err != nil {
 		c.fail(w, r, err)
@@ -271,13 +298,15 @@ func (c *consent) handleApprove(w http.ResponseWriter, r *http.Request) {
 // sameOrigin accepts a request only when the browser says it comes from
 // Wattfare's own origin: Sec-Fetch-Site same-origin when sent, and an
 // Origin header equal to the control plane's, which every browser sends
-// on a POST. A JSON content type keeps simple cross-site forms out too.
+// on a POST (so a missing or "null" Origin is refused). A JSON content type
+// keeps simple cross-site forms (urlencoded, multipart, text/plain) out too.
 func (c *consent) sameOrigin(r *http.Request) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return false
 	}
-	origin := r.Header.Get("Origin")
-	if origin == "" || (origin != c.publicURL(r) && origin != requestOrigin(r)) {
+	// Only the configured public origin: the Host header is the client's to
+	// choose (DNS rebinding makes it anything), so it proves nothing.
+	if origin := r.Header.Get("Origin"); origin == "" || origin != c.publicURL(r) {
 		return false
 	}
 	ct := r.Header.Get("Content-Type")

@@ -10,8 +10,8 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -504,6 +504,10 @@ func TestApprove(t *testing.T) {
 			"same-site subframe":        {"Origin": h.srv.URL, "Sec-Fetch-Site": "same-site"},
 			"no origin at all":          {},
 			"origin, no fetch metadata": {"Origin": evilOrigin},
+			"sandboxed page":            {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+			"null origin":               {"Origin": "null"},
+			"no origin, same-origin":    {"Sec-Fetch-Site": "same-origin"},
+			"typed in the address bar":  {"Origin": h.srv.URL, "Sec-Fetch-Site": "none"},
 		} {
 			res, out := h.do(t, call{method: "POST", path: "/connect/api/approve", header: hdr, account: h.user, body: body})
 			if res.StatusCode != http.StatusForbidden {
@@ -522,6 +526,28 @@ func TestApprove(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != http.StatusForbidden {
 			t.Errorf("form post: %d, want 403", res.StatusCode)
+		}
+		// text/plain is what a cross-site form or sendBeacon can send without
+		// a preflight; a JSON body in it is still refused.
+		b, _ := json.Marshal(body)
+		req, _ = http.NewRequest("POST", h.srv.URL+"/connect/api/approve", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Origin", h.srv.URL)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.AddCookie(&http.Cookie{Name: "test_account", Value: h.user})
+		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
+			t.Errorf("text/plain: %v %v, want 403", res.StatusCode, err)
+		}
+		// DNS rebinding: a page on evil.example resolved to Wattfare's
+		// address sends Host and Origin that agree, and still is not Wattfare.
+		req, _ = http.NewRequest("POST", h.srv.URL+"/connect/api/approve", bytes.NewReader(b))
+		req.Host = "evil.example" + h.srv.URL[strings.LastIndex(h.srv.URL, ":"):]
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", "http://"+req.Host)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.AddCookie(&http.Cookie{Name: "test_account", Value: h.user})
+		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
+			t.Errorf("rebound host: %v %v, want 403", res.StatusCode, err)
 		}
 		if st, _, _, _ := h.connection(t, h.acme, wattfare.ModeLive, "bob"); st != "" {
 			t.Errorf("a cross-origin approval stored a connection (%s)", st)
@@ -666,6 +692,20 @@ func TestSessionEndpoint(t *testing.T) {
 			t.Errorf("origin %s: %d ACAO %q", o, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
 		}
 	}
+	// No answer may be cached across origins or users.
+	for name, res := range map[string]*http.Response{
+		"unregistered origin": func() *http.Response { r, _ := get(tok, evilOrigin); return r }(),
+		"bad token":           func() *http.Response { r, _ := get("nope", acmeOrigin); return r }(),
+		"no token":            func() *http.Response { r, _ := get("", ""); return r }(),
+		"OK":                  func() *http.Response { r, _ := get(tok, acmeOrigin); return r }(),
+	} {
+		if !strings.Contains(strings.Join(res.Header.Values("Vary"), ","), "Origin") || res.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Vary %q, Cache-Control %q", name, res.Header.Values("Vary"), res.Header.Get("Cache-Control"))
+		}
+		if res.Header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("%s: allows credentials", name)
+		}
+	}
 	// Preflights: a registered origin may ask, others get no CORS headers.
 	res, _ = h.do(t, call{method: "OPTIONS", path: "/v1/session", header: map[string]string{"Origin": acmeOrigin, "Access-Control-Request-Headers": "authorization"}})
 	if res.Header.Get("Access-Control-Allow-Origin") != acmeOrigin || !strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
@@ -784,4 +824,134 @@ func TestApproveThroughServer(t *testing.T) {
 	if st != "active" || cap != wattfare.USD(5) || acct != a.ID {
 		t.Errorf("stored %s %s %s, want active $5 for %s", st, cap, acct, a.ID)
 	}
+}
+
+// TestTestModeConsent: test keys approve on their own only where that
+// cannot touch a person's account or undo what they did.
+func TestTestModeConsent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	context_ := func(t *testing.T, tok, account string) map[string]any {
+		t.Helper()
+		res, body := h.do(t, call{method: "POST", path: "/connect/api/context", header: h.popup(), account: account,
+			body: map[string]string{"token": tok, "origin": acmeOrigin}})
+		if res.StatusCode != 200 {
+			t.Fatalf("context: %d %v", res.StatusCode, body)
+		}
+		return body
+	}
+	liveCredits := func(t *testing.T) (credits int64) {
+		t.Helper()
+		h.pool.QueryRow(ctx, `SELECT credits - captured - held FROM wallets WHERE account_id = $1 AND mode = 'live'`, h.user).Scan(&credits)
+		return credits
+	}
+
+	t.Run("OKSignedInAsksFirstAndStaysInTestMode", func(t *testing.T) {
+		t.Parallel()
+		before := liveCredits(t)
+		tok := mint(t, h.acmeTest, "tm_signed_in", wattfare.USD(10), time.Now(), 5*time.Minute)
+		if body := context_(t, tok, h.user); body["auto_approve"] != false {
+			t.Fatalf("a signed-in person would be connected without a click: %v", body)
+		}
+		if res, body := h.approve(t, tok, acmeOrigin, "3", h.user); res.StatusCode != 200 || body["mode"] != "test" {
+			t.Fatalf("their own approval: %d %v", res.StatusCode, body)
+		}
+		if st, _, acct, _ := h.connection(t, h.acme, wattfare.ModeTest, "tm_signed_in"); st != "active" || acct != h.user {
+			t.Errorf("stored %s for %s", st, acct)
+		}
+		if st, _, _, _ := h.connection(t, h.acme, wattfare.ModeLive, "tm_signed_in"); st != "" {
+			t.Errorf("a test key made a live connection (%s)", st)
+		}
+		if liveCredits(t) != before {
+			t.Errorf("a test-mode approval touched the live wallet")
+		}
+		// Signed out now, the app asks again: the person's connection is not
+		// auto-approved over to the sandbox.
+		tok2 := mint(t, h.acmeTest, "tm_signed_in", wattfare.USD(10), time.Now(), 5*time.Minute)
+		if body := context_(t, tok2, ""); body["auto_approve"] != false {
+			t.Errorf("auto-approve over a person's connection: %v", body)
+		}
+		if res, body := h.approve(t, tok2, acmeOrigin, "10", ""); res.StatusCode != http.StatusConflict {
+			t.Errorf("unattended approval over a person's connection: %d %v, want 409", res.StatusCode, body)
+		}
+		if st, cap, acct, _ := h.connection(t, h.acme, wattfare.ModeTest, "tm_signed_in"); st != "active" || acct != h.user || cap != wattfare.USD(3) {
+			t.Errorf("the person's connection changed: %s %s %s", st, cap, acct)
+		}
+	})
+
+	t.Run("OKSandboxRenewsItsOwn", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeTest, "tm_sandbox", wattfare.USD(4), time.Now(), 5*time.Minute)
+		if body := context_(t, tok, ""); body["auto_approve"] != true {
+			t.Fatalf("a new test connection is not auto-approved: %v", body)
+		}
+		for range 2 {
+			if res, body := h.approve(t, tok, acmeOrigin, "4", ""); res.StatusCode != 200 {
+				t.Fatalf("%d %v", res.StatusCode, body)
+			}
+		}
+		if body := context_(t, tok, ""); body["auto_approve"] != true {
+			t.Errorf("the sandbox's own connection is not auto-approved again: %v", body)
+		}
+		_, _, acct, _ := h.connection(t, h.acme, wattfare.ModeTest, "tm_sandbox")
+		var live int
+		h.pool.QueryRow(ctx, `SELECT count(*) FROM wallets WHERE account_id = $1 AND mode = 'live'`, acct).Scan(&live)
+		if live != 0 {
+			t.Errorf("the sandbox account has a live wallet")
+		}
+		// Another app's sandbox is another account.
+		otherTok := mint(t, h.otherTest, "tm_sandbox", wattfare.USD(4), time.Now(), 5*time.Minute)
+		if res, body := h.approve(t, otherTok, otherOrigin, "4", ""); res.StatusCode != 200 {
+			t.Fatalf("other app: %d %v", res.StatusCode, body)
+		}
+		if _, _, otherAcct, _ := h.connection(t, h.other, wattfare.ModeTest, "tm_sandbox"); otherAcct == "" || otherAcct == acct {
+			t.Errorf("two apps share a sandbox account (%s, %s)", acct, otherAcct)
+		}
+	})
+
+	t.Run("ErrRevokedIsNotRevivedUnattended", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeTest, "tm_revoked", wattfare.USD(4), time.Now().Add(-time.Minute), 5*time.Minute)
+		if res, body := h.approve(t, tok, acmeOrigin, "4", ""); res.StatusCode != 200 {
+			t.Fatalf("%d %v", res.StatusCode, body)
+		}
+		if _, err := h.pool.Exec(ctx, `UPDATE connections SET status = 'revoked', revoked_at = now() WHERE app_id = $1 AND app_user_id = 'tm_revoked'`, h.acme); err != nil {
+			t.Fatal(err)
+		}
+		// A fresh token, minted after the revoke: still no silent reconnect.
+		fresh := mint(t, h.acmeTest, "tm_revoked", wattfare.USD(4), time.Now().Add(2*time.Second), 5*time.Minute)
+		if body := context_(t, fresh, ""); body["auto_approve"] != false {
+			t.Errorf("auto-approve of a revoked connection: %v", body)
+		}
+		if res, body := h.approve(t, fresh, acmeOrigin, "4", ""); res.StatusCode != http.StatusConflict {
+			t.Errorf("unattended approval of a revoked connection: %d %v, want 409", res.StatusCode, body)
+		}
+		if st, _, _, _ := h.connection(t, h.acme, wattfare.ModeTest, "tm_revoked"); st != "revoked" {
+			t.Errorf("revived: %s", st)
+		}
+		// A person who signs in and approves may reconnect it.
+		if res, body := h.approve(t, fresh, acmeOrigin, "4", h.user); res.StatusCode != 200 {
+			t.Errorf("a person's approval after the revoke: %d %v", res.StatusCode, body)
+		}
+	})
+
+	t.Run("ErrSandboxEmailTakenByAPerson", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// The sandbox email derives from the app id, which the publishable
+		// key shows: someone signs up with it before the app's first test.
+		email := "sandbox+" + strings.TrimPrefix(f.other, "app_") + "@sandbox.wattfare.dev"
+		squatter, err := (&postgres.Accounts{DB: f.pool}).SignUp(ctx, email, "correct horse battery", "Squatter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := &postgres.Consent{DB: f.pool}
+		if id, err := store.SandboxAccount(ctx, f.other); err == nil || id == squatter.ID {
+			t.Fatalf("the sandbox account is a person's: %q %v", id, err)
+		}
+		if ok, err := store.IsSandboxAccount(ctx, f.other, squatter.ID); ok || err != nil {
+			t.Errorf("IsSandboxAccount(squatter) = %v, %v", ok, err)
+		}
+	})
 }

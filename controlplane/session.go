@@ -301,6 +301,10 @@ type sessionApp struct {
 // app's registered origins may read the answer.
 func (c *consent) handleSession(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
+	// Every answer depends on Origin and on the token: no cache may keep one
+	// for another page or another user.
+	w.Header().Add("Vary", "Origin")
+	w.Header().Set("Cache-Control", "no-store")
 	if r.Method == http.MethodOptions {
 		c.preflight(w, r, origin)
 		return
@@ -327,8 +331,6 @@ func (c *consent) handleSession(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 	}
-	w.Header().Add("Vary", "Origin")
-	w.Header().Set("Cache-Control", "no-store")
 	now := c.now()
 	out := sessionStatus{
 		Status: "not_connected", Mode: s.Mode, AppUserID: s.AppUserID,
@@ -353,7 +355,6 @@ func (c *consent) handleSession(w http.ResponseWriter, r *http.Request) {
 // that some app registered may ask; the real request is checked against
 // the token's own app.
 func (c *consent) preflight(w http.ResponseWriter, r *http.Request, origin string) {
-	w.Header().Add("Vary", "Origin")
 	if origin == "" {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -376,7 +377,6 @@ func (c *consent) preflight(w http.ResponseWriter, r *http.Request, origin strin
 // allowRegisteredOrigin lets origin read an error answer when some app
 // registered it. Error answers carry nothing about any user.
 func (c *consent) allowRegisteredOrigin(w http.ResponseWriter, r *http.Request, origin string) {
-	w.Header().Add("Vary", "Origin")
 	if origin == "" {
 		return
 	}

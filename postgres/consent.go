@@ -118,6 +118,11 @@ type Approval struct {
 	// the connection's revocation is stale: a replayed approval must not
 	// undo a revoke.
 	IssuedAt time.Time
+	// Unattended marks an approval no person made: test-mode consent from a
+	// browser not signed in to Wattfare, for the app's sandbox account. It
+	// may create a connection or renew the sandbox's own active one, never
+	// take over a person's connection or revive a revoked one.
+	Unattended bool
 }
 
 // Approve stores an approval: the connection of (app, mode, app user) is
@@ -134,6 +139,9 @@ func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (Conne
 		case err == nil:
 			if cur.Status == wattfare.ConnectionRevoked && cur.RevokedAt != nil && a.IssuedAt.Before(*cur.RevokedAt) {
 				return wattfare.Errorf(wattfare.ECONFLICT, "this connection was revoked after the request was made; connect again from the app")
+			}
+			if a.Unattended && (cur.AccountID != a.AccountID || cur.Status != wattfare.ConnectionActive) {
+				return wattfare.Errorf(wattfare.ECONFLICT, "sign in to Wattfare to change this connection")
 			}
 		case wattfare.ErrorCode(err) == wattfare.ENOTFOUND:
 		default:
@@ -169,13 +177,23 @@ const (
 	sandboxTarget = 100 * wattfare.Dollar
 )
 
+func sandboxEmail(appID string) string {
+	return "sandbox+" + strings.ToLower(strings.TrimPrefix(appID, "app_")) + "@sandbox.wattfare.dev"
+}
+
 // SandboxAccount returns the app's sandbox account, creating it when
 // missing, with its test wallet topped up. Test-mode consent from a browser
 // that is not signed in to Wattfare connects to it, so an app developer's
 // test flow completes without anyone signing in. It cannot sign in: its
-// password hash matches no password.
+// password hash matches no password. It has a test wallet only: nothing
+// can charge it real money.
+//
+// Its email is derived from the app id, which every publishable key shows,
+// so a person may have signed up with it first: that account is never
+// taken for the sandbox (it would receive every anonymous test connection
+// of the app); the answer is then an internal error.
 func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, error) {
-	email := "sandbox+" + strings.ToLower(strings.TrimPrefix(appID, "app_")) + "@sandbox.wattfare.dev"
+	email := sandboxEmail(appID)
 	var id string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		err := s.q.ConsentEnsureAccount(ctx, tx, sqlc.ConsentEnsureAccountParams{
@@ -184,13 +202,11 @@ func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, err
 		if err != nil {
 			return fmt.Errorf("ensure sandbox account: %w", err)
 		}
-		if id, err = s.q.ConsentAccountByEmail(ctx, tx, email); err != nil {
-			return fmt.Errorf("sandbox account: %w", err)
+		if id, err = s.q.ConsentSandboxAccount(ctx, tx, email); err != nil {
+			return fmt.Errorf("sandbox account of %s (is %s a person's account?): %w", appID, email, err)
 		}
-		for _, m := range []wattfare.Mode{wattfare.ModeTest, wattfare.ModeLive} {
-			if err := s.q.ConsentEnsureWallet(ctx, tx, sqlc.ConsentEnsureWalletParams{AccountID: id, Mode: string(m)}); err != nil {
-				return fmt.Errorf("ensure wallet: %w", err)
-			}
+		if err := s.q.ConsentEnsureWallet(ctx, tx, sqlc.ConsentEnsureWalletParams{AccountID: id, Mode: string(wattfare.ModeTest)}); err != nil {
+			return fmt.Errorf("ensure wallet: %w", err)
 		}
 		avail, err := s.q.ConsentWalletAvailable(ctx, tx, sqlc.ConsentWalletAvailableParams{AccountID: id, Mode: string(wattfare.ModeTest)})
 		if err != nil {
@@ -206,6 +222,18 @@ func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, err
 		return s.q.ConsentCreditLedger(ctx, tx, sqlc.ConsentCreditLedgerParams{AccountID: id, Amount: int64(add), Description: "sandbox auto-funding"})
 	})
 	return id, err
+}
+
+// IsSandboxAccount reports whether accountID is appID's sandbox account.
+func (s *Consent) IsSandboxAccount(ctx context.Context, appID, accountID string) (bool, error) {
+	id, err := s.q.ConsentSandboxAccount(ctx, s.DB, sandboxEmail(appID))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("sandbox account: %w", err)
+	}
+	return id == accountID, nil
 }
 
 // ConsentAccount is who the popup says is signed in.

@@ -43,8 +43,10 @@ INSERT INTO accounts (id, email, password_hash, display_name)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (email) DO NOTHING;
 
--- name: ConsentAccountByEmail :one
-SELECT id FROM accounts WHERE email = $1;
+-- name: ConsentSandboxAccount :one
+-- Only an account created as a sandbox (its password hash matches no
+-- password) is one: a person who signed up with that email first is not.
+SELECT id FROM accounts WHERE email = $1 AND password_hash = '!sandbox';
 
 -- name: ConsentAccount :one
 SELECT id, email, display_name FROM accounts WHERE id = $1;

@@ -29,17 +29,6 @@ func (q *Queries) ConsentAccount(ctx context.Context, db DBTX, id string) (Conse
 	return i, err
 }
 
-const consentAccountByEmail = `-- name: ConsentAccountByEmail :one
-SELECT id FROM accounts WHERE email = $1
-`
-
-func (q *Queries) ConsentAccountByEmail(ctx context.Context, db DBTX, email string) (string, error) {
-	row := db.QueryRow(ctx, consentAccountByEmail, email)
-	var id string
-	err := row.Scan(&id)
-	return id, err
-}
-
 const consentApp = `-- name: ConsentApp :one
 SELECT id, name, allowed_origins, suspended_at
 FROM apps
@@ -224,6 +213,19 @@ func (q *Queries) ConsentOriginRegistered(ctx context.Context, db DBTX, origin s
 	var exists bool
 	err := row.Scan(&exists)
 	return exists, err
+}
+
+const consentSandboxAccount = `-- name: ConsentSandboxAccount :one
+SELECT id FROM accounts WHERE email = $1 AND password_hash = '!sandbox'
+`
+
+// Only an account created as a sandbox (its password hash matches no
+// password) is one: a person who signed up with that email first is not.
+func (q *Queries) ConsentSandboxAccount(ctx context.Context, db DBTX, email string) (string, error) {
+	row := db.QueryRow(ctx, consentSandboxAccount, email)
+	var id string
+	err := row.Scan(&id)
+	return id, err
 }
 
 const consentUpsertConnection = `-- name: ConsentUpsertConnection :one
