@@ -749,11 +749,38 @@ func TestConsentPagesRefuseFraming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/connect", "/connect?x=1", "/budget", "/v1/session", "/v1/connect.js", "/"} {
+	// Every answer, errors included: a framed 404 or refusal is still a
+	// Wattfare page an attacker could dress up.
+	for _, rq := range []struct {
+		method, path, body string
+		header             map[string]string
+	}{
+		{"GET", "/connect", "", nil},
+		{"GET", "/connect?x=1", "", nil},
+		{"GET", "/budget", "", nil},
+		{"GET", "/", "", nil},
+		{"HEAD", "/connect", "", nil},
+		{"GET", "/v1/session", "", nil},
+		{"OPTIONS", "/v1/session", "", map[string]string{"Origin": evilOrigin}},
+		{"GET", "/v1/connect.js", "", nil},
+		{"GET", "/v1/nope", "", nil},
+		{"GET", "/assets/nope.js", "", nil},
+		{"GET", "/connect/api/approve", "", nil},
+		{"POST", "/connect/api/approve", "{", map[string]string{"Content-Type": "application/json", "Origin": "http://wattfare.test", "Sec-Fetch-Site": "same-origin"}},
+		{"POST", "/connect/api/approve", "{}", map[string]string{"Content-Type": "application/json", "Origin": evilOrigin, "Sec-Fetch-Site": "cross-site"}},
+		{"POST", "/connect/api/context", `{"token":"x"}`, map[string]string{"Content-Type": "application/json"}},
+		{"POST", "/budget", "", nil},
+		{"POST", "/graphql", `{"query":"{__typename}"}`, map[string]string{"Content-Type": "application/json", "Origin": evilOrigin, "Sec-Fetch-Site": "cross-site"}},
+	} {
 		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-		if rec.Header().Get("X-Frame-Options") != "DENY" || !strings.Contains(rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
-			t.Errorf("%s: X-Frame-Options %q, CSP %q", path, rec.Header().Get("X-Frame-Options"), rec.Header().Get("Content-Security-Policy"))
+		req := httptest.NewRequest(rq.method, rq.path, strings.NewReader(rq.body))
+		for k, v := range rq.header {
+			req.Header.Set(k, v)
+		}
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Header().Get("X-Frame-Options") != "DENY" || !strings.Contains(rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") ||
+			rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s (%d): X-Frame-Options %q, CSP %q", rq.method, rq.path, rec.Code, rec.Header().Get("X-Frame-Options"), rec.Header().Get("Content-Security-Policy"))
 		}
 	}
 }
