@@ -14,6 +14,7 @@ function need(name) {
 
 export const controlURL = need("WATTFARE_E2E_CONTROL_URL");
 export const demoURL = need("WATTFARE_E2E_DEMO_URL");
+export const dataURL = need("WATTFARE_E2E_DATA_URL");
 export const dev = JSON.parse(readFileSync(need("WATTFARE_E2E_DEV_JSON"), "utf8"));
 export const artifacts = process.env.WATTFARE_E2E_ARTIFACTS ?? join(process.cwd(), "..", "build", "artifacts");
 mkdirSync(artifacts, { recursive: true });
@@ -75,4 +76,35 @@ export async function until(fn, what, { tries = 100, every = 200 } = {}) {
     await new Promise((r) => setTimeout(r, every));
   }
   throw new Error(`gave up waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** signIn signs page in to Wattfare's own pages as who ({email, password}) and lands on next. */
+export async function signIn(page, who, next = "/budget") {
+  await page.goto(`${controlURL}/signin?next=${encodeURIComponent(next)}`);
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password").fill(who.password);
+  await page.locator("form button[type=submit]").click();
+  await page.waitForURL((u) => u.pathname === next.split("?")[0]);
+}
+
+/** chat sends one request to the data plane as an app backend would; it returns the status and the parsed body. */
+export async function chat(secret, user, content = "hello from the browser tests") {
+  const res = await fetch(`${dataURL}/v1/chat/completions`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${secret}`, "Wattfare-User": user, "Content-Type": "application/json" },
+    body: JSON.stringify({ model: "sandbox/echo", messages: [{ role: "user", content }] }),
+  });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+/** models lists GET /v1/models with a secret key (null when the key is refused). */
+export async function models(secret) {
+  const res = await fetch(`${dataURL}/v1/models`, { headers: { Authorization: `Bearer ${secret}` } });
+  return res.ok ? (await res.json()).data : null;
+}
+
+/** graphql runs an operation with the cookies of a browser context (for clean-up after a failed test). */
+export async function graphql(context, query, variables = {}) {
+  const res = await context.request.post(`${controlURL}/graphql`, { data: { query, variables } });
+  return res.json();
 }

@@ -23,11 +23,12 @@ export function Button({ variant = "primary", busy, disabled, children, classNam
 }
 
 export function Card({ title, actions, children, className }: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string }) {
+  const titleId = useId();
   return (
-    <section className={`card${className ? " " + className : ""}`}>
+    <section className={`card${className ? " " + className : ""}`} aria-labelledby={title ? titleId : undefined}>
       {(title || actions) && (
         <header className="card-header">
-          {title && <h2 className="card-title">{title}</h2>}
+          {title && <h2 className="card-title" id={titleId}>{title}</h2>}
           {actions && <div className="card-actions">{actions}</div>}
         </header>
       )}
@@ -148,8 +149,9 @@ export function CopyBox({ label, value, secret }: { label: string; value: string
       <label htmlFor={id}>{label}</label>
       <div className={`copy-box${secret ? " secret" : ""}`}>
         <input id={id} ref={ref} readOnly value={value} spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
-        <Button type="button" variant="secondary" onClick={copy} aria-label={`Copy ${label}`}>
+        <Button type="button" variant="secondary" onClick={copy}>
           {copied ? "Copied" : "Copy"}
+          <span className="sr-only"> {label}</span>
         </Button>
       </div>
       <span className="sr-only" role="status">{copied ? "Copied to the clipboard" : ""}</span>

@@ -1,5 +1,5 @@
 import { useMemo, useState, type FormEvent } from "react";
-import { useMutation, useQuery } from "urql";
+import { useClient, useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { AdminAppsQuery, AdminConsoleQuery, AdminModelsQuery, Mode } from "../gql/graphql";
 import { Alert, Badge, Button, Card, Dialog, Field, Pager, Segmented, Spinner, TextArea, usePager } from "../components/ui";
@@ -386,7 +386,7 @@ function UnsuspendDialog({ app, onClose, onDone }: { app: AdminApp | null; onClo
 }
 
 function ModelsCard() {
-  const [res, refetch] = useQuery({ query: AdminModelsDoc });
+  const [res] = useQuery({ query: AdminModelsDoc });
   const [editing, setEditing] = useState<string | null>(null);
   const models = res.data?.admin.models;
   return (
@@ -414,7 +414,7 @@ function ModelsCard() {
             <tbody>
               {models.map((m) =>
                 editing === m.id ? (
-                  <PriceEditor key={m.id} model={m} onClose={() => setEditing(null)} onSaved={() => { setEditing(null); refetch({ requestPolicy: "network-only" }); }} />
+                  <PriceEditor key={m.id} model={m} onClose={() => setEditing(null)} onSaved={() => setEditing(null)} />
                 ) : (
                   <tr key={m.id} aria-label={m.id}>
                     <td>
@@ -447,6 +447,8 @@ function PriceEditor({ model, onClose, onSaved }: { model: ModelRow; onClose: ()
   const [completion, setCompletion] = useState(capInput(model.completionPerMillion));
   const [errs, setErrs] = useState<Record<string, string>>({});
   const [state, update] = useMutation(UpdatePriceDoc);
+  const client = useClient();
+  const [reloading, setReloading] = useState(false);
   async function save(e: FormEvent) {
     e.preventDefault();
     const local: Record<string, string> = {};
@@ -463,6 +465,9 @@ function PriceEditor({ model, onClose, onSaved }: { model: ModelRow; onClose: ()
       setErrs(fieldErrors(r.error));
       return;
     }
+    // Close the editor only once the table holds the new prices.
+    setReloading(true);
+    await client.query(AdminModelsDoc, {}, { requestPolicy: "network-only" }).toPromise();
     onSaved();
   }
   return (
@@ -474,7 +479,7 @@ function PriceEditor({ model, onClose, onSaved }: { model: ModelRow; onClose: ()
           </strong>
           <Field label="Prompt per million tokens" prefix="$" inputMode="decimal" value={prompt} onChange={(e) => setPrompt(e.target.value)} error={errs.promptPerMillion} autoFocus />
           <Field label="Completion per million tokens" prefix="$" inputMode="decimal" value={completion} onChange={(e) => setCompletion(e.target.value)} error={errs.completionPerMillion} />
-          <Button type="submit" busy={state.fetching}>
+          <Button type="submit" busy={state.fetching || reloading}>
             Save prices
           </Button>
           <Button type="button" variant="ghost" onClick={onClose}>
