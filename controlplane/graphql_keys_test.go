@@ -30,10 +30,13 @@ func TestRolledKeyOverlap(t *testing.T) {
 		now := time.Now()
 		cached := k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
 		var reason string
+		lease := "lease_" + k.ID + now.Format("150405.000000000")
 		if err := h.pool.QueryRow(t.Context(), `SELECT o_reason FROM wattfare_lease_grant($1, $2, $3, 'proc-t', $4, 1000, 1, 1, 1000)`,
-			"lease_"+k.ID+now.Format("150405.000000000"), f.connID, k.ID, wattfare.PeriodStart(now)).Scan(&reason); err != nil {
+			lease, f.connID, k.ID, wattfare.PeriodStart(now)).Scan(&reason); err != nil {
 			t.Fatal(err)
 		}
+		// Give it back, as the data plane would: a later revoke need not wait for it.
+		h.exec(`SELECT wattfare_lease_release(ARRAY[$1], false)`, lease)
 		if cached != (reason == "") {
 			t.Fatalf("catalog says active=%v, lease grant says %q", cached, reason)
 		}
