@@ -353,6 +353,16 @@ func TestQueryLimits(t *testing.T) {
 		q := `{ me { apps(first: 4611686018427387904) { edges { node { connections(mode: TEST, first: 4611686018427387904) { edges { node { id } } } } } } } }`
 		wantRefused(t, post(fmt.Sprintf(`{"query": %q}`, q), nil), http.StatusUnprocessableEntity, "COMPLEXITY_LIMIT_EXCEEDED")
 	})
+	t.Run("ErrTooManyPasswordAttempts", func(t *testing.T) {
+		// Each attempt costs an argon2id hash: a document cannot hold dozens.
+		var q strings.Builder
+		q.WriteString("mutation {")
+		for i := range 10 {
+			fmt.Fprintf(&q, ` a%d: signIn(input: {email: "limits@example.com", password: "guess %d"}) { account { id } }`, i, i)
+		}
+		q.WriteString(" }")
+		wantRefused(t, post(fmt.Sprintf(`{"query": %q}`, q.String()), nil), http.StatusUnprocessableEntity, "COMPLEXITY_LIMIT_EXCEEDED")
+	})
 	t.Run("ErrTooComplexOverGET", func(t *testing.T) {
 		q := `{ me { apps(first: 100) { edges { node { connections(mode: TEST, first: 100) { edges { node { id } } } } } } } }`
 		r := httptest.NewRequest(http.MethodGet, "http://example.com/graphql?query="+url.QueryEscape(q), nil)

@@ -4,8 +4,13 @@ import (
 	"time"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/graph/model"
 	"github.com/wattfare/wattfare/postgres"
 )
+
+// passwordCost is the complexity of a field that hashes a password:
+// ComplexityLimit allows four in one document.
+const passwordCost = ComplexityLimit / 5
 
 // complexity prices lists by how many items they may return, so that
 // nesting pages inside pages hits ComplexityLimit long before the database
@@ -26,6 +31,11 @@ func complexity() ComplexityRoot {
 		return 1 + child*max(1, min(d, 367))
 	}
 
+	// Each sign-in or sign-up hashes a password with argon2id (19 MiB, tens
+	// of milliseconds): priced so that one document holds at most a few,
+	// rather than hundreds of aliased attempts that each cost that much.
+	c.Mutation.SignIn = func(child int, input model.SignInInput) int { return passwordCost + child }
+	c.Mutation.SignUp = func(child int, input model.SignUpInput) int { return passwordCost + child }
 	c.Viewer.Apps = func(child int, first *int, after *string) int { return page(child, first) }
 	c.Viewer.Connections = func(child int, mode *wattfare.Mode, first *int, after *string) int { return page(child, first) }
 	c.Viewer.Receipts = func(child int, mode wattfare.Mode, from, to *time.Time, first *int, after *string) int {
