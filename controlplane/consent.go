@@ -176,7 +176,33 @@ func (c *consent) decode(w http.ResponseWriter, r *http.Request) (consentRequest
 		c.fail(w, r, err)
 		return req, s, t, false
 	}
+	if t.ReturnTo != "" && !c.redirectFromApp(r, s, t) {
+		c.fail(w, r, &wattfare.Error{Code: wattfare.EFORBIDDEN, Field: "return_to",
+			Message: "this request did not come from " + s.App.Name + "'s page at " + t.Origin + "; nothing was connected. Go back to " + s.App.Name + " and press Connect again"})
+		return req, s, t, false
+	}
 	return req, s, t, true
+}
+
+// redirectFromApp tells whether a redirect-flow request may go on. The popup
+// flow proves its opener by postMessage; the redirect flow has no opener, so
+// a link to /connect carrying a session token the attacker minted for
+// their own account at the app would, once approved, put the victim's
+// budget behind the attacker's account. So a person's approval needs the
+// browser to have come to /connect from the app's own origin (see
+// recordConnectFrom; connect.js navigates with referrerpolicy "origin").
+// Test-mode requests from a browser not signed in are exempt: they approve
+// for the app's sandbox account, which is nobody's money.
+//
+// A link to /connect posted on the app's own site would still pass; only
+// an exchange of the result by the app's page closes that (see the
+// redirect flow in sdk/README.md).
+func (c *consent) redirectFromApp(r *http.Request, s Session, t consentTarget) bool {
+	if _, signedIn := c.account(r); s.Mode == wattfare.ModeTest && !signedIn {
+		return true
+	}
+	ck, err := r.Cookie(connectFromCookie)
+	return err == nil && ck.Value == t.Origin
 }
 
 func (c *consent) handleContext(w http.ResponseWriter, r *http.Request) {

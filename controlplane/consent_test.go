@@ -19,6 +19,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -373,6 +374,9 @@ func newHarness(t *testing.T) *harness {
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	c.routes(mux)
+	if err := appRoutes(mux, fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><div id="root"></div>`)}}, true); err != nil {
+		t.Fatal(err)
+	}
 	cop := http.NewCrossOriginProtection()
 	h.srv = httptest.NewServer(securityHeaders(cop.Handler(mux)))
 	c.publicURL = func(*http.Request) string { return h.srv.URL }
@@ -412,6 +416,22 @@ func (h *harness) do(t *testing.T, c call) (*http.Response, map[string]any) {
 	var out map[string]any
 	json.NewDecoder(res.Body).Decode(&out)
 	return res, out
+}
+
+// cameFrom navigates to /connect with hdr, as a browser arriving from
+// another page would, and returns the Cookie header the page then sends.
+func (h *harness) cameFrom(t *testing.T, hdr map[string]string) string {
+	t.Helper()
+	res, _ := h.do(t, call{method: "GET", path: "/connect", header: hdr})
+	for _, c := range res.Cookies() {
+		if c.Name == connectFromCookie {
+			if !c.HttpOnly || c.Path != "/connect" || c.SameSite != http.SameSiteLaxMode {
+				t.Errorf("cookie %+v", c)
+			}
+			return c.Name + "=" + c.Value
+		}
+	}
+	return ""
 }
 
 // popup is the header set of a same-origin fetch from the consent page.
@@ -586,7 +606,9 @@ func TestApprove(t *testing.T) {
 	t.Run("OKRedirectFlow", func(t *testing.T) {
 		t.Parallel()
 		tok := mint(t, h.acmeLive, "dave", 0, now, 5*time.Minute)
-		res, body := h.do(t, call{method: "POST", path: "/connect/api/approve", header: h.popup(), account: h.user,
+		hdr := h.popup()
+		hdr["Cookie"] = h.cameFrom(t, map[string]string{"Referer": acmeOrigin + "/", "Sec-Fetch-Site": "cross-site"})
+		res, body := h.do(t, call{method: "POST", path: "/connect/api/approve", header: hdr, account: h.user,
 			body: map[string]string{"token": tok, "return_to": acmeOrigin + "/chat?x=1", "monthly_cap_usd": "3"}})
 		if res.StatusCode != 200 {
 			t.Fatalf("%d %v", res.StatusCode, body)
@@ -979,6 +1001,86 @@ func TestTestModeConsent(t *testing.T) {
 		}
 		if ok, err := store.IsSandboxAccount(ctx, f.other, squatter.ID); ok || err != nil {
 			t.Errorf("IsSandboxAccount(squatter) = %v, %v", ok, err)
+		}
+	})
+}
+
+// TestRedirectFlowNeedsTheAppsPage: an attacker who mints a session token
+// for their own account at the app and sends a victim straight to the
+// redirect flow must not get the victim's budget behind that account.
+func TestRedirectFlowNeedsTheAppsPage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	approve := func(t *testing.T, tok, cookie, account string) (*http.Response, map[string]any) {
+		t.Helper()
+		hdr := h.popup()
+		if cookie != "" {
+			hdr["Cookie"] = cookie
+		}
+		return h.do(t, call{method: "POST", path: "/connect/api/approve", header: hdr, account: account,
+			body: map[string]string{"token": tok, "return_to": acmeOrigin + "/", "monthly_cap_usd": "5"}})
+	}
+	fromAcme := h.cameFrom(t, map[string]string{"Referer": acmeOrigin + "/chat", "Sec-Fetch-Site": "cross-site"})
+	if fromAcme == "" {
+		t.Fatal("no cookie from a navigation off the app's page")
+	}
+	for name, cookie := range map[string]string{
+		"ErrFromAttackerPage": h.cameFrom(t, map[string]string{"Referer": evilOrigin + "/", "Sec-Fetch-Site": "cross-site"}),
+		"ErrNoReferrer":       h.cameFrom(t, map[string]string{"Sec-Fetch-Site": "cross-site"}),
+		"ErrTypedOrPasted":    h.cameFrom(t, map[string]string{"Sec-Fetch-Site": "none"}),
+		"ErrOtherAppsPage":    h.cameFrom(t, map[string]string{"Referer": otherOrigin + "/", "Sec-Fetch-Site": "cross-site"}),
+		"ErrNeverNavigated":   "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, mode := range []wattfare.Mode{wattfare.ModeLive, wattfare.ModeTest} {
+				c := h.acmeLive
+				if mode == wattfare.ModeTest {
+					c = h.acmeTest
+				}
+				sub := "attacker_" + name + "_" + string(mode)
+				tok := mint(t, c, sub, 0, time.Now(), 5*time.Minute)
+				res, body := h.do(t, call{method: "POST", path: "/connect/api/context", header: map[string]string{"Origin": h.srv.URL, "Sec-Fetch-Site": "same-origin", "Cookie": cookie}, account: h.user,
+					body: map[string]string{"token": tok, "return_to": acmeOrigin + "/"}})
+				if res.StatusCode != http.StatusForbidden {
+					t.Errorf("%s context: %d %v, want 403", mode, res.StatusCode, body)
+				}
+				if res, body := approve(t, tok, cookie, h.user); res.StatusCode != http.StatusForbidden {
+					t.Errorf("%s approve: %d %v, want 403", mode, res.StatusCode, body)
+				}
+				if st, _, _, _ := h.connection(t, h.acme, mode, sub); st != "" {
+					t.Errorf("%s: the victim's budget was connected to the attacker's account (%s)", mode, st)
+				}
+			}
+		})
+	}
+	t.Run("OKFromTheAppsPage", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeLive, "redirect_ok", 0, time.Now(), 5*time.Minute)
+		if res, body := approve(t, tok, fromAcme, h.user); res.StatusCode != 200 {
+			t.Fatalf("%d %v", res.StatusCode, body)
+		}
+		if st, _, acct, _ := h.connection(t, h.acme, wattfare.ModeLive, "redirect_ok"); st != "active" || acct != h.user {
+			t.Errorf("stored %s for %s", st, acct)
+		}
+	})
+	t.Run("OKSignInReloadKeepsWhereItCameFrom", func(t *testing.T) {
+		t.Parallel()
+		res, _ := h.do(t, call{method: "GET", path: "/connect", header: map[string]string{"Sec-Fetch-Site": "same-origin", "Cookie": fromAcme}})
+		for _, c := range res.Cookies() {
+			if c.Name == connectFromCookie {
+				t.Errorf("a same-origin reload reset the cookie to %q", c.Value)
+			}
+		}
+	})
+	t.Run("OKTestModeSandboxNeedsNoReferrer", func(t *testing.T) {
+		t.Parallel()
+		tok := mint(t, h.acmeTest, "redirect_sandbox", 0, time.Now(), 5*time.Minute)
+		if res, body := approve(t, tok, "", ""); res.StatusCode != 200 {
+			t.Fatalf("%d %v", res.StatusCode, body)
+		}
+		if st, _, acct, _ := h.connection(t, h.acme, wattfare.ModeTest, "redirect_sandbox"); st != "active" || acct == h.user {
+			t.Errorf("stored %s for %s, want the sandbox", st, acct)
 		}
 	})
 }

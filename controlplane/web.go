@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ func appRoutes(mux *http.ServeMux, app fs.FS, built bool) error {
 			http.NotFound(w, r)
 			return
 		}
+		if r.URL.Path == "/connect" {
+			recordConnectFrom(w, r)
+		}
 		h := w.Header()
 		h.Set("Content-Security-Policy", appCSP)
 		h.Set("Cache-Control", "no-cache")
@@ -59,6 +63,31 @@ func appRoutes(mux *http.ServeMux, app fs.FS, built bool) error {
 		http.ServeContent(w, r, "index.html", modTime, bytes.NewReader(index))
 	}))
 	return nil
+}
+
+// connectFromCookie holds the origin of the page that sent the browser to
+// the consent page, as the browser's Referer told it. The redirect flow
+// needs it: with no opener to ask, it is the one proof that the app's own
+// page started the request, and not a link an attacker sent with a session
+// token minted for the attacker's own account at the app (which would
+// connect the victim's budget to it).
+const connectFromCookie = "wf_connect_from"
+
+// recordConnectFrom sets connectFromCookie on a navigation to /connect
+// from another origin, to that origin ("-" when the browser sent none).
+// A reload of the page from Wattfare itself (signing in) keeps it.
+func recordConnectFrom(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Sec-Fetch-Site") == "same-origin" {
+		return
+	}
+	from := "-"
+	if ref, err := url.Parse(r.Referer()); err == nil && (ref.Scheme == "http" || ref.Scheme == "https") && ref.Host != "" && ref.User == nil {
+		from = ref.Scheme + "://" + ref.Host
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: connectFromCookie, Value: from, Path: "/connect", MaxAge: 15 * 60,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+	})
 }
 
 func getOnly(h http.HandlerFunc) http.HandlerFunc {

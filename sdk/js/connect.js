@@ -42,7 +42,14 @@
     );
     if (!popup) {
       if (opts.redirect === false) return Promise.resolve({ type: "wattfare:result", status: "blocked" });
-      global.location.assign(connectURL(control, { session: opts.sessionToken, return_to: global.location.href }));
+      // A link with referrerpolicy "origin", not location.assign: Wattfare
+      // accepts a redirect-flow approval only when the browser says this
+      // origin sent it there, whatever this page's own Referrer-Policy.
+      var a = document.createElement("a");
+      a.href = connectURL(control, { session: opts.sessionToken, return_to: global.location.href });
+      a.referrerPolicy = "origin";
+      document.body.appendChild(a);
+      a.click();
       return new Promise(function () {}); // the page is leaving
     }
     return new Promise(function (resolve) {
