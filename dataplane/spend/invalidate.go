@@ -17,6 +17,16 @@ import (
 // connection_revoked. For an app or a key, the same happens to every
 // connection of the app on which the app is suspended or the key revoked.
 func (e *Engine) Invalidate(ev wattfare.ChangeEvent) {
+	if ev.Entity == wattfare.EntityConnection {
+		// A cached cap refusal must not answer for a connection that
+		// changed: the next admission asks the ledger.
+		if v, ok := e.conns.Load(ev.ID); ok {
+			cs := v.(*connState)
+			if d := cs.denial.Load(); d != nil && d.amount != 0 {
+				cs.denial.CompareAndSwap(d, nil)
+			}
+		}
+	}
 	select {
 	case e.events <- ev:
 	default:
