@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/mail"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 
@@ -29,11 +31,30 @@ const (
 	MaxPasswordLen = 256
 )
 
+// hashSlots bounds the argon2id computations running at once. Each takes
+// 19 MiB: without a bound, a burst of concurrent sign-ins (each client is
+// rate-limited, not the sum of them) would take memory by the gigabyte.
+// Waiting for a slot costs latency, never memory.
+var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// hashing and hashPeak count computations in progress, for tests.
+var hashing, hashPeak atomic.Int32
+
+func argonKey(password, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	now := hashing.Add(1)
+	defer hashing.Add(-1)
+	for peak := hashPeak.Load(); now > peak && !hashPeak.CompareAndSwap(peak, now); peak = hashPeak.Load() {
+	}
+	return argon2.IDKey(password, salt, t, m, p, n)
+}
+
 // hashPassword returns a PHC-format argon2id hash of password with a random salt.
 func hashPassword(password string) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(key))
@@ -65,7 +86,7 @@ func verifyPassword(hash, password string) bool {
 	if err != nil || len(want) == 0 {
 		return false
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	got := argonKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
