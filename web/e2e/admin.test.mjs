@@ -22,8 +22,14 @@ test("admin: suspend an app, the data plane refuses it with app_suspended, then 
     await graphql(context, `mutation($id: ID!) { unsuspendApp(appId: $id) { id } }`, { id: dev.app.id }).catch(() => {});
   });
   const page = await context.newPage();
-  await signIn(page, dev.admin, "/admin");
+  await signIn(page, dev.admin, "/admin?mode=test"); // the demo's traffic is in test mode
   await page.getByRole("heading", { name: "Admin console" }).waitFor();
+  // Platform usage shows the request made above once it has settled.
+  await until(async () => {
+    await page.reload();
+    await page.getByTestId("usage-requests").waitFor();
+    return (await page.getByRole("table", { name: "By app" }).getByRole("cell", { name: dev.app.name }).count()) > 0;
+  }, "the seeded app's usage in the console");
 
   const row = page.getByRole("row", { name: dev.app.name, exact: true });
   await row.getByRole("button", { name: `Suspend ${dev.app.name}` }).click();

@@ -15,6 +15,7 @@ export function BarChart({ bars, label }: { bars: Bar[]; label: string }) {
   const slot = (w - pad.left - pad.right) / Math.max(1, bars.length);
   const bw = Math.max(2, Math.min(28, slot * 0.7));
   const every = Math.ceil(bars.length / 10);
+  if (max === 0) return <p className="empty chart-empty">No usage in this range.</p>;
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label={label} preserveAspectRatio="none">
@@ -36,7 +37,6 @@ export function BarChart({ bars, label }: { bars: Bar[]; label: string }) {
           );
         })}
       </svg>
-      {max === 0 && <figcaption className="muted small">No usage in this range.</figcaption>}
     </figure>
   );
 }

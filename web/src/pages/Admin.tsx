@@ -206,7 +206,7 @@ function PlatformUsage({ usage, mode }: { usage: Usage; mode: Mode }) {
   return (
     <>
       <UsageSummary days={usage.usageByDay} label={`Platform cost per day, ${mode === "TEST" ? "test" : "live"} mode`} />
-      <div className="two-col">
+      <div className="usage-tables">
         <UsageTable
           caption="By app"
           head="App"

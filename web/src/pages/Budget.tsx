@@ -246,9 +246,9 @@ function WalletCard({ wallet, mode, onChange }: { wallet: NonNullable<BudgetQuer
         <Stat label="Credits" value={formatUSD(wallet.credits)} />
         <Stat label="Spent" value={formatUSD(wallet.captured)} />
         <Stat
-          label="Reserved for requests in progress"
+          label="Reserved"
           value={<span data-testid="wallet-reserved">{formatUSD(wallet.held)}</span>}
-          sub="Set aside so running requests can finish. Not spent: what they don't use comes back."
+          sub="For requests in progress. Not spent: what they don't use comes back."
         />
       </div>
       {mode === "TEST" && (

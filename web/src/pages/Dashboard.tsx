@@ -340,7 +340,7 @@ function AppPage({ id }: { id: string }) {
       <KeysCard app={app} mode={mode} publishableKey={pk} onChange={reload} />
       <Card title="Usage" actions={<RangeSelect value={range} onChange={(r) => navigate(withQuery({ range: r === "30d" ? null : r }), { replace: true })} />}>
         <UsageSummary days={app.usageByDay} label={`${app.name}: cost per day, ${modeName} mode`} />
-        <div className="two-col">
+        <div className="usage-tables">
           <UsageTable
             caption="By model"
             head="Model"
@@ -365,15 +365,19 @@ function AppPage({ id }: { id: string }) {
   );
 }
 
-/** dataPlaneURL is where app backends send model requests. */
-function dataPlaneURL(): string {
+/**
+ * dataPlaneURL is where app backends send model requests. The API does not
+ * say yet, so a page the server annotates with <meta name="wattfare-data-url">
+ * wins, else the default address of `wattfare dev`.
+ */
+function dataPlaneURL(): { url: string; guessed: boolean } {
   const meta = document.querySelector<HTMLMetaElement>('meta[name="wattfare-data-url"]')?.content;
-  if (meta) return meta.replace(/\/$/, "") + "/v1";
-  return `${window.location.protocol}//${window.location.hostname}:8787/v1`;
+  if (meta) return { url: meta.replace(/\/$/, "") + "/v1", guessed: false };
+  return { url: `${window.location.protocol}//${window.location.hostname}:8787/v1`, guessed: true };
 }
 
 function IntegrateCard({ mode, publishableKey }: { mode: Mode; publishableKey: string }) {
-  const base = dataPlaneURL();
+  const { url: base, guessed } = dataPlaneURL();
   const prefix = mode === "TEST" ? "sk_test_" : "sk_live_";
   const snippet = `import OpenAI from "openai";
 
@@ -401,6 +405,7 @@ const reply = await wattfare.chat.completions.create(
         </li>
       </ol>
       <CopyBox label="Data-plane URL" value={base} />
+      {guessed && <p className="field-hint">The data plane's default address under <code>wattfare dev</code>; a deployment may serve it elsewhere.</p>}
       <pre className="code" aria-label="Example request with the OpenAI client">
         <code>{snippet}</code>
       </pre>
