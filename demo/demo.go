@@ -4,13 +4,29 @@
 // (sdk/go/wattfareapp) and calls the data plane with its secret key and the
 // user's id. `wattfare dev` serves it on its own origin.
 //
-// It has no sign-in of its own: the app user id comes from ?user= (default
-// demo_user), and ?mode=live switches to the live keys.
+// What to copy, and what not:
+//
+//   - Copy: the secret key stays on the backend (the browser gets session
+//     tokens and the publishable key, never the secret); the user id sent to
+//     Wattfare (the token's sub, the Wattfare-User header) comes from the
+//     backend's own session of the signed-in user, never from the request;
+//     state-changing routes refuse cross-origin requests.
+//   - Do not copy: the sign-in. The demo has no passwords: a GET with
+//     ?user=NAME signs the browser in as NAME (default demo_user), so that
+//     tests can be anyone. Your app uses its real login there. A URL that
+//     signs people in is a login-CSRF hole: someone who signs a victim in as
+//     themselves gets the victim to connect their budget to the wrong account.
+//
+// ?mode=live switches to the live keys.
 package demo
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +69,9 @@ type app struct {
 	clients map[wattfare.Mode]*wattfareapp.Client
 	page    *template.Template
 	http    *http.Client
+	// sessionKey signs the demo's session cookie. A fresh one per process:
+	// a restart signs everyone out, which a demo can afford.
+	sessionKey []byte
 }
 
 // Handler returns the demo app.
@@ -63,7 +82,9 @@ func Handler(cfg Config) (http.Handler, error) {
 	if cfg.RequestedCap == 0 {
 		cfg.RequestedCap = 10 * wattfare.Dollar
 	}
-	a := &app{cfg: cfg, clients: map[wattfare.Mode]*wattfareapp.Client{}, http: &http.Client{Timeout: 60 * time.Second}}
+	a := &app{cfg: cfg, clients: map[wattfare.Mode]*wattfareapp.Client{}, http: &http.Client{Timeout: 60 * time.Second},
+		sessionKey: make([]byte, 32)}
+	rand.Read(a.sessionKey)
 	for mode, k := range map[wattfare.Mode]Keys{wattfare.ModeTest: cfg.Test, wattfare.ModeLive: cfg.Live} {
 		if k.Secret == "" {
 			continue
@@ -86,23 +107,87 @@ func Handler(cfg Config) (http.Handler, error) {
 	mux.Handle("GET /static/", http.FileServerFS(static))
 	mux.HandleFunc("GET /api/session", a.session)
 	mux.HandleFunc("POST /api/chat", a.chat)
-	return mux, nil
+	// A route that spends the user's budget must not be callable by another
+	// site's page in the user's browser.
+	return http.NewCrossOriginProtection().Handler(a.demoSignIn(mux)), nil
 }
 
-func (a *app) params(r *http.Request) (wattfare.Mode, string) {
-	mode := wattfare.ModeTest
+const sessionCookie = "acme_session"
+
+// demoSignIn is the demo's stand-in for a login page, and the one part of
+// this package not to copy: a GET with ?user=NAME signs the browser in as
+// NAME. Everything after it reads the user from the session cookie only
+// (currentUser), as your routes read your own login session.
+func (a *app) demoSignIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user := r.URL.Query().Get("user")
+		_, signedIn := a.currentUser(r)
+		if r.Method == http.MethodGet && (user != "" || (!signedIn && r.URL.Path == "/")) {
+			if user == "" {
+				user = "demo_user"
+			}
+			if err := wattfareapp.CheckUserID(user); err != nil {
+				writeJSON(w, http.StatusBadRequest, errorBody("invalid_request", err.Error()))
+				return
+			}
+			c := &http.Cookie{Name: sessionCookie, Value: a.signUser(user), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil}
+			http.SetCookie(w, c)
+			r = r.Clone(r.Context())
+			r.Header.Del("Cookie")
+			r.AddCookie(c)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// signUser makes the session cookie's value: the user id and an HMAC of
+// it, so the browser can hold it but not change it.
+func (a *app) signUser(user string) string {
+	m := hmac.New(sha256.New, a.sessionKey)
+	m.Write([]byte(user))
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(user)) + "." + enc.EncodeToString(m.Sum(nil))
+}
+
+// currentUser is the signed-in user, from the session cookie: the only
+// place the user id that Wattfare charges comes from. Never take it from a
+// query parameter, a form field or a header the browser sets.
+func (a *app) currentUser(r *http.Request) (string, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return "", false
+	}
+	u, sig, ok := strings.Cut(c.Value, ".")
+	enc := base64.RawURLEncoding
+	user, err1 := enc.DecodeString(u)
+	got, err2 := enc.DecodeString(sig)
+	if !ok || err1 != nil || err2 != nil {
+		return "", false
+	}
+	m := hmac.New(sha256.New, a.sessionKey)
+	m.Write(user)
+	if !hmac.Equal(got, m.Sum(nil)) {
+		return "", false
+	}
+	return string(user), true
+}
+
+// mode is which of the app's key pairs to use. It is not who the user is,
+// so the browser may choose it.
+func mode(r *http.Request) wattfare.Mode {
 	if r.URL.Query().Get("mode") == "live" {
-		mode = wattfare.ModeLive
+		return wattfare.ModeLive
 	}
-	user := strings.TrimSpace(r.URL.Query().Get("user"))
-	if user == "" {
-		user = "demo_user"
-	}
-	return mode, user
+	return wattfare.ModeTest
 }
 
 func (a *app) index(w http.ResponseWriter, r *http.Request) {
-	mode, user := a.params(r)
+	mode := mode(r)
+	user, ok := a.currentUser(r)
+	if !ok {
+		http.Error(w, "sign in first", http.StatusUnauthorized)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	a.page.Execute(w, map[string]any{
 		"ControlURL": strings.TrimSuffix(a.cfg.ControlURL, "/"),
@@ -115,7 +200,12 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 // session is the one route an integrating backend must add: it mints a
 // short-lived session token for the signed-in user.
 func (a *app) session(w http.ResponseWriter, r *http.Request) {
-	mode, user := a.params(r)
+	mode := mode(r)
+	user, ok := a.currentUser(r)
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, errorBody("sign_in_required", "sign in to Acme first"))
+		return
+	}
 	c := a.clients[mode]
 	if c == nil {
 		writeJSON(w, http.StatusBadRequest, errorBody("invalid_request", "this demo has no "+string(mode)+" keys"))
@@ -140,9 +230,18 @@ type chatRequest struct {
 // plane, charged to the user's budget, and returns the reply or Wattfare's
 // typed error (not_connected, connection_revoked, cap_reached…).
 func (a *app) chat(w http.ResponseWriter, r *http.Request) {
-	mode, user := a.params(r)
+	mode := mode(r)
+	user, ok := a.currentUser(r)
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, errorBody("sign_in_required", "sign in to Acme first"))
+		return
+	}
 	c := a.clients[mode]
 	var in chatRequest
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" && !strings.HasPrefix(ct, "application/json;") {
+		writeJSON(w, http.StatusUnsupportedMediaType, errorBody("invalid_request", "send application/json"))
+		return
+	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&in); err != nil || strings.TrimSpace(in.Message) == "" || c == nil {
 		writeJSON(w, http.StatusBadRequest, errorBody("invalid_request", "send {\"message\": \"…\"}"))
 		return

@@ -3,9 +3,10 @@
 // presses the button, and to Wattfare.session() to show the budget.
 (function () {
   "use strict";
+  // Who the user is stays on the backend (Acme's session cookie): the
+  // frontend never tells it which user to mint a token for or to charge.
   const mode = document.body.dataset.mode;
-  const user = document.body.dataset.user;
-  const qs = "mode=" + encodeURIComponent(mode) + "&user=" + encodeURIComponent(user);
+  const qs = "mode=" + encodeURIComponent(mode);
   const $ = (id) => document.getElementById(id);
 
   // Tokens live 10 minutes; status checks reuse one for a few minutes.
