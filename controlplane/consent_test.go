@@ -656,7 +656,7 @@ func TestApprove(t *testing.T) {
 	t.Run("ErrBadCap", func(t *testing.T) {
 		t.Parallel()
 		tok := mint(t, h.acmeLive, "gina", 0, now, 5*time.Minute)
-		for _, c := range []string{"", "0", "-5", "abc", "1e3", "100000.01"} {
+		for _, c := range []string{"", "0", "-5", "abc", "1e3", "100000.01", "0.009", "0.000000001", "NaN", "Infinity", "5 5", "$-5", "99999999999999999999999"} {
 			res, body := h.approve(t, tok, acmeOrigin, c, h.user)
 			if res.StatusCode != http.StatusBadRequest {
 				t.Errorf("cap %q: %d %v", c, res.StatusCode, body)
