@@ -3,8 +3,8 @@
 // with no call to Wattfare: the browser hands a token to the consent popup
 // and to GET /v1/session, and Wattfare verifies it with the key's public half.
 //
-//	app, err := wattfareapp.New(os.Getenv("WATTFARE_SECRET_KEY"), os.Getenv("WATTFARE_PUBLISHABLE_KEY"))
-//	token, err := app.CreateSession(user.ID, wattfare.USD(10))
+//	wf, err := wattfareapp.NewFromEnv() // WATTFARE_SECRET_KEY, WATTFARE_PUBLISHABLE_KEY
+//	token, err := wf.CreateSession(user.ID, wattfare.USD(10))
 //
 // The token layout is fixed by spec/session-vectors.json, which this package
 // reproduces byte for byte.
@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,22 @@ func (c *Client) String() string { return "wattfareapp.Client(" + c.publishable.
 // GoString is String, so that %#v does not print the secret either.
 func (c *Client) GoString() string { return c.String() }
 
+// Environment variables NewFromEnv reads.
+const (
+	EnvSecretKey      = "WATTFARE_SECRET_KEY"
+	EnvPublishableKey = "WATTFARE_PUBLISHABLE_KEY"
+)
+
+// NewFromEnv is New with the keys from WATTFARE_SECRET_KEY and
+// WATTFARE_PUBLISHABLE_KEY, as most deployments keep them.
+func NewFromEnv() (*Client, error) {
+	sk, pk := os.Getenv(EnvSecretKey), os.Getenv(EnvPublishableKey)
+	if sk == "" || pk == "" {
+		return nil, fmt.Errorf("%w: set %s and %s", ErrInvalidKey, EnvSecretKey, EnvPublishableKey)
+	}
+	return New(sk, pk)
+}
+
 // PublishableKey returns the app's publishable key, for the browser.
 func (c *Client) PublishableKey() string { return c.publishable.String() }
 
@@ -115,6 +132,12 @@ func (c *Client) Mode() wattfare.Mode { return c.secret.Mode }
 // CreateSession mints a session token for the app's user userID (the app's
 // own id for them), valid for MaxLifetime. monthlyCap is the cap the app
 // requests (the user may change it in the popup); zero requests none.
+//
+// userID must be the user your backend has signed in, from your own session,
+// never a value the browser sent: whoever holds a token for a user id can
+// ask any Wattfare user to pay for it. Signing is local (no network call),
+// which is why there is no context argument; errors are ErrInvalidUserID or
+// ErrInvalidCap, wrapped.
 func (c *Client) CreateSession(userID string, monthlyCap wattfare.Money) (string, error) {
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
