@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -113,6 +114,11 @@ func (l *Ledger) Commit(ctx context.Context, ss []spend.Settlement, releases []s
 			upstreamID, endpoint, stream, status, prompt, completion, cached, reasoning, cost, dur, releases)
 		return err
 	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")) {
+		// Bad data or a broken constraint: the same records fail again.
+		return fmt.Errorf("commit settlements: %w: %w", spend.ErrRejected, err)
+	}
 	if err != nil {
 		return fmt.Errorf("commit settlements: %w", err)
 	}

@@ -2,6 +2,10 @@ package spend
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -134,9 +138,7 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 		if end == len(recs) {
 			r = rels
 		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cerr = b.e.ledger.Commit(cctx, recs[done:end], r)
-		cancel()
+		cerr = b.commit(ctx, recs[done:end], r)
 		if cerr != nil {
 			break
 		}
@@ -166,6 +168,49 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 	b.idle.Broadcast()
 	b.mu.Unlock()
 	return more, cerr
+}
+
+// commit commits one chunk. When the ledger rejects it for good (a record
+// it can never accept), it commits the records one by one and sets the
+// rejected ones aside, so that one bad record cannot stall all billing.
+func (b *batcher) commit(ctx context.Context, recs []Settlement, rels []string) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := b.e.ledger.Commit(cctx, recs, rels)
+	cancel()
+	if err == nil || !errors.Is(err, ErrRejected) {
+		return err
+	}
+	for i := range recs {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := b.e.ledger.Commit(cctx, recs[i:i+1], nil)
+		cancel()
+		if err != nil && errors.Is(err, ErrRejected) {
+			b.reject(&recs[i], err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(rels) == 0 {
+		return nil
+	}
+	cctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return b.e.ledger.Commit(cctx, nil, rels)
+}
+
+// reject logs a settlement the ledger refuses for good and keeps it in
+// rejected.jsonl next to the spool, for an operator to look at.
+func (b *batcher) reject(r *Settlement, err error) {
+	b.e.log.Error("settlement rejected by the ledger; kept in rejected.jsonl", "request", r.RequestID, "err", err)
+	line, _ := json.Marshal(r)
+	f, ferr := os.OpenFile(filepath.Join(b.e.cfg.SpoolDir, "rejected.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if ferr != nil {
+		return
+	}
+	f.Write(append(line, '\n'))
+	f.Close()
 }
 
 // drain commits everything until nothing is left or ctx ends, then closes

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -674,4 +675,45 @@ func TestResyncFindsMissedRevoke(t *testing.T) {
 		t.Fatalf("admitted after resync: %v", err)
 	}
 	v.quiesce(e)
+}
+
+// poisonLedger rejects, for good, any batch holding req_poison.
+type poisonLedger struct{ *postgres.Ledger }
+
+func (p poisonLedger) Commit(ctx context.Context, ss []spend.Settlement, rel []string) error {
+	for _, s := range ss {
+		if s.RequestID == "req_poison" {
+			return fmt.Errorf("check violated: %w", spend.ErrRejected)
+		}
+	}
+	return p.Ledger.Commit(ctx, ss, rel)
+}
+
+func TestRejectedSettlementDoesNotStallBilling(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	f := v.fixture(wattfare.USD(10), wattfare.USD(20))
+	e, err := spend.New(spend.Config{SpoolDir: v.spool, Logger: quiet}, poisonLedger{postgres.NewLedger(v.pool)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		id := reqID()
+		if i == 2 {
+			id = "req_poison"
+		}
+		h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: id, Amount: 10 * wattfare.Cent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Settle(usage(5 * wattfare.Cent))
+	}
+	v.quiesce(e)
+	if got := v.captured(f, wattfare.PeriodStart(time.Now())); got != 25*wattfare.Cent {
+		t.Fatalf("captured %s, want the five good settlements (0.25)", got)
+	}
+	b, err := os.ReadFile(filepath.Join(v.spool, "rejected.jsonl"))
+	if err != nil || !strings.Contains(string(b), "req_poison") {
+		t.Fatalf("rejected.jsonl: %q, %v", b, err)
+	}
 }

@@ -2,6 +2,7 @@ package spend
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/wattfare/wattfare"
@@ -19,7 +20,8 @@ type Ledger interface {
 	// Reason set.
 	GrantLease(ctx context.Context, r LeaseRequest) (LeaseGrant, error)
 	// Commit writes settlements (exactly once per request id and admission
-	// time) and then releases the named leases, in one transaction.
+	// time) and then releases the named leases, in one transaction. An
+	// error wrapping ErrRejected means retrying cannot help.
 	Commit(ctx context.Context, settlements []Settlement, releases []string) error
 	// SweepExpiredLeases releases leases whose expiry passed (those of dead
 	// or cut-off processes), each exactly once, and says how many.
@@ -30,6 +32,11 @@ type Ledger interface {
 	// Budget reads a connection's figures for the period starting at period.
 	Budget(ctx context.Context, connectionID string, period time.Time) (Budget, error)
 }
+
+// ErrRejected marks a Commit error that retrying cannot fix (a record the
+// ledger can never accept): the engine then commits the batch record by
+// record and sets the rejected ones aside instead of retrying for ever.
+var ErrRejected = errors.New("rejected by the ledger")
 
 // ReasonLeaseGone is LeaseGrant.Reason when the lease to extend was already
 // released (swept after expiry, or surrendered): the engine takes a new one.
