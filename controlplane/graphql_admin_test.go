@@ -393,9 +393,19 @@ func TestQueryLimits(t *testing.T) {
 		}
 	})
 	t.Run("ErrIntrospectionOutsideDev", func(t *testing.T) {
-		errs := b.do(`{ __schema { types { name } } }`, nil, nil)
-		if len(errs) == 0 {
-			t.Fatal("introspection answered outside dev")
+		for _, q := range []string{
+			`{ __schema { types { name } } }`,
+			`{ __type(name: "App") { fields { name } } }`,
+			`{ me { account { id } } ...F } fragment F on Query { __schema { queryType { name } } }`,
+		} {
+			b.wantCode("FORBIDDEN", "", q, nil)
+		}
+		var out struct {
+			Typename string `json:"__typename"`
+		}
+		b.mustDo(`{ __typename }`, nil, &out) // not introspection: clients ask it for caching
+		if out.Typename != "Query" {
+			t.Fatalf("__typename = %+v", out)
 		}
 	})
 	t.Run("ErrMutationOverGET", func(t *testing.T) {

@@ -94,6 +94,8 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv.Use(storableStrings{})
 	if cfg.Dev {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	srv.SetErrorPresenter(presentError(cfg.Logger))
 	srv.SetRecoverFunc(recoverPanic(cfg.Logger))
