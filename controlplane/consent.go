@@ -201,7 +201,7 @@ func (c *consent) redirectFromApp(r *http.Request, s Session, t consentTarget) b
 	if _, signedIn := c.account(r); s.Mode == wattfare.ModeTest && !signedIn {
 		return true
 	}
-	ck, err := r.Cookie(connectFromCookie)
+	ck, err := r.Cookie(connectFromCookie(strings.HasPrefix(c.publicURL(r), "https://")))
 	return err == nil && ck.Value == t.Origin
 }
 

@@ -374,7 +374,7 @@ func newHarness(t *testing.T) *harness {
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	c.routes(mux)
-	if err := appRoutes(mux, fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><div id="root"></div>`)}}, true); err != nil {
+	if err := appRoutes(mux, fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><div id="root"></div>`)}}, true, ""); err != nil {
 		t.Fatal(err)
 	}
 	cop := http.NewCrossOriginProtection()
@@ -424,7 +424,7 @@ func (h *harness) cameFrom(t *testing.T, hdr map[string]string) string {
 	t.Helper()
 	res, _ := h.do(t, call{method: "GET", path: "/connect", header: hdr})
 	for _, c := range res.Cookies() {
-		if c.Name == connectFromCookie {
+		if c.Name == connectFromCookie(false) {
 			if !c.HttpOnly || c.Path != "/connect" || c.SameSite != http.SameSiteLaxMode {
 				t.Errorf("cookie %+v", c)
 			}
@@ -1068,7 +1068,7 @@ func TestRedirectFlowNeedsTheAppsPage(t *testing.T) {
 		t.Parallel()
 		res, _ := h.do(t, call{method: "GET", path: "/connect", header: map[string]string{"Sec-Fetch-Site": "same-origin", "Cookie": fromAcme}})
 		for _, c := range res.Cookies() {
-			if c.Name == connectFromCookie {
+			if c.Name == connectFromCookie(false) {
 				t.Errorf("a same-origin reload reset the cookie to %q", c.Value)
 			}
 		}

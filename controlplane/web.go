@@ -23,11 +23,12 @@ const appCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-
 // (the app routes on the client: /budget, /connect, /dashboard, /admin…).
 func (s *Server) webRoutes() error {
 	app, built := web.App()
-	return appRoutes(s.mux, app, built)
+	return appRoutes(s.mux, app, built, s.cfg.PublicURL)
 }
 
 // appRoutes serves app, the built web app, or the not-built page.
-func appRoutes(mux *http.ServeMux, app fs.FS, built bool) error {
+// publicURL, when set, is the control plane's origin as browsers see it.
+func appRoutes(mux *http.ServeMux, app fs.FS, built bool, publicURL string) error {
 	if !built {
 		mux.HandleFunc("/", getOnly(notBuilt))
 		return nil
@@ -54,7 +55,7 @@ func appRoutes(mux *http.ServeMux, app fs.FS, built bool) error {
 			return
 		}
 		if r.URL.Path == "/connect" {
-			recordConnectFrom(w, r)
+			recordConnectFrom(w, r, secureOrigin(publicURL, r))
 		}
 		h := w.Header()
 		h.Set("Content-Security-Policy", appCSP)
@@ -71,12 +72,29 @@ func appRoutes(mux *http.ServeMux, app fs.FS, built bool) error {
 // page started the request, and not a link an attacker sent with a session
 // token minted for the attacker's own account at the app (which would
 // connect the victim's budget to it).
-const connectFromCookie = "wf_connect_from"
+//
+// Over https it is a __Host- cookie: no other host, not even a sibling
+// subdomain, can set it. Over plain http (development) cookies ignore the
+// port, so another local server could forge it; that is no deployment.
+func connectFromCookie(secure bool) string {
+	if secure {
+		return "__Host-wf_connect_from"
+	}
+	return "wf_connect_from"
+}
+
+// secureOrigin tells whether the control plane is served over https.
+func secureOrigin(publicURL string, r *http.Request) bool {
+	if publicURL != "" {
+		return strings.HasPrefix(publicURL, "https://")
+	}
+	return r.TLS != nil
+}
 
 // recordConnectFrom sets connectFromCookie on a navigation to /connect
 // from another origin, to that origin ("-" when the browser sent none).
 // A reload of the page from Wattfare itself (signing in) keeps it.
-func recordConnectFrom(w http.ResponseWriter, r *http.Request) {
+func recordConnectFrom(w http.ResponseWriter, r *http.Request, secure bool) {
 	if r.Header.Get("Sec-Fetch-Site") == "same-origin" {
 		return
 	}
@@ -84,9 +102,13 @@ func recordConnectFrom(w http.ResponseWriter, r *http.Request) {
 	if ref, err := url.Parse(r.Referer()); err == nil && (ref.Scheme == "http" || ref.Scheme == "https") && ref.Host != "" && ref.User == nil {
 		from = ref.Scheme + "://" + ref.Host
 	}
+	path := "/connect"
+	if secure {
+		path = "/" // required of a __Host- cookie
+	}
 	http.SetCookie(w, &http.Cookie{
-		Name: connectFromCookie, Value: from, Path: "/connect", MaxAge: 15 * 60,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+		Name: connectFromCookie(secure), Value: from, Path: path, MaxAge: 15 * 60,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
 }
 

@@ -18,7 +18,7 @@ func TestWebApp(t *testing.T) {
 	serve := func(built bool, method, path string) *httptest.ResponseRecorder {
 		mux := http.NewServeMux()
 		mux.HandleFunc("POST /connect/api/approve", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
-		if err := appRoutes(mux, app, built); err != nil {
+		if err := appRoutes(mux, app, built, ""); err != nil {
 			t.Fatal(err)
 		}
 		rec := httptest.NewRecorder()
@@ -69,6 +69,54 @@ func TestWebApp(t *testing.T) {
 		rec := serve(false, "GET", "/budget")
 		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "make build") || rec.Header().Get("X-Frame-Options") != "DENY" {
 			t.Errorf("%d %q", rec.Code, rec.Body.String())
+		}
+	})
+}
+
+func TestConnectRecordsWhereTheBrowserCameFrom(t *testing.T) {
+	t.Parallel()
+	app := fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><div id="root"></div>`)}}
+	visit := func(publicURL string, hdr map[string]string) *http.Cookie {
+		mux := http.NewServeMux()
+		if err := appRoutes(mux, app, true, publicURL); err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/connect", nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		mux.ServeHTTP(rec, req)
+		cs := (&http.Response{Header: rec.Header()}).Cookies()
+		if len(cs) == 0 {
+			return nil
+		}
+		return cs[0]
+	}
+	t.Run("OKHTTPSIsAHostCookie", func(t *testing.T) {
+		t.Parallel()
+		c := visit("https://wattfare.example", map[string]string{"Referer": "https://acme.example/chat?x=1", "Sec-Fetch-Site": "cross-site"})
+		if c == nil || c.Name != "__Host-wf_connect_from" || !c.Secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly || c.Value != "https://acme.example" {
+			t.Errorf("cookie %+v", c)
+		}
+	})
+	t.Run("OKReferrerOriginOnly", func(t *testing.T) {
+		t.Parallel()
+		for ref, want := range map[string]string{
+			"http://127.0.0.1:3000/?user=a": "http://127.0.0.1:3000",
+			"":                              "-",
+			"javascript:alert(1)":           "-",
+			"https://u:p@acme.example/":     "-",
+		} {
+			if c := visit("", map[string]string{"Referer": ref}); c == nil || c.Value != want || c.Name != "wf_connect_from" {
+				t.Errorf("Referer %q: cookie %+v, want %q", ref, c, want)
+			}
+		}
+	})
+	t.Run("OKSameOriginReloadKeepsIt", func(t *testing.T) {
+		t.Parallel()
+		if c := visit("", map[string]string{"Referer": "http://wattfare.test/connect", "Sec-Fetch-Site": "same-origin"}); c != nil {
+			t.Errorf("a same-origin reload set %+v", c)
 		}
 	})
 }
