@@ -49,6 +49,7 @@ test("developer: create an app with an origin, a key shown once, roll and revoke
   const secret = await reveal.locator("input").inputValue();
   assert.match(secret, /^sk_test_/);
   assert.ok(await models(secret), "the new key lists models on the data plane");
+  await page.getByRole("region", { name: "API keys · test mode" }).screenshot({ path: join(artifacts, "dashboard-new-key.png") });
 
   // After a reload only the hint is left.
   await page.reload();
@@ -64,6 +65,7 @@ test("developer: create an app with an origin, a key shown once, roll and revoke
   await page.getByRole("button", { name: `Roll ${label}` }).click();
   const rollDialog = page.getByRole("dialog", { name: `Roll ${label}?` });
   await rollDialog.getByLabel("Keep the old key working for").selectOption({ label: "1 hour" });
+  await page.screenshot({ path: join(artifacts, "dashboard-roll-dialog.png") });
   await rollDialog.getByRole("button", { name: "Roll key" }).click();
   await reveal.getByText("you won't see this secret again").waitFor();
   const rolled = await reveal.locator("input").inputValue();
@@ -92,6 +94,8 @@ test("developer: usage of a request made with the seeded app's key", async (t) =
   const context = await launch(t);
   const page = await context.newPage();
   await signIn(page, dev.developer, "/dashboard");
+  await page.getByRole("link", { name: dev.app.name, exact: true }).waitFor();
+  await page.screenshot({ path: join(artifacts, "dashboard-apps.png"), fullPage: true });
   await page.getByRole("link", { name: dev.app.name, exact: true }).click();
   await page.getByRole("heading", { name: dev.app.name }).waitFor();
   await until(async () => {

@@ -190,7 +190,7 @@ export function DashboardPage() {
     return null;
   }
   const m = path.match(/^\/dashboard\/apps\/([^/]+)\/?$/);
-  if (m) return <AppPage id={decodeURIComponent(m[1])} />;
+  if (m) return <AppPage key={m[1]} id={decodeURIComponent(m[1])} />;
   return <AppList />;
 }
 
@@ -337,7 +337,7 @@ function AppPage({ id }: { id: string }) {
         </Alert>
       )}
       <IntegrateCard mode={mode} publishableKey={pk} />
-      <KeysCard app={app} mode={mode} publishableKey={pk} onChange={reload} />
+      <KeysCard key={mode} app={app} mode={mode} publishableKey={pk} onChange={reload} />
       <Card title="Usage" actions={<RangeSelect value={range} onChange={(r) => navigate(withQuery({ range: r === "30d" ? null : r }), { replace: true })} />}>
         <UsageSummary days={app.usageByDay} label={`${app.name}: cost per day, ${modeName} mode`} />
         <div className="usage-tables">
