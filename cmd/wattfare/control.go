@@ -24,11 +24,13 @@ func init() {
 	register("control", "run the control plane (GraphQL, consent popup, web app)", runControl)
 	registerDev("control", 30, func(ctx context.Context, env *devEnv) error {
 		printDemoLogins(env.Info)
+		leaseWait, _ := time.ParseDuration(defaultLeaseWait())
 		return serveControl(ctx, env.ControlAddr, controlplane.Config{
 			DB:        env.Pool,
 			PublicURL: "http://" + env.ControlAddr,
 			DataURL:   "http://" + env.DataAddr,
 			Dev:       true,
+			LeaseWait: leaseWait,
 		})
 	})
 	devSeed = func(ctx context.Context, env *devEnv) error {
