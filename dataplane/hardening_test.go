@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/dataplane"
 )
 
 func TestHardening(t *testing.T) {
@@ -92,4 +93,21 @@ func TestDatabaseDown(t *testing.T) {
 			t.Errorf("%d %s", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestSlowClient: a client that stops reading a stream is cut after the
+// client idle timeout, and charged for what was generated until then.
+func TestSlowClient(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *dataplane.Config) { c.ClientIdleTimeout = 500 * time.Millisecond })
+	conn, br, hdr := e.rawStream(t, "u1", chatBody("[[sandbox:tokens=200000]]", `,"stream":true,"max_tokens":200000`))
+	defer conn.Close()
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	// Read nothing more: the proxy's writes fill the socket buffers and stall.
+	c := e.charge(hdr.Get("Wattfare-Request-Id"))
+	if c.Status != "client_closed" || c.CompletionTokens == 0 || c.CompletionTokens >= 200000 || c.Charged != echoCost(c.PromptTokens, c.CompletionTokens) {
+		t.Errorf("charge %+v", c)
+	}
 }

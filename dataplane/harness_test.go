@@ -214,7 +214,7 @@ func (e *env) charge(reqID string) charge {
 		if err == nil {
 			return c
 		}
-		if i > 500 {
+		if i > 2000 {
 			e.t.Fatalf("request %s never settled: %v", reqID, err)
 		}
 		time.Sleep(10 * time.Millisecond)
