@@ -67,9 +67,11 @@ func runControl(ctx context.Context, args []string) error {
 // defaultLeaseWait outlasts the data plane's lease TTL (WATTFARE_LEASE_TTL,
 // 10 s by default), so that a revoke normally returns with every lease in
 // its scope surrendered or expired rather than PROPAGATION_PENDING.
-func defaultLeaseWait() string {
+func defaultLeaseWait() string { return leaseWaitFor(os.Getenv("WATTFARE_LEASE_TTL")) }
+
+func leaseWaitFor(leaseTTL string) string {
 	wait := 15 * time.Second
-	if ttl, err := time.ParseDuration(os.Getenv("WATTFARE_LEASE_TTL")); err == nil && ttl+5*time.Second > wait {
+	if ttl, err := time.ParseDuration(leaseTTL); err == nil && ttl+5*time.Second > wait {
 		wait = ttl + 5*time.Second
 	}
 	return wait.String()

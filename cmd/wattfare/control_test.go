@@ -107,10 +107,10 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 }
 
 func TestDefaultLeaseWaitOutlastsLeaseTTL(t *testing.T) {
+	t.Parallel()
 	for ttl, want := range map[string]string{"": "15s", "10s": "15s", "30s": "35s", "garbage": "15s"} {
 		t.Run("TTL"+ttl, func(t *testing.T) {
-			t.Setenv("WATTFARE_LEASE_TTL", ttl)
-			if got := defaultLeaseWait(); got != want {
+			if got := leaseWaitFor(ttl); got != want {
 				t.Fatalf("defaultLeaseWait with WATTFARE_LEASE_TTL=%q = %s, want %s", ttl, got, want)
 			}
 		})
