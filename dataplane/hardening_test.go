@@ -111,3 +111,39 @@ func TestSlowClient(t *testing.T) {
 		t.Errorf("charge %+v", c)
 	}
 }
+
+// TestUpstreamTimeouts: the upstream's first byte and each gap after it
+// are bounded; neither bounds a whole stream.
+func TestUpstreamTimeouts(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *dataplane.Config) {
+		c.UpstreamFirstByteTimeout = 300 * time.Millisecond
+		c.UpstreamIdleTimeout = 300 * time.Millisecond
+	})
+
+	t.Run("ErrFirstByte", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("[[sandbox:tokens=3]] [[sandbox:delay-ms=400]]", ""))
+		if resp.StatusCode != 504 || decodeErr(t, body).Error.Code != wattfare.EUpstreamTimeout {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		if c := e.charge(resp.Header.Get("Wattfare-Request-Id")); c.Charged != 0 {
+			t.Errorf("charge %+v", c)
+		}
+	})
+
+	t.Run("ErrIdle", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("[[sandbox:tokens=3]] [[sandbox:delay-ms=400]]", `,"stream":true`))
+		s := string(body)
+		if resp.StatusCode != 200 || !strings.Contains(s, `"code":"upstream_timeout"`) || !strings.Contains(s, `"finish_reason":"error"`) {
+			t.Fatalf("%d %s", resp.StatusCode, s)
+		}
+	})
+
+	t.Run("LongStreamWithShortGaps", func(t *testing.T) {
+		// 20 tokens 100 ms apart: two seconds in all, no gap over the limit.
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("[[sandbox:tokens=20]] [[sandbox:delay-ms=100]]", `,"stream":true`))
+		if resp.StatusCode != 200 || !strings.HasSuffix(string(body), "data: [DONE]\n\n") {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+}
