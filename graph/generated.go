@@ -1575,9 +1575,11 @@ var sources = []*ast.Source{
 # until no data-plane process can admit requests under the old state. If a
 # process has not surrendered its lease by the end of the wait, the write
 # still answers its committed result, and errors holds PROPAGATION_PENDING
-# with extensions.stopsBy: the time that lease expires, after which no
-# process admits (a revoked key or connection, or a suspended app, cannot
-# renew a lease). It never means the write failed.
+# with extensions.stopsBy: when the leases still open expire. A revoked
+# connection or a suspended app cannot renew a lease, so for those no
+# process admits after stopsBy; a connection's lease can be renewed through
+# the app's other keys, so after revokeKey stopsBy is only the current
+# expiry. It never means the write failed.
 
 "A decimal string of US dollars with at most nine fractional digits."
 scalar Money

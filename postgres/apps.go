@@ -294,9 +294,11 @@ func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (App, error
 // committed result when data-plane leases in its scope were still open after
 // the wait. The write stands and must be shown as done; what is pending is
 // only that some data-plane process has not yet surrendered its lease.
-// Metadata "stopsBy" (RFC 3339) is when the last of those leases expires:
-// grants refuse a revoked key or connection and a suspended app, so such a
-// lease cannot be renewed, and by then no process admits in scope.
+// Metadata "stopsBy" (RFC 3339) is when the last of those leases expires.
+// Grants refuse a revoked connection and a suspended app, so their leases
+// cannot be renewed and by then no process admits in scope; a lease can be
+// renewed through another key of the app, so for a revoked key stopsBy is
+// only the current expiry.
 const CodePropagationPending = "PROPAGATION_PENDING"
 
 // openLeases returns the ids of the leases in scope that can still admit,
