@@ -20,8 +20,9 @@ type batcher struct {
 	sp *spool
 
 	mu       sync.Mutex
-	pending  []Settlement
-	free     []Settlement // a committed batch's array, reused for the next
+	pending  [][]Settlement // chunks of at most BatchSize: one transaction each
+	queued   int            // settlements in pending
+	free     [][]Settlement // committed chunks, cleared, for reuse
 	releases []string
 	kick     chan struct{}
 	idle     *sync.Cond // signalled after each flush
@@ -32,9 +33,29 @@ func newBatcher(e *Engine, sp *spool) *batcher {
 	b := &batcher{e: e, sp: sp, kick: make(chan struct{}, 1)}
 	b.idle = sync.NewCond(&b.mu)
 	// Spools of dead processes (and of this process id's previous run) go first.
-	b.pending = append(b.pending, sp.adopted...)
+	for i := range sp.adopted {
+		b.queue(&sp.adopted[i])
+	}
 	sp.adopted = nil
 	return b
+}
+
+// queue appends s to the last chunk, starting a new one when it is full;
+// the caller holds mu. Chunks are never regrown, so nothing is copied twice.
+func (b *batcher) queue(s *Settlement) {
+	n := len(b.pending)
+	if n == 0 || len(b.pending[n-1]) == cap(b.pending[n-1]) {
+		var c []Settlement
+		if k := len(b.free); k > 0 {
+			c, b.free = b.free[k-1], b.free[:k-1]
+		} else {
+			c = make([]Settlement, 0, b.e.cfg.BatchSize)
+		}
+		b.pending = append(b.pending, c)
+		n++
+	}
+	b.pending[n-1] = append(b.pending[n-1], *s)
+	b.queued++
 }
 
 // settle spools s and queues it for the next batch.
@@ -43,8 +64,8 @@ func (b *batcher) settle(s Settlement) {
 	if err := b.sp.append(&s); err != nil {
 		b.e.log.Error("spool settlement", "request", s.RequestID, "err", err)
 	}
-	b.pending = append(b.pending, s)
-	n := len(b.pending)
+	b.queue(&s)
+	n := b.queued
 	b.mu.Unlock()
 	if n == 1 || n >= b.e.cfg.BatchSize {
 		b.signal()
@@ -79,7 +100,7 @@ func (b *batcher) run(stop <-chan struct{}) {
 		// Let a batch gather, unless it is already full or a lease release
 		// waits (a revoke is waiting for it).
 		b.mu.Lock()
-		now := len(b.pending) >= b.e.cfg.BatchSize || len(b.releases) > 0
+		now := b.queued >= b.e.cfg.BatchSize || len(b.releases) > 0
 		b.mu.Unlock()
 		if !now {
 			select {
@@ -115,56 +136,65 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 	for b.flushing {
 		b.idle.Wait()
 	}
-	if len(b.pending) == 0 && len(b.releases) == 0 {
+	if b.queued == 0 && len(b.releases) == 0 {
 		b.mu.Unlock()
 		return false, nil
 	}
 	b.flushing = true
-	recs, rels := b.pending, b.releases
-	b.pending, b.releases = b.free, nil
-	b.free = nil
+	chunks, rels := b.pending, b.releases
+	b.pending, b.releases, b.queued = nil, nil, 0
 	segs, err := b.sp.rotate()
 	b.mu.Unlock()
 	if err != nil {
 		b.e.log.Error("rotate spool", "err", err)
 	}
 
-	size := b.e.cfg.BatchSize
+	// Settlements first, chunk by chunk; the releases ride with the last.
 	done := 0
 	var cerr error
-	for done < len(recs) || (rels != nil && done == len(recs)) {
-		end := min(done+size, len(recs))
+	for done < len(chunks) || (len(chunks) == 0 && rels != nil) {
 		var r []string
-		if end == len(recs) {
+		if done >= len(chunks)-1 {
 			r = rels
 		}
-		cerr = b.commit(ctx, recs[done:end], r)
-		if cerr != nil {
+		var c []Settlement
+		if done < len(chunks) {
+			c = chunks[done]
+		}
+		if cerr = b.commit(ctx, c, r); cerr != nil {
 			break
 		}
-		done = end
-		if end == len(recs) {
+		if r != nil {
 			rels = nil
+		}
+		done++
+		if done >= len(chunks) {
 			break
 		}
 	}
 
 	b.mu.Lock()
 	b.flushing = false
+	for _, c := range chunks[:min(done, len(chunks))] {
+		if len(b.free) < 64 {
+			clear(c)
+			b.free = append(b.free, c[:0])
+		}
+	}
 	if cerr != nil {
 		// Put back what did not commit, ahead of newer records, and keep
 		// the spool segments: a crash now replays them.
-		b.pending = append(recs[done:len(recs):len(recs)], b.pending...)
+		back := chunks[min(done, len(chunks)):]
+		for _, c := range back {
+			b.queued += len(c)
+		}
+		b.pending = append(back[:len(back):len(back)], b.pending...)
 		b.releases = append(rels[:len(rels):len(rels)], b.releases...)
 		b.sp.keep(segs)
 	} else {
 		b.sp.remove(segs)
-		if b.free == nil && cap(recs) <= 16*b.e.cfg.BatchSize {
-			clear(recs)
-			b.free = recs[:0]
-		}
 	}
-	more := len(b.pending) > 0 || len(b.releases) > 0
+	more := b.queued > 0 || len(b.releases) > 0
 	b.idle.Broadcast()
 	b.mu.Unlock()
 	return more, cerr
@@ -235,7 +265,7 @@ func (b *batcher) drain(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	empty := len(b.pending) == 0 && len(b.releases) == 0
+	empty := b.queued == 0 && len(b.releases) == 0
 	if cerr := b.sp.close(empty); cerr != nil && err == nil {
 		err = cerr
 	}
