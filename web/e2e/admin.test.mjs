@@ -52,6 +52,12 @@ test("admin: suspend an app, the data plane refuses it with app_suspended, then 
   await page.getByRole("dialog", { name: `Unsuspend ${dev.app.name}?` }).getByRole("button", { name: "Unsuspend app" }).click();
   await row.getByText("Active", { exact: true }).waitFor();
   await until(async () => (await chat(dev.app.secret_key, dev.connected_user_id)).status === 200, "the data plane to serve the app again");
+
+  // An admin can open any app's page, read-only.
+  await row.getByRole("link", { name: dev.app.name }).click();
+  await page.getByRole("heading", { name: dev.app.name }).waitFor();
+  await page.getByText(`You are viewing an app of ${dev.developer.email} as a platform admin.`).waitFor();
+  assert.equal(await page.getByRole("button", { name: /Create test secret key|Revoke|Roll/ }).count(), 0);
 });
 
 test("admin: a new model price shows on the data plane's /v1/models", async (t) => {

@@ -6,7 +6,7 @@ import { Alert, Badge, Button, Card, Dialog, Field, Pager, Segmented, Spinner, T
 import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
 import { useMe } from "../components/auth";
 import { errorMessage, fieldErrors, pendingUntil } from "../lib/client";
-import { navigate, useLocation, withQuery } from "../lib/router";
+import { Link, navigate, useLocation, withQuery } from "../lib/router";
 import { capInput, formatDate, formatDateTime, formatUSD, validPrice } from "../lib/money";
 import { parseRange, usageRange } from "../lib/range";
 
@@ -271,7 +271,9 @@ function AppsCard() {
               {page.edges.map(({ node: a }) => (
                 <tr key={a.id} aria-label={a.name}>
                   <td>
-                    <strong>{a.name}</strong>
+                    <Link to={`/dashboard/apps/${encodeURIComponent(a.id)}`} className="strong-link">
+                      {a.name}
+                    </Link>
                     <div className="muted small">{a.allowedOrigins.join(", ") || "No allowed origins"}</div>
                   </td>
                   <td>{a.owner.email}</td>

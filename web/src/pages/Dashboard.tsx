@@ -55,6 +55,10 @@ const AppDoc = graphql(`
       suspendedAt
       suspendedReason
       createdAt
+      owner {
+        id
+        email
+      }
       publishableKeys {
         mode
         key
@@ -298,6 +302,7 @@ function CreateAppCard() {
 
 function AppPage({ id }: { id: string }) {
   const { query } = useLocation();
+  const { account } = useMe();
   const mode = modeOf(query);
   const range = parseRange(query.get("range"));
   const bounds = useMemo(() => usageRange(range), [range]);
@@ -315,6 +320,8 @@ function AppPage({ id }: { id: string }) {
     );
   }
   const pk = app.publishableKeys.find((k) => k.mode === mode)?.key ?? "";
+  // An admin may look at any app; only its owner changes keys and settings.
+  const owner = app.owner.id === account?.id;
   const modeName = mode === "TEST" ? "test" : "live";
   return (
     <div className="page">
@@ -336,8 +343,9 @@ function AppPage({ id }: { id: string }) {
           {app.suspendedReason ? <> — reason: “{app.suspendedReason}”</> : null}. Contact support to have it reinstated.
         </Alert>
       )}
+      {!owner && <Alert kind="info" title="Read-only">You are viewing an app of {app.owner.email} as a platform admin. Only its owner can change its keys and settings.</Alert>}
       <IntegrateCard mode={mode} publishableKey={pk} />
-      <KeysCard key={mode} app={app} mode={mode} publishableKey={pk} onChange={reload} />
+      <KeysCard key={mode} app={app} mode={mode} publishableKey={pk} onChange={reload} readOnly={!owner} />
       <Card title="Usage" actions={<RangeSelect value={range} onChange={(r) => navigate(withQuery({ range: r === "30d" ? null : r }), { replace: true })} />}>
         <UsageSummary days={app.usageByDay} label={`${app.name}: cost per day, ${modeName} mode`} />
         <div className="usage-tables">
@@ -360,7 +368,7 @@ function AppPage({ id }: { id: string }) {
         </div>
       </Card>
       <ConnectionsCard appId={app.id} mode={mode} />
-      <SettingsCard app={app} />
+      {owner && <SettingsCard app={app} />}
     </div>
   );
 }
@@ -432,7 +440,7 @@ function keyStatus(k: Key) {
   return <Badge tone="green">Active</Badge>;
 }
 
-function KeysCard({ app, mode, publishableKey, onChange }: { app: App; mode: Mode; publishableKey: string; onChange: () => void }) {
+function KeysCard({ app, mode, publishableKey, onChange, readOnly }: { app: App; mode: Mode; publishableKey: string; onChange: () => void; readOnly: boolean }) {
   const [created, setCreated] = useState<{ secret: string; label: string; rolled: boolean } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [err, setErr] = useState<string | null>(null);
@@ -492,9 +500,11 @@ function KeysCard({ app, mode, publishableKey, onChange }: { app: App; mode: Mod
     <Card
       title={`API keys · ${modeName} mode`}
       actions={
-        <Button onClick={onCreate} busy={createState.fetching} disabled={app.suspended}>
-          Create {modeName} secret key
-        </Button>
+        !readOnly && (
+          <Button onClick={onCreate} busy={createState.fetching} disabled={app.suspended}>
+            Create {modeName} secret key
+          </Button>
+        )
       }
     >
       <div className="key-grid">
@@ -542,7 +552,7 @@ function KeysCard({ app, mode, publishableKey, onChange }: { app: App; mode: Mod
                   <td>{formatDate(k.createdAt)}</td>
                   <td>{keyStatus(k)}</td>
                   <td className="row-actions">
-                    {!k.revokedAt && k.active && (
+                    {!readOnly && !k.revokedAt && k.active && (
                       <>
                         {!k.expiresAt && (
                           <Button variant="secondary" onClick={() => { setOverlap("86400"); setRolling(k); }} aria-label={`Roll ${keyLabel(k)}`}>
