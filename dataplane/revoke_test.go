@@ -70,3 +70,30 @@ func TestRevokeInFlight(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeBeforeFirstByte: a non-streamed request whose upstream is still
+// working when the user revokes ends at once with the typed error, and is
+// charged its prompt, which the upstream had.
+func TestRevokeBeforeFirstByte(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	type result struct {
+		resp *http.Response
+		body []byte
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("[[sandbox:tokens=600]] [[sandbox:delay-ms=100]]", ""))
+		done <- result{resp, body}
+	}()
+	eventually(t, "the request is in flight", func() bool { return e.srv.InFlight() == 1 })
+	e.exec(`UPDATE connections SET status = 'revoked', revoked_at = now() WHERE app_user_id = 'u1'`)
+	r := <-done
+	if r.resp.StatusCode != 403 || decodeErr(t, r.body).Error.Code != wattfare.EConnectionRevoked {
+		t.Fatalf("%d %s", r.resp.StatusCode, r.body)
+	}
+	c := e.charge(r.resp.Header.Get("Wattfare-Request-Id"))
+	if c.Status != "revoked" || c.CompletionTokens != 0 || c.Charged != echoCost(c.PromptTokens, 0) || c.PromptTokens == 0 {
+		t.Errorf("charge %+v", c)
+	}
+}
