@@ -147,3 +147,27 @@ func TestUpstreamTimeouts(t *testing.T) {
 		}
 	})
 }
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *dataplane.Config) { c.ConnectionRateLimit = 0.1; c.RateBurst = 2 })
+	for i := 0; i < 2; i++ {
+		if resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("hi", "")); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	t.Run("ErrRateLimited", func(t *testing.T) {
+		resp, body := e.call("POST", "/v1/chat/completions", "u1", chatBody("hi", ""))
+		eb := decodeErr(t, body)
+		if resp.StatusCode != 429 || eb.Error.Code != wattfare.ERateLimited || eb.Error.Metadata["limit_source"] != "connection_rate" || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, body)
+		}
+		e.noCharge(resp.Header.Get("Wattfare-Request-Id"))
+	})
+	t.Run("OtherConnectionsUnaffected", func(t *testing.T) {
+		e.connect("u2", wattfare.USD(1))
+		if resp, body := e.call("POST", "/v1/chat/completions", "u2", chatBody("hi", "")); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+}

@@ -49,6 +49,12 @@ type Config struct {
 	// ClientIdleTimeout bounds how long a client may take to accept the next
 	// chunk or send its request (default 60 s).
 	ClientIdleTimeout time.Duration
+	// KeyRateLimit and ConnectionRateLimit bound requests per second per
+	// secret key and per connection (0: no limit), with bursts of RateBurst
+	// (default 2 s worth). Over the limit: 429 rate_limited with Retry-After.
+	KeyRateLimit        float64
+	ConnectionRateLimit float64
+	RateBurst           int
 	// TestModeAnyUpstream lets test keys call non-sandbox models. By default
 	// test mode is served by the sandbox only, so test credit never buys
 	// real inference.
@@ -71,6 +77,8 @@ type Server struct {
 	stopOnce  sync.Once
 	budgets   sync.Map // connection id -> *budgetMemo
 	nbudgets  atomic.Int64
+	keyRate   *rateLimiter
+	connRate  *rateLimiter
 }
 
 // budgetMemo is a connection's remaining budget as the ledger last said,
@@ -154,6 +162,14 @@ func New(cfg Config) (*Server, error) {
 		flights:   &flights{all: make(map[*flight]struct{}), t: t},
 		stop:      make(chan struct{}),
 	}
+	burst := func(rate float64) int {
+		if cfg.RateBurst > 0 {
+			return cfg.RateBurst
+		}
+		return max(1, int(2*rate))
+	}
+	s.keyRate = newRateLimiter(cfg.KeyRateLimit, burst(cfg.KeyRateLimit))
+	s.connRate = newRateLimiter(cfg.ConnectionRateLimit, burst(cfg.ConnectionRateLimit))
 	for _, u := range cfg.Upstreams {
 		if err := u.init(t); err != nil {
 			return nil, err
@@ -397,6 +413,9 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string) {
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
 	}
+	if !s.admitRate(ctx, &c) {
+		return
+	}
 	body := ctx.Request.Body()
 	var r Request
 	var err error
@@ -473,6 +492,27 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string) {
 // logInternal logs an internal error (a database that does not answer, for
 // instance) and turns it into 503 unavailable: the client may retry, and
 // nothing about the failure leaks.
+// admitRate applies the per-key and per-connection rate limits, answering
+// 429 when one is over.
+func (s *Server) admitRate(ctx *fasthttp.RequestCtx, c *caller) bool {
+	now := s.cfg.Now()
+	src := ""
+	ok, wait := s.keyRate.allow(c.key.ID, now)
+	if !ok {
+		src = "key_rate"
+	} else if ok, wait = s.connRate.allow(c.conn.ID, now); !ok {
+		src = "connection_rate"
+	}
+	if ok {
+		return true
+	}
+	secs := int(wait/time.Second) + 1
+	ctx.Response.Header.Set("Retry-After", strconv.Itoa(secs))
+	s.fail(ctx, &wattfare.Error{Code: wattfare.ERateLimited, Message: "too many requests; retry after " + strconv.Itoa(secs) + " s",
+		Metadata: map[string]any{"limit_source": src, "retry_after_seconds": secs}}, 0)
+	return false
+}
+
 func (s *Server) logInternal(err error) error {
 	if wattfare.ErrorCode(err) == wattfare.EINTERNAL {
 		s.log.Error("dataplane", "err", err)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -87,11 +88,13 @@ func serveData(ctx context.Context, o dataOptions, pool *pgxpool.Pool) error {
 		return fmt.Errorf("spend engine: %w", err)
 	}
 	srv, err := dataplane.New(dataplane.Config{
-		Catalog:    postgres.NewCatalog(pool),
-		Spend:      dataplane.EngineSpender(engine),
-		Upstreams:  upstreamsFromEnv(o.SandboxURL),
-		ControlURL: o.ControlURL,
-		Logger:     log,
+		Catalog:             postgres.NewCatalog(pool),
+		Spend:               dataplane.EngineSpender(engine),
+		Upstreams:           upstreamsFromEnv(o.SandboxURL),
+		ControlURL:          o.ControlURL,
+		KeyRateLimit:        envFloat("WATTFARE_KEY_RATE_LIMIT"),
+		ConnectionRateLimit: envFloat("WATTFARE_CONNECTION_RATE_LIMIT"),
+		Logger:              log,
 	})
 	if err != nil {
 		return err
@@ -126,6 +129,12 @@ func serveData(ctx context.Context, o dataOptions, pool *pgxpool.Pool) error {
 	stopListener()
 	log.Info("data plane stopped")
 	return err
+}
+
+// envFloat reads a number from the environment; unset or malformed is 0.
+func envFloat(key string) float64 {
+	f, _ := strconv.ParseFloat(os.Getenv(key), 64)
+	return f
 }
 
 func startInProcessSandbox() (string, func(), error) {
