@@ -134,6 +134,11 @@ func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (Conne
 	}
 	var st ConnectionState
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		// Lock first: a revoke committing while this approval runs must be
+		// what the checks below see, or the upsert would undo it.
+		if err := s.q.ConsentLockConnection(ctx, tx, sqlc.ConsentLockConnectionParams{AppID: a.AppID, Mode: string(a.Mode), AppUserID: a.AppUserID}); err != nil {
+			return fmt.Errorf("lock connection: %w", err)
+		}
 		cur, err := s.connection(ctx, tx, a.AppID, a.Mode, a.AppUserID, now)
 		switch {
 		case err == nil:

@@ -65,3 +65,8 @@ WHERE account_id = $1 AND mode = 'test';
 -- name: ConsentCreditLedger :exec
 INSERT INTO wallet_ledger (account_id, mode, kind, amount, description)
 VALUES ($1, 'test', 'credit', $2, $3);
+
+-- name: ConsentLockConnection :exec
+-- Taken first by an approval, so that a revoke committing meanwhile is
+-- seen (and not silently undone by the upsert).
+SELECT id FROM connections WHERE app_id = $1 AND mode = $2 AND app_user_id = $3 FOR UPDATE;

@@ -204,6 +204,23 @@ func (q *Queries) ConsentKey(ctx context.Context, db DBTX, id string) (ConsentKe
 	return i, err
 }
 
+const consentLockConnection = `-- name: ConsentLockConnection :exec
+SELECT id FROM connections WHERE app_id = $1 AND mode = $2 AND app_user_id = $3 FOR UPDATE
+`
+
+type ConsentLockConnectionParams struct {
+	AppID     string
+	Mode      string
+	AppUserID string
+}
+
+// Taken first by an approval, so that a revoke committing meanwhile is
+// seen (and not silently undone by the upsert).
+func (q *Queries) ConsentLockConnection(ctx context.Context, db DBTX, arg ConsentLockConnectionParams) error {
+	_, err := db.Exec(ctx, consentLockConnection, arg.AppID, arg.Mode, arg.AppUserID)
+	return err
+}
+
 const consentOriginRegistered = `-- name: ConsentOriginRegistered :one
 SELECT EXISTS (SELECT 1 FROM apps WHERE $1::text = ANY (allowed_origins))
 `
