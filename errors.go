@@ -32,6 +32,15 @@ const (
 	EINVALID         = "INVALID_INPUT"
 	ECONFLICT        = "CONFLICT"
 	EINTERNAL        = "INTERNAL"
+	// ERATELIMITED: a sign-in or sign-up tried too often; retry after
+	// extensions.retryAfterSeconds.
+	ERATELIMITED = "RATE_LIMITED"
+	// ETOOLARGE: a GraphQL request body or query over the size limit (413).
+	ETOOLARGE = "REQUEST_TOO_LARGE"
+	// EPROPAGATIONPENDING: a write that stops spending (revoke, suspend,
+	// lower a cap) committed, but a data-plane lease in scope was still open
+	// when the wait ended; metadata stopsBy says when it expires at the latest.
+	EPROPAGATIONPENDING = "PROPAGATION_PENDING"
 )
 
 // Error is the domain error: a code a program can switch on, a message a

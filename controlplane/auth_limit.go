@@ -16,7 +16,7 @@ import (
 // CodeRateLimited is the extensions.code of a sign-in or sign-up refused
 // because its client tried too often; extensions.retryAfterSeconds says
 // when to try again.
-const CodeRateLimited = "RATE_LIMITED"
+const CodeRateLimited = wattfare.ERATELIMITED
 
 // rate is a token bucket's shape: burst attempts at once, then one per every.
 type rate struct {

@@ -110,7 +110,7 @@ const CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
 
 // CodeRequestTooLarge is the extensions.code of a request body or query
 // string over MaxQueryBytes, answered 413.
-const CodeRequestTooLarge = "REQUEST_TOO_LARGE"
+const CodeRequestTooLarge = wattfare.ETOOLARGE
 
 func init() {
 	// gqlgen's complexity extension sets the code but does not register it

@@ -299,7 +299,7 @@ func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (App, error
 // cannot be renewed and by then no process admits in scope; a lease can be
 // renewed through another key of the app, so for a revoked key stopsBy is
 // only the current expiry.
-const CodePropagationPending = "PROPAGATION_PENDING"
+const CodePropagationPending = wattfare.EPROPAGATIONPENDING
 
 // openLeases returns the ids of the leases in scope that can still admit,
 // read in the writing transaction after its update. A grant that checked
