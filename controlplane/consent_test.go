@@ -209,6 +209,15 @@ func TestVerifySession(t *testing.T) {
 			}
 		}
 	})
+	t.Run("OKLongestUserID", func(t *testing.T) {
+		t.Parallel()
+		for _, sub := range []string{strings.Repeat("<", 256), "x" + strings.Repeat("\u2028", 84) + "x", strings.Repeat("é", 128)} {
+			s, err := at(0).Verify(ctx, mint(t, f.acmeTest, sub, wattfare.USD(100_000), iat, 600*time.Second))
+			if err != nil || s.AppUserID != sub {
+				t.Errorf("sub of %d bytes: %v", len(sub), err)
+			}
+		}
+	})
 	t.Run("OKWithinSkew", func(t *testing.T) {
 		t.Parallel()
 		if _, err := at(-30*time.Second).Verify(ctx, f.spec.Tokens[0].Token); err != nil {

@@ -177,8 +177,9 @@ func (v *SessionVerifier) verify(ctx context.Context, token string) (Session, er
 }
 
 // maxTokenLen bounds a session token before anything is decoded. A real
-// one is about 400 bytes.
-const maxTokenLen = 2048
+// one is about 400 bytes; the longest an SDK can mint (a 256-byte user id of
+// characters JSON escapes, such as "<") is about 2,600.
+const maxTokenLen = 4096
 
 // checkShape refuses what a JWT library would let through but no honest
 // minter writes, so that the bytes Wattfare verifies mean one thing only:
