@@ -95,7 +95,9 @@
   }
 
   // redirectResult reads (and removes) the outcome of a redirect-flow
-  // connect from this page's URL: "approved", "denied" or null.
+  // connect from this page's URL: "approved", "denied" or null. Anyone can
+  // link to your page with ?wattfare_connect=approved, so it is only a hint
+  // for what to say: ask Wattfare.session() whether the user is connected.
   function redirectResult() {
     var u = new URL(global.location.href);
     var status = u.searchParams.get("wattfare_connect");
