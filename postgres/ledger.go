@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -208,4 +209,28 @@ WHERE c.id = $1`, connectionID, period.UTC()).Scan(&capv, &captured, &held, &wal
 	}
 	b.Remaining = max(0, min(b.Cap-b.Spent-b.Held, b.Wallet))
 	return b, nil
+}
+
+// ShrinkLease implements spend.Ledger.
+func (l *Ledger) ShrinkLease(ctx context.Context, leaseID string, amount wattfare.Money) (wattfare.Money, error) {
+	var x int64
+	err := retry(ctx, func() error {
+		return l.db.QueryRow(ctx, `SELECT wattfare_lease_shrink($1, $2)`, leaseID, int64(amount)).Scan(&x)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("shrink lease: %w", err)
+	}
+	return wattfare.Money(x), nil
+}
+
+// AnnouncePressure implements spend.Ledger.
+func (l *Ledger) AnnouncePressure(ctx context.Context, connectionID string) error {
+	payload, err := json.Marshal(wattfare.ChangeEvent{Entity: spend.EntityLeasePressure, ID: connectionID})
+	if err != nil {
+		return err
+	}
+	if _, err := l.db.Exec(ctx, `SELECT pg_notify($1, $2)`, wattfare.NotifyChannel, string(payload)); err != nil {
+		return fmt.Errorf("announce lease pressure: %w", err)
+	}
+	return nil
 }

@@ -31,6 +31,10 @@ func (m *memLedger) SweepExpiredLeases(context.Context) (int, error) { return 0,
 func (m *memLedger) CheckPayers(ctx context.Context, c []spend.PayerCheck) ([]spend.PayerState, error) {
 	return make([]spend.PayerState, len(c)), nil
 }
+func (m *memLedger) ShrinkLease(ctx context.Context, id string, a wattfare.Money) (wattfare.Money, error) {
+	return a, nil
+}
+func (m *memLedger) AnnouncePressure(context.Context, string) error { return nil }
 func (m *memLedger) Budget(context.Context, string, time.Time) (spend.Budget, error) {
 	return spend.Budget{}, nil
 }

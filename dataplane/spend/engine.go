@@ -215,6 +215,7 @@ type connState struct {
 	target   atomic.Int64  // lease size to ask for next
 	renewing atomic.Bool
 	lastGrnt atomic.Int64 // mono time of the last grant
+	pressed  atomic.Int64 // mono time of the last lease_pressure announcement
 }
 
 // keyGate is one API key's admission gate on one connection. Its signal is
@@ -447,6 +448,7 @@ func (e *Engine) newHold(cs *connState, l *lease, sig *signal, p Payer, a Admiss
 func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admission, period int32) (*Hold, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	pressed := false
 	for attempt := 0; attempt < 4; attempt++ {
 		if e.closed.Load() {
 			return nil, errClosed
@@ -515,6 +517,10 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 			if cs.epoch.Load() != epoch {
 				continue // status changed meanwhile: ask again
 			}
+			if !pressed && e.pressure(cs, grant) {
+				pressed = true
+				continue
+			}
 			return nil, e.refuse(cs, p.KeyID, grant, a, periodStart, now)
 		}
 		if cs.epoch.Load() != epoch {
@@ -582,6 +588,68 @@ func (a *Admission) floor() wattfare.Money {
 		return a.MinAmount
 	}
 	return a.Amount
+}
+
+// pressureWait is how long a refused admission waits, once, for other
+// processes to give back the spare of their leases on the connection.
+const pressureWait = 50 * time.Millisecond
+
+// pressure announces that the connection's budget is short while leases
+// hold some of it, and waits for the spare to come back. It reports whether
+// the caller should ask the ledger again. Announcements are rate-limited per
+// connection.
+func (e *Engine) pressure(cs *connState, g LeaseGrant) bool {
+	if g.Reason != wattfare.ECapReached && g.Reason != wattfare.EBudgetExhausted {
+		return false
+	}
+	if g.Held <= 0 || g.Reason == wattfare.EBudgetExhausted && g.WalletAvailable+g.Held <= 0 {
+		return false
+	}
+	now := e.mono()
+	last := cs.pressed.Load()
+	if last != 0 && time.Duration(now-last) < 4*pressureWait {
+		return false
+	}
+	if !cs.pressed.CompareAndSwap(last, now) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
+	err := e.ledger.AnnouncePressure(ctx, cs.id)
+	cancel()
+	if err != nil {
+		return false
+	}
+	time.Sleep(pressureWait)
+	return true
+}
+
+// shrink gives the ledger back the idle spare of this process's lease on
+// the connection named by a lease_pressure event.
+func (e *Engine) shrink(connID string) {
+	v, ok := e.conns.Load(connID)
+	if !ok {
+		return
+	}
+	l := v.(*connState).lease.Load()
+	if l == nil || l.closed.Load() {
+		return
+	}
+	var x int64
+	for {
+		x = l.avail.Load()
+		if x <= 0 {
+			return
+		}
+		if l.avail.CompareAndSwap(x, 0) {
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
+	defer cancel()
+	if _, err := e.ledger.ShrinkLease(ctx, l.id, wattfare.Money(x)); err != nil {
+		// The ledger still holds it; it comes back when the lease does.
+		e.log.Debug("shrink lease", "lease", l.id, "err", err)
+	}
 }
 
 // takeUpTo takes a.Amount, or failing that everything down to a.MinAmount.

@@ -194,6 +194,7 @@ func TestFiftyRequestsAcrossThreeProcesses(t *testing.T) {
 	v := setup(t)
 	f := v.fixture(wattfare.USD(1), wattfare.USD(20))
 	engines := []*spend.Engine{v.engine(nil), v.engine(nil), v.engine(nil)}
+	v.listen(engines...)
 	admitted, refused := burst(t, engines, payer(f), 50, 10*wattfare.Cent)
 	if admitted > 10 || admitted < 1 || admitted+refused[wattfare.ECapReached] != 50 {
 		t.Fatalf("admitted %d, refused %v; want at most 10 admitted and the rest cap_reached", admitted, refused)
@@ -234,6 +235,38 @@ func TestStreamCutAtCap(t *testing.T) {
 	if _, err := b.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: wattfare.Cent}); code(err) != wattfare.ECapReached {
 		t.Fatalf("another process admitted past the cap: %v", err)
 	}
+	h.Settle(usage(h.Amount()))
+	other.Settle(usage(30 * wattfare.Cent))
+	v.quiesce(a, b)
+	if got := v.captured(f, wattfare.PeriodStart(time.Now())); got != wattfare.USD(1) {
+		t.Fatalf("captured %s, want 1.00", got)
+	}
+}
+
+func TestStreamCutAtCapAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	f := v.fixture(wattfare.USD(1), wattfare.USD(20))
+	a, b := v.engine(nil), v.engine(nil)
+	v.listen(a, b)
+	// Another process admits $0.30 and keeps a spare lease meanwhile.
+	other, err := b.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: 30 * wattfare.Cent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := a.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: wattfare.Cent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for to := 2 * wattfare.Cent; to <= wattfare.USD(2); to += wattfare.Cent {
+		if !h.Grow(to) {
+			break
+		}
+	}
+	if h.Amount() != 70*wattfare.Cent {
+		t.Fatalf("stream hold cut at %s, want at 0.70: the other process's spare must come back", h.Amount())
+	}
+	v.check()
 	h.Settle(usage(h.Amount()))
 	other.Settle(usage(30 * wattfare.Cent))
 	v.quiesce(a, b)

@@ -73,7 +73,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 	delta := to - h.amount
 	if !l.closed.Load() {
 		cs.mu.Lock()
-		if cs.lease.Load() == l && !l.closed.Load() {
+		for pressed := false; cs.lease.Load() == l && !l.closed.Load(); pressed = true {
 			now := e.mono()
 			need := max(0, delta-max(0, wattfare.Money(l.avail.Load())))
 			want := max(e.leaseTarget(cs, delta, now), need)
@@ -94,6 +94,8 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 				if cs.epoch.Load() != epoch {
 					e.closeLease(l)
 				}
+			} else if err == nil && !pressed && e.pressure(cs, grant) {
+				continue // others gave back spare: ask again
 			} else if err == nil && grant.Reason == ReasonLeaseGone {
 				e.closeLease(l)
 			} else if err == nil && grant.Reason != wattfare.ECapReached && grant.Reason != wattfare.EBudgetExhausted {
@@ -109,6 +111,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 				}
 				e.closeLease(l)
 			}
+			break
 		}
 		cs.mu.Unlock()
 		now := e.mono()

@@ -79,6 +79,9 @@ func (e *Engine) apply(ev wattfare.ChangeEvent) {
 			}
 			return true
 		})
+	case EntityLeasePressure:
+		e.shrink(ev.ID)
+		return
 	case wattfare.EntityWallet:
 		// Credits changed: forget cached wallet refusals.
 		e.conns.Range(func(_, v any) bool {

@@ -31,7 +31,20 @@ type Ledger interface {
 	CheckPayers(ctx context.Context, checks []PayerCheck) ([]PayerState, error)
 	// Budget reads a connection's figures for the period starting at period.
 	Budget(ctx context.Context, connectionID string, period time.Time) (Budget, error)
+	// ShrinkLease gives back up to amount of an open lease's unspent
+	// amount and says how much it gave back.
+	ShrinkLease(ctx context.Context, leaseID string, amount wattfare.Money) (wattfare.Money, error)
+	// AnnouncePressure tells every data-plane process (a change event of
+	// entity EntityLeasePressure) that a request on the connection was
+	// refused while leases held part of its budget: they give back spare.
+	AnnouncePressure(ctx context.Context, connectionID string) error
 }
+
+// EntityLeasePressure is the change event a process publishes when it is
+// refused for a connection while leases (maybe other processes') hold part
+// of its budget: every process then shrinks its idle spare on it, so that
+// requests stop at the cap, not at the cap minus what other processes hold.
+const EntityLeasePressure = "lease_pressure"
 
 // ErrRejected marks a Commit error that retrying cannot fix (a record the
 // ledger can never accept): the engine then commits the batch record by
