@@ -122,6 +122,11 @@ func TestChatErrors(t *testing.T) {
 	e.exec(`UPDATE connections SET status = 'revoked', revoked_at = now() WHERE app_user_id = 'revoked'`)
 	e.connect("capped", wattfare.MicroDollar*1000) // $0.001: less than a default echo hold
 	e.connect("nocap", 0)
+	// A user whose wallet holds a hundredth of a cent, under a $10 cap.
+	e.exec(`INSERT INTO accounts (id, email, password_hash) VALUES ('acct_poor', 'poor@example.com', 'x')`)
+	e.exec(`INSERT INTO wallets (account_id, mode, credits) VALUES ('acct_poor', 'test', 100000)`)
+	e.exec(`INSERT INTO connections (id, app_id, mode, app_user_id, account_id, monthly_cap) VALUES ('conn_poor', $1, 'test', 'poor', 'acct_poor', $2)`,
+		e.app, int64(wattfare.USD(10)))
 
 	tests := []struct {
 		name   string
@@ -135,6 +140,7 @@ func TestChatErrors(t *testing.T) {
 		{"ErrNotConnected", "stranger", chatBody("hi", ""), "", 403, wattfare.ENotConnected, "connection"},
 		{"ErrConnectionRevoked", "revoked", chatBody("hi", ""), "", 403, wattfare.EConnectionRevoked, "connection"},
 		{"ErrCapReached", "nocap", chatBody("hi", ""), "", 402, wattfare.ECapReached, ""},
+		{"ErrBudgetExhausted", "poor", `{"model":"sandbox/pricey","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`, "", 402, wattfare.EBudgetExhausted, "wallet"},
 		{"ErrModelNotFound", "u1", `{"model":"nope/nope","messages":[]}`, "", 404, wattfare.EModelNotFound, ""},
 		{"ErrBadJSON", "u1", `{"model":`, "", 400, wattfare.EInvalidRequest, ""},
 		{"ErrMissingUser", "", chatBody("hi", ""), "", 400, wattfare.EInvalidRequest, ""},
