@@ -562,9 +562,13 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 					e.closeLease(l)
 					return nil, e.refuse(cs, p.KeyID, LeaseGrant{Reason: wattfare.ECapReached, Cap: grant.Cap, Captured: grant.Captured}, a, periodStart, now)
 				}
-				h := e.newHold(cs, l, sig, p, a, amt)
 				e.closeLease(l)
-				return h, nil
+				if cs.epoch.Load() != epoch {
+					l.avail.Add(int64(amt))
+					e.holdDone(l)
+					continue
+				}
+				return e.newHold(cs, l, sig, p, a, amt), nil
 			}
 			if cur != nil {
 				e.closeLease(cur)
@@ -574,6 +578,15 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 		l.lastUse.Store(now)
 		l.holds.Add(1)
 		if amt, ok := takeUpTo(l, a); ok {
+			// The lease is in place and the hold has its signal: an
+			// invalidation from now on finds and ends both. One that came
+			// in between may have missed them: undo and ask again.
+			if cs.epoch.Load() != epoch {
+				l.avail.Add(int64(amt))
+				e.holdDone(l)
+				e.closeLease(l)
+				continue
+			}
 			return e.newHold(cs, l, sig, p, a, amt), nil
 		}
 		e.holdDone(l)
