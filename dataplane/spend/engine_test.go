@@ -750,3 +750,98 @@ func TestRejectedSettlementDoesNotStallBilling(t *testing.T) {
 		t.Fatalf("rejected.jsonl: %q, %v", b, err)
 	}
 }
+
+// TestRevokeRacingAdmissions revokes while three processes admit as fast as
+// they can: once the revoke returns, nothing is admitted any more, and every
+// hold still open sees Done close.
+func TestRevokeRacingAdmissions(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	f := v.fixture(wattfare.USD(100), wattfare.USD(100))
+	engines := []*spend.Engine{v.engine(nil), v.engine(nil), v.engine(nil)}
+	v.listen(engines...)
+	var returned atomic.Bool
+	var lateAdmits atomic.Int64
+	var mu sync.Mutex
+	var open []*spend.Hold
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := engines[i%3]
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				after := returned.Load()
+				h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: wattfare.Cent})
+				if err != nil {
+					continue
+				}
+				if after {
+					lateAdmits.Add(1)
+				}
+				if i%2 == 0 {
+					h.Settle(usage(wattfare.Cent / 2))
+				} else {
+					mu.Lock()
+					open = append(open, h)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := v.pool.Exec(context.Background(), `UPDATE connections SET status = 'revoked' WHERE id = $1`, f.ConnectionID); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	// Streams end (and settle) when Done closes, as the proxy does.
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			mu.Lock()
+			hs := open
+			open = nil
+			mu.Unlock()
+			for _, h := range hs {
+				select {
+				case <-h.Done():
+					h.Settle(usage(wattfare.Cent / 2))
+				case <-time.After(3 * time.Second):
+					t.Errorf("a hold was never told of the revoke")
+					return
+				}
+			}
+			select {
+			case <-stop:
+				mu.Lock()
+				n := len(open)
+				mu.Unlock()
+				if n == 0 {
+					return
+				}
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	if err := postgres.AwaitLeasesReleased(ctx, v.pool, postgres.LeaseScope{ConnectionID: f.ConnectionID}); err != nil {
+		t.Fatal(err)
+	}
+	returned.Store(true)
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	<-ended
+	if n := lateAdmits.Load(); n > 0 {
+		t.Fatalf("%d admissions after the revoke returned", n)
+	}
+	v.check()
+	v.quiesce(engines...)
+}
