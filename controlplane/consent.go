@@ -130,13 +130,16 @@ type consentAccount struct {
 	DisplayName string `json:"display_name"`
 }
 
+// consentConnection is the connection the request would change. Its
+// figures are shown only to the account that pays for it: what someone
+// else's budget allows and spends is theirs.
 type consentConnection struct {
-	Status     string         `json:"status"`
-	MonthlyCap wattfare.Money `json:"monthly_cap_usd"`
-	Spent      wattfare.Money `json:"spent_usd"`
-	Remaining  wattfare.Money `json:"remaining_usd"`
-	ResetsAt   time.Time      `json:"resets_at"`
-	Yours      bool           `json:"yours"` // paid by the signed-in account
+	Status     string          `json:"status"`
+	MonthlyCap *wattfare.Money `json:"monthly_cap_usd,omitempty"`
+	Spent      *wattfare.Money `json:"spent_usd,omitempty"`
+	Remaining  *wattfare.Money `json:"remaining_usd,omitempty"`
+	ResetsAt   *time.Time      `json:"resets_at,omitempty"`
+	Yours      bool            `json:"yours"` // paid by the signed-in account
 }
 
 // consentContext is what the popup shows.
@@ -230,8 +233,10 @@ func (c *consent) handleContext(w http.ResponseWriter, r *http.Request) {
 	st, err := c.store.Connection(r.Context(), s.App.ID, s.Mode, s.AppUserID, c.now())
 	switch {
 	case err == nil:
-		out.Connection = &consentConnection{Status: string(st.Status), MonthlyCap: st.MonthlyCap, Spent: st.Spent,
-			Remaining: st.Remaining, ResetsAt: st.ResetsAt, Yours: signedIn && st.AccountID == accountID}
+		out.Connection = &consentConnection{Status: string(st.Status), Yours: signedIn && st.AccountID == accountID}
+		if out.Connection.Yours {
+			out.Connection.MonthlyCap, out.Connection.Spent, out.Connection.Remaining, out.Connection.ResetsAt = &st.MonthlyCap, &st.Spent, &st.Remaining, &st.ResetsAt
+		}
 	case wattfare.ErrorCode(err) == wattfare.ENOTFOUND:
 	default:
 		c.fail(w, r, err)

@@ -924,6 +924,15 @@ func TestTestModeConsent(t *testing.T) {
 		if liveCredits(t) != before {
 			t.Errorf("a test-mode approval touched the live wallet")
 		}
+		// The payer sees the connection's figures; another account does not.
+		conn, _ := context_(t, tok, h.user)["connection"].(map[string]any)
+		if conn["yours"] != true || conn["monthly_cap_usd"] != "3.00" || conn["remaining_usd"] == nil {
+			t.Errorf("the payer's view: %v", conn)
+		}
+		conn, _ = context_(t, tok, h.user2)["connection"].(map[string]any)
+		if conn["yours"] != false || conn["status"] != "active" || conn["monthly_cap_usd"] != nil || conn["spent_usd"] != nil || conn["remaining_usd"] != nil {
+			t.Errorf("another account sees the payer's figures: %v", conn)
+		}
 		// Signed out now, the app asks again: the person's connection is not
 		// auto-approved over to the sandbox.
 		tok2 := mint(t, h.acmeTest, "tm_signed_in", wattfare.USD(10), time.Now(), 5*time.Minute)
