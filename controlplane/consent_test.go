@@ -1102,3 +1102,27 @@ func TestRedirectFlowNeedsTheAppsPage(t *testing.T) {
 		}
 	})
 }
+
+func TestSuspendedAppCannotBeConnected(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if _, err := h.pool.Exec(context.Background(), `UPDATE apps SET suspended_at = now() WHERE id = $1`, h.acme); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*wattfareapp.Client{h.acmeLive, h.acmeTest} {
+		tok := mint(t, c, "susp", wattfare.USD(5), time.Now(), 5*time.Minute)
+		res, body := h.do(t, call{method: "POST", path: "/connect/api/context", header: h.popup(), account: h.user,
+			body: map[string]string{"token": tok, "origin": acmeOrigin}})
+		if res.StatusCode != http.StatusForbidden || errCode(body) != wattfare.EAppSuspended {
+			t.Errorf("%s context: %d %v", c.Mode(), res.StatusCode, body)
+		}
+		for _, account := range []string{h.user, ""} {
+			if res, body := h.approve(t, tok, acmeOrigin, "5", account); res.StatusCode != http.StatusForbidden {
+				t.Errorf("%s approve (account %q): %d %v", c.Mode(), account, res.StatusCode, body)
+			}
+		}
+		if st, _, _, _ := h.connection(t, h.acme, c.Mode(), "susp"); st != "" {
+			t.Errorf("%s: a suspended app got a connection (%s)", c.Mode(), st)
+		}
+	}
+}
