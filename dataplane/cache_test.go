@@ -74,3 +74,27 @@ func TestCacheInvalidation(t *testing.T) {
 		})
 	})
 }
+
+// TestReconnectDropsCache: notifications sent while the listener is away
+// are lost, so after it reconnects nothing cached before is trusted.
+func TestReconnectDropsCache(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	if resp, _ := e.call("GET", "/v1/models", "", ""); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	// Revoke the key without a notification, as if it was sent while the
+	// listener was disconnected.
+	e.exec(`ALTER TABLE api_keys DISABLE TRIGGER api_keys_notify`)
+	e.exec(`UPDATE api_keys SET revoked_at = now()`)
+	e.exec(`ALTER TABLE api_keys ENABLE TRIGGER api_keys_notify`)
+	if resp, _ := e.call("GET", "/v1/models", "", ""); resp.StatusCode != 200 {
+		t.Fatalf("the cache did not hold the key: status %d", resp.StatusCode)
+	}
+	before := e.reconnects.Load()
+	e.exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'listen%'`)
+	eventually(t, "the listener reconnects", func() bool { return e.reconnects.Load() > before })
+	if resp, body := e.call("GET", "/v1/models", "", ""); resp.StatusCode != 401 {
+		t.Errorf("after the reconnect: %d %s", resp.StatusCode, body)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,8 @@ type env struct {
 	key     string // the secret key
 	keyID   string
 	account string
+	// reconnects counts the listener's connections (the first included).
+	reconnects atomic.Int64
 }
 
 // recorder serves the sandbox and keeps the last body it sent per request id.
@@ -131,8 +134,9 @@ func setup(t *testing.T, opts ...envOption) *env {
 	e.srv = srv
 	lctx, cancel := context.WithCancel(ctx)
 	connected := make(chan struct{}, 1)
-	l := &postgres.Listener{URL: url, OnChange: srv.HandleChange, OnReconnect: func() {
+	l := &postgres.Listener{URL: url, OnChange: srv.HandleChange, MaxBackoff: 100 * time.Millisecond, OnReconnect: func() {
 		srv.HandleReconnect()
+		e.reconnects.Add(1)
 		select {
 		case connected <- struct{}{}:
 		default:
