@@ -585,6 +585,7 @@ func TestApprove(t *testing.T) {
 
 	t.Run("ErrUnregisteredOrigin", func(t *testing.T) {
 		t.Parallel()
+		fromAcme := h.cameFrom(t, map[string]string{"Referer": acmeOrigin + "/", "Sec-Fetch-Site": "cross-site"})
 		tok := mint(t, h.acmeTest, "carol", 0, now, 5*time.Minute)
 		for _, o := range []string{evilOrigin, otherOrigin, acmeOrigin + ":443", acmeOrigin + "/", "https://acme.example.evil.example", ""} {
 			res, body := h.approve(t, tok, o, "10", h.user)
@@ -600,10 +601,17 @@ func TestApprove(t *testing.T) {
 				t.Errorf("context for origin %q: %d %v", o, res.StatusCode, body)
 			}
 		}
-		for _, rt := range []string{"https://acme.example.evil.example/back", "https://acme.example@evil.example/", "javascript:alert(1)", "//acme.example/x", "https://ACME.example:8443/"} {
-			res, body := h.do(t, call{method: "POST", path: "/connect/api/approve", header: h.popup(), account: h.user,
+		for _, rt := range []string{"https://acme.example.evil.example/back", "https://acme.example@evil.example/", "javascript:alert(1)", "//acme.example/x", "https://ACME.example:8443/",
+			"http://acme.example/", "https://acme.example:443/", "https://acme.example:8443/", "https://acme.example./", "https://user@acme.example/",
+			`https://acme.example\@evil.example/`, `https://evil.example\@acme.example/`, `https:\evil.example`, `/\evil.example`, "https://evil.example%2f@acme.example/",
+			"https://acme.example%2eevil.example/", "https://acme%2eexample.evil.example/", " https://evil.example", "https://evil.example#@acme.example",
+			"https://acme.example\t.evil.example/", "data:text/html,<script>alert(1)</script>", "wss://acme.example/"} {
+			// The browser did come from the app's page: only the return URL is wrong.
+			hdr := h.popup()
+			hdr["Cookie"] = fromAcme
+			res, body := h.do(t, call{method: "POST", path: "/connect/api/approve", header: hdr, account: h.user,
 				body: map[string]string{"token": tok, "return_to": rt, "monthly_cap_usd": "10"}})
-			if res.StatusCode != http.StatusForbidden {
+			if res.StatusCode != http.StatusForbidden || errCode(body) != "origin_not_allowed" || !strings.Contains(fmt.Sprint(body), "not a registered origin") {
 				t.Errorf("return_to %q: %d %v", rt, res.StatusCode, body)
 			}
 		}
