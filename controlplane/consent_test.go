@@ -383,7 +383,7 @@ func newHarness(t *testing.T) *harness {
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	c.routes(mux)
-	if err := appRoutes(mux, fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><div id="root"></div>`)}}, true, ""); err != nil {
+	if err := appRoutes(mux, fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><div id="root"></div>`)}}, true, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	cop := http.NewCrossOriginProtection()

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"bytes"
+	"html"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -23,12 +24,13 @@ const appCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-
 // (the app routes on the client: /budget, /connect, /dashboard, /admin…).
 func (s *Server) webRoutes() error {
 	app, built := web.App()
-	return appRoutes(s.mux, app, built, s.cfg.PublicURL)
+	return appRoutes(s.mux, app, built, s.cfg.PublicURL, s.cfg.DataURL)
 }
 
 // appRoutes serves app, the built web app, or the not-built page.
-// publicURL, when set, is the control plane's origin as browsers see it.
-func appRoutes(mux *http.ServeMux, app fs.FS, built bool, publicURL string) error {
+// publicURL, when set, is the control plane's origin as browsers see it;
+// dataURL, when set, is announced to the app's pages (see withDataURL).
+func appRoutes(mux *http.ServeMux, app fs.FS, built bool, publicURL, dataURL string) error {
 	if !built {
 		mux.HandleFunc("/", getOnly(notBuilt))
 		return nil
@@ -37,6 +39,7 @@ func appRoutes(mux *http.ServeMux, app fs.FS, built bool, publicURL string) erro
 	if err != nil {
 		return err
 	}
+	index = withDataURL(index, dataURL)
 	assets := http.FileServerFS(app)
 	mux.HandleFunc("GET /assets/", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := fs.Stat(app, strings.TrimPrefix(path.Clean(r.URL.Path), "/")); err != nil {
@@ -148,3 +151,22 @@ when this binary was built.</p>
 <p>or by hand: <code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>, then <code>go build -o bin/wattfare ./cmd/wattfare</code>.</p>
 </body></html>
 `
+
+// withDataURL tells the web app where the data plane is, so that the
+// developer dashboard shows integrators the real endpoint rather than the
+// dev default: a <meta name="wattfare-data-url"> before </head>. The URL is
+// the operator's configuration, never request input, and is escaped anyway.
+func withDataURL(index []byte, dataURL string) []byte {
+	if dataURL == "" {
+		return index
+	}
+	meta := `<meta name="wattfare-data-url" content="` + html.EscapeString(dataURL) + `">`
+	i := bytes.Index(index, []byte("</head>"))
+	if i < 0 {
+		return index
+	}
+	out := make([]byte, 0, len(index)+len(meta))
+	out = append(out, index[:i]...)
+	out = append(out, meta...)
+	return append(out, index[i:]...)
+}

@@ -18,7 +18,7 @@ func TestWebApp(t *testing.T) {
 	serve := func(built bool, method, path string) *httptest.ResponseRecorder {
 		mux := http.NewServeMux()
 		mux.HandleFunc("POST /connect/api/approve", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
-		if err := appRoutes(mux, app, built, ""); err != nil {
+		if err := appRoutes(mux, app, built, "", ""); err != nil {
 			t.Fatal(err)
 		}
 		rec := httptest.NewRecorder()
@@ -78,7 +78,7 @@ func TestConnectRecordsWhereTheBrowserCameFrom(t *testing.T) {
 	app := fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><div id="root"></div>`)}}
 	visit := func(publicURL string, hdr map[string]string) *http.Cookie {
 		mux := http.NewServeMux()
-		if err := appRoutes(mux, app, true, publicURL); err != nil {
+		if err := appRoutes(mux, app, true, publicURL, ""); err != nil {
 			t.Fatal(err)
 		}
 		rec := httptest.NewRecorder()
@@ -119,4 +119,20 @@ func TestConnectRecordsWhereTheBrowserCameFrom(t *testing.T) {
 			t.Errorf("a same-origin reload set %+v", c)
 		}
 	})
+}
+
+func TestIndexAnnouncesDataURL(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	app := fstest.MapFS{"index.html": {Data: []byte(`<!doctype html><html><head><title>W</title></head><body></body></html>`)}}
+	if err := appRoutes(mux, app, true, "", `http://127.0.0.1:8787/v1"><script>`); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/dashboard", nil))
+	body := rec.Body.String()
+	want := `<meta name="wattfare-data-url" content="http://127.0.0.1:8787/v1&#34;&gt;&lt;script&gt;"></head>`
+	if !strings.Contains(body, want) {
+		t.Fatalf("index = %s\nwant it to contain %s", body, want)
+	}
 }
