@@ -53,8 +53,9 @@ func (w *world) activeUsers() []*user {
 
 // TestRandomizedProcesses runs three `wattfare data` processes against one
 // database and the in-process sandbox, and applies random steps: concurrent
-// bursts from many users, cap changes, revokes, key revokes, SIGKILL and
-// SIGTERM of processes (restarted under the same id), and
+// bursts from many users, cap changes, revokes, key revokes, app
+// suspensions, SIGKILL and SIGTERM of processes (restarted under the same
+// id), and
 // pg_terminate_backend of the listeners. DESIGN.md's invariants are checked
 // after every step; invariant 4 (nothing admitted after a revoke returns,
 // in-flight streams end within 1 s) at each revoke; invariant 5 (no usage of
@@ -104,6 +105,7 @@ func TestRandomizedProcesses(t *testing.T) {
 		{"cap change", 3, (*world).capChange},
 		{"revoke", 2, (*world).revoke},
 		{"key revoke", 1, (*world).keyRevoke},
+		{"app suspension", 1, (*world).suspend},
 		{"SIGKILL", 2, func(w *world) { w.restart(syscall.SIGKILL) }},
 		{"SIGTERM", 1, func(w *world) { w.restart(syscall.SIGTERM) }},
 		{"terminate listeners", 2, (*world).terminateListeners},
@@ -374,6 +376,27 @@ func (w *world) revokeWith(u *user, secret, sql, id string, scope postgres.Lease
 		if r.status == 200 || (r.code != code && r.code != wattfare.ECapReached && r.code != wattfare.EBudgetExhausted) {
 			w.c.fatalf("after the revoke returned, %s answered %d %q, want %s", p.id, r.status, r.code, code)
 		}
+	}
+}
+
+// suspend suspends an app with streams open on every process, checks that
+// they end and nothing is admitted, then lifts the suspension.
+func (w *world) suspend() {
+	us := w.apps[w.rng.IntN(len(w.apps))]
+	var u *user
+	for _, x := range us {
+		if !x.revoked {
+			u = x
+			break
+		}
+	}
+	if u == nil {
+		return
+	}
+	w.revokeWith(u, u.secret, `UPDATE apps SET suspended_at = now() WHERE id = $1`, u.AppID,
+		postgres.LeaseScope{AppID: u.AppID}, wattfare.EAppSuspended)
+	if _, err := w.c.pool.Exec(context.Background(), `UPDATE apps SET suspended_at = NULL WHERE id = $1`, u.AppID); err != nil {
+		w.c.fatalf("lift suspension: %v", err)
 	}
 }
 

@@ -845,3 +845,34 @@ func TestRevokeRacingAdmissions(t *testing.T) {
 	v.check()
 	v.quiesce(engines...)
 }
+
+func TestRolledKeyStopsAtItsExpiry(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	f := v.fixture(wattfare.USD(10), wattfare.USD(20))
+	e := v.engine(nil) // no listener: the expiry needs no notification
+	if _, err := v.pool.Exec(context.Background(), `UPDATE api_keys SET expires_at = now() + interval '1 second' WHERE id = $1`, f.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: wattfare.Cent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Settle(usage(wattfare.Cent))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: wattfare.Cent})
+		if code(err) == wattfare.EInvalidAPIKey {
+			break
+		}
+		if err != nil {
+			t.Fatalf("got %v, want invalid_api_key once the key expired", err)
+		}
+		h.Release()
+		if time.Now().After(deadline) {
+			t.Fatal("still admitting with an expired key")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	v.quiesce(e)
+}
