@@ -182,6 +182,47 @@ BEGIN
     RETURN x;
 END $$;
 
+-- wattfare_cap_lowered keeps captured + held <= cap when a connection's cap
+-- goes down (invariant 1 at every read): in the same transaction, it takes
+-- the excess back from the connection's open leases. The data-plane
+-- processes hear of the change and surrender those leases; until then what
+-- they admit on them is charged only as far as the lease and the new cap
+-- allow. A cap set below what is already captured cannot undo that spend.
+CREATE FUNCTION wattfare_cap_lowered() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    per record;
+    l record;
+    excess bigint;
+    x bigint;
+BEGIN
+    FOR per IN
+        SELECT cp.period, cp.captured, cp.held FROM connection_periods cp
+        WHERE cp.connection_id = NEW.id AND cp.held > 0 AND cp.captured + cp.held > NEW.monthly_cap
+        ORDER BY cp.period FOR UPDATE
+    LOOP
+        excess := per.captured + per.held - greatest(NEW.monthly_cap, per.captured);
+        PERFORM 1 FROM wallets w WHERE w.account_id = NEW.account_id AND w.mode = NEW.mode FOR UPDATE;
+        FOR l IN
+            SELECT ls.id, ls.amount FROM leases ls
+            WHERE ls.connection_id = NEW.id AND ls.period = per.period AND ls.released_at IS NULL
+            ORDER BY ls.id FOR UPDATE
+        LOOP
+            EXIT WHEN excess <= 0;
+            x := least(l.amount, excess);
+            CONTINUE WHEN x <= 0;
+            UPDATE leases SET amount = amount - x WHERE id = l.id;
+            UPDATE connection_periods SET held = held - x WHERE connection_id = NEW.id AND period = per.period;
+            UPDATE wallets SET held = held - x WHERE account_id = NEW.account_id AND mode = NEW.mode;
+            excess := excess - x;
+        END LOOP;
+    END LOOP;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER connections_cap_lowered AFTER UPDATE OF monthly_cap ON connections
+FOR EACH ROW WHEN (NEW.monthly_cap < OLD.monthly_cap) EXECUTE FUNCTION wattfare_cap_lowered();
+
 -- wattfare_settle commits one batch of settlements and lease releases in one
 -- transaction. Each settlement is a usage event keyed by (request_id,
 -- created_at = admission time); only newly inserted events charge, so a
@@ -252,15 +293,27 @@ BEGIN
                   prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost, duration_ms)
         ORDER BY r.request_id, r.created_at
     ),
-    ch AS (
+    ch0 AS (
         SELECT r.*,
                CASE WHEN l.id IS NOT NULL AND l.released_at IS NULL
                          AND l.connection_id = r.connection_id AND l.period = r.period THEN
                    greatest(0, least(r.from_lease, r.cost,
                        l.amount - coalesce(sum(least(r.from_lease, r.cost)) OVER w, 0)))
-               ELSE 0 END AS lease_charge
+               ELSE 0 END AS from_open_lease
         FROM recs r LEFT JOIN leases l ON l.id = r.lease_id
         WINDOW w AS (PARTITION BY r.lease_id ORDER BY r.request_id, r.created_at
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ),
+    -- Captured never passes the cap, even one lowered while leases granted
+    -- under the old cap were still spending (invariant 1).
+    ch AS (
+        SELECT c0.*,
+               greatest(0, least(c0.from_open_lease, cn.monthly_cap - cp.captured
+                   - coalesce(sum(c0.from_open_lease) OVER w, 0))) AS lease_charge
+        FROM ch0 c0
+        JOIN connections cn ON cn.id = c0.connection_id
+        JOIN connection_periods cp ON cp.connection_id = c0.connection_id AND cp.period = c0.period
+        WINDOW w AS (PARTITION BY c0.connection_id, c0.period ORDER BY c0.request_id, c0.created_at
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
     ),
     ins AS (
@@ -349,4 +402,5 @@ END $$;
 
 ---- create above / drop below ----
 
-DROP FUNCTION IF EXISTS wattfare_settle, wattfare_lease_shrink, wattfare_lease_sweep, wattfare_lease_release, wattfare_lease_grant;
+DROP TRIGGER IF EXISTS connections_cap_lowered ON connections;
+DROP FUNCTION IF EXISTS wattfare_cap_lowered, wattfare_settle, wattfare_lease_shrink, wattfare_lease_sweep, wattfare_lease_release, wattfare_lease_grant;

@@ -876,3 +876,24 @@ func TestRolledKeyStopsAtItsExpiry(t *testing.T) {
 	}
 	v.quiesce(e)
 }
+
+func TestCapLoweredWhileSpending(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	f := v.fixture(wattfare.USD(10), wattfare.USD(20))
+	e := v.engine(nil) // the process has not heard of the change yet
+	h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: 50 * wattfare.Cent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.pool.Exec(context.Background(), `UPDATE connections SET monthly_cap = $2 WHERE id = $1`, f.ConnectionID, int64(30*wattfare.Cent)); err != nil {
+		t.Fatal(err)
+	}
+	v.check() // captured + held <= the new cap at once
+	h.Settle(usage(50 * wattfare.Cent))
+	e.Invalidate(wattfare.ChangeEvent{Entity: wattfare.EntityConnection, ID: f.ConnectionID})
+	v.quiesce(e)
+	if got := v.captured(f, wattfare.PeriodStart(time.Now())); got != 30*wattfare.Cent {
+		t.Fatalf("captured %s, want it stopped at the lowered cap 0.30", got)
+	}
+}
