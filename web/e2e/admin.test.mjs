@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { artifacts, chat, dev, graphql, launch, models, signIn, until } from "./harness.mjs";
+import { artifacts, chat, dev, graphqlAs, launch, models, pendingOnce, signIn, stopsByText, until } from "./harness.mjs";
 
 test("a non-admin gets not authorized at /admin", async (t) => {
   const context = await launch(t);
@@ -16,11 +16,13 @@ test("a non-admin gets not authorized at /admin", async (t) => {
 
 test("admin: suspend an app, the data plane refuses it with app_suspended, then unsuspend", async (t) => {
   assert.equal((await chat(dev.app.secret_key, dev.connected_user_id)).status, 200, "the seeded app works before");
-  const context = await launch(t);
   t.after(async () => {
-    // Never leave the seeded app suspended for the other tests.
-    await graphql(context, `mutation($id: ID!) { unsuspendApp(appId: $id) { id } }`, { id: dev.app.id }).catch(() => {});
+    // Never leave the seeded app suspended for the other tests, even when
+    // this one failed with it suspended (and its browser is closed).
+    const r = await graphqlAs(dev.admin, `mutation($id: ID!) { unsuspendApp(appId: $id) { id suspended } }`, { id: dev.app.id });
+    assert.equal(r.data?.unsuspendApp?.suspended, false, `unsuspended the seeded app: ${JSON.stringify(r)}`);
   });
+  const context = await launch(t);
   const page = await context.newPage();
   await signIn(page, dev.admin, "/admin?mode=test"); // the demo's traffic is in test mode
   await page.getByRole("heading", { name: "Admin console" }).waitFor();
@@ -37,9 +39,16 @@ test("admin: suspend an app, the data plane refuses it with app_suspended, then 
   await dialog.getByRole("button", { name: "Suspend app" }).click();
   await dialog.getByText("Say why").waitFor(); // a reason is required
   await dialog.getByLabel("Reason").fill("Browser test: abuse report #42");
+  // PROPAGATION_PENDING is a suspension done: a notice, a refresh, no error.
+  const pending = await pendingOnce(page, "SuspendApp");
   await dialog.getByRole("button", { name: "Suspend app" }).click();
+  await dialog.waitFor({ state: "hidden" });
+  const notice = page.getByRole("status").filter({ hasText: `Suspended ${dev.app.name}.` });
+  await notice.waitFor();
+  assert.match(await notice.textContent(), stopsByText(pending.stopsBy));
   await row.getByText("Suspended", { exact: true }).waitFor();
   await row.getByText("Browser test: abuse report #42").waitFor();
+  assert.equal(await page.getByRole("alert").count(), 0, "no error shown");
 
   const refused = await until(async () => {
     const r = await chat(dev.app.secret_key, dev.connected_user_id);
@@ -63,10 +72,10 @@ test("admin: suspend an app, the data plane refuses it with app_suspended, then 
 test("admin: a new model price shows on the data plane's /v1/models", async (t) => {
   const pricey = async () => (await models(dev.app.secret_key))?.find((m) => m.id === "sandbox/pricey")?.pricing;
   assert.deepEqual(await pricey(), { prompt: "0.001", completion: "0.001" });
-  const context = await launch(t);
   t.after(async () => {
-    await graphql(context, `mutation { updateModelPrice(input: {modelId: "sandbox/pricey", promptPerMillion: "1000", completionPerMillion: "1000"}) { id } }`).catch(() => {});
+    await graphqlAs(dev.admin, `mutation { updateModelPrice(input: {modelId: "sandbox/pricey", promptPerMillion: "1000", completionPerMillion: "1000"}) { id } }`);
   });
+  const context = await launch(t);
   const page = await context.newPage();
   await signIn(page, dev.admin, "/admin");
 

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { artifacts, controlURL, demoSession, demoURL, dev, launch, sessionStatus, unique, until } from "./harness.mjs";
+import { artifacts, controlURL, demoSession, demoURL, dev, launch, pendingOnce, sessionStatus, stopsByText, unique, until } from "./harness.mjs";
 
 const control = new URL(controlURL).origin;
 
@@ -20,6 +20,10 @@ test("live: sign in, cap $5, approve, chat is charged, budget shows it, revoke s
   assert.equal(new URL(popup.url()).origin, control, "the popup runs on the control plane's origin");
   await popup.getByRole("heading", { name: /Allow Acme Chat to charge AI to your budget/ }).waitFor();
   assert.equal(await popup.getByTestId("app-origin").textContent(), new URL(demoURL).origin, "the popup shows the app's verified origin");
+  // Which of the app's accounts is being connected, so a mismatch shows.
+  await popup.getByText(`Connecting Acme Chat account ${user}`).waitFor();
+  // The session token left the address bar once read.
+  assert.equal(popup.url(), `${control}/connect`, "no session token in the popup's address");
 
   // Sign in inline.
   await popup.getByLabel("Email").fill(dev.user.email);
@@ -76,10 +80,30 @@ test("live: sign in, cap $5, approve, chat is charged, budget shows it, revoke s
   await app.getByRole("button", { name: "Refresh" }).click();
   await app.locator("#cap", { hasText: "$7.00" }).waitFor();
 
-  // Revoke in one click.
+  // A lower cap whose answer says a data-plane lease was still open is
+  // saved all the same: a notice says when running requests stop, no error.
+  const notice = budget.getByTestId("budget-notice");
+  const lower = await pendingOnce(budget, "SetConnectionCap");
+  await conn.getByRole("button", { name: "Change cap" }).click();
+  await conn.getByLabel("New monthly cap for Acme Chat").fill("6");
+  await conn.getByRole("button", { name: "Save cap" }).click();
+  await notice.getByText(`Cap for Acme Chat (“${user}”) set to $6.00 a month.`).waitFor();
+  await notice.getByText(stopsByText(lower.stopsBy)).waitFor();
+  assert.equal((await lower.answered).errors[0].extensions.code, "PROPAGATION_PENDING");
+  await conn.getByText("$6.00").first().waitFor();
+  assert.equal(await budget.getByRole("alert").count(), 0, "no error shown");
+  await app.getByRole("button", { name: "Refresh" }).click();
+  await app.locator("#cap", { hasText: "$6.00" }).waitFor();
+
+  // Revoke in one click. PROPAGATION_PENDING is a revoke done, shown as such.
+  const revoke = await pendingOnce(budget, "RevokeConnection");
   await conn.getByRole("button", { name: "Revoke Acme Chat" }).click();
   await conn.waitFor({ state: "detached" });
   await budget.getByText(/^Revoked \(\d+\)$/).waitFor();
+  await notice.getByText(`Revoked Acme Chat (“${user}”).`).waitFor();
+  assert.match(await notice.textContent(), stopsByText(revoke.stopsBy));
+  assert.equal(await budget.getByRole("alert").count(), 0, "no error shown");
+  await budget.screenshot({ path: join(artifacts, "budget-revoked-pending.png"), fullPage: true });
 
   // The test wallet takes test credit.
   await budget.getByRole("radio", { name: "Test" }).click();
@@ -162,8 +186,45 @@ test("popup blocked: the redirect flow connects and returns to the app", async (
   const token = await demoSession("test", user);
   const back = `${demoURL}/?mode=test&user=${user}`;
   const page = await context.newPage();
-  await page.goto(`${controlURL}/connect#${new URLSearchParams({ session: token, return_to: back })}`);
+  // The popup goes back to the return URL the server checked and answered,
+  // not the one in its address: mark the server's answer to tell them apart.
+  await page.route(`${controlURL}/connect/api/context`, async (route) => {
+    const res = await route.fetch();
+    const json = await res.json();
+    if (json.target?.return_to) json.target.return_to += "&checked=1";
+    await route.fulfill({ response: res, json });
+  });
+  await page.goto(`${controlURL}/connect#${new URLSearchParams({ session: token, return_to: back })}`, { referer: demoURL });
+  await page.locator("#note", { hasText: "Connected: your budget now pays for Acme's AI." }).waitFor();
+  assert.equal(new URL(page.url()).origin, new URL(demoURL).origin);
+  assert.equal(new URL(page.url()).searchParams.get("checked"), "1", "went back to the server's return URL");
+  await page.locator("#status", { hasText: /^Connected$/ }).waitFor();
+});
+
+test("live, popup blocked: the app's page starts the redirect flow, the user approves and is back", async (t) => {
+  const context = await launch(t);
+  const user = unique("e2e_live_redirect");
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    window.open = () => null; // a popup blocker
+  });
+  await page.goto(`${demoURL}/?mode=live&user=${user}`);
+  await page.locator("#status", { hasText: /^Not connected$/ }).waitFor();
+  await page.getByRole("button", { name: "Connect AI budget" }).click();
+  await page.getByRole("heading", { name: /Allow Acme Chat to charge AI to your budget/ }).waitFor();
+  assert.equal(page.url(), `${control}/connect`, "no session token in the address bar");
+  await page.getByText(`Connecting Acme Chat account ${user}`).waitFor();
+  await page.getByLabel("Email").fill(dev.user.email);
+  await page.getByLabel("Password").fill(dev.user.password);
+  await page.locator("form button[type=submit]").click();
+  await page.getByLabel("Monthly cap").fill("3");
+  await page.screenshot({ path: join(artifacts, "consent-redirect.png"), fullPage: true });
+  await page.getByRole("button", { name: "Approve" }).click();
   await page.locator("#note", { hasText: "Connected: your budget now pays for Acme's AI." }).waitFor();
   assert.equal(new URL(page.url()).origin, new URL(demoURL).origin);
   await page.locator("#status", { hasText: /^Connected$/ }).waitFor();
+  assert.equal(await page.locator("#cap").textContent(), "$3.00");
+  const s = await sessionStatus(await demoSession("live", user));
+  assert.equal(s.connected, true);
+  assert.equal(s.status, "active");
 });

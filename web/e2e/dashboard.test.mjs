@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { artifacts, chat, dev, launch, models, signIn, unique, until } from "./harness.mjs";
+import { artifacts, chat, dataURL, dev, launch, models, pendingOnce, signIn, stopsByText, unique, until } from "./harness.mjs";
 
 /** rowOf is the row of the secret key whose hint reads label ("sk_test_…abcd"). */
 function rowOf(page, label) {
@@ -85,6 +85,17 @@ test("developer: create an app with an origin, a key shown once, roll and revoke
   await rowOf(page, rolledLabel).getByText(/^Revoked/).waitFor();
   await page.getByText(`${rolledLabel} is revoked.`).waitFor();
   assert.equal(await models(rolled), null, "a revoked key is refused");
+
+  // A revoke answered with PROPAGATION_PENDING is a revoke done: a notice
+  // says when requests already running stop, the list refreshes, no error.
+  const pending = await pendingOnce(page, "RevokeKey");
+  await page.getByRole("button", { name: `Revoke ${label}` }).click();
+  await page.getByRole("dialog", { name: `Revoke ${label}?` }).getByRole("button", { name: "Revoke key" }).click();
+  await page.getByText(`Revoked ${label}.`).waitFor();
+  assert.match(await page.getByRole("region", { name: "API keys · test mode" }).getByRole("status").filter({ hasText: `Revoked ${label}.` }).textContent(), stopsByText(pending.stopsBy));
+  await rowOf(page, label).getByText(/^Revoked/).waitFor();
+  assert.equal(await page.getByRole("alert").count(), 0, "no error shown");
+  assert.equal(await models(secret), null, "the revoked key is refused");
 });
 
 test("developer: usage of a request made with the seeded app's key", async (t) => {
@@ -110,7 +121,12 @@ test("developer: usage of a request made with the seeded app's key", async (t) =
   await page.getByRole("table", { name: "Users who connected this app" }).getByRole("cell", { name: dev.connected_user_id }).waitFor();
   const integrate = page.getByRole("region", { name: "Integrate in 5 minutes" });
   assert.match(await integrate.locator("pre").textContent(), /"Wattfare-User": user\.id/);
-  assert.match(await integrate.getByLabel("Data-plane URL").inputValue(), /^https?:\/\/.+\/v1$/);
+  // The control plane announces the data plane's real address: the one
+  // this test talks to, in the box and in the snippet, with no "default
+  // address" caveat.
+  assert.equal(await integrate.getByLabel("Data-plane URL").inputValue(), `${dataURL}/v1`);
+  assert.ok((await integrate.locator("pre").textContent()).includes(`baseURL: "${dataURL}/v1"`), "the snippet uses the data plane's URL");
+  assert.equal(await integrate.getByText("default address").count(), 0);
   await page.screenshot({ path: join(artifacts, "dashboard-app.png"), fullPage: true });
 
   // Live mode is a separate world.

@@ -108,3 +108,74 @@ export async function graphql(context, query, variables = {}) {
   const res = await context.request.post(`${controlURL}/graphql`, { data: { query, variables } });
   return res.json();
 }
+
+/**
+ * pendingOnce makes the next `mutation <operation>` from page answer the way
+ * a write that stops spending does when a data-plane process has not yet
+ * surrendered its lease: the real write runs and commits, and its answer
+ * gets PROPAGATION_PENDING with extensions.stopsBy added to errors (the shape
+ * of graph/errors.go). answered resolves to the answer the page got.
+ */
+export async function pendingOnce(page, operation) {
+  const stopsBy = new Date(Date.now() + 90_000).toISOString();
+  let resolve;
+  const answered = new Promise((r) => (resolve = r));
+  const url = `${controlURL}/graphql`;
+  let taken = false;
+  const handler = async (route) => {
+    const body = route.request().method() === "POST" ? route.request().postDataJSON() : null;
+    if (taken || !body?.query || !new RegExp(`\\bmutation\\s+${operation}\\b`).test(body.query)) return route.fallback();
+    taken = true;
+    const res = await route.fetch();
+    const json = await res.json();
+    if (json.data && !json.errors) {
+      const field = Object.keys(json.data)[0];
+      json.errors = [
+        {
+          message: `done; data-plane processes that have not yet heard of it stop admitting requests for it by ${stopsBy}`,
+          path: [field],
+          extensions: { code: "PROPAGATION_PENDING", stopsBy },
+        },
+      ];
+    }
+    await route.fulfill({ response: res, json });
+    resolve(json);
+    page.unroute(url, handler).catch(() => {});
+  };
+  await page.route(url, handler);
+  return { stopsBy, answered };
+}
+
+/** stopsByText matches how the pages show a stopsBy time: "03:04:05 PM UTC". */
+export function stopsByText(iso) {
+  const d = new Date(iso);
+  const two = (n) => String(n).padStart(2, "0");
+  return new RegExp(`Requests already running stop by ${two(d.getUTCHours() % 12 || 12)}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}\\s${d.getUTCHours() < 12 ? "AM" : "PM"} UTC\\.`);
+}
+
+/** exhaustSignIn fails sign-in for email until Wattfare answers RATE_LIMITED, as a password guesser would. */
+export async function exhaustSignIn(email) {
+  for (let i = 0; i < 30; i++) {
+    const res = await fetch(`${controlURL}/graphql`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ query: `mutation($i: SignInInput!) { signIn(input: $i) { account { id } } }`, variables: { i: { email, password: "not the password" } } }),
+    });
+    const body = await res.json();
+    const e = body.errors?.[0]?.extensions;
+    if (e?.code === "RATE_LIMITED") return e.retryAfterSeconds;
+  }
+  throw new Error(`sign-in for ${email} was never rate limited`);
+}
+
+/**
+ * graphqlAs runs an operation as who ({email, password}), signing in with
+ * its own cookie: for clean-up that must work after a test's browser closed.
+ */
+export async function graphqlAs(who, query, variables = {}) {
+  const post = (body, cookie) =>
+    fetch(`${controlURL}/graphql`, { method: "POST", headers: { "Content-Type": "application/json", ...(cookie ? { Cookie: cookie } : {}) }, body: JSON.stringify(body) });
+  const res = await post({ query: `mutation($i: SignInInput!) { signIn(input: $i) { account { id } } }`, variables: { i: { email: who.email, password: who.password } } });
+  const cookie = res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  return (await post({ query, variables }, cookie)).json();
+}

@@ -1,7 +1,7 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
-import { errorMessage } from "../lib/client";
+import { errorMessage, retryAfter } from "../lib/client";
 import { Alert, Button, Field } from "./ui";
 
 export const MeQuery = graphql(`
@@ -79,16 +79,20 @@ export function AuthForm({ onDone, initialMode = "signin" }: { onDone: () => voi
   const [signIn, doSignIn] = useMutation(SignInMutation);
   const [signUp, doSignUp] = useMutation(SignUpMutation);
   const busy = signIn.fetching || signUp.fetching;
+  const wait = useCountdown();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (wait.left > 0) return;
     setError(null);
     const res =
       mode === "signin"
         ? await doSignIn({ input: { email, password } })
         : await doSignUp({ input: { email, password, displayName: name || null } });
     if (res.error) {
-      setError(errorMessage(res.error));
+      const secs = retryAfter(res.error);
+      if (secs !== null) wait.start(secs);
+      else setError(errorMessage(res.error));
       return;
     }
     onDone();
@@ -104,7 +108,13 @@ export function AuthForm({ onDone, initialMode = "signin" }: { onDone: () => voi
           Create account
         </button>
       </div>
-      {error && <Alert>{error}</Alert>}
+      {wait.left > 0 ? (
+        <Alert>
+          Too many attempts. Try again in {wait.left} {wait.left === 1 ? "second" : "seconds"}.
+        </Alert>
+      ) : (
+        error && <Alert>{error}</Alert>
+      )}
       {mode === "signup" && <Field label="Name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} />}
       <Field label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
       <Field
@@ -116,9 +126,31 @@ export function AuthForm({ onDone, initialMode = "signin" }: { onDone: () => voi
         onChange={(e) => setPassword(e.target.value)}
         hint={mode === "signup" ? "At least 8 characters." : undefined}
       />
-      <Button type="submit" busy={busy} className="wide">
+      <Button type="submit" busy={busy} disabled={wait.left > 0} className="wide">
         {mode === "signin" ? "Sign in" : "Create account"}
       </Button>
     </form>
   );
+}
+
+/**
+ * useCountdown counts whole seconds down to zero (after RATE_LIMITED's
+ * retryAfterSeconds), re-rendering each second; left is 0 when idle.
+ */
+function useCountdown() {
+  const [until, setUntil] = useState(0);
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (until <= now) return;
+    const t = setTimeout(() => setNow(Date.now()), Math.min(1000, until - now));
+    return () => clearTimeout(t);
+  }, [until, now]);
+  return {
+    left: Math.max(0, Math.ceil((until - now) / 1000)),
+    start(secs: number) {
+      const t = Date.now();
+      setNow(t);
+      setUntil(t + secs * 1000);
+    },
+  };
 }

@@ -3,12 +3,29 @@
 
 export type ConsentParams = { session: string; origin: string; returnTo: string };
 
-/** consentParams reads the popup's parameters from the URL fragment (kept out of server logs) or query. */
+let taken: ConsentParams | null = null;
+
+/**
+ * consentParams reads the popup's parameters from the URL fragment (kept out
+ * of server logs) or query, once: the page keeps them in memory, and
+ * forgetAddress then takes the session token out of the address bar.
+ */
 export function consentParams(): ConsentParams {
+  if (taken) return taken;
   const h = new URLSearchParams(window.location.hash.replace(/^#/, ""));
   const q = new URLSearchParams(window.location.search);
   const get = (k: string) => h.get(k) ?? q.get(k) ?? "";
-  return { session: get("session"), origin: get("origin"), returnTo: get("return_to") };
+  taken = { session: get("session"), origin: get("origin"), returnTo: get("return_to") };
+  return taken;
+}
+
+/**
+ * forgetAddress replaces the address (and this history entry) with plain
+ * /connect, so the session token is not left in the address bar, the
+ * history, or a copied link.
+ */
+export function forgetAddress() {
+  if (window.location.hash || window.location.search) window.history.replaceState(null, "", "/connect");
 }
 
 export type ConsentContext = {
@@ -110,9 +127,19 @@ export function tellOpener(result: ConsentResult, origin: string) {
   opener.postMessage(result, origin);
 }
 
-/** returnURL is where the redirect flow goes back to, with the outcome in the query. */
-export function returnURL(returnTo: string, status: string) {
-  const u = new URL(returnTo);
+/**
+ * returnURL is where the redirect flow goes back to, with the outcome in the
+ * query: the return URL as the server checked it (ctx.target.return_to),
+ * never the one the address carried.
+ */
+export function returnURL(target: ConsentContext["target"], status: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(target.return_to ?? "");
+  } catch {
+    return null;
+  }
+  if (u.origin !== target.origin) return null;
   u.searchParams.set("wattfare_connect", status);
   return u.toString();
 }

@@ -5,9 +5,9 @@ import type { AdminAppsQuery, AdminConsoleQuery, AdminModelsQuery, Mode } from "
 import { Alert, Badge, Button, Card, Dialog, Field, Pager, Segmented, Spinner, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
 import { useMe } from "../components/auth";
-import { errorMessage, fieldErrors, pendingUntil } from "../lib/client";
+import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, navigate, useLocation, withQuery } from "../lib/router";
-import { capInput, formatDate, formatDateTime, formatUSD, validPrice } from "../lib/money";
+import { capInput, formatDate, formatUSD, validPrice } from "../lib/money";
 import { parseRange, usageRange } from "../lib/range";
 
 const ConsoleDoc = graphql(`
@@ -245,7 +245,7 @@ function AppsCard() {
   };
   return (
     <Card title="Apps">
-      {notice && <Alert kind="info">{notice}</Alert>}
+      {notice && <Alert kind="success">{notice}</Alert>}
       {res.error && !res.data ? (
         <Alert>{errorMessage(res.error)}</Alert>
       ) : !page ? (
@@ -331,13 +331,14 @@ function SuspendDialog({ app, onClose, onDone }: { app: AdminApp | null; onClose
       return;
     }
     const r = await suspend({ appId: app.id, reason: reason.trim() });
-    if (!r.data) {
-      setErr(fieldErrors(r.error).reason ?? errorMessage(r.error));
+    // PROPAGATION_PENDING means suspended: some data-plane lease was still open.
+    const out = stopWrite(r);
+    if (!out.ok) {
+      setErr(fieldErrors(r.error).reason ?? out.error);
       return;
     }
-    const until = pendingUntil(r.error);
     close();
-    onDone(`${app.name} is suspended: the data plane refuses its requests${until ? ` everywhere by ${formatDateTime(until)}` : ""}.`);
+    onDone(out.pending ? `Suspended ${app.name}. ${out.pending}` : `${app.name} is suspended: the data plane refuses its requests.`);
   }
   return (
     <Dialog open={!!app} title={`Suspend ${app?.name ?? "app"}?`} onClose={close}>

@@ -3,7 +3,7 @@ import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { BudgetQuery, BudgetReceiptsQuery, Mode } from "../gql/graphql";
 import { Alert, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, Stat, usePager } from "../components/ui";
-import { errorMessage } from "../lib/client";
+import { errorMessage, stopWrite } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
 import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, toNano, validCap } from "../lib/money";
 
@@ -156,9 +156,16 @@ export function BudgetPage() {
   const mode: Mode = query.get("mode") === "test" ? "TEST" : "LIVE";
   const [res, refetch] = useQuery({ query: BudgetQueryDoc, variables: { mode } });
   const [tick, setTick] = useState(0);
+  const [notice, setNotice] = useState<{ mode: Mode; text: string } | null>(null);
   const reload = () => {
     refetch({ requestPolicy: "network-only" });
     setTick((t) => t + 1);
+  };
+  // A row reports what it did here: a revoked app's row is gone after the
+  // refresh, and its notice must outlive it.
+  const changed = (msg: string) => {
+    setNotice({ mode, text: msg });
+    reload();
   };
 
   if (res.fetching && !res.data) return <Spinner label="Loading your budget" />;
@@ -193,12 +200,17 @@ export function BudgetPage() {
       <WalletCard wallet={me.wallet} mode={mode} onChange={reload} />
 
       <Card title="Connected apps" actions={<Button variant="ghost" onClick={reload}>Refresh</Button>}>
+        {notice?.mode === mode && (
+          <div className="notice" data-testid="budget-notice">
+            <Alert kind="success">{notice.text}</Alert>
+          </div>
+        )}
         {active.length === 0 ? (
           <p className="empty">No app can charge your {mode === "TEST" ? "test " : ""}budget. Apps ask with a “Connect AI budget” button.</p>
         ) : (
           <ul className="conn-list" aria-label="Connected apps">
             {active.map((c) => (
-              <ConnectionRow key={c.id} conn={c} onChange={reload} />
+              <ConnectionRow key={c.id} conn={c} onChange={changed} />
             ))}
           </ul>
         )}
@@ -263,7 +275,7 @@ function WalletCard({ wallet, mode, onChange }: { wallet: NonNullable<BudgetQuer
   );
 }
 
-function ConnectionRow({ conn, onChange }: { conn: Conn; onChange: () => void }) {
+function ConnectionRow({ conn, onChange }: { conn: Conn; onChange: (notice: string) => void }) {
   const [editing, setEditing] = useState(false);
   const [cap, setCap] = useState(capInput(conn.monthlyCap));
   const [err, setErr] = useState<string | null>(null);
@@ -278,18 +290,24 @@ function ConnectionRow({ conn, onChange }: { conn: Conn; onChange: () => void })
       return;
     }
     const r = await setCapMut({ id: conn.id, cap: cap.trim().replace(/^\$/, "") });
-    if (r.error) {
-      setErr(errorMessage(r.error));
+    // A lower cap may answer PROPAGATION_PENDING: saved all the same.
+    const out = stopWrite(r);
+    if (!out.ok) {
+      setErr(out.error);
       return;
     }
     setErr(null);
     setEditing(false);
-    onChange();
+    const saved = r.data?.setConnectionCap.monthlyCap ?? cap;
+    onChange([`Cap for ${conn.app.name} (“${conn.appUserId}”) set to ${formatUSD(saved)} a month.`, out.pending].filter(Boolean).join(" "));
   }
   async function doRevoke() {
+    setErr(null);
     const r = await revoke({ id: conn.id });
-    if (r.error) setErr(errorMessage(r.error));
-    else onChange();
+    // PROPAGATION_PENDING means revoked: the data plane's open leases end by stopsBy.
+    const out = stopWrite(r);
+    if (!out.ok) setErr(out.error);
+    else onChange([`Revoked ${conn.app.name} (“${conn.appUserId}”).`, out.pending].filter(Boolean).join(" "));
   }
   const origin = conn.app.allowedOrigins[0];
   // Left reads as cap − used; what is reserved for requests in progress and

@@ -7,6 +7,7 @@ import {
   approve,
   consentParams,
   fetchContext,
+  forgetAddress,
   returnURL,
   tellOpener,
   verifyOpener,
@@ -30,7 +31,7 @@ type Phase =
  * denies. Test-mode requests approve on their own once the opener is verified.
  */
 export function ConnectPage() {
-  const params = useRef(consentParams()).current;
+  const params = consentParams();
   const [phase, setPhase] = useState<Phase>({ kind: "loading" });
   const [cap, setCap] = useState("");
   const [capError, setCapError] = useState<string | null>(null);
@@ -42,7 +43,11 @@ export function ConnectPage() {
     (ctx: ConsentContext, result: ConsentResult) => {
       setPhase({ kind: "done", ctx, status: result.status, cap: result.monthly_cap_usd });
       if (params.returnTo) {
-        window.location.assign(returnURL(params.returnTo, result.status));
+        // Back to the return URL as the server checked it, never the
+        // address's own: the server's answer is the one that matched a
+        // registered origin.
+        const back = returnURL(ctx.target, result.status);
+        if (back) window.location.assign(back);
         return;
       }
       tellOpener(result, ctx.target.origin);
@@ -97,6 +102,10 @@ export function ConnectPage() {
     }
     setPhase({ kind: "ready", ctx });
   }, [params, doApprove]);
+
+  // The session token stays in memory only: once read, it leaves the
+  // address bar and this history entry.
+  useEffect(forgetAddress, []);
 
   useEffect(() => {
     if (!params.session) {
@@ -209,6 +218,7 @@ function ConsentForm(props: {
             <span data-testid="app-origin">{ctx.target.origin}</span>{" "}
             <Badge tone={ctx.mode === "live" ? "green" : "amber"}>{ctx.mode === "live" ? "Live" : "Test mode"}</Badge>
           </p>
+          <AppAccount ctx={ctx} />
         </div>
       </div>
 
@@ -262,5 +272,20 @@ function ConsentForm(props: {
         </form>
       )}
     </div>
+  );
+}
+
+/**
+ * AppAccount says which of the app's accounts is being connected: the app
+ * user id its session token names. Someone who sends a person a link with a
+ * token for another account at the app shows up here as a name that is not
+ * theirs.
+ */
+function AppAccount({ ctx }: { ctx: ConsentContext }) {
+  return (
+    <p className="app-account" data-testid="app-account">
+      Connecting {ctx.app.name} account <code data-testid="app-user-id">{ctx.app_user_id}</code>
+      <span className="muted"> · not your account there? Deny.</span>
+    </p>
   );
 }

@@ -5,7 +5,7 @@ import type { DashboardAppQuery, Mode } from "../gql/graphql";
 import { Alert, Badge, Button, Card, CopyBox, Dialog, Field, Pager, Segmented, Select, Spinner, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
 import { useMe } from "../components/auth";
-import { errorMessage, fieldErrors, pendingUntil } from "../lib/client";
+import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, navigate, useLocation, withQuery } from "../lib/router";
 import { formatDate, formatDateTime, formatUSD } from "../lib/money";
 import { parseRange, usageRange } from "../lib/range";
@@ -452,10 +452,6 @@ function KeysCard({ app, mode, publishableKey, onChange, readOnly }: { app: App;
   const [revokeState, revokeKey] = useMutation(RevokeKeyDoc);
   const modeName = mode === "TEST" ? "test" : "live";
 
-  function pendingNote(e: Parameters<typeof pendingUntil>[0]) {
-    const until = pendingUntil(e);
-    return until === null ? null : `Done. A data-plane process still holds a lease; the old key stops everywhere by ${until ? formatDateTime(until) : "its expiry"}.`;
-  }
 
   async function onCreate() {
     setErr(null);
@@ -474,12 +470,18 @@ function KeysCard({ app, mode, publishableKey, onChange, readOnly }: { app: App;
     const r = await rollKey({ keyId: rolling.id, overlapSeconds: Number(overlap) });
     const old = keyLabel(rolling);
     setRolling(null);
-    if (!r.data) {
-      setErr(errorMessage(r.error));
+    // With no overlap a roll stops the old key: PROPAGATION_PENDING still means rolled.
+    const out = stopWrite(r);
+    if (!out.ok || !r.data) {
+      setErr(out.error ?? errorMessage(r.error));
       return;
     }
     setCreated({ secret: r.data.rollKey.secret, label: keyLabel(r.data.rollKey.key), rolled: true });
-    setNotice(pendingNote(r.error) ?? (overlap === "0" ? `${old} stopped working.` : `${old} keeps working for ${overlapChoices.find((o) => o.value === overlap)?.label}.`));
+    setNotice(
+      overlap === "0"
+        ? [`${old} stopped working.`, out.pending].filter(Boolean).join(" ")
+        : `${old} keeps working for ${overlapChoices.find((o) => o.value === overlap)?.label}.`,
+    );
     onChange();
   }
   async function onRevoke() {
@@ -488,11 +490,13 @@ function KeysCard({ app, mode, publishableKey, onChange, readOnly }: { app: App;
     const r = await revokeKey({ keyId: revoking.id });
     const old = keyLabel(revoking);
     setRevoking(null);
-    if (!r.data) {
-      setErr(errorMessage(r.error));
+    // PROPAGATION_PENDING means revoked: some data-plane lease was still open.
+    const out = stopWrite(r);
+    if (!out.ok) {
+      setErr(out.error);
       return;
     }
-    setNotice(pendingNote(r.error) ?? `${old} is revoked. Requests with it are refused.`);
+    setNotice(out.pending ? `Revoked ${old}. ${out.pending}` : `${old} is revoked. Requests with it are refused.`);
     onChange();
   }
 
@@ -525,7 +529,7 @@ function KeysCard({ app, mode, publishableKey, onChange, readOnly }: { app: App;
           </div>
         </div>
       )}
-      {notice && <Alert kind="info">{notice}</Alert>}
+      {notice && <Alert kind="success">{notice}</Alert>}
       <h3 className="sub-title">Secret keys</h3>
       {app.keys.length === 0 ? (
         <p className="empty">No {modeName} secret keys yet.</p>
