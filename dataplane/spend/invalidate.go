@@ -14,8 +14,11 @@ import (
 // For a connection, the connection's lease is surrendered (so the next
 // admission re-checks status and cap with the ledger) and, when the
 // connection is revoked, the holds in flight on it see Done close with
-// connection_revoked. For an app or a key, the same happens to every
-// connection of the app on which the app is suspended or the key revoked.
+// connection_revoked. For an app, the same happens to every connection of
+// the app when it is suspended. For a key that is revoked or expired, every
+// lease of the key's app and mode is surrendered (the revoke waits for all
+// of them) but only the holds admitted through that key end, with
+// invalid_api_key; other keys get a fresh lease on their next request.
 func (e *Engine) Invalidate(ev wattfare.ChangeEvent) {
 	if ev.Entity == wattfare.EntityConnection {
 		// A cached cap refusal must not answer for a connection that
@@ -109,8 +112,9 @@ func (e *Engine) apply(ev wattfare.ChangeEvent) {
 // closed and their lease surrendered; with surrender, every lease is.
 func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.ChangeEvent) {
 	type pair struct {
-		cs   *connState
-		gate *keyGate // nil: the connection alone
+		cs    *connState
+		gate  *keyGate // nil: the connection alone
+		probe bool     // the changed key itself, on a connection of its app
 	}
 	var pairs []pair
 	var checks []PayerCheck
@@ -125,6 +129,12 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 		for _, g := range gates {
 			pairs = append(pairs, pair{cs: cs, gate: g})
 			checks = append(checks, PayerCheck{ConnectionID: cs.id, KeyID: g.keyID, LeaseID: leaseID})
+		}
+		if ev.Entity == wattfare.EntityKey && ev.ID != "" {
+			// The key may never have been used on this connection here, or
+			// only through other keys: its revoke still waits for this lease.
+			pairs = append(pairs, pair{cs: cs, probe: true})
+			checks = append(checks, PayerCheck{ConnectionID: cs.id, KeyID: ev.ID, LeaseID: leaseID})
 		}
 	}
 	var states []PayerState
@@ -156,6 +166,19 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 	for i, p := range pairs {
 		st := states[i]
 		cs := p.cs
+		if p.probe {
+			// A revoked or expired key: the revoke returns once every lease
+			// of the key's app and mode is gone, so surrender them all,
+			// whichever keys keep them busy. Holds of other keys run on;
+			// their next admission takes a new lease, and grants re-check
+			// the key. Only the revoked key's holds end (through its gate).
+			if st.Reason == wattfare.EInvalidAPIKey {
+				if l := cs.lease.Load(); l != nil {
+					e.closeLease(l)
+				}
+			}
+			continue
+		}
 		if p.gate == nil {
 			if st.Reason != "" {
 				werr := statusError(st.Reason)
