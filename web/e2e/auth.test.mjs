@@ -3,7 +3,8 @@
 // sign-in say when to try again.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { controlURL, demoURL, exhaustSignIn, launch, unique } from "./harness.mjs";
+import { join } from "node:path";
+import { artifacts, controlURL, demoURL, exhaustSignIn, launch, unique } from "./harness.mjs";
 
 const tooMany = /^Too many attempts\. Try again in (\d+) seconds?\.$/;
 
@@ -38,4 +39,5 @@ test("consent popup: the inline sign-in says when to try again", async (t) => {
   const [popup] = await Promise.all([app.waitForEvent("popup"), app.getByRole("button", { name: "Connect AI budget" }).click()]);
   await popup.getByRole("heading", { name: /Allow Acme Chat to charge AI to your budget/ }).waitFor();
   await expectTooMany(popup, email, retryAfter);
+  await popup.screenshot({ path: join(artifacts, "consent-rate-limited.png"), fullPage: true });
 });

@@ -285,7 +285,7 @@ function AppAccount({ ctx }: { ctx: ConsentContext }) {
   return (
     <p className="app-account" data-testid="app-account">
       Connecting {ctx.app.name} account <code data-testid="app-user-id">{ctx.app_user_id}</code>
-      <span className="muted"> · not your account there? Deny.</span>
+      <span className="app-account-hint muted">Not your account at {ctx.app.name}? {ctx.account ? "Deny" : "Close this window"}, and nothing is connected.</span>
     </p>
   );
 }
