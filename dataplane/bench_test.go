@@ -158,3 +158,20 @@ func BenchmarkMeterEvent(b *testing.B) {
 		meterEvent(benchChunk, &u)
 	}
 }
+
+// BenchmarkFrameEvent measures finding one event's end in the upstream's
+// bytes (several events buffered, as a read returns them).
+func BenchmarkFrameEvent(b *testing.B) {
+	b.ReportAllocs()
+	buf := bytes.Repeat(benchChunk, 8)
+	for b.Loop() {
+		for off := 0; off < len(buf); {
+			k := nextEvent(buf[off:])
+			if k == 0 {
+				b.Fatal("no event")
+			}
+			off += k
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*8), "ns/event")
+}

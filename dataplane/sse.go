@@ -15,6 +15,25 @@ import (
 // yet. Lines end in "\n", "\r\n" or "\r" (the SSE spec allows all three); a
 // trailing "\r" is incomplete because a "\n" may follow in the next read.
 func nextEvent(b []byte) int {
+	// The usual event ends in "\n\n" and has no '\r': find it with the
+	// vectorized searches, and take the byte-wise walk only otherwise.
+	if len(b) > 0 && b[0] == '\n' {
+		return 1
+	}
+	if i := bytes.Index(b, blankLine); i >= 0 {
+		if bytes.IndexByte(b[:i], '\r') < 0 {
+			return i + 2
+		}
+	} else if bytes.IndexByte(b, '\r') < 0 {
+		return 0
+	}
+	return nextEventSlow(b)
+}
+
+var blankLine = []byte("\n\n")
+
+// nextEventSlow is nextEvent for events with '\r' line ends.
+func nextEventSlow(b []byte) int {
 	lineStart := 0
 	for i := 0; i < len(b); i++ {
 		c := b[i]
