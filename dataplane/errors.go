@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -75,12 +76,17 @@ func limitSourceOf(code string) string {
 	return ""
 }
 
-// toError turns any error into the *wattfare.Error a client sees. Internal
-// errors become a generic 500 and their detail stays in the log.
+// toError turns any error into the *wattfare.Error a client sees. A
+// cancelled or expired context (a shutdown, a database that did not answer
+// in time) is 503 unavailable, which clients retry; other internal errors
+// become a generic 500 and their detail stays in the log.
 func toError(err error) *wattfare.Error {
 	var e *wattfare.Error
 	if errors.As(err, &e) {
 		return e
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &wattfare.Error{Code: wattfare.EUnavailable, Message: "Wattfare cannot serve this request right now; retry shortly"}
 	}
 	return &wattfare.Error{Code: wattfare.EINTERNAL, Message: "internal error"}
 }

@@ -75,7 +75,8 @@ type Server struct {
 	srv       *fasthttp.Server
 	stop      chan struct{}
 	stopOnce  sync.Once
-	budgets   sync.Map // connection id -> *budgetMemo
+	draining  atomic.Bool // Shutdown has begun
+	budgets   sync.Map    // connection id -> *budgetMemo
 	nbudgets  atomic.Int64
 	keyRate   *rateLimiter
 	connRate  *rateLimiter
@@ -197,12 +198,18 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
 // Shutdown stops accepting connections and waits for in-flight requests
-// (streams included) to finish, or ctx to end.
+// (streams included) to finish, or ctx to end. Requests that arrive
+// meanwhile on open client connections are answered 503 unavailable (with
+// Connection: close) so that clients retry on another process.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
 	err := s.srv.ShutdownWithContext(ctx)
 	s.Close()
 	return err
 }
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Close stops the background work of the server (not the listener).
 func (s *Server) Close() {
@@ -214,6 +221,9 @@ func (s *Server) Close() {
 
 // InFlight returns how many admitted requests have not finished.
 func (s *Server) InFlight() int { return s.flights.count() }
+
+// OpenConnections returns how many client connections the server holds.
+func (s *Server) OpenConnections() int { return int(s.srv.GetOpenConnectionsCount()) }
 
 var (
 	hdrRequestID = "Wattfare-Request-Id"
@@ -270,6 +280,14 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 			s.fail(ctx, &wattfare.Error{Code: wattfare.EINTERNAL}, 0)
 		}
 	}()
+	if s.draining.Load() {
+		// Shutting down: fasthttp has cancelled every request's context,
+		// so a request read now could not reach the database. Send the
+		// client to another process.
+		ctx.SetConnectionClose()
+		s.fail(ctx, errShuttingDown, 0)
+		return
+	}
 	path := ctx.Path()
 	switch {
 	case ctx.IsPost() && string(path) == "/v1/chat/completions":
@@ -306,8 +324,14 @@ func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 
 // fail writes an error response before the first byte.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, e *wattfare.Error, status int) {
-	if e.Code == wattfare.EINTERNAL {
-		e = &wattfare.Error{Code: wattfare.EINTERNAL, Message: "internal error"}
+	if statusOf(e.Code) == 500 {
+		// Not one of the data plane's codes (DESIGN.md's table): an
+		// internal error, whose detail stays in the log.
+		if s.draining.Load() {
+			e = errShuttingDown
+		} else {
+			e = &wattfare.Error{Code: wattfare.EINTERNAL, Message: "internal error"}
+		}
 	}
 	if status == 0 {
 		status = statusOf(e.Code)
@@ -532,11 +556,19 @@ func (s *Server) admitRate(ctx *fasthttp.RequestCtx, c *caller) bool {
 
 func (s *Server) logInternal(err error) error {
 	if wattfare.ErrorCode(err) == wattfare.EINTERNAL {
+		if s.draining.Load() && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			// Shutdown cancelled the request's context: expected, not news.
+			return errShuttingDown
+		}
 		s.log.Error("dataplane", "err", err)
 		return wattfare.Errorf(wattfare.EUnavailable, "Wattfare cannot serve this request right now; retry shortly")
 	}
 	return err
 }
+
+// errShuttingDown answers requests that reach a process while it stops.
+var errShuttingDown = &wattfare.Error{Code: wattfare.EUnavailable,
+	Message: "this Wattfare process is shutting down; retry the request"}
 
 // HandleChange is the listener's callback: it drops what the change makes
 // stale, tells the spend engine, and ends in-flight requests of a revoked

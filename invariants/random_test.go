@@ -176,8 +176,10 @@ func (w *world) burst() {
 }
 
 // burstErr is burst for any goroutine: it returns what went wrong. Requests
-// to stopping (a process being shut down) may fail in any way; counted ones
-// must still be settled.
+// to stopping (a process being shut down) may find its port closed or their
+// connection cut, but every answer it gives is typed: a request it takes in
+// while stopping completes or gets 503 unavailable, never a 500. Counted
+// ones must still be settled.
 func (w *world) burstErr(stopping *proc) error {
 	users := w.activeUsers()
 	procs := w.c.live()
@@ -218,8 +220,12 @@ func (w *world) burstErr(stopping *proc) error {
 		if r.err != nil && errors.Is(r.err, context.DeadlineExceeded) {
 			return fmt.Errorf("request %d to %s hung: %v", i, jobs[i].p.id, r.err)
 		}
-		if r.err == nil && r.status >= 500 && r.code != wattfare.EUnavailable && jobs[i].p != stopping {
-			return fmt.Errorf("request %s to %s: status %d code %q", r.reqID, jobs[i].p.id, r.status, r.code)
+		if r.err == nil && r.status >= 500 && r.code != wattfare.EUnavailable {
+			what := ""
+			if jobs[i].p == stopping {
+				what = " while it stopped"
+			}
+			return fmt.Errorf("request %s to %s%s: status %d code %q", r.reqID, jobs[i].p.id, what, r.status, r.code)
 		}
 	}
 	return nil
