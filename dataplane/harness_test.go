@@ -81,9 +81,8 @@ func (rec *recorder) body(id string) []byte {
 	return rec.sent[id]
 }
 
-type envOption func(*dataplane.Config)
-
-func setup(t *testing.T, opts ...envOption) *env {
+// setup's options are func(*dataplane.Config) and func(*spend.Config).
+func setup(t *testing.T, opts ...any) *env {
 	t.Helper()
 	url := pgtest.NewURL(t)
 	ctx := context.Background()
@@ -112,7 +111,13 @@ func setup(t *testing.T, opts ...envOption) *env {
 		e.keyID, app, hash[:], []byte(sk.PublicKey()))
 	e.connect("u1", wattfare.USD(10))
 
-	engine, err := spend.New(spend.Config{SpoolDir: t.TempDir(), LeaseTTL: 3 * time.Second}, postgres.NewLedger(pool))
+	scfg := spend.Config{SpoolDir: t.TempDir(), LeaseTTL: 3 * time.Second}
+	for _, o := range opts {
+		if f, ok := o.(func(*spend.Config)); ok {
+			f(&scfg)
+		}
+	}
+	engine, err := spend.New(scfg, postgres.NewLedger(pool))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +130,13 @@ func setup(t *testing.T, opts ...envOption) *env {
 		MaxBodyBytes: 64 << 10,
 	}
 	for _, o := range opts {
-		o(&cfg)
+		switch f := o.(type) {
+		case func(*dataplane.Config):
+			f(&cfg)
+		case func(*spend.Config):
+		default:
+			t.Fatalf("setup: unknown option %T", o)
+		}
 	}
 	srv, err := dataplane.New(cfg)
 	if err != nil {

@@ -725,6 +725,13 @@ func perToken(p wattfare.Price) string {
 	return whole + "." + frac
 }
 
+// budget answers GET /v1/budget: the payer's figures for this period, as
+// spend.Budget defines them. spent_usd includes requests that settled a
+// moment ago (read-your-writes on this process); held_usd is only what
+// requests running now hold, never the idle reserve of budget leases;
+// remaining_usd = min(cap_usd - spent_usd - held_usd, what the wallet has
+// left on the same terms). The Wattfare-Budget-Remaining header of other
+// responses is the same figure, refreshed at most once a second.
 func (s *Server) budget(ctx *fasthttp.RequestCtx) {
 	var c caller
 	if err := s.authenticate(ctx, &c); err != nil {
@@ -744,12 +751,18 @@ func (s *Server) budget(ctx *fasthttp.RequestCtx) {
 		Object    string         `json:"object"`
 		User      string         `json:"user"`
 		Mode      wattfare.Mode  `json:"mode"`
-		Cap       wattfare.Money `json:"cap_usd"`
-		Spent     wattfare.Money `json:"spent_usd"`
-		Held      wattfare.Money `json:"held_usd"`
-		Remaining wattfare.Money `json:"remaining_usd"`
-		ResetsAt  time.Time      `json:"resets_at"`
+		Cap       wattfare.Money `json:"cap_usd"`       // the monthly cap the user approved for this app
+		Spent     wattfare.Money `json:"spent_usd"`     // settled this period, including requests that just finished
+		Held      wattfare.Money `json:"held_usd"`      // reserved by requests still running, for their worst case
+		Remaining wattfare.Money `json:"remaining_usd"` // what the next request may spend: cap, spend, holds and wallet considered
+		ResetsAt  time.Time      `json:"resets_at"`     // when the period ends and spent_usd starts again at 0
 	}{"budget", c.user, c.key.Mode, b.Cap, b.Spent, b.Held, b.Remaining, b.ResetsAt})
+	if v, ok := s.budgets.Load(c.conn.ID); ok {
+		// The header of the next responses starts from this fresher figure.
+		m := v.(*budgetMemo)
+		m.remaining.Store(int64(b.Remaining))
+		m.at.Store(time.Now().UnixNano())
+	}
 	ctx.Response.Header.Set(hdrRemaining, b.Remaining.String())
 	ctx.SetContentType("application/json")
 	ctx.SetBody(out)

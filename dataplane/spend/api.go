@@ -54,13 +54,25 @@ type Usage struct {
 	Duration         time.Duration
 }
 
-// Budget is what GET /v1/budget and error metadata report for a payer.
+// Budget is what GET /v1/budget and the Wattfare-Budget-Remaining header
+// report for a payer, as an app developer reads them: a request that has
+// settled is spent at once, and money is held only while a request runs.
+//
+// Spent is what the period's requests cost: what the ledger captured plus
+// this process's settlements still waiting for their batch commit, so that a
+// client reads its own writes. Held is what this process's requests in
+// progress hold for their worst case; the idle reserve of budget leases
+// (which only speeds up admission) is not counted, nor are other processes'
+// requests still running. Wallet is what the wallet has left on the same
+// terms: credits less captured, pending and held. Remaining is
+// min(Cap - Spent - Held, Wallet), never negative: what the next request may
+// spend.
 type Budget struct {
 	Cap       wattfare.Money
-	Spent     wattfare.Money // captured this period
+	Spent     wattfare.Money
 	Held      wattfare.Money
-	Remaining wattfare.Money // min(cap - spent - held, wallet available)
-	Wallet    wattfare.Money // wallet available (credits - captured - held)
+	Remaining wattfare.Money
+	Wallet    wattfare.Money
 	ResetsAt  time.Time
 }
 

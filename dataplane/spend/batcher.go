@@ -27,6 +27,7 @@ type batcher struct {
 	kick     chan struct{}
 	idle     *sync.Cond // signalled after each flush
 	flushing bool
+	flushes  uint64 // flushes begun, for readers of pending (see pendingCharges)
 }
 
 func newBatcher(e *Engine, sp *spool) *batcher {
@@ -141,6 +142,7 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	b.flushing = true
+	b.flushes++
 	chunks, rels := b.pending, b.releases
 	b.pending, b.releases, b.queued = nil, nil, 0
 	segs, err := b.sp.rotate()

@@ -143,7 +143,8 @@ type Engine struct {
 	log    *slog.Logger
 	base   time.Time // monotonic origin for lease deadlines
 
-	conns sync.Map // connection id → *connState
+	conns       sync.Map // connection id → *connState
+	walletHolds sync.Map // account id + mode → *atomic.Int64 (connState.walletHeld)
 
 	closingMu sync.Mutex
 	closing   map[*lease]struct{} // closed leases not yet queued for release
@@ -216,6 +217,12 @@ type connState struct {
 	renewing atomic.Bool
 	lastGrnt atomic.Int64 // mono time of the last grant
 	pressed  atomic.Int64 // mono time of the last lease_pressure announcement
+
+	// held is what this process's open holds on the connection hold, and
+	// walletHeld the same for every connection of its wallet (shared): the
+	// figures Budget reports, which leave out a lease's idle reserve.
+	held       atomic.Int64
+	walletHeld *atomic.Int64
 }
 
 // keyGate is one API key's admission gate on one connection. Its signal is
@@ -256,6 +263,7 @@ func (e *Engine) connFor(p Payer) *connState {
 		return v.(*connState)
 	}
 	cs := &connState{id: p.ConnectionID, appID: p.AppID, accountID: p.AccountID, mode: p.Mode}
+	cs.walletHeld = e.walletHeld(p.AccountID, p.Mode)
 	empty := []*keyGate{}
 	cs.gates.Store(&empty)
 	v, _ := e.conns.LoadOrStore(p.ConnectionID, cs)
@@ -440,6 +448,7 @@ func (e *Engine) Admit(ctx context.Context, p Payer, a Admission) (*Hold, error)
 }
 
 func (e *Engine) newHold(cs *connState, l *lease, sig *signal, p Payer, a Admission, amount wattfare.Money) *Hold {
+	cs.addHeld(amount)
 	return &Hold{e: e, cs: cs, lease: l, sig: sig, payer: p, requestID: a.RequestID, at: a.At, amount: amount}
 }
 
@@ -844,17 +853,45 @@ func statusError(reason string) *wattfare.Error {
 	}
 }
 
-// Budget reports p's cap, spend and remaining budget for the current period.
+// Budget reports p's cap, spend and remaining budget for the current period,
+// as Budget's doc comment defines them: what the ledger has committed plus
+// this process's settlements still waiting for their batch, and this
+// process's open holds rather than the reserve its leases keep.
 func (e *Engine) Budget(ctx context.Context, p Payer) (Budget, error) {
-	b, err := e.ledger.Budget(ctx, p.ConnectionID, wattfare.PeriodStart(e.cfg.Now()))
-	if err != nil {
-		var we *wattfare.Error
-		if errors.As(err, &we) {
-			return Budget{}, we
+	period := wattfare.PeriodStart(e.cfg.Now())
+	var b Budget
+	var pendConn, pendWallet wattfare.Money
+	for attempt := 0; ; attempt++ {
+		var flushes uint64
+		flushes, pendConn, pendWallet = e.batch.pendingCharges(p.ConnectionID, p.AccountID, p.Mode, period)
+		var err error
+		b, err = e.ledger.Budget(ctx, p.ConnectionID, period)
+		if err != nil {
+			var we *wattfare.Error
+			if errors.As(err, &we) {
+				return Budget{}, we
+			}
+			e.log.Warn("read budget", "connection", p.ConnectionID, "err", err)
+			return Budget{}, unavailable()
 		}
-		e.log.Warn("read budget", "connection", p.ConnectionID, "err", err)
-		return Budget{}, unavailable()
+		// A batch committed while the ledger was read may be counted
+		// twice (in the ledger and as pending): read again.
+		if !e.batch.flushedSince(flushes) || attempt == 3 {
+			break
+		}
 	}
+	var held, walletHeld wattfare.Money
+	if v, ok := e.conns.Load(p.ConnectionID); ok {
+		cs := v.(*connState)
+		held = max(0, wattfare.Money(cs.held.Load()))
+		walletHeld = max(0, wattfare.Money(cs.walletHeld.Load()))
+	} else {
+		walletHeld = max(0, wattfare.Money(e.walletHeld(p.AccountID, p.Mode).Load()))
+	}
+	b.Spent = min(b.Cap, b.Spent+pendConn)
+	b.Held = held
+	b.Wallet = max(0, b.Wallet-pendWallet-walletHeld)
+	b.Remaining = max(0, min(b.Cap-b.Spent-b.Held, b.Wallet))
 	return b, nil
 }
 

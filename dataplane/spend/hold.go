@@ -54,6 +54,7 @@ func (h *Hold) Grow(to wattfare.Money) bool {
 	l := h.lease
 	now := h.e.mono()
 	if l.live(now) && l.take(int64(to-h.amount)) {
+		h.cs.addHeld(to - h.amount)
 		h.amount = to
 		l.lastUse.Store(now)
 		h.e.maybeRenew(h.cs, l, h.payer.KeyID)
@@ -116,6 +117,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 		cs.mu.Unlock()
 		now := e.mono()
 		if l.live(now) && l.take(int64(delta)) {
+			cs.addHeld(delta)
 			h.amount = to
 			return true
 		}
@@ -133,6 +135,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 	}
 	l.avail.Add(int64(h.amount))
 	e.holdDone(l)
+	cs.addHeld(-h.amount) // nh counted the whole new amount
 	h.lease = nh.lease
 	h.amount = to
 	return true
@@ -165,6 +168,9 @@ func (h *Hold) Settle(u Usage) {
 		ConnectionID: p.ConnectionID, AccountID: p.AccountID, AppID: p.AppID, AppUserID: p.AppUserID,
 		KeyID: p.KeyID, Mode: p.Mode, Usage: u,
 	})
+	// Queued before the hold stops counting: a Budget read in between
+	// counts the charge twice for a moment, never not at all.
+	h.cs.addHeld(-h.amount)
 	h.amount = 0
 	h.e.holdDone(l)
 }
@@ -176,6 +182,7 @@ func (h *Hold) Release() {
 		return
 	}
 	h.lease.avail.Add(int64(h.amount))
+	h.cs.addHeld(-h.amount)
 	h.amount = 0
 	h.e.holdDone(h.lease)
 }

@@ -29,7 +29,11 @@ type Ledger interface {
 	// CheckPayers re-reads the status of connections, keys and leases, for
 	// invalidation and for the resync after a listener reconnect.
 	CheckPayers(ctx context.Context, checks []PayerCheck) ([]PayerState, error)
-	// Budget reads a connection's figures for the period starting at period.
+	// Budget reads a connection's committed figures for the period starting
+	// at period: Cap, Spent (captured), Held (what leases reserve on the
+	// period), Wallet (the wallet's credits less what it captured, before
+	// any reserve) and Remaining (min(Cap-Spent, Wallet)). The engine turns
+	// them into the figures of Budget's doc comment.
 	Budget(ctx context.Context, connectionID string, period time.Time) (Budget, error)
 	// ShrinkLease gives back up to amount of an open lease's unspent
 	// amount and says how much it gave back.

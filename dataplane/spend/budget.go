@@ -1,0 +1,62 @@
+package spend
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/wattfare/wattfare"
+)
+
+// addHeld counts d more (or, negative, less) as held by this process's open
+// holds on the connection and its wallet.
+func (cs *connState) addHeld(d wattfare.Money) {
+	if d == 0 {
+		return
+	}
+	cs.held.Add(int64(d))
+	cs.walletHeld.Add(int64(d))
+}
+
+// walletHeld returns the shared counter of open holds on a wallet.
+func (e *Engine) walletHeld(accountID string, mode wattfare.Mode) *atomic.Int64 {
+	k := accountID + "\x00" + string(mode)
+	if v, ok := e.walletHolds.Load(k); ok {
+		return v.(*atomic.Int64)
+	}
+	v, _ := e.walletHolds.LoadOrStore(k, new(atomic.Int64))
+	return v.(*atomic.Int64)
+}
+
+// pendingCharges sums the settlements of this process not yet committed:
+// those of the connection in the period starting at period, and those of
+// the wallet. It waits for a flush under way (whose settlements are out of
+// the queue but maybe not yet in the ledger), and returns the count of
+// flushes begun, so the caller can tell whether one began since.
+func (b *batcher) pendingCharges(connID, accountID string, mode wattfare.Mode, period time.Time) (flushes uint64, conn, wallet wattfare.Money) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.flushing {
+		b.idle.Wait()
+	}
+	for _, chunk := range b.pending {
+		for i := range chunk {
+			s := &chunk[i]
+			if s.AccountID != accountID || s.Mode != mode {
+				continue
+			}
+			wallet += s.Usage.Cost
+			if s.ConnectionID == connID && !s.At.Before(period) {
+				conn += s.Usage.Cost
+			}
+		}
+	}
+	return b.flushes, conn, wallet
+}
+
+// flushedSince reports whether a flush began after pendingCharges returned
+// flushes, or is under way.
+func (b *batcher) flushedSince(flushes uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.flushing || b.flushes != flushes
+}
