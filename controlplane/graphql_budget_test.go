@@ -174,14 +174,15 @@ func TestBudgetOwner(t *testing.T) {
 		var out struct {
 			SetConnectionCap struct{ MonthlyCap any }
 		}
-		f.user.mustDo(m, map[string]any{"id": f.connID, "cap": "0.100000001"}, &out)
-		if s, ok := out.SetConnectionCap.MonthlyCap.(string); !ok || s != "0.100000001" {
-			t.Fatalf("Money out = %#v, want the string 0.100000001", out.SetConnectionCap.MonthlyCap)
+		// (At least the $2.50 already spent this period.)
+		f.user.mustDo(m, map[string]any{"id": f.connID, "cap": "2.600000001"}, &out)
+		if s, ok := out.SetConnectionCap.MonthlyCap.(string); !ok || s != "2.600000001" {
+			t.Fatalf("Money out = %#v, want the string 2.600000001", out.SetConnectionCap.MonthlyCap)
 		}
-		// A JSON number in variables is read from its digits, exactly (0.1
+		// A JSON number in variables is read from its digits, exactly (2.6
 		// has no exact binary float), or refused; never rounded.
-		errs := f.user.do(m, map[string]any{"id": f.connID, "cap": 0.1}, &out)
-		if len(errs) == 0 && out.SetConnectionCap.MonthlyCap != "0.10" {
+		errs := f.user.do(m, map[string]any{"id": f.connID, "cap": 2.6}, &out)
+		if len(errs) == 0 && out.SetConnectionCap.MonthlyCap != "2.60" {
 			t.Fatalf("JSON number 0.1 became %v", out.SetConnectionCap.MonthlyCap)
 		}
 		if len(errs) > 0 && errs[0].code() != "INVALID_INPUT" {

@@ -28,9 +28,9 @@ func TestWritesThatStopSpendingWaitForLeases(t *testing.T) {
 			func(f *fixture) (*browser, string, map[string]any) {
 				return f.dev, `mutation($id: ID!) { revokeKey(keyId: $id) { id } }`, idVar(f.keyID)
 			}},
-		{"LowerCap", `SELECT count(*) FROM connections WHERE monthly_cap = 1000000000 AND app_id = $1`,
+		{"LowerCap", `SELECT count(*) FROM connections WHERE monthly_cap = 3000000000 AND app_id = $1`,
 			func(f *fixture) (*browser, string, map[string]any) {
-				return f.user, `mutation($id: ID!) { setConnectionCap(connectionId: $id, monthlyCap: "1") { id } }`, idVar(f.connID)
+				return f.user, `mutation($id: ID!) { setConnectionCap(connectionId: $id, monthlyCap: "3") { id } }`, idVar(f.connID)
 			}},
 		{"RevokeConnection", `SELECT count(*) FROM connections WHERE status = 'revoked' AND app_id = $1`,
 			func(f *fixture) (*browser, string, map[string]any) {
@@ -75,9 +75,9 @@ func TestWritesThatStopSpendingWaitForLeases(t *testing.T) {
 			func(f *fixture) (*browser, string, map[string]any) {
 				return f.dev, `mutation($id: ID!) { revokeKey(keyId: $id) { id } }`, idVar(f.keyID)
 			}},
-		{"LowerCapWhileLeasing", `SELECT count(*) FROM connections WHERE monthly_cap = 1000000000 AND app_id = $1`,
+		{"LowerCapWhileLeasing", `SELECT count(*) FROM connections WHERE monthly_cap = 3000000000 AND app_id = $1`,
 			func(f *fixture) (*browser, string, map[string]any) {
-				return f.user, `mutation($id: ID!) { setConnectionCap(connectionId: $id, monthlyCap: "1") { id } }`, idVar(f.connID)
+				return f.user, `mutation($id: ID!) { setConnectionCap(connectionId: $id, monthlyCap: "3") { id } }`, idVar(f.connID)
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

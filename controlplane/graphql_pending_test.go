@@ -33,9 +33,9 @@ func TestStopWritesCommittedWhileLeasesOpen(t *testing.T) {
 			func(f *fixture) (*browser, string, map[string]any) {
 				return f.dev, `mutation($id: ID!) { rollKey(keyId: $id, overlapSeconds: 0) { secret key { id } } }`, idVar(f.keyID)
 			}, "rollKey"},
-		{"LowerCap", `SELECT count(*) FROM connections WHERE monthly_cap = 1000000000 AND app_id = $1`,
+		{"LowerCap", `SELECT count(*) FROM connections WHERE monthly_cap = 3000000000 AND app_id = $1`,
 			func(f *fixture) (*browser, string, map[string]any) {
-				return f.user, `mutation($id: ID!) { setConnectionCap(connectionId: $id, monthlyCap: "1") { id monthlyCap } }`, idVar(f.connID)
+				return f.user, `mutation($id: ID!) { setConnectionCap(connectionId: $id, monthlyCap: "3") { id monthlyCap } }`, idVar(f.connID)
 			}, "setConnectionCap"},
 		{"RevokeConnection", `SELECT count(*) FROM connections WHERE status = 'revoked' AND app_id = $1`,
 			func(f *fixture) (*browser, string, map[string]any) {

@@ -1639,7 +1639,11 @@ type Mutation {
 
   "Adds test-mode credit to the viewer's test wallet (at most $1,000.00 at a time)."
   addTestCredit(amount: Money!): Wallet! @auth
-  "Changes a connection's monthly cap (0 to 100000.00)."
+  """
+  Changes a connection's monthly cap (0 to 100000.00), never below what it
+  already spent this period: that is INVALID_INPUT with extensions.field
+  monthlyCap and the spend in extensions.spent and extensions.minimum.
+  """
   setConnectionCap(connectionId: ID!, monthlyCap: Money!): Connection! @auth
   "Revokes a connection. Returns once no data-plane process admits requests for it."
   revokeConnection(connectionId: ID!): Connection! @auth

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
@@ -135,6 +136,11 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 		if old == cap {
 			return nil
 		}
+		if cap < old {
+			if err := capCoversSpend(ctx, tx, connID, wattfare.PeriodStart(s.now()), cap); err != nil {
+				return err
+			}
+		}
 		if err := queries.SetConnectionCap(ctx, tx, sqlc.SetConnectionCapParams{ID: connID, MonthlyCap: cap.Nanos()}); err != nil {
 			return fmt.Errorf("set cap: %w", err)
 		}
@@ -149,6 +155,30 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 		return Connection{}, err
 	}
 	return s.reread(ctx, accountID, connID, awaitLeases(ctx, s.DB, s.LeaseWait, leases))
+}
+
+// capCoversSpend refuses a monthly cap below what the connection already
+// captured this period: the ledger would then show more spent than the cap
+// (DESIGN.md invariant 1), by the user's own hand. The period's row stays
+// locked until the caller commits, so no settlement lands between this
+// check and the new cap (settlements lock it too; the connection row is
+// locked first, in the ledger's lock order).
+func capCoversSpend(ctx context.Context, tx pgx.Tx, connID string, period time.Time, cap wattfare.Money) error {
+	captured, err := queries.LockPeriodCaptured(ctx, tx, sqlc.LockPeriodCapturedParams{
+		ConnectionID: connID, Period: pgtype.Date{Time: period, Valid: true},
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read spend this period: %w", err)
+	}
+	if spent := wattfare.Money(captured); cap < spent {
+		return &wattfare.Error{Code: wattfare.EINVALID, Field: "monthlyCap",
+			Message: fmt.Sprintf("$%s is already spent this month: choose a monthly cap of at least $%s", spent, spent),
+			Metadata: map[string]any{"spent": spent.String(), "minimum": spent.String()}}
+	}
+	return nil
 }
 
 // reread returns the connection as committed, with pending (a

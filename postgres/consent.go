@@ -148,6 +148,11 @@ func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (Conne
 			if a.Unattended && (cur.AccountID != a.AccountID || cur.Status != wattfare.ConnectionActive) {
 				return wattfare.Errorf(wattfare.ECONFLICT, "sign in to Wattfare to change this connection")
 			}
+			// The connection keeps this period's spend whoever approves:
+			// a cap below it would break captured ≤ cap.
+			if err := capCoversSpend(ctx, tx, cur.ID, wattfare.PeriodStart(now), a.MonthlyCap); err != nil {
+				return err
+			}
 		case wattfare.ErrorCode(err) == wattfare.ENOTFOUND:
 		default:
 			return err

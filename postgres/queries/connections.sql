@@ -16,3 +16,8 @@ SELECT ins.id FROM ins
 UNION ALL
 SELECT c.id FROM connections c WHERE c.app_id = @app_id AND c.mode = @mode AND c.app_user_id = @app_user_id
 LIMIT 1;
+
+-- name: LockPeriodCaptured :one
+-- What the connection captured in the period, with the period's row locked
+-- until the transaction ends (settlements lock it too).
+SELECT captured FROM connection_periods WHERE connection_id = @connection_id AND period = @period FOR UPDATE;

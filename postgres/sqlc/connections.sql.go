@@ -7,6 +7,8 @@ package sqlc
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const ensureConnection = `-- name: EnsureConnection :one
@@ -41,6 +43,24 @@ func (q *Queries) EnsureConnection(ctx context.Context, db DBTX, arg EnsureConne
 	var id string
 	err := row.Scan(&id)
 	return id, err
+}
+
+const lockPeriodCaptured = `-- name: LockPeriodCaptured :one
+SELECT captured FROM connection_periods WHERE connection_id = $1 AND period = $2 FOR UPDATE
+`
+
+type LockPeriodCapturedParams struct {
+	ConnectionID string
+	Period       pgtype.Date
+}
+
+// What the connection captured in the period, with the period's row locked
+// until the transaction ends (settlements lock it too).
+func (q *Queries) LockPeriodCaptured(ctx context.Context, db DBTX, arg LockPeriodCapturedParams) (int64, error) {
+	row := db.QueryRow(ctx, lockPeriodCaptured, arg.ConnectionID, arg.Period)
+	var captured int64
+	err := row.Scan(&captured)
+	return captured, err
 }
 
 const ownedConnectionForUpdate = `-- name: OwnedConnectionForUpdate :one
