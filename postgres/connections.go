@@ -175,7 +175,7 @@ func capCoversSpend(ctx context.Context, tx pgx.Tx, connID string, period time.T
 	}
 	if spent := wattfare.Money(captured); cap < spent {
 		return &wattfare.Error{Code: wattfare.EINVALID, Field: "monthlyCap",
-			Message: fmt.Sprintf("$%s is already spent this month: choose a monthly cap of at least $%s", spent, spent),
+			Message:  fmt.Sprintf("$%s is already spent this month: choose a monthly cap of at least $%s", spent, spent),
 			Metadata: map[string]any{"spent": spent.String(), "minimum": spent.String()}}
 	}
 	return nil
