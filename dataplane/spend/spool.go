@@ -42,6 +42,13 @@ type spool struct {
 	buf     []byte
 	log     *slog.Logger
 
+	// Segments rotated out stay mapped until their records commit; then up
+	// to maxFreeSegments of them are zeroed and reused (renamed to the next
+	// number), so that a segment's pages are allocated and faulted in
+	// once, not once per batch.
+	mapped map[string]*segment
+	free   []*segment
+
 	kept    []string // segments waiting for a retried commit
 	adopted []Settlement
 	orphans []string            // adopted files to delete once their records commit
@@ -62,7 +69,7 @@ func openSpool(base, processID string, log *slog.Logger) (*spool, error) {
 	if lock == nil {
 		return nil, fmt.Errorf("spool %s: another live process uses process id %q", dir, processID)
 	}
-	s := &spool{dir: dir, lock: lock, log: log, locks: map[string]*os.File{}}
+	s := &spool{dir: dir, lock: lock, log: log, locks: map[string]*os.File{}, mapped: map[string]*segment{}}
 	if err := s.adoptOwn(); err != nil {
 		return nil, err
 	}
@@ -159,9 +166,28 @@ const segmentSize = 1 << 20
 
 func (s *spool) open() error { return s.openSized(segmentSize) }
 
+// segment is a mapped segment file rotated out of use.
+type segment struct {
+	name string
+	f    *os.File
+	mem  []byte
+	used int // bytes written; the rest is still zero
+}
+
+const maxFreeSegments = 2
+
 func (s *spool) openSized(size int) error {
 	s.seq++
 	name := filepath.Join(s.dir, fmt.Sprintf("seg-%d.spool", s.seq))
+	if k := len(s.free); k > 0 && size == segmentSize {
+		seg := s.free[k-1]
+		s.free = s.free[:k-1]
+		if err := os.Rename(seg.name, name); err == nil {
+			s.cur, s.curName, s.curN, s.mem, s.off = seg.f, name, 0, seg.mem, 0
+			return nil
+		}
+		seg.drop()
+	}
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
@@ -184,10 +210,40 @@ func (s *spool) unmap() {
 	if s.cur == nil {
 		return
 	}
-	syscall.Munmap(s.mem)
-	s.cur.Truncate(int64(s.off))
-	s.cur.Close()
+	(&segment{f: s.cur, mem: s.mem, used: s.off}).unmap()
 	s.cur, s.mem = nil, nil
+}
+
+// retire sets the current segment aside, still mapped, until its records
+// commit.
+func (s *spool) retire() {
+	s.mapped[s.curName] = &segment{name: s.curName, f: s.cur, mem: s.mem, used: s.off}
+	s.cur, s.mem = nil, nil
+}
+
+// recycle zeroes a segment whose records all committed and keeps it for
+// reuse, or deletes it when enough are kept.
+func (s *spool) recycle(seg *segment) {
+	if len(s.free) >= maxFreeSegments || len(seg.mem) != segmentSize {
+		seg.drop()
+		return
+	}
+	clear(seg.mem[:seg.used])
+	seg.used = 0
+	s.free = append(s.free, seg)
+}
+
+func (seg *segment) unmap() {
+	syscall.Munmap(seg.mem)
+	seg.f.Truncate(int64(seg.used))
+	seg.f.Close()
+}
+
+// drop unmaps and deletes a segment.
+func (seg *segment) drop() {
+	syscall.Munmap(seg.mem)
+	seg.f.Close()
+	os.Remove(seg.name)
 }
 
 // append writes one record; the caller holds the batcher's lock.
@@ -204,11 +260,13 @@ func (s *spool) append(r *Settlement) error {
 	if s.off+len(b) > len(s.mem) {
 		// Full: this segment waits for the next rotation with the others.
 		name, n := s.curName, s.curN
-		s.unmap()
+		s.retire()
 		if n > 0 {
 			s.full = append(s.full, name)
 		} else {
-			os.Remove(name)
+			seg := s.mapped[name]
+			delete(s.mapped, name)
+			seg.drop()
 		}
 		if err := s.openSized(max(segmentSize, 2*len(b))); err != nil {
 			return err
@@ -233,7 +291,7 @@ func (s *spool) rotate() ([]string, error) {
 		return segs, nil
 	}
 	segs = append(segs, s.curName)
-	s.unmap()
+	s.retire()
 	return segs, s.open()
 }
 
@@ -241,6 +299,11 @@ func (s *spool) keep(segs []string) { s.kept = append(segs, s.kept...) }
 
 func (s *spool) remove(segs []string) {
 	for _, p := range segs {
+		if seg, ok := s.mapped[p]; ok {
+			delete(s.mapped, p)
+			s.recycle(seg)
+			continue
+		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("remove spool file", "file", p, "err", err)
 		}
@@ -257,6 +320,14 @@ func (s *spool) close(empty bool) error {
 		return nil
 	}
 	s.unmap()
+	for p, seg := range s.mapped {
+		seg.unmap() // what did not commit stays on disk for the next start
+		delete(s.mapped, p)
+	}
+	for _, seg := range s.free {
+		seg.drop()
+	}
+	s.free = nil
 	if empty {
 		s.remove(s.kept)
 		s.remove(s.full)
