@@ -370,5 +370,8 @@ func (c *consent) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var out apiError
 	out.Error.Code, out.Error.Message, out.Error.Field = code, e.Message, e.Field
+	if status != http.StatusInternalServerError {
+		out.Error.Metadata = e.Metadata
+	}
 	writeJSON(w, status, out)
 }

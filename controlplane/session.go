@@ -400,6 +400,8 @@ type apiError struct {
 		Message string `json:"message"`
 		Code    string `json:"code"`
 		Field   string `json:"field,omitempty"`
+		// Metadata says how to fix it, e.g. the least cap allowed.
+		Metadata map[string]any `json:"metadata,omitempty"`
 	} `json:"error"`
 }
 
