@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -204,9 +205,25 @@ func readAll(resp *fasthttp.Response, buf *bytebufferpool.ByteBuffer) ([]byte, e
 		buf.Write(resp.Body())
 		return buf.B, nil
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r, maxUpstreamBody))
+	b := buf.B[:0]
+	var err error
+	for len(b) < maxUpstreamBody {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, max(4096, len(b)))
+		}
+		var n int
+		n, err = r.Read(b[len(b):min(cap(b), maxUpstreamBody)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			break
+		}
+	}
+	buf.B = b
 	resp.CloseBodyStream()
-	return buf.B, err
+	return b, err
 }
 
 // b2s views b as a string without copying; the string must not outlive b.

@@ -59,12 +59,23 @@ func (fs *flights) add(f *flight) {
 	fs.mu.Lock()
 	fs.all[f] = struct{}{}
 	fs.mu.Unlock()
-	fs.t.flights.Store(f.id, f)
+	t := fs.t
+	t.mu.Lock()
+	if t.byID == nil {
+		t.byID = make(map[string]*flight)
+	}
+	t.byID[f.id] = f
+	t.mu.Unlock()
 }
 
 func (fs *flights) remove(f *flight) {
 	f.ended.Store(true)
-	fs.t.flights.Delete(f.id)
+	t := fs.t
+	t.mu.Lock()
+	if t.byID[f.id] == f {
+		delete(t.byID, f.id)
+	}
+	t.mu.Unlock()
 	fs.mu.Lock()
 	delete(fs.all, f)
 	fs.mu.Unlock()

@@ -398,8 +398,9 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) error {
 		return &wattfare.Error{Code: wattfare.EInvalidRequest, Field: hdrUser,
 			Message: "send the Wattfare-User header: your app's id for the user whose budget pays"}
 	}
-	c.user = string(user)
-	conn, found, err := s.cache.Connection(ctx, c.app.ID, c.key.Mode, c.user)
+	// The header's bytes are viewed, not copied: the cache copies its key,
+	// and the connection found carries the same user id.
+	conn, found, err := s.cache.Connection(ctx, c.app.ID, c.key.Mode, b2s(user))
 	if err != nil {
 		return err
 	}
@@ -410,6 +411,7 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *caller) error {
 		return &wattfare.Error{Code: wattfare.EConnectionRevoked, Message: "this user revoked this app's access to their AI budget"}
 	}
 	c.conn = conn
+	c.user = conn.AppUserID
 	return nil
 }
 
@@ -512,12 +514,19 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string) {
 		clamp = min(clamp, maxOut)
 	}
 	if rem, ok := s.remaining(ctx, payer); ok {
-		ctx.Response.Header.Set(hdrRemaining, rem.String())
+		var b [24]byte
+		ctx.Response.Header.SetBytesV(hdrRemaining, rem.AppendDecimal(b[:0]))
 	}
 
-	f := &flight{id: reqID, keyID: c.key.ID, keyHash: c.hash, appID: c.app.ID, connID: c.conn.ID, hold: hold}
+	// One allocation for the exchange and its flight.
+	fx := &struct {
+		ex exchange
+		f  flight
+	}{f: flight{id: reqID, keyID: c.key.ID, keyHash: c.hash, appID: c.app.ID, connID: c.conn.ID, hold: hold}}
+	f := &fx.f
 	s.flights.add(f)
-	ex := &exchange{
+	ex := &fx.ex
+	*ex = exchange{
 		s: s, f: f, hold: hold, model: m, up: up, req: r, endpoint: endpoint, start: start,
 		promptCost: promptCost,
 	}

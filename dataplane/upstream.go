@@ -90,7 +90,18 @@ func (u *Upstream) init(t *transport) error {
 type transport struct {
 	firstByte time.Duration
 	idle      time.Duration
-	flights   sync.Map // request id -> *flight
+
+	// byID finds a flight by its request id. A map under a mutex: a
+	// sync.Map allocated a node per request.
+	mu   sync.Mutex
+	byID map[string]*flight
+}
+
+func (t *transport) flight(id []byte) *flight {
+	t.mu.Lock()
+	f := t.byID[string(id)]
+	t.mu.Unlock()
+	return f
 }
 
 var errCut = errors.New("upstream connection cut")
@@ -145,8 +156,7 @@ func (c *upConn) Write(p []byte) (int, error) {
 		if i := bytes.Index(p, idHeaderLine); i >= 0 {
 			rest := p[i+len(idHeaderLine):]
 			if j := bytes.IndexByte(rest, '\r'); j > 0 {
-				if v, ok := c.t.flights.Load(string(rest[:j])); ok {
-					nf := v.(*flight)
+				if nf := c.t.flight(rest[:j]); nf != nil {
 					c.f.Store(nf)
 					nf.conn.Store(c)
 				}
