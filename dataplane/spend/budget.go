@@ -1,6 +1,7 @@
 package spend
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -29,15 +30,26 @@ func (e *Engine) walletHeld(accountID string, mode wattfare.Mode) *atomic.Int64 
 
 // pendingCharges sums the settlements of this process not yet committed:
 // those of the connection in the period starting at period, and those of
-// the wallet. It waits for a flush under way (whose settlements are out of
-// the queue but maybe not yet in the ledger), and returns the count of
-// flushes begun, so the caller can tell whether one began since.
-func (b *batcher) pendingCharges(connID, accountID string, mode wattfare.Mode, period time.Time) (flushes uint64, conn, wallet wattfare.Money) {
+// the wallet. It first waits for a flush under way (whose settlements are
+// out of the queue but maybe not yet in the ledger), until ctx ends or for
+// at most wait, and returns the count of flushes begun, so the caller can
+// tell whether one began since.
+func (b *batcher) pendingCharges(ctx context.Context, wait time.Duration, connID, accountID string, mode wattfare.Mode, period time.Time) (flushes uint64, conn, wallet wattfare.Money) {
+	deadline := time.Now().Add(wait)
+	pause := 100 * time.Microsecond
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	for b.flushing {
-		b.idle.Wait()
+	for b.flushing && ctx.Err() == nil && time.Now().Before(deadline) {
+		// Polled rather than waited on b.idle, so that a flush stuck on an
+		// unreachable ledger cannot hold a budget read past its context.
+		b.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Millisecond)
+		b.mu.Lock()
 	}
+	defer b.mu.Unlock()
 	for _, chunk := range b.pending {
 		for i := range chunk {
 			s := &chunk[i]

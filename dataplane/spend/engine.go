@@ -863,7 +863,7 @@ func (e *Engine) Budget(ctx context.Context, p Payer) (Budget, error) {
 	var pendConn, pendWallet wattfare.Money
 	for attempt := 0; ; attempt++ {
 		var flushes uint64
-		flushes, pendConn, pendWallet = e.batch.pendingCharges(p.ConnectionID, p.AccountID, p.Mode, period)
+		flushes, pendConn, pendWallet = e.batch.pendingCharges(ctx, e.cfg.GrantTimeout, p.ConnectionID, p.AccountID, p.Mode, period)
 		var err error
 		b, err = e.ledger.Budget(ctx, p.ConnectionID, period)
 		if err != nil {
