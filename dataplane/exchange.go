@@ -119,6 +119,7 @@ func (ex *exchange) run(ctx *fasthttp.RequestCtx, body []byte) {
 	resp := fasthttp.AcquireResponse()
 	var err error
 	for attempt := 0; ; attempt++ {
+		resp.StreamBody = ex.req.Stream
 		err = ex.up.client.Do(req, resp)
 		// Retry once, and only before the first byte: a stale pooled
 		// connection or a refused dial, never an answer.
@@ -130,6 +131,10 @@ func (ex *exchange) run(ctx *fasthttp.RequestCtx, body []byte) {
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
+		if !ex.req.Stream && ex.f.gotByte.Load() {
+			ex.failAfterUpstream(ctx, err, nil) // a whole answer broke off
+			return
+		}
 		ex.failBeforeFirstByte(ctx, err)
 		return
 	}
@@ -198,12 +203,12 @@ var bodyPool bytebufferpool.Pool
 // any real one.
 const maxUpstreamBody = 64 << 20
 
-// readAll reads a streamed upstream body whole into buf.
+// readAll returns an upstream body whole: resp's own when it was read
+// whole, else the streamed body read into buf.
 func readAll(resp *fasthttp.Response, buf *bytebufferpool.ByteBuffer) ([]byte, error) {
 	r := resp.BodyStream()
 	if r == nil {
-		buf.Write(resp.Body())
-		return buf.B, nil
+		return resp.Body(), nil
 	}
 	b := buf.B[:0]
 	var err error

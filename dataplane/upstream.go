@@ -71,7 +71,11 @@ func (u *Upstream) init(t *transport) error {
 		Addr:                          host,
 		Name:                          "wattfare",
 		Dial:                          t.dialer(p.Scheme == "https", p.Hostname()),
-		StreamResponseBody:            true,
+		// Streams ask for a streamed body per response (run); whole
+		// answers are read into the response in one go, which spares a
+		// body reader and its closures per request.
+		StreamResponseBody:            false,
+		MaxResponseBodySize:           maxUpstreamBody,
 		MaxConns:                      u.MaxConns,
 		MaxConnWaitTimeout:            u.MaxConnWait,
 		MaxIdleConnDuration:           30 * time.Second,
