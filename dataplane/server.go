@@ -312,6 +312,7 @@ func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 	msg := "malformed request"
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		code, msg = wattfare.ERequestTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", s.cfg.MaxBodyBytes)
+		lingerOversizedBody(ctx, s.cfg.MaxBodyBytes)
 	} else if errors.As(err, new(*fasthttp.ErrSmallBuffer)) || bytes.Contains([]byte(err.Error()), []byte("small read buffer")) {
 		code, msg = wattfare.ERequestTooLarge, "the request header is over the limit"
 	} else if isTimeout(err) {
