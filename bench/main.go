@@ -683,10 +683,11 @@ func run(wfBin, outPath string, dur time.Duration, dbURL string) error {
 
 // fetchProfile saves a CPU profile of the data plane (WATTFARE_BENCH_PROFILE).
 func fetchProfile(addr, path string, d time.Duration) {
-	// The data plane's share of the phase is its middle half.
-	time.Sleep(d / 4)
-	c := &fasthttp.Client{ReadTimeout: d + 10*time.Second}
-	code, body, err := c.Get(nil, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds()/2))))
+	// The phase runs reference, wattfare, wattfare, reference, d/2 each:
+	// the data plane's share is its middle half.
+	time.Sleep(d / 2)
+	c := &fasthttp.Client{ReadTimeout: 2*d + 10*time.Second}
+	code, body, err := c.Get(nil, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds()))))
 	if err != nil || code != 200 {
 		log.Printf("profile: %v %d", err, code)
 		return
