@@ -90,27 +90,39 @@ func (ex *exchange) costSoFar(u *streamUsage) wattfare.Money {
 func (ex *exchange) newRequest(body []byte) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
 	if ex.endpoint == "chat" {
-		req.SetRequestURI(ex.up.chatURI)
+		req.SetURI(&ex.up.chatURL)
 	} else {
-		req.SetRequestURI(ex.up.embedURI)
+		req.SetURI(&ex.up.embedURL)
 	}
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	if ex.req.Stream {
-		req.Header.Set("Accept", "text/event-stream")
+		req.Header.SetCanonical(hdrAcceptKey, acceptSSE)
 	} else {
-		req.Header.Set("Accept", "application/json")
+		req.Header.SetCanonical(hdrAcceptKey, acceptJSON)
 	}
-	if ex.up.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+ex.up.APIKey)
+	if ex.up.auth != nil {
+		req.Header.SetCanonical(hdrAuthKey, ex.up.auth)
 	}
 	for k, v := range ex.up.Headers {
 		req.Header.Set(k, v)
 	}
-	req.Header.Set(upstreamIDHeader, ex.f.id)
+	req.Header.SetCanonical(upstreamIDKey, s2b(ex.f.id))
 	req.SetBodyRaw(body)
 	return req
 }
+
+// Header names in canonical form, and fixed values, for SetCanonical.
+var (
+	hdrAcceptKey  = []byte("Accept")
+	hdrAuthKey    = []byte("Authorization")
+	upstreamIDKey = []byte(upstreamIDHeader)
+	acceptSSE     = []byte("text/event-stream")
+	acceptJSON    = []byte("application/json")
+)
+
+// s2b views s as bytes without copying; they must not be written.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // run forwards the request and writes the response (or arranges for the
 // stream to be written after the handler returns).

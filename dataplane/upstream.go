@@ -36,6 +36,10 @@ type Upstream struct {
 	host     string
 	chatURI  string
 	embedURI string
+	// What every request to this upstream carries, built once: parsed
+	// URIs (copied, not parsed, per request) and the Authorization value.
+	chatURL, embedURL fasthttp.URI
+	auth              []byte
 }
 
 // upstreamIDHeader carries the proxy's request id upstream. Besides helping
@@ -61,6 +65,15 @@ func (u *Upstream) init(t *transport) error {
 	base := p.Scheme + "://" + p.Host + p.EscapedPath()
 	u.chatURI = base + "/chat/completions"
 	u.embedURI = base + "/embeddings"
+	if err := u.chatURL.Parse(nil, []byte(u.chatURI)); err != nil {
+		return fmt.Errorf("upstream %s: %w", u.Name, err)
+	}
+	if err := u.embedURL.Parse(nil, []byte(u.embedURI)); err != nil {
+		return fmt.Errorf("upstream %s: %w", u.Name, err)
+	}
+	if u.APIKey != "" {
+		u.auth = []byte("Bearer " + u.APIKey)
+	}
 	if u.MaxConns <= 0 {
 		u.MaxConns = 4096
 	}
