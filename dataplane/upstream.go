@@ -81,9 +81,9 @@ func (u *Upstream) init(t *transport) error {
 		u.MaxConnWait = 5 * time.Second
 	}
 	u.client = &fasthttp.HostClient{
-		Addr:                          host,
-		Name:                          "wattfare",
-		Dial:                          t.dialer(p.Scheme == "https", p.Hostname()),
+		Addr: host,
+		Name: "wattfare",
+		Dial: t.dialer(p.Scheme == "https", p.Hostname()),
 		// Streams ask for a streamed body per response (run); whole
 		// answers are read into the response in one go, which spares a
 		// body reader and its closures per request.
