@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -81,6 +82,7 @@ func (l *Ledger) GrantLease(ctx context.Context, r spend.LeaseRequest) (spend.Le
 // plane more CPU than the rest of settlement.
 func (l *Ledger) Commit(ctx context.Context, ss []spend.Settlement, releases []string) error {
 	args := encodeSettleArgs(ss, releases)
+	defer settleArgsPool.Put(args)
 	err := retry(ctx, func() error {
 		c, err := l.db.Acquire(ctx)
 		if err != nil {
@@ -124,12 +126,16 @@ type settleArgs struct {
 	values [23][]byte
 }
 
+// settleArgsPool keeps encoding buffers from one batch to the next.
+var settleArgsPool = sync.Pool{New: func() any { return new(settleArgs) }}
+
 // microsecFromUnixEpochToY2K is where Postgres's timestamps count from.
 const microsecFromUnixEpochToY2K = 946684800 * 1000000
 
 func encodeSettleArgs(ss []spend.Settlement, releases []string) *settleArgs {
 	n := len(ss)
-	a := &settleArgs{buf: make([]byte, 0, 64*23+n*(23*4+400)+len(releases)*40)}
+	a := settleArgsPool.Get().(*settleArgs)
+	a.buf = a.buf[:0]
 	var ends [23]int
 	col := 0
 	array := func(elem uint32, count int, each func(i int)) {

@@ -84,7 +84,7 @@ func BenchmarkEncodeSettleArgs(b *testing.B) {
 	b.Run("Hand", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			encodeSettleArgs(ss, nil)
+			settleArgsPool.Put(encodeSettleArgs(ss, nil))
 		}
 	})
 	b.Run("Pgx", func(b *testing.B) {

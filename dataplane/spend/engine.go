@@ -31,7 +31,8 @@ type Config struct {
 	// group commit and how many go in one transaction. Settlements are
 	// durable in the spool already, so the interval costs no client any
 	// latency; it only delays dashboards. Lease releases do not wait for
-	// it. Defaults 50 ms, 256.
+	// it. Defaults 50 ms, 1024 (Postgres spends about a quarter less per
+	// settlement in batches of 1024 than of 256: BenchmarkSettlePostgres).
 	BatchInterval time.Duration
 	BatchSize     int
 	// SpoolDir holds one directory per process with its append-only spool.
@@ -99,7 +100,7 @@ func (c *Config) setDefaults() error {
 		c.BatchInterval = 50 * time.Millisecond
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 256
+		c.BatchSize = 1024
 	}
 	if c.SpoolDir == "" {
 		c.SpoolDir = filepath.Join(".wattfare", "spool")
