@@ -80,13 +80,13 @@ func (u *Upstream) init(t *transport) error {
 	if u.MaxConnWait <= 0 {
 		u.MaxConnWait = 5 * time.Second
 	}
+	// Streams ask for a streamed body per response (exchange.run); whole
+	// answers are read into the response in one go, which spares a body
+	// reader and its closures per request.
 	u.client = &fasthttp.HostClient{
-		Addr: host,
-		Name: "wattfare",
-		Dial: t.dialer(p.Scheme == "https", p.Hostname()),
-		// Streams ask for a streamed body per response (run); whole
-		// answers are read into the response in one go, which spares a
-		// body reader and its closures per request.
+		Addr:                          host,
+		Name:                          "wattfare",
+		Dial:                          t.dialer(p.Scheme == "https", p.Hostname()),
 		StreamResponseBody:            false,
 		MaxResponseBodySize:           maxUpstreamBody,
 		MaxConns:                      u.MaxConns,
