@@ -8,3 +8,18 @@ mkdir -p bin
 go build -o bin/wattfare ./cmd/wattfare
 go build -o bin/wattfare-bench ./bench
 timeout 600 ./bin/wattfare-bench -wattfare bin/wattfare -out BENCHMARKS.md "$@"
+
+# The spend engine's figures (issue 4): Postgres transactions per 1,000
+# requests and revocation-to-stop latency, across three real `wattfare data`
+# processes against one Postgres (invariants/figures_test.go).
+echo "bench: spend engine figures across three data-plane processes"
+figures=$(go test -count=1 -run '^TestLeaseFigures$' -v ./invariants 2>&1) || { echo "$figures"; exit 1; }
+{
+  echo
+  echo "## Spend engine across three data-plane processes"
+  echo
+  echo "Produced in the same \`make bench\` by \`go test -count=1 -run '^TestLeaseFigures\$' -v ./invariants\`: three \`wattfare data\` processes, one Postgres, 10,000 requests from 32 clients over 16 users (a quarter on sandbox/pricey), then 12 revokes with a stream open on every process."
+  echo
+  echo "$figures" | grep -E 'transactions per 1,000|revoke committed|first revoke returned' | sed -E 's/^[[:space:]]*[a-z_]+\.go:[0-9]+: /- /'
+} >> BENCHMARKS.md
+echo "$figures" | grep -E 'transactions per 1,000|revoke committed'
