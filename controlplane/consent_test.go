@@ -717,7 +717,7 @@ func TestSessionEndpoint(t *testing.T) {
 	}
 	res, body = get(tok, acmeOrigin)
 	if res.StatusCode != 200 || body["connected"] != true || body["status"] != "active" ||
-		body["monthly_cap_usd"] != "6.00" || body["spent_usd"] != "1.25" || body["remaining_usd"] != "4.50" {
+		body["monthly_cap_usd"] != "6.00" || body["spent_usd"] != "1.25" || body["remaining_usd"] != "4.75" {
 		t.Fatalf("after connecting: %d %v", res.StatusCode, body)
 	}
 	if want := wattfare.PeriodEnd(time.Now()).Format(time.RFC3339); body["resets_at"] != want {

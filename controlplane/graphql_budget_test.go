@@ -126,15 +126,17 @@ func TestBudgetOwner(t *testing.T) {
 			t.Fatalf("connections = %+v", e)
 		}
 		c := e[0].Node
+		// Remaining is cap − spent: the $0.50 held by leases is shown apart
+		// and comes back when unused.
 		if c.ID != f.connID || c.Status != "ACTIVE" || c.MonthlyCap != "10.00" || c.SpentThisPeriod != "2.50" || c.Held != "0.50" ||
-			c.Remaining != "7.00" || !c.ResetsAt.Equal(wattfare.PeriodEnd(time.Now())) || c.App.ID != f.appID || c.App.Name != "bo app" {
+			c.Remaining != "7.50" || !c.ResetsAt.Equal(wattfare.PeriodEnd(time.Now())) || c.App.ID != f.appID || c.App.Name != "bo app" {
 			t.Fatalf("connection = %+v", c)
 		}
 		var one struct {
 			Me struct{ Connection connNode }
 		}
 		f.user.mustDo(`query($id: ID!) { me { connection(id: $id) { id monthlyCap remaining app { name } } } }`, idVar(f.connID), &one)
-		if one.Me.Connection.ID != f.connID || one.Me.Connection.Remaining != "7.00" || one.Me.Connection.App.Name != "bo app" {
+		if one.Me.Connection.ID != f.connID || one.Me.Connection.Remaining != "7.50" || one.Me.Connection.App.Name != "bo app" {
 			t.Fatalf("me.connection = %+v", one.Me.Connection)
 		}
 		f.user.wantCode("NOT_FOUND", "", `query($id: ID!) { me { connection(id: $id) { id } } }`, idVar("conn_nope"))
@@ -149,11 +151,11 @@ func TestBudgetOwner(t *testing.T) {
 			SetConnectionCap struct{ MonthlyCap, Remaining string }
 		}
 		f.user.mustDo(m, map[string]any{"id": f.connID, "cap": "25"}, &out)
-		if out.SetConnectionCap.MonthlyCap != "25.00" || out.SetConnectionCap.Remaining != "22.00" {
+		if out.SetConnectionCap.MonthlyCap != "25.00" || out.SetConnectionCap.Remaining != "22.50" {
 			t.Fatalf("raise cap = %+v", out)
 		}
 		f.user.mustDo(m, map[string]any{"id": f.connID, "cap": "4.25"}, &out)
-		if out.SetConnectionCap.MonthlyCap != "4.25" || out.SetConnectionCap.Remaining != "1.25" {
+		if out.SetConnectionCap.MonthlyCap != "4.25" || out.SetConnectionCap.Remaining != "1.75" {
 			t.Fatalf("lower cap = %+v", out)
 		}
 		for _, bad := range []any{"-0.01", "100000.01", "1000000000000", "NaN", "1,000", ""} {

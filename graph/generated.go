@@ -1767,8 +1767,9 @@ type Connection {
   monthlyCap: Money!
   "Captured in the current period (calendar month, UTC)."
   spentThisPeriod: Money!
+  "Reserved by data-plane budget leases (requests in progress, and a small reserve that lets the data plane admit without a database round trip). It comes back when unused."
   held: Money!
-  "What can still be spent this period: the cap left, bounded by the wallet."
+  "What can still be spent this period: the cap less what was spent, bounded by what the wallet has not spent. Reserve in held is not taken from it."
   remaining: Money!
   resetsAt: Time!
   createdAt: Time!

@@ -22,9 +22,14 @@ type Connection struct {
 	wattfare.Connection
 	// SpentThisPeriod is what was captured in the current calendar month (UTC).
 	SpentThisPeriod wattfare.Money
-	Held            wattfare.Money
-	// Remaining is what can still be spent this period: the cap left,
-	// bounded by what the wallet has available; zero once revoked.
+	// Held is reserved by data-plane budget leases: requests in progress and
+	// the reserve a process keeps to admit without a database round trip. It
+	// comes back when unused, so it is shown apart and not taken from Remaining.
+	Held wattfare.Money
+	// Remaining is what can still be spent this period: the cap less what was
+	// spent, bounded by what the wallet has not spent; zero once revoked.
+	// It reads like the data plane's GET /v1/budget, which likewise leaves
+	// idle lease reserve out.
 	Remaining wattfare.Money
 	ResetsAt  time.Time
 }
@@ -52,7 +57,7 @@ func (s *Connections) now() time.Time {
 // wallet. Conditions follow "WHERE true".
 const connectionSelect = `
 SELECT c.id, c.app_id, c.mode, c.app_user_id, c.account_id, c.monthly_cap, c.status, c.version, c.created_at, c.revoked_at,
-       coalesce(p.captured, 0), coalesce(p.held, 0), coalesce(w.credits - w.captured - w.held, 0)
+       coalesce(p.captured, 0), coalesce(p.held, 0), coalesce(w.credits - w.captured, 0)
 FROM connections c
 LEFT JOIN connection_periods p ON p.connection_id = c.id AND p.period = $1::date
 LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
@@ -67,7 +72,7 @@ func scanConnection(resetsAt time.Time) func(pgx.Row) (Connection, error) {
 			&c.SpentThisPeriod, &c.Held, &wallet)
 		c.Mode, c.Status, c.ResetsAt = wattfare.Mode(mode), wattfare.ConnectionStatus(status), resetsAt
 		if c.Status == wattfare.ConnectionActive {
-			c.Remaining = max(0, min(c.MonthlyCap-c.SpentThisPeriod-c.Held, wallet))
+			c.Remaining = max(0, min(c.MonthlyCap-c.SpentThisPeriod, wallet))
 		}
 		return c, err
 	}

@@ -31,9 +31,10 @@ type ConnectionState struct {
 	Status     wattfare.ConnectionStatus
 	MonthlyCap wattfare.Money
 	Spent      wattfare.Money // captured this period
-	Held       wattfare.Money // reserved by requests in flight
-	// Remaining is what can still be spent this period: the cap left,
-	// bounded by what the paying wallet has.
+	Held       wattfare.Money // reserved by data-plane leases; comes back when unused
+	// Remaining is what can still be spent this period: the cap less what
+	// was spent, bounded by what the paying wallet has not spent. Like the
+	// data plane's GET /v1/budget it leaves idle lease reserve out.
 	Remaining wattfare.Money
 	ResetsAt  time.Time
 	RevokedAt *time.Time
@@ -100,7 +101,7 @@ func (s *Consent) connection(ctx context.Context, db sqlc.DBTX, appID string, mo
 		RevokedAt:  row.RevokedAt,
 	}
 	if st.Status == wattfare.ConnectionActive {
-		st.Remaining = max(0, min(st.MonthlyCap-st.Spent-st.Held, wattfare.Money(row.WalletAvailable)))
+		st.Remaining = max(0, min(st.MonthlyCap-st.Spent, wattfare.Money(row.WalletAvailable)))
 	}
 	return st, nil
 }

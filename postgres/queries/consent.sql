@@ -15,7 +15,7 @@ SELECT EXISTS (SELECT 1 FROM apps WHERE sqlc.arg(origin)::text = ANY (allowed_or
 SELECT c.id, c.account_id, c.monthly_cap, c.status, c.revoked_at, c.updated_at,
        coalesce(p.captured, 0)::bigint AS captured,
        coalesce(p.held, 0)::bigint AS held,
-       coalesce(w.credits - w.captured - w.held, 0)::bigint AS wallet_available
+       coalesce(w.credits - w.captured, 0)::bigint AS wallet_available
 FROM connections c
 LEFT JOIN connection_periods p ON p.connection_id = c.id AND p.period = sqlc.arg(period)::date
 LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode

@@ -58,7 +58,7 @@ const consentConnection = `-- name: ConsentConnection :one
 SELECT c.id, c.account_id, c.monthly_cap, c.status, c.revoked_at, c.updated_at,
        coalesce(p.captured, 0)::bigint AS captured,
        coalesce(p.held, 0)::bigint AS held,
-       coalesce(w.credits - w.captured - w.held, 0)::bigint AS wallet_available
+       coalesce(w.credits - w.captured, 0)::bigint AS wallet_available
 FROM connections c
 LEFT JOIN connection_periods p ON p.connection_id = c.id AND p.period = $4::date
 LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
