@@ -359,8 +359,9 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, c *caller) error {
 	if !ok || len(tok) != wattfare.SecretKeyLen {
 		return wattfare.Errorf(wattfare.EInvalidAPIKey, "missing or malformed secret key: send Authorization: Bearer sk_…")
 	}
-	secret := string(tok)
-	sk, err := wattfare.ParseSecretKey(secret)
+	// Parsed in place: sk (its Mode views the header's bytes) does not
+	// outlive this call.
+	sk, err := wattfare.ParseSecretKey(b2s(tok))
 	if err != nil {
 		return err
 	}
