@@ -35,6 +35,7 @@ type exchange struct {
 	start      time.Time
 	promptCost wattfare.Money
 	resolved   bool
+	settledAt  time.Time // cfg.Now when settle ran
 }
 
 func (ex *exchange) release() {
@@ -53,10 +54,11 @@ func (ex *exchange) settle(u *streamUsage, status string) {
 		return
 	}
 	ex.resolved = true
+	ex.settledAt = ex.s.cfg.Now()
 	usage := spend.Usage{
 		Model: ex.model.ID, Upstream: ex.up.Name, UpstreamID: u.UpstreamID,
 		Endpoint: ex.endpoint, Stream: ex.req.Stream, Status: status,
-		Duration: ex.s.cfg.Now().Sub(ex.start),
+		Duration: ex.settledAt.Sub(ex.start),
 	}
 	if u.HaveUsage {
 		usage.PromptTokens, usage.CompletionTokens = u.PromptTokens, u.CompletionTokens
@@ -205,8 +207,12 @@ func (ex *exchange) whole(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 	ex.settle(&u, "ok")
 	ex.s.flights.remove(ex.f)
 	ctx.SetContentTypeBytes(resp.Header.ContentType())
-	ctx.SetBody(body) // copies: buf goes back to the pool
-	ctx.SetWriteDeadline(ex.s.cfg.Now().Add(ex.s.cfg.ClientIdleTimeout))
+	ctx.SetBody(body)  // copies: buf goes back to the pool
+	at := ex.settledAt // read just above, by settle
+	if at.IsZero() {
+		at = ex.s.cfg.Now()
+	}
+	ctx.SetWriteDeadline(at.Add(ex.s.cfg.ClientIdleTimeout))
 }
 
 var bodyPool bytebufferpool.Pool

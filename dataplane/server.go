@@ -80,6 +80,9 @@ type Server struct {
 	nbudgets  atomic.Int64
 	keyRate   *rateLimiter
 	connRate  *rateLimiter
+	// realClock is true when cfg.Now is time.Now: a request's clock is then
+	// read once, in Handle, and passed down.
+	realClock bool
 }
 
 // budgetMemo is a connection's remaining budget as the ledger last said,
@@ -93,8 +96,9 @@ type budgetMemo struct {
 	refreshing atomic.Bool
 }
 
-func (s *Server) remaining(ctx context.Context, p spend.Payer) (wattfare.Money, bool) {
-	now := time.Now().UnixNano()
+// now is the time (time.Now's) at which the request arrived.
+func (s *Server) remaining(ctx context.Context, p spend.Payer, at time.Time) (wattfare.Money, bool) {
+	now := at.UnixNano()
 	v, ok := s.budgets.Load(p.ConnectionID)
 	if !ok {
 		b, err := s.cfg.Spend.Budget(ctx, p)
@@ -149,7 +153,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
+	realClock := cfg.Now == nil
+	if realClock {
 		cfg.Now = time.Now
 	}
 	cc, err := newCachedCatalog(cfg.Catalog)
@@ -162,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 		upstreams: make(map[string]*Upstream),
 		flights:   &flights{all: make(map[*flight]struct{}), t: t},
 		stop:      make(chan struct{}),
+		realClock: realClock,
 	}
 	burst := func(rate float64) int {
 		if cfg.RateBurst > 0 {
@@ -269,7 +275,8 @@ const requestIDEpoch = 1735689600000
 
 // Handle is the fasthttp handler.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
-	reqID := newRequestID()
+	now := time.Now() // the request's one clock read (with cfg.Now the default)
+	reqID := requestIDAt(now)
 	ctx.Response.Header.Set(hdrRequestID, reqID)
 	defer func() {
 		// fasthttp does not recover handlers: one bad request must not
@@ -291,9 +298,9 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
 	switch {
 	case ctx.IsPost() && string(path) == "/v1/chat/completions":
-		s.proxy(ctx, reqID, "chat")
+		s.proxy(ctx, reqID, "chat", now)
 	case ctx.IsPost() && string(path) == "/v1/embeddings":
-		s.proxy(ctx, reqID, "embeddings")
+		s.proxy(ctx, reqID, "embeddings", now)
 	case ctx.IsGet() && string(path) == "/v1/models":
 		s.models(ctx)
 	case ctx.IsGet() && string(path) == "/v1/budget":
@@ -352,8 +359,8 @@ type caller struct {
 }
 
 // authenticate checks the secret key (checksum first: a malformed key never
-// reaches the database), then its app.
-func (s *Server) authenticate(ctx *fasthttp.RequestCtx, c *caller) error {
+// reaches the database), then its app; now (cfg.Now's) decides expiry.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, c *caller, now time.Time) error {
 	auth := ctx.Request.Header.Peek("Authorization")
 	tok, ok := bytes.CutPrefix(auth, []byte("Bearer "))
 	if !ok || len(tok) != wattfare.SecretKeyLen {
@@ -374,7 +381,6 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, c *caller) error {
 		kid != sk.ID || key.Mode != sk.Mode {
 		return wattfare.Errorf(wattfare.EInvalidAPIKey, "unknown secret key")
 	}
-	now := s.cfg.Now()
 	if key.RevokedAt != nil || (key.ExpiresAt != nil && !now.Before(*key.ExpiresAt)) {
 		return wattfare.Errorf(wattfare.EInvalidAPIKey, "this secret key was revoked or has expired")
 	}
@@ -447,10 +453,15 @@ func (s *Server) model(ctx context.Context, id, kind string, mode wattfare.Mode)
 // minCompletionTokens is the least a clamped request may still produce.
 const minCompletionTokens = 16
 
-func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string) {
-	start := s.cfg.Now()
+// proxy serves a chat or embeddings request; now is when Handle read the
+// clock (time.Now).
+func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string, now time.Time) {
+	start := now
+	if !s.realClock {
+		start = s.cfg.Now()
+	}
 	var c caller
-	if err := s.authenticate(ctx, &c); err != nil {
+	if err := s.authenticate(ctx, &c, start); err != nil {
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
 	}
@@ -458,7 +469,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string) {
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
 	}
-	if !s.admitRate(ctx, &c) {
+	if !s.admitRate(ctx, &c, start) {
 		return
 	}
 	body := ctx.Request.Body()
@@ -515,7 +526,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string) {
 		}
 		clamp = min(clamp, maxOut)
 	}
-	if rem, ok := s.remaining(ctx, payer); ok {
+	if rem, ok := s.remaining(ctx, payer, now); ok {
 		var b [24]byte
 		ctx.Response.Header.SetBytesV(hdrRemaining, rem.AppendDecimal(b[:0]))
 	}
@@ -545,9 +556,8 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string) {
 // instance) and turns it into 503 unavailable: the client may retry, and
 // nothing about the failure leaks.
 // admitRate applies the per-key and per-connection rate limits, answering
-// 429 when one is over.
-func (s *Server) admitRate(ctx *fasthttp.RequestCtx, c *caller) bool {
-	now := s.cfg.Now()
+// 429 when one is over; now is cfg.Now's.
+func (s *Server) admitRate(ctx *fasthttp.RequestCtx, c *caller, now time.Time) bool {
 	src := ""
 	ok, wait := s.keyRate.allow(c.key.ID, now)
 	if !ok {
@@ -678,7 +688,7 @@ func (s *Server) watchHolds() {
 
 func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	var c caller
-	if err := s.authenticate(ctx, &c); err != nil {
+	if err := s.authenticate(ctx, &c, s.cfg.Now()); err != nil {
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
 	}
@@ -745,7 +755,7 @@ func perToken(p wattfare.Price) string {
 // responses is the same figure, refreshed at most once a second.
 func (s *Server) budget(ctx *fasthttp.RequestCtx) {
 	var c caller
-	if err := s.authenticate(ctx, &c); err != nil {
+	if err := s.authenticate(ctx, &c, s.cfg.Now()); err != nil {
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
 	}
