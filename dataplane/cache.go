@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,11 +77,26 @@ func newCachedCatalog(src Catalog) (*cachedCatalog, error) {
 	return &cachedCatalog{src: src, c: c, negTTL: 5 * time.Second, posTTL: 10 * time.Minute}, nil
 }
 
-func keyCacheKey(hash *[32]byte) string { return "k" + string(hash[:]) }
-func appCacheKey(id string) string      { return "a" + id }
-func connCacheKey(app string, mode wattfare.Mode, user string) string {
-	return "c" + app + "\x00" + string(mode) + "\x00" + user
+func appendKeyKey(b []byte, hash *[32]byte) []byte { return append(append(b, 'k'), hash[:]...) }
+func appendAppKey(b []byte, id string) []byte      { return append(append(b, 'a'), id...) }
+func appendConnKey(b []byte, app string, mode wattfare.Mode, user string) []byte {
+	b = append(append(b, 'c'), app...)
+	b = append(append(b, 0), mode...)
+	return append(append(b, 0), user...)
 }
+
+func appCacheKey(id string) string { return string(appendAppKey(nil, id)) }
+func connCacheKey(app string, mode wattfare.Mode, user string) string {
+	return string(appendConnKey(nil, app, mode, user))
+}
+
+// ckBuf is a scratch buffer for a lookup's cache key. ristretto only hashes
+// the keys it is given (an entry keeps the two hashes, never the string),
+// so a lookup passes a view of the buffer instead of allocating a string,
+// and the buffer goes back to the pool when the lookup returns.
+type ckBuf struct{ b []byte }
+
+var ckPool = sync.Pool{New: func() any { return &ckBuf{b: make([]byte, 0, 128)} }}
 
 // lookup returns the cached entry for ck, or loads it with load and caches
 // the result unless a notification of its type arrived meanwhile.
@@ -110,16 +126,19 @@ func (cc *cachedCatalog) lookup(ck string, g int, load func(e *entry) error) (*e
 // Key returns the key with the given secret hash, and its id parsed; ok is
 // false when there is none.
 func (cc *cachedCatalog) Key(ctx context.Context, hash *[32]byte) (wattfare.APIKey, wattfare.KeyID, bool, error) {
-	ck := keyCacheKey(hash)
+	kb := ckPool.Get().(*ckBuf)
+	kb.b = appendKeyKey(kb.b[:0], hash)
+	ck := b2s(kb.b) // a view, valid until kb goes back to the pool
 	e, err := cc.lookup(ck, genKey, func(e *entry) error {
 		k, err := cc.src.KeyBySecretHash(ctx, *hash)
 		e.key = k
 		if err == nil {
 			e.kid, _ = wattfare.ParseKid(k.ID)
-			cc.keyIDs.Store(k.ID, ck)
+			cc.keyIDs.Store(k.ID, strings.Clone(ck))
 		}
 		return err
 	})
+	ckPool.Put(kb)
 	if err != nil {
 		return wattfare.APIKey{}, wattfare.KeyID{}, false, err
 	}
@@ -128,11 +147,14 @@ func (cc *cachedCatalog) Key(ctx context.Context, hash *[32]byte) (wattfare.APIK
 
 // App returns the app with id; ok is false when there is none.
 func (cc *cachedCatalog) App(ctx context.Context, id string) (wattfare.App, bool, error) {
-	e, err := cc.lookup(appCacheKey(id), genApp, func(e *entry) error {
+	kb := ckPool.Get().(*ckBuf)
+	kb.b = appendAppKey(kb.b[:0], id)
+	e, err := cc.lookup(b2s(kb.b), genApp, func(e *entry) error {
 		a, err := cc.src.App(ctx, id)
 		e.app = a
 		return err
 	})
+	ckPool.Put(kb)
 	if err != nil {
 		return wattfare.App{}, false, err
 	}
@@ -142,11 +164,14 @@ func (cc *cachedCatalog) App(ctx context.Context, id string) (wattfare.App, bool
 // Connection returns the connection of an app's user; ok is false when the
 // user never connected the app in this mode.
 func (cc *cachedCatalog) Connection(ctx context.Context, appID string, mode wattfare.Mode, user string) (wattfare.Connection, bool, error) {
-	e, err := cc.lookup(connCacheKey(appID, mode, user), genConn, func(e *entry) error {
+	kb := ckPool.Get().(*ckBuf)
+	kb.b = appendConnKey(kb.b[:0], appID, mode, user)
+	e, err := cc.lookup(b2s(kb.b), genConn, func(e *entry) error {
 		c, err := cc.src.Connection(ctx, appID, mode, user)
 		e.conn = c
 		return err
 	})
+	ckPool.Put(kb)
 	if err != nil {
 		return wattfare.Connection{}, false, err
 	}
