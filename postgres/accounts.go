@@ -164,16 +164,7 @@ func (s *Accounts) ByIDs(ctx context.Context, ids []string) ([]*Account, error) 
 	if err != nil {
 		return nil, fmt.Errorf("load accounts: %w", err)
 	}
-	byID := make(map[string]*Account, len(found))
-	for _, row := range found {
-		a := accountFrom(row)
-		byID[a.ID] = &a
-	}
-	out := make([]*Account, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return inIDOrder(ids, found, accountFrom, func(a *Account) string { return a.ID }), nil
 }
 
 // List returns every account, newest first, for admins.
@@ -272,4 +263,20 @@ func (s *Accounts) DeleteSession(ctx context.Context, token string) (bool, error
 		return false, fmt.Errorf("delete session: %w", err)
 	}
 	return n > 0, nil
+}
+
+// inIDOrder converts rows and returns one entry per id, in the order of ids,
+// nil where no row has that id: the shape dataloaders need from a batch
+// query that answers in any order and skips missing ids.
+func inIDOrder[R, T any](ids []string, rows []R, from func(R) T, id func(*T) string) []*T {
+	byID := make(map[string]*T, len(rows))
+	for _, r := range rows {
+		v := from(r)
+		byID[id(&v)] = &v
+	}
+	out := make([]*T, len(ids))
+	for i, k := range ids {
+		out[i] = byID[k]
+	}
+	return out
 }

@@ -88,16 +88,7 @@ func (s *Models) ByIDs(ctx context.Context, ids []string) ([]*ModelPrice, error)
 	if err != nil {
 		return nil, fmt.Errorf("load models: %w", err)
 	}
-	byID := make(map[string]*ModelPrice, len(found))
-	for _, r := range found {
-		m := modelPriceFrom(r)
-		byID[m.ID] = &m
-	}
-	out := make([]*ModelPrice, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return inIDOrder(ids, found, modelPriceFrom, func(m *ModelPrice) string { return m.ID }), nil
 }
 
 func checkPrice(field string, m wattfare.Money) (wattfare.Price, error) {

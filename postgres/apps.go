@@ -17,16 +17,11 @@ import (
 	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
-// App is a developer's application as the dashboard shows it.
+// App is a developer's application as the dashboard shows it: the domain's
+// App and why it was suspended, if it was.
 type App struct {
-	ID              string
-	OwnerID         string
-	Name            string
-	AllowedOrigins  []string
-	SuspendedAt     *time.Time
+	wattfare.App
 	SuspendedReason *string
-	CreatedAt       time.Time
-	Version         int64
 }
 
 // Suspended reports whether an admin suspended the app.
@@ -56,8 +51,8 @@ func scanApp(row pgx.Row) (App, error) {
 }
 
 func appFrom(r sqlc.App) App {
-	a := App{ID: r.ID, OwnerID: r.OwnerID, Name: r.Name, AllowedOrigins: r.AllowedOrigins, SuspendedAt: r.SuspendedAt,
-		SuspendedReason: r.SuspendedReason, CreatedAt: r.CreatedAt, Version: r.Version}
+	a := App{App: wattfare.App{ID: r.ID, OwnerID: r.OwnerID, Name: r.Name, AllowedOrigins: r.AllowedOrigins,
+		SuspendedAt: r.SuspendedAt, CreatedAt: r.CreatedAt, Version: r.Version}, SuspendedReason: r.SuspendedReason}
 	if a.AllowedOrigins == nil {
 		a.AllowedOrigins = []string{}
 	}
@@ -225,16 +220,7 @@ func (s *Apps) ByIDs(ctx context.Context, ids []string) ([]*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load apps: %w", err)
 	}
-	byID := make(map[string]*App, len(found))
-	for _, r := range found {
-		a := appFrom(r)
-		byID[a.ID] = &a
-	}
-	out := make([]*App, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return inIDOrder(ids, found, appFrom, func(a *App) string { return a.ID }), nil
 }
 
 // ListForOwner returns a page of ownerID's apps, newest first.
