@@ -135,4 +135,3 @@ func interpretError(err error) error {
 	return err
 }
 
-var _ = interpretError
