@@ -134,4 +134,3 @@ func interpretError(err error) error {
 	}
 	return err
 }
-
