@@ -28,7 +28,12 @@ type batcher struct {
 	idle     *sync.Cond // signalled after each flush
 	flushing bool
 	flushes  uint64 // flushes begun, for readers of pending (see pendingCharges)
+	last     int    // settlements in the last flush, to size new chunks
 }
+
+// maxFreeChunks bounds the committed chunks kept for reuse: one being
+// filled while one commits is the steady state.
+const maxFreeChunks = 2
 
 func newBatcher(e *Engine, sp *spool) *batcher {
 	b := &batcher{e: e, sp: sp, kick: make(chan struct{}, 1)}
@@ -41,16 +46,18 @@ func newBatcher(e *Engine, sp *spool) *batcher {
 	return b
 }
 
-// queue appends s to the last chunk, starting a new one when it is full;
-// the caller holds mu. Chunks are never regrown, so nothing is copied twice.
+// queue appends s to the last chunk, starting a new one when it holds
+// BatchSize; the caller holds mu. A new chunk starts at about twice the
+// last flush's size and grows up to BatchSize, so a quiet process does not
+// keep a full batch's worth of records allocated.
 func (b *batcher) queue(s *Settlement) {
 	n := len(b.pending)
-	if n == 0 || len(b.pending[n-1]) == cap(b.pending[n-1]) {
+	if n == 0 || len(b.pending[n-1]) >= b.e.cfg.BatchSize {
 		var c []Settlement
 		if k := len(b.free); k > 0 {
 			c, b.free = b.free[k-1], b.free[:k-1]
 		} else {
-			c = make([]Settlement, 0, b.e.cfg.BatchSize)
+			c = make([]Settlement, 0, min(b.e.cfg.BatchSize, max(64, 2*b.last)))
 		}
 		b.pending = append(b.pending, c)
 		n++
@@ -144,6 +151,7 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 	b.flushing = true
 	b.flushes++
 	chunks, rels := b.pending, b.releases
+	b.last = b.queued
 	b.pending, b.releases, b.queued = nil, nil, 0
 	segs, err := b.sp.rotate()
 	b.mu.Unlock()
@@ -178,7 +186,7 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 	b.mu.Lock()
 	b.flushing = false
 	for _, c := range chunks[:min(done, len(chunks))] {
-		if len(b.free) < 64 {
+		if len(b.free) < maxFreeChunks {
 			clear(c)
 			b.free = append(b.free, c[:0])
 		}
