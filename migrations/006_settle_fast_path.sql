@@ -24,10 +24,12 @@
 -- releases) before anything is written, and wattfare_settle then takes no
 -- lock that was not already held.
 --
--- Its statements work on the groups (a few rows) or insert the batch
--- straight from the arrays: generic plans suit them, so it keeps the
--- default plan_cache_mode. jit is off: planned for a big batch the INSERT
--- can pass jit_above_cost, and compiling costs more than the whole batch.
+-- Its statements look rows up by key for each group (a few rows), or
+-- insert the batch straight from the arrays: their generic plans suit any
+-- batch, so they are planned once per session rather than per call, as
+-- the default plan_cache_mode would for those whose generic plan it
+-- estimates dearer than a custom one (wattfare_settle, its fallback, keeps
+-- its own force_custom_plan). Their costs stay far below jit_above_cost.
 CREATE FUNCTION wattfare_settle_grouped(
     p_request_id text[], p_created_at timestamptz[], p_lease_id text[], p_from_lease bigint[],
     p_app_id text[], p_mode text[], p_connection_id text[], p_account_id text[],
@@ -44,13 +46,13 @@ CREATE FUNCTION wattfare_settle_grouped(
     p_d_completion_tokens bigint[], p_d_cost bigint[])
 RETURNS TABLE (o_inserted integer, o_charged bigint)
 LANGUAGE plpgsql
-SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     m date;
     ok boolean;
 BEGIN
-    FOR m IN SELECT DISTINCT p FROM unnest(p_cp_period) p LOOP
+    FOREACH m IN ARRAY p_cp_period LOOP
         IF to_regclass('usage_events_' || to_char(m, 'YYYY_MM')) IS NULL THEN
             PERFORM wattfare_usage_partition(m::timestamp AT TIME ZONE 'UTC');
         END IF;
@@ -113,30 +115,42 @@ BEGIN
         RETURN;
     END IF;
 
-    UPDATE leases l SET amount = l.amount - g.v
-    FROM unnest(p_l_id, p_l_sum) AS g(id, v)
-    WHERE l.id = g.id AND g.v > 0;
-    UPDATE connection_periods cp
-    SET captured = cp.captured + g.v, held = cp.held - g.v, requests = cp.requests + g.n
-    FROM unnest(p_cp_connection_id, p_cp_period, p_cp_sum, p_cp_n) AS g(c, p, v, n)
-    WHERE cp.connection_id = g.c AND cp.period = g.p;
-    UPDATE wallets w SET captured = w.captured + g.v, held = w.held - g.v
-    FROM unnest(p_w_account_id, p_w_mode, p_w_sum) AS g(a, m, v)
-    WHERE w.account_id = g.a AND w.mode = g.m AND g.v > 0;
-    INSERT INTO usage_daily (day, app_id, mode, connection_id, account_id, model, requests,
-                             prompt_tokens, completion_tokens, cost)
-    SELECT * FROM unnest(p_d_day, p_d_app_id, p_d_mode, p_d_connection_id, p_d_account_id, p_d_model,
-                         p_d_n, p_d_prompt_tokens, p_d_completion_tokens, p_d_cost)
-    ON CONFLICT (app_id, mode, day, connection_id, model) DO UPDATE
-    SET requests = usage_daily.requests + excluded.requests,
-        prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
-        cost = usage_daily.cost + excluded.cost;
+    -- One statement applies the sums (every row it updates is locked).
+    WITH ul AS (
+        UPDATE leases l SET amount = l.amount - g.v
+        FROM unnest(p_l_id, p_l_sum) AS g(id, v)
+        WHERE l.id = g.id AND g.v > 0
+    ),
+    uw AS (
+        UPDATE wallets w SET captured = w.captured + g.v, held = w.held - g.v
+        FROM unnest(p_w_account_id, p_w_mode, p_w_sum) AS g(a, m, v)
+        WHERE w.account_id = g.a AND w.mode = g.m AND g.v > 0
+    ),
+    ud AS (
+        INSERT INTO usage_daily (day, app_id, mode, connection_id, account_id, model, requests,
+                                 prompt_tokens, completion_tokens, cost)
+        SELECT * FROM unnest(p_d_day, p_d_app_id, p_d_mode, p_d_connection_id, p_d_account_id, p_d_model,
+                             p_d_n, p_d_prompt_tokens, p_d_completion_tokens, p_d_cost)
+        ON CONFLICT (app_id, mode, day, connection_id, model) DO UPDATE
+        SET requests = usage_daily.requests + excluded.requests,
+            prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+            completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
+            cost = usage_daily.cost + excluded.cost
+    ),
+    up AS (
+        UPDATE connection_periods cp
+        SET captured = cp.captured + g.v, held = cp.held - g.v, requests = cp.requests + g.n
+        FROM unnest(p_cp_connection_id, p_cp_period, p_cp_sum, p_cp_n) AS g(c, p, v, n)
+        WHERE cp.connection_id = g.c AND cp.period = g.p
+        RETURNING g.v
+    )
+    SELECT coalesce(sum(v), 0)::bigint INTO o_charged FROM up;
 
-    PERFORM wattfare_lease_release(p_release, false);
+    IF cardinality(p_release) > 0 THEN
+        PERFORM wattfare_lease_release(p_release, false);
+    END IF;
 
     o_inserted := cardinality(p_request_id);
-    SELECT coalesce(sum(v), 0)::bigint INTO o_charged FROM unnest(p_cp_sum) v;
     RETURN NEXT;
 END $$;
 
