@@ -121,3 +121,92 @@ func BenchmarkEncodeSettleArgs(b *testing.B) {
 		}
 	})
 }
+
+// The sums Commit sends with a batch for wattfare_settle_grouped's fast
+// path decode to the batch's groups, and a batch the fast path cannot take
+// goes without them.
+func TestEncodeSettleGroups(t *testing.T) {
+	t.Parallel()
+	m := pgtype.NewMap()
+	zone := time.FixedZone("x", -5*3600)
+	mar1 := time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC)
+	base := spend.Settlement{RequestID: "req", LeaseID: "lease_1", FromLease: 100, ConnectionID: "conn_1",
+		AccountID: "acct_1", AppID: "app_1", Mode: wattfare.ModeTest,
+		Usage: spend.Usage{Model: "m", PromptTokens: 3, CompletionTokens: 4, Cost: 100}}
+	s := func(f func(s *spend.Settlement)) spend.Settlement {
+		c := base
+		c.At = mar1.Add(time.Hour)
+		f(&c)
+		return c
+	}
+	ss := []spend.Settlement{
+		s(func(s *spend.Settlement) { s.At = mar1.Add(-time.Microsecond).In(zone); s.LeaseID = "lease_feb" }), // February in UTC
+		s(func(s *spend.Settlement) {}),
+		s(func(s *spend.Settlement) { s.Usage.Cost = 40; s.Usage.Model = "n" }),
+		s(func(s *spend.Settlement) { s.LeaseID = "lease_2"; s.Usage.Cost = 0 }),
+		s(func(s *spend.Settlement) { s.At = mar1.Add(30 * time.Hour).In(zone) }),
+		s(func(s *spend.Settlement) {
+			s.LeaseID, s.ConnectionID, s.AccountID, s.Mode = "lease_3", "conn_2", "acct_2", wattfare.ModeLive
+		}),
+		s(func(s *spend.Settlement) {}),
+	}
+	a := encodeSettleArgs(ss, nil)
+	defer settleArgsPool.Put(a)
+	if !a.grouped {
+		t.Fatal("batch not grouped")
+	}
+	day := func(y int, mo time.Month, d int) time.Time { return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC) }
+	want := []any{
+		[]string{"lease_feb", "lease_1", "lease_2", "lease_3"}, []string{"conn_1", "conn_1", "conn_1", "conn_2"},
+		[]time.Time{day(2030, 2, 1), mar1, mar1, mar1}, []int64{100, 340, 0, 100},
+		[]string{"conn_1", "conn_1", "conn_2"}, []time.Time{day(2030, 2, 1), mar1, mar1}, []int64{100, 340, 100}, []int64{1, 5, 1},
+		[]string{"acct_1", "acct_2"}, []string{"test", "live"}, []int64{440, 100},
+		[]time.Time{day(2030, 2, 28), mar1, mar1, day(2030, 3, 2), mar1},
+		[]string{"app_1", "app_1", "app_1", "app_1", "app_1"}, []string{"test", "test", "test", "test", "live"},
+		[]string{"conn_1", "conn_1", "conn_1", "conn_1", "conn_2"}, []string{"acct_1", "acct_1", "acct_1", "acct_1", "acct_2"},
+		[]string{"m", "m", "n", "m", "m"}, []int64{1, 3, 1, 1, 1}, []int64{3, 9, 3, 3, 3}, []int64{4, 12, 4, 4, 4},
+		[]int64{100, 200, 40, 100, 100},
+	}
+	for i, w := range want {
+		p := settleParams + i
+		got := reflect.New(reflect.TypeOf(w))
+		if err := m.Scan(settleOIDs[p], pgtype.BinaryFormatCode, a.values[p], got.Interface()); err != nil {
+			t.Errorf("parameter %d: %v", p+1, err)
+			continue
+		}
+		if g := got.Elem().Interface(); !reflect.DeepEqual(g, w) {
+			t.Errorf("parameter %d: %v, want %v", p+1, g, w)
+		}
+	}
+
+	for name, f := range map[string]func(s *spend.Settlement){
+		"no lease":                      func(s *spend.Settlement) { s.LeaseID = "" },
+		"cost beyond from_lease":        func(s *spend.Settlement) { s.Usage.Cost = 101 },
+		"negative cost":                 func(s *spend.Settlement) { s.Usage.Cost = -1 },
+		"huge cost":                     func(s *spend.Settlement) { s.FromLease, s.Usage.Cost = 1<<62, 1<<62 },
+		"huge tokens":                   func(s *spend.Settlement) { s.Usage.CompletionTokens = 1 << 62 },
+		"lease of two connections":      func(s *spend.Settlement) { s.ConnectionID, s.AccountID = "conn_2", "acct_2" },
+		"lease of two periods":          func(s *spend.Settlement) { s.At = mar1.Add(-time.Hour) },
+		"period of two accounts":        func(s *spend.Settlement) { s.LeaseID, s.AccountID = "lease_9", "acct_9" },
+		"period of two modes":           func(s *spend.Settlement) { s.LeaseID, s.Mode = "lease_9", wattfare.ModeLive },
+		"lease of two accounts":         func(s *spend.Settlement) { s.AccountID = "acct_9" },
+		"period of two accounts, later": func(s *spend.Settlement) { s.AccountID = "acct_9"; s.LeaseID = "lease_2" },
+		"lease of two modes":            func(s *spend.Settlement) { s.Mode = wattfare.ModeLive },
+	} {
+		bad := append([]spend.Settlement{}, ss[1:]...)
+		f(&bad[len(bad)-1])
+		b := encodeSettleArgs(bad, nil)
+		if b.grouped {
+			t.Errorf("%s: grouped", name)
+		}
+		for i := settleParams; i < settleGroupedParams; i++ {
+			if b.values[i] != nil {
+				t.Errorf("%s: parameter %d sent", name, i+1)
+			}
+		}
+		settleArgsPool.Put(b)
+	}
+	if empty := encodeSettleArgs(nil, []string{"lease_1"}); empty.grouped {
+		t.Error("empty batch grouped")
+	}
+}
