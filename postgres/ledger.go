@@ -19,8 +19,9 @@ import (
 )
 
 // Ledger is the spend engine's Postgres side: each method is one call of a
-// SQL function from migrations/002_ledger.sql, so each step is one atomic
-// transaction that takes its row locks in the migration's global order.
+// SQL function from migrations/002_ledger.sql (Commit's fast path: 006), so
+// each step is one atomic transaction that takes its row locks in the
+// migration's global order.
 type Ledger struct {
 	db *pgxpool.Pool
 }
