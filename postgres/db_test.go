@@ -3,12 +3,15 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/tern/v2/migrate"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/migrations"
 	"github.com/wattfare/wattfare/postgres"
 	"github.com/wattfare/wattfare/postgres/pgtest"
 )
@@ -18,6 +21,57 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	u := pgtest.NewURL(t)
 	if err := postgres.Migrate(context.Background(), u); err != nil {
 		t.Fatalf("second migrate: %v", err)
+	}
+}
+
+// TestMigrationsRollBackAndReapply runs every migration's down part, back
+// to an empty schema, and then every up part again: an operator rolling a
+// release back must not be stranded by a down part that fails.
+func TestMigrationsRollBackAndReapply(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := pgtest.NewURL(t)
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// A settled event, so that the down parts meet a table with rows and a
+	// month partition made on demand.
+	if _, err := conn.Exec(ctx, `SELECT wattfare_usage_partition(now())`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO usage_events (request_id, created_at, app_id, mode, connection_id, account_id,
+		app_user_id, key_id, model, cost, charged) VALUES ('req_1', now(), 'app_1', 'test', 'conn_1', 'acct_1', 'u', 'key_1', 'm', 5, 5)`); err != nil {
+		t.Fatal(err)
+	}
+	m, err := migrate.NewMigrator(ctx, conn, "wattfare_schema_version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadMigrations(fs.FS(migrations.FS)); err != nil {
+		t.Fatal(err)
+	}
+	for v := int32(len(m.Migrations)) - 1; v >= 0; v-- {
+		if err := m.MigrateTo(ctx, v); err != nil {
+			t.Fatalf("down to %d: %v", v, err)
+		}
+	}
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'wattfare_schema_version'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("after every down part, %d tables are left (%v)", n, err)
+	}
+	if err := postgres.MigrateConn(ctx, conn); err != nil {
+		t.Fatalf("up again: %v", err)
+	}
+	// The schema works again: the same request settles once.
+	for i, want := range []int64{1, 0} {
+		tag, err := conn.Exec(ctx, `INSERT INTO usage_events (request_id, created_at, app_id, mode, connection_id, account_id,
+			app_user_id, key_id, model, cost, charged) VALUES ('req_1', '2026-01-02T03:04:05Z', 'app_1', 'test', 'conn_1', 'acct_1', 'u', 'key_1', 'm', 5, 5)
+			ON CONFLICT DO NOTHING`)
+		if err != nil || tag.RowsAffected() != want {
+			t.Fatalf("insert %d: %d rows (%v), want %d", i, tag.RowsAffected(), err, want)
+		}
 	}
 }
 
