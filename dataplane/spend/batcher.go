@@ -96,8 +96,17 @@ func (b *batcher) signal() {
 	}
 }
 
+// run commits batches until stop. A batch gathers for BatchInterval from
+// its first record, and commits sooner only when it is full or a lease
+// release waits (a revoke is waiting for it). What is queued while a batch
+// commits gathers as the next batch rather than committing at once:
+// back-to-back commits of whatever arrived during the previous one would
+// make batches as small as the commit is fast, and each commit has a fixed
+// cost in Postgres that a full batch spreads over a thousand requests.
 func (b *batcher) run(stop <-chan struct{}) {
 	backoff := b.e.cfg.BatchInterval
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
 	for {
 		select {
 		case <-stop:
@@ -105,18 +114,18 @@ func (b *batcher) run(stop <-chan struct{}) {
 		case <-b.kick:
 		case <-time.After(time.Second):
 		}
-		// Let a batch gather, unless it is already full or a lease release
-		// waits (a revoke is waiting for it).
-		b.mu.Lock()
-		now := b.queued >= b.e.cfg.BatchSize || len(b.releases) > 0
-		b.mu.Unlock()
-		if !now {
+		gather.Reset(b.e.cfg.BatchInterval)
+	wait:
+		for !b.urgent() {
 			select {
 			case <-stop:
 				return
-			case <-time.After(b.e.cfg.BatchInterval):
+			case <-b.kick: // a full batch or a release, perhaps
+			case <-gather.C:
+				break wait
 			}
 		}
+		gather.Stop()
 		for {
 			more, err := b.flush(context.Background())
 			if err != nil {
@@ -133,8 +142,21 @@ func (b *batcher) run(stop <-chan struct{}) {
 			if !more {
 				break
 			}
+			if !b.urgent() {
+				// Queued during the commit: it gathers as the next batch.
+				b.signal()
+				break
+			}
 		}
 	}
+}
+
+// urgent reports whether a batch should commit without gathering longer:
+// it is full, or a lease release waits.
+func (b *batcher) urgent() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.queued >= b.e.cfg.BatchSize || len(b.releases) > 0
 }
 
 // flush commits what is queued, BatchSize settlements at a time. It
