@@ -111,7 +111,9 @@ func setup(t *testing.T, opts ...any) *env {
 		e.keyID, app, hash[:], []byte(sk.PublicKey()))
 	e.connect("u1", wattfare.USD(10))
 
-	scfg := spend.Config{SpoolDir: t.TempDir(), LeaseTTL: 3 * time.Second}
+	// Commits every 10 ms rather than 200: tests read usage right after a
+	// request, and noCharge waits 50 ms for any charge to land.
+	scfg := spend.Config{SpoolDir: t.TempDir(), LeaseTTL: 3 * time.Second, BatchInterval: 10 * time.Millisecond}
 	for _, o := range opts {
 		if f, ok := o.(func(*spend.Config)); ok {
 			f(&scfg)
