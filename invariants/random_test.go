@@ -242,7 +242,10 @@ func (w *world) capChange() {
 		w.c.t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, u.ConnectionID); err != nil {
+	// As the control plane's cap change: the cap is no key, so the lock lets
+	// settlements' foreign-key checks through (FOR UPDATE would not, and
+	// deadlocks with a settlement holding the period row).
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM connections WHERE id = $1 FOR NO KEY UPDATE`, u.ConnectionID); err != nil {
 		w.c.t.Fatal(err)
 	}
 	var used int64
@@ -251,7 +254,7 @@ func (w *world) capChange() {
 		w.c.t.Fatal(err)
 	}
 	// Lock the period row too so no grant lands between read and write.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM connection_periods WHERE connection_id = $1 FOR UPDATE`, u.ConnectionID); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM connection_periods WHERE connection_id = $1 ORDER BY period FOR UPDATE`, u.ConnectionID); err != nil {
 		w.c.t.Fatal(err)
 	}
 	// Below what leases hold is fine (the ledger takes the excess back);

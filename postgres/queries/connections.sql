@@ -1,5 +1,5 @@
 -- name: OwnedConnectionForUpdate :one
-SELECT monthly_cap, status FROM connections WHERE id = @id AND account_id = @account_id FOR UPDATE;
+SELECT monthly_cap, status FROM connections WHERE id = @id AND account_id = @account_id FOR NO KEY UPDATE;
 
 -- name: SetConnectionCap :exec
 UPDATE connections SET monthly_cap = $2, updated_at = now() WHERE id = $1;

@@ -69,4 +69,4 @@ VALUES ($1, 'test', 'credit', $2, $3);
 -- name: ConsentLockConnection :exec
 -- Taken first by an approval, so that a revoke committing meanwhile is
 -- seen (and not silently undone by the upsert).
-SELECT id FROM connections WHERE app_id = $1 AND mode = $2 AND app_user_id = $3 FOR UPDATE;
+SELECT id FROM connections WHERE app_id = $1 AND mode = $2 AND app_user_id = $3 FOR NO KEY UPDATE;

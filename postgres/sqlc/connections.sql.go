@@ -64,7 +64,7 @@ func (q *Queries) LockPeriodCaptured(ctx context.Context, db DBTX, arg LockPerio
 }
 
 const ownedConnectionForUpdate = `-- name: OwnedConnectionForUpdate :one
-SELECT monthly_cap, status FROM connections WHERE id = $1 AND account_id = $2 FOR UPDATE
+SELECT monthly_cap, status FROM connections WHERE id = $1 AND account_id = $2 FOR NO KEY UPDATE
 `
 
 type OwnedConnectionForUpdateParams struct {

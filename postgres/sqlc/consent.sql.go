@@ -205,7 +205,7 @@ func (q *Queries) ConsentKey(ctx context.Context, db DBTX, id string) (ConsentKe
 }
 
 const consentLockConnection = `-- name: ConsentLockConnection :exec
-SELECT id FROM connections WHERE app_id = $1 AND mode = $2 AND app_user_id = $3 FOR UPDATE
+SELECT id FROM connections WHERE app_id = $1 AND mode = $2 AND app_user_id = $3 FOR NO KEY UPDATE
 `
 
 type ConsentLockConnectionParams struct {
