@@ -29,6 +29,7 @@ type batcher struct {
 	flushing bool
 	flushes  uint64 // flushes begun, for readers of pending (see pendingCharges)
 	last     int    // settlements in the last flush, to size new chunks
+	released uint64 // lease releases queued so far
 }
 
 // maxFreeChunks bounds the committed chunks kept for reuse: one being
@@ -41,6 +42,9 @@ func newBatcher(e *Engine, sp *spool) *batcher {
 	// Spools of dead processes (and of this process id's previous run) go first.
 	for i := range sp.adopted {
 		b.queue(&sp.adopted[i])
+	}
+	if len(sp.adopted) > 0 {
+		b.signal() // commit them now: their leases may be swept meanwhile
 	}
 	sp.adopted = nil
 	return b
@@ -84,6 +88,7 @@ func (b *batcher) settle(s Settlement) {
 // before it.
 func (b *batcher) release(id string) {
 	b.mu.Lock()
+	b.released++
 	b.releases = append(b.releases, id)
 	b.mu.Unlock()
 	b.signal()
@@ -97,14 +102,16 @@ func (b *batcher) signal() {
 }
 
 // run commits batches until stop. A batch gathers for BatchInterval from
-// its first record, and commits sooner only when it is full or a lease
-// release waits (a revoke is waiting for it). What is queued while a batch
-// commits gathers as the next batch rather than committing at once:
+// its first record (or, for records queued while the previous batch
+// committed, from the end of that commit), and commits sooner only when it
+// is full or a lease release waits (a revoke is waiting for it). What is
+// queued while a batch commits gathers as the next batch rather than
+// committing at once:
 // back-to-back commits of whatever arrived during the previous one would
 // make batches as small as the commit is fast, and each commit has a fixed
 // cost in Postgres that a full batch spreads over a thousand requests.
 func (b *batcher) run(stop <-chan struct{}) {
-	backoff := b.e.cfg.BatchInterval
+	backoff := retryBackoff
 	gather := time.NewTimer(time.Hour)
 	gather.Stop()
 	for {
@@ -130,15 +137,29 @@ func (b *batcher) run(stop <-chan struct{}) {
 			more, err := b.flush(context.Background())
 			if err != nil {
 				b.e.log.Warn("commit settlements", "err", err)
-				select {
-				case <-stop:
-					return
-				case <-time.After(backoff):
+				// Retry after a backoff, or at once when a new lease
+				// release comes in (a revoke waits for it).
+				seen := b.releaseCount()
+				retry := time.NewTimer(backoff)
+			backoff:
+				for {
+					select {
+					case <-stop:
+						retry.Stop()
+						return
+					case <-b.kick:
+						if b.releaseCount() != seen {
+							break backoff
+						}
+					case <-retry.C:
+						break backoff
+					}
 				}
+				retry.Stop()
 				backoff = min(2*backoff, 2*time.Second)
 				continue
 			}
-			backoff = b.e.cfg.BatchInterval
+			backoff = retryBackoff
 			if !more {
 				break
 			}
@@ -149,6 +170,17 @@ func (b *batcher) run(stop <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// retryBackoff is the first wait before a failed commit is retried; it
+// doubles up to 2 s while the ledger keeps failing.
+const retryBackoff = 20 * time.Millisecond
+
+// releaseCount is how many lease releases were ever queued.
+func (b *batcher) releaseCount() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.released
 }
 
 // urgent reports whether a batch should commit without gathering longer:

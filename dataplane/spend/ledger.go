@@ -19,9 +19,12 @@ type Ledger interface {
 	// at most half of the rest, and at least r.Min; otherwise nothing, with
 	// Reason set.
 	GrantLease(ctx context.Context, r LeaseRequest) (LeaseGrant, error)
-	// Commit writes settlements (exactly once per request id and admission
-	// time) and then releases the named leases, in one transaction. An
-	// error wrapping ErrRejected means retrying cannot help.
+	// Commit writes settlements and then releases the named leases, in one
+	// transaction. A settlement is written exactly once: the ledger keys it
+	// by payer (account and mode), admission time and request id, so a
+	// retried or replayed settlement must carry all four unchanged (the
+	// spool and the batcher resend records byte for byte). An error
+	// wrapping ErrRejected means retrying cannot help.
 	Commit(ctx context.Context, settlements []Settlement, releases []string) error
 	// SweepExpiredLeases releases leases whose expiry passed (those of dead
 	// or cut-off processes), each exactly once, and says how many.
