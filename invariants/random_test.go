@@ -51,6 +51,18 @@ func (w *world) activeUsers() []*user {
 	return out
 }
 
+// randomApp picks an app at random and returns its users and the first of
+// them not revoked (nil when all are).
+func (w *world) randomApp() ([]*user, *user) {
+	us := w.apps[w.rng.IntN(len(w.apps))]
+	for _, u := range us {
+		if !u.revoked {
+			return us, u
+		}
+	}
+	return us, nil
+}
+
 // TestRandomizedProcesses runs three `wattfare data` processes against one
 // database and the in-process sandbox, and applies random steps: concurrent
 // bursts from many users, cap changes, revokes, key revokes, app
@@ -307,15 +319,7 @@ func (w *world) revoke() {
 // keyRevoke rolls an app to a new key and revokes the old one with streams
 // open on it on every process.
 func (w *world) keyRevoke() {
-	ai := w.rng.IntN(len(w.apps))
-	us := w.apps[ai]
-	var u *user
-	for _, x := range us {
-		if !x.revoked {
-			u = x
-			break
-		}
-	}
+	us, u := w.randomApp()
 	if u == nil {
 		return
 	}
@@ -392,14 +396,7 @@ func (w *world) revokeWith(u *user, secret, sql, id string, scope postgres.Lease
 // suspend suspends an app with streams open on every process, checks that
 // they end and nothing is admitted, then lifts the suspension.
 func (w *world) suspend() {
-	us := w.apps[w.rng.IntN(len(w.apps))]
-	var u *user
-	for _, x := range us {
-		if !x.revoked {
-			u = x
-			break
-		}
-	}
+	_, u := w.randomApp()
 	if u == nil {
 		return
 	}
