@@ -146,7 +146,7 @@ func (ex *exchange) run(ctx *fasthttp.RequestCtx, body []byte) {
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
 		if !ex.req.Stream && ex.f.gotByte.Load() {
-			ex.failAfterUpstream(ctx, err, nil) // a whole answer broke off
+			ex.failAfterUpstream(ctx, err) // a whole answer broke off
 			return
 		}
 		ex.failBeforeFirstByte(ctx, err)
@@ -178,7 +178,7 @@ func (ex *exchange) whole(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 	defer bodyPool.Put(buf)
 	body, err := readAll(resp, buf)
 	if err != nil {
-		ex.failAfterUpstream(ctx, err, nil)
+		ex.failAfterUpstream(ctx, err)
 		return
 	}
 	var u streamUsage
@@ -257,8 +257,7 @@ func (ex *exchange) failBeforeFirstByte(ctx *fasthttp.RequestCtx, err error) {
 	if ex.f.killed.Load() {
 		// The payer was revoked while the upstream worked: charge the
 		// prompt, which surely reached it.
-		u.Chunks = 0
-		ex.settleRevoked(&u)
+		ex.settle(&u, "revoked")
 		ex.s.flights.remove(ex.f)
 		ex.s.fail(ctx, ex.f.killError(), 0)
 		return
@@ -277,25 +276,15 @@ func (ex *exchange) failBeforeFirstByte(ctx *fasthttp.RequestCtx, err error) {
 	ex.s.fail(ctx, wattfare.Errorf(wattfare.EUpstreamError, "the model's upstream failed before answering"), 0)
 }
 
-func (ex *exchange) settleRevoked(u *streamUsage) {
-	if ex.resolved {
-		return
-	}
-	ex.settle(&streamUsage{Chunks: u.Chunks, HaveUsage: u.HaveUsage, PromptTokens: u.PromptTokens,
-		CompletionTokens: u.CompletionTokens, HaveCost: u.HaveCost, Cost: u.Cost, UpstreamID: u.UpstreamID}, "revoked")
-}
-
-func (ex *exchange) failAfterUpstream(ctx *fasthttp.RequestCtx, err error, u *streamUsage) {
-	if u == nil {
-		u = &streamUsage{}
-	}
+func (ex *exchange) failAfterUpstream(ctx *fasthttp.RequestCtx, err error) {
+	var u streamUsage
 	if ex.f.killed.Load() {
-		ex.settleRevoked(u)
+		ex.settle(&u, "revoked")
 		ex.s.flights.remove(ex.f)
 		ex.s.fail(ctx, ex.f.killError(), 0)
 		return
 	}
-	ex.settle(u, "upstream_error")
+	ex.settle(&u, "upstream_error")
 	ex.s.flights.remove(ex.f)
 	if isTimeout(err) {
 		ex.s.fail(ctx, wattfare.Errorf(wattfare.EUpstreamTimeout, "the model's upstream stopped answering"), 0)
