@@ -9,30 +9,6 @@ import (
 	"context"
 )
 
-const getModel = `-- name: GetModel :one
-SELECT id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled, version, updated_at FROM models WHERE id = $1
-`
-
-func (q *Queries) GetModel(ctx context.Context, db DBTX, id string) (Model, error) {
-	row := db.QueryRow(ctx, getModel, id)
-	var i Model
-	err := row.Scan(
-		&i.ID,
-		&i.Upstream,
-		&i.UpstreamModel,
-		&i.Kind,
-		&i.DisplayName,
-		&i.PromptPrice,
-		&i.CompletionPrice,
-		&i.ContextLength,
-		&i.MaxOutputTokens,
-		&i.Enabled,
-		&i.Version,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
 const listModels = `-- name: ListModels :many
 SELECT id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled, version, updated_at FROM models ORDER BY id
 `
