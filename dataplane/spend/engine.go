@@ -217,10 +217,9 @@ func (e *Engine) mono() int64 { return int64(time.Since(e.base)) }
 // connState is what the engine knows of one connection: its current lease,
 // the keys seen on it, and a cached refusal.
 type connState struct {
-	id        string
-	appID     string
-	accountID string
-	mode      wattfare.Mode
+	id    string
+	appID string
+	mode  wattfare.Mode
 
 	mu       sync.Mutex // serializes ledger calls for this connection
 	lease    atomic.Pointer[lease]
@@ -276,7 +275,7 @@ func (e *Engine) connFor(p Payer) *connState {
 	if v, ok := e.conns.Load(p.ConnectionID); ok {
 		return v.(*connState)
 	}
-	cs := &connState{id: p.ConnectionID, appID: p.AppID, accountID: p.AccountID, mode: p.Mode}
+	cs := &connState{id: p.ConnectionID, appID: p.AppID, mode: p.Mode}
 	cs.walletHeld = e.walletHeld(p.AccountID, p.Mode)
 	empty := []*keyGate{}
 	cs.gates.Store(&empty)
