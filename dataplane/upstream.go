@@ -32,10 +32,7 @@ type Upstream struct {
 	// HTTP-Referer and X-Title, for instance).
 	Headers map[string]string
 
-	client   *fasthttp.HostClient
-	host     string
-	chatURI  string
-	embedURI string
+	client *fasthttp.HostClient
 	// What every request to this upstream carries, built once: parsed
 	// URIs (copied, not parsed, per request) and the Authorization value.
 	chatURL, embedURL fasthttp.URI
@@ -61,14 +58,11 @@ func (u *Upstream) init(t *transport) error {
 			host += ":80"
 		}
 	}
-	u.host = p.Host
 	base := p.Scheme + "://" + p.Host + p.EscapedPath()
-	u.chatURI = base + "/chat/completions"
-	u.embedURI = base + "/embeddings"
-	if err := u.chatURL.Parse(nil, []byte(u.chatURI)); err != nil {
+	if err := u.chatURL.Parse(nil, []byte(base+"/chat/completions")); err != nil {
 		return fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
-	if err := u.embedURL.Parse(nil, []byte(u.embedURI)); err != nil {
+	if err := u.embedURL.Parse(nil, []byte(base+"/embeddings")); err != nil {
 		return fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
 	if u.APIKey != "" {
