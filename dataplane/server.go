@@ -440,7 +440,7 @@ func (s *Server) model(ctx context.Context, id, kind string, mode wattfare.Mode)
 	if m == nil || !m.Enabled || m.Kind != kind {
 		return nil, nil, &wattfare.Error{Code: wattfare.EModelNotFound, Field: "model", Message: fmt.Sprintf("the model %q does not exist", id)}
 	}
-	if mode == wattfare.ModeTest && m.Upstream != "sandbox" && !s.cfg.TestModeAnyUpstream {
+	if s.testModeForbids(mode, m.Upstream) {
 		return nil, nil, &wattfare.Error{Code: wattfare.EModelNotFound, Field: "model", Message: fmt.Sprintf("test keys can call sandbox models only, not %q", id)}
 	}
 	u := s.upstreams[m.Upstream]
@@ -448,6 +448,13 @@ func (s *Server) model(ctx context.Context, id, kind string, mode wattfare.Mode)
 		return nil, nil, &wattfare.Error{Code: wattfare.EModelNotFound, Field: "model", Message: fmt.Sprintf("the model %q is not served here", id)}
 	}
 	return m, u, nil
+}
+
+// testModeForbids reports whether keys of mode may not call models of
+// upstream: test mode is served by the sandbox only (unless
+// TestModeAnyUpstream), so that test credit never buys real inference.
+func (s *Server) testModeForbids(mode wattfare.Mode, upstream string) bool {
+	return mode == wattfare.ModeTest && upstream != "sandbox" && !s.cfg.TestModeAnyUpstream
 }
 
 // minCompletionTokens is the least a clamped request may still produce.
@@ -716,7 +723,7 @@ func (s *Server) models(ctx *fasthttp.RequestCtx) {
 		Data   []model `json:"data"`
 	}{Object: "list", Data: []model{}}
 	for _, m := range ms.list {
-		if !m.Enabled || s.upstreams[m.Upstream] == nil || (c.key.Mode == wattfare.ModeTest && m.Upstream != "sandbox" && !s.cfg.TestModeAnyUpstream) {
+		if !m.Enabled || s.upstreams[m.Upstream] == nil || s.testModeForbids(c.key.Mode, m.Upstream) {
 			continue
 		}
 		out.Data = append(out.Data, model{
