@@ -4,14 +4,22 @@ import { graphql } from "../gql";
 import { errorMessage, retryAfter } from "../lib/client";
 import { Alert, Button, Field } from "./ui";
 
+// AccountFields is what the app knows of the signed-in account, whichever
+// operation answers with it.
+graphql(`
+  fragment AccountFields on Account {
+    id
+    email
+    displayName
+    isAdmin
+  }
+`);
+
 export const MeQuery = graphql(`
   query Me {
     me {
       account {
-        id
-        email
-        displayName
-        isAdmin
+        ...AccountFields
       }
     }
   }
@@ -21,10 +29,7 @@ const SignInMutation = graphql(`
   mutation SignIn($input: SignInInput!) {
     signIn(input: $input) {
       account {
-        id
-        email
-        displayName
-        isAdmin
+        ...AccountFields
       }
     }
   }
@@ -34,10 +39,7 @@ const SignUpMutation = graphql(`
   mutation SignUp($input: SignUpInput!) {
     signUp(input: $input) {
       account {
-        id
-        email
-        displayName
-        isAdmin
+        ...AccountFields
       }
     }
   }

@@ -3,13 +3,40 @@ import { BarChart, dayBars } from "./chart";
 import { Stat } from "./ui";
 import { formatUSD, fromNano, toNano } from "../lib/money";
 import { rangeOptions, type RangeKey } from "../lib/range";
+import { graphql } from "../gql";
+import type { UsageDayFieldsFragment } from "../gql/graphql";
+
+// The usage rows the pages' queries select for UsageSummary and UsageTable.
+graphql(`
+  fragment UsageDayFields on UsageDay {
+    day
+    requests
+    promptTokens
+    completionTokens
+    cost
+  }
+`);
+
+graphql(`
+  fragment ModelUsageFields on ModelUsage {
+    modelId
+    model {
+      id
+      displayName
+    }
+    requests
+    promptTokens
+    completionTokens
+    cost
+  }
+`);
 
 type Row = { requests: number; promptTokens: number; completionTokens: number; cost: string };
 
 const int = new Intl.NumberFormat("en-US");
 
 /** UsageSummary shows totals over a range and the cost per day as bars. */
-export function UsageSummary({ days, label }: { days: (Row & { day: string })[]; label: string }) {
+export function UsageSummary({ days, label }: { days: UsageDayFieldsFragment[]; label: string }) {
   let cost = 0n;
   let requests = 0;
   let tokens = 0;

@@ -14,11 +14,7 @@ const ConsoleDoc = graphql(`
   query AdminConsole($mode: Mode!, $from: Time!, $to: Time!) {
     admin {
       usageByDay(mode: $mode, from: $from, to: $to) {
-        day
-        requests
-        promptTokens
-        completionTokens
-        cost
+        ...UsageDayFields
       }
       usageByApp(mode: $mode, from: $from, to: $to, first: 20) {
         app {
@@ -32,15 +28,7 @@ const ConsoleDoc = graphql(`
         cost
       }
       usageByModel(mode: $mode, from: $from, to: $to) {
-        modelId
-        model {
-          id
-          displayName
-        }
-        requests
-        promptTokens
-        completionTokens
-        cost
+        ...ModelUsageFields
       }
     }
   }

@@ -1,11 +1,21 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
-import type { BudgetQuery, BudgetReceiptsQuery, Mode } from "../gql/graphql";
+import type { BudgetQuery, BudgetReceiptsQuery, Mode, WalletFieldsFragment } from "../gql/graphql";
 import { Alert, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, Stat, usePager } from "../components/ui";
 import { errorMessage, stopWrite } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
 import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, toNano, validCap } from "../lib/money";
+
+graphql(`
+  fragment WalletFields on Wallet {
+    mode
+    available
+    credits
+    captured
+    held
+  }
+`);
 
 const BudgetQueryDoc = graphql(`
   query Budget($mode: Mode!) {
@@ -15,11 +25,7 @@ const BudgetQueryDoc = graphql(`
         email
       }
       wallet(mode: $mode) {
-        mode
-        available
-        credits
-        captured
-        held
+        ...WalletFields
       }
       connections(mode: $mode, first: 50) {
         edges {
@@ -112,11 +118,7 @@ const LedgerDoc = graphql(`
 const AddTestCreditDoc = graphql(`
   mutation AddTestCredit($amount: Money!) {
     addTestCredit(amount: $amount) {
-      mode
-      available
-      credits
-      captured
-      held
+      ...WalletFields
     }
   }
 `);
@@ -235,7 +237,7 @@ export function BudgetPage() {
   );
 }
 
-function WalletCard({ wallet, mode, onChange }: { wallet: NonNullable<BudgetQuery["me"]>["wallet"]; mode: Mode; onChange: () => void }) {
+function WalletCard({ wallet, mode, onChange }: { wallet: WalletFieldsFragment; mode: Mode; onChange: () => void }) {
   const [amount, setAmount] = useState("10");
   const [err, setErr] = useState<string | null>(null);
   const [state, add] = useMutation(AddTestCreditDoc);

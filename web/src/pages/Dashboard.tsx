@@ -1,7 +1,7 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
-import type { DashboardAppQuery, Mode } from "../gql/graphql";
+import type { ApiKeyFieldsFragment, DashboardAppQuery, Mode } from "../gql/graphql";
 import { Alert, Badge, Button, Card, CopyBox, Dialog, Field, Pager, Segmented, Select, Spinner, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
 import { useMe } from "../components/auth";
@@ -9,6 +9,18 @@ import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, navigate, useLocation, withQuery } from "../lib/router";
 import { formatDate, formatDateTime, formatUSD } from "../lib/money";
 import { parseRange, usageRange } from "../lib/range";
+
+graphql(`
+  fragment ApiKeyFields on ApiKey {
+    id
+    mode
+    hint
+    createdAt
+    expiresAt
+    revokedAt
+    active
+  }
+`);
 
 const AppsDoc = graphql(`
   query DashboardApps($after: String) {
@@ -64,31 +76,13 @@ const AppDoc = graphql(`
         key
       }
       keys(mode: $mode) {
-        id
-        mode
-        hint
-        createdAt
-        expiresAt
-        revokedAt
-        active
+        ...ApiKeyFields
       }
       usageByDay(mode: $mode, from: $from, to: $to) {
-        day
-        requests
-        promptTokens
-        completionTokens
-        cost
+        ...UsageDayFields
       }
       usageByModel(mode: $mode, from: $from, to: $to) {
-        modelId
-        model {
-          id
-          displayName
-        }
-        requests
-        promptTokens
-        completionTokens
-        cost
+        ...ModelUsageFields
       }
       usageByUser(mode: $mode, from: $from, to: $to, first: 20) {
         connectionId
@@ -142,13 +136,7 @@ const CreateKeyDoc = graphql(`
     createKey(appId: $appId, mode: $mode) {
       secret
       key {
-        id
-        mode
-        hint
-        createdAt
-        expiresAt
-        revokedAt
-        active
+        ...ApiKeyFields
       }
     }
   }
@@ -159,13 +147,7 @@ const RollKeyDoc = graphql(`
     rollKey(keyId: $keyId, overlapSeconds: $overlapSeconds) {
       secret
       key {
-        id
-        mode
-        hint
-        createdAt
-        expiresAt
-        revokedAt
-        active
+        ...ApiKeyFields
       }
     }
   }
@@ -182,7 +164,7 @@ const RevokeKeyDoc = graphql(`
 `);
 
 type App = NonNullable<DashboardAppQuery["app"]>;
-type Key = App["keys"][number];
+type Key = ApiKeyFieldsFragment;
 
 /** DashboardPage is the developer dashboard: the app list, and one page per app. */
 export function DashboardPage() {
