@@ -775,10 +775,8 @@ func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
 	case wattfare.EInvalidAPIKey:
 		// The key used for renewal went bad (a revoke this process did not
 		// hear of): end its holds; other keys re-validate on their next grant.
-		werr := statusError(grant.Reason)
 		if g := cs.gate(keyID); g != nil {
-			g.denied.Store(werr)
-			closeSignal(g, werr)
+			g.deny(statusError(grant.Reason))
 		}
 		e.closeLease(l)
 		return
@@ -788,9 +786,7 @@ func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
 	default:
 		// Revoked, suspended or gone while this process was not told
 		// (e.g. its listener was reconnecting): end everything on it.
-		werr := statusError(grant.Reason)
-		cs.denial.Store(&denial{err: werr, until: now + int64(statusDenialTTL)})
-		e.surrenderConn(cs, werr)
+		e.denyConn(cs, statusError(grant.Reason), now)
 		return
 	}
 	if topUp {
@@ -817,17 +813,14 @@ func (e *Engine) refuse(cs *connState, keyID string, g LeaseGrant, a Admission, 
 	err := refusal(g, periodStart)
 	switch g.Reason {
 	case wattfare.EInvalidAPIKey:
-		gate := cs.setGate(keyID, nil)
-		gate.denied.Store(err)
-		closeSignal(gate, err)
+		cs.setGate(keyID, nil).deny(err)
 	case wattfare.ECapReached, wattfare.EBudgetExhausted:
 		cs.denial.Store(&denial{err: err, amount: a.floor(), until: now + int64(200*time.Millisecond)})
 	default:
 		// The ledger knows of a revoke this process was not told about:
 		// end what is in flight too. Re-ask after a while in case the
 		// event that lifts it is missed.
-		cs.denial.Store(&denial{err: err, until: now + int64(statusDenialTTL)})
-		e.surrenderConn(cs, err)
+		e.denyConn(cs, err, now)
 	}
 	return err
 }

@@ -103,12 +103,10 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 				werr := statusError(grant.Reason)
 				if grant.Reason == wattfare.EInvalidAPIKey {
 					if g := cs.gate(h.payer.KeyID); g != nil {
-						g.denied.Store(werr)
-						closeSignal(g, werr)
+						g.deny(werr)
 					}
 				} else {
-					cs.denial.Store(&denial{err: werr, until: now + int64(statusDenialTTL)})
-					e.surrenderConn(cs, werr)
+					e.denyConn(cs, werr, now)
 				}
 				e.closeLease(l)
 			}

@@ -181,9 +181,7 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 		}
 		if p.gate == nil {
 			if st.Reason != "" {
-				werr := statusError(st.Reason)
-				cs.denial.Store(&denial{err: werr, until: e.mono() + int64(statusDenialTTL)})
-				e.surrenderConn(cs, werr)
+				e.denyConn(cs, statusError(st.Reason), e.mono())
 				continue
 			}
 			if d := cs.denial.Load(); d != nil {
@@ -195,9 +193,7 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 			continue
 		}
 		if st.Reason == wattfare.EInvalidAPIKey {
-			werr := statusError(st.Reason)
-			p.gate.denied.Store(werr)
-			closeSignal(p.gate, werr)
+			p.gate.deny(statusError(st.Reason))
 			// A key revoke waits for every lease of the app: surrender.
 			if l := cs.lease.Load(); l != nil {
 				e.closeLease(l)
@@ -210,6 +206,20 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 			cs.mu.Unlock()
 		}
 	}
+}
+
+// denyConn refuses the connection until an invalidation lifts the refusal
+// (or statusDenialTTL passes) and ends everything on it.
+func (e *Engine) denyConn(cs *connState, werr *wattfare.Error, now int64) {
+	cs.denial.Store(&denial{err: werr, until: now + int64(statusDenialTTL)})
+	e.surrenderConn(cs, werr)
+}
+
+// deny refuses g's key until it is re-validated and ends the holds
+// admitted through it.
+func (g *keyGate) deny(werr *wattfare.Error) {
+	g.denied.Store(werr)
+	closeSignal(g, werr)
 }
 
 // surrenderConn ends everything on a connection that may no longer spend.
