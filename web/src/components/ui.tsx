@@ -174,15 +174,16 @@ export function usePager() {
   };
 }
 
-export function Pager({ label, page, hasNext, onPrev, onNext }: { label: string; page: number; hasNext: boolean; onPrev: () => void; onNext: () => void }) {
-  if (page === 1 && !hasNext) return null;
+/** Pager moves pager through a list by its pageInfo; nothing shows before the first page loads or when all fits on one. */
+export function Pager({ label, pager, pageInfo }: { label: string; pager: ReturnType<typeof usePager>; pageInfo: { hasNextPage: boolean; endCursor?: string | null } | undefined }) {
+  if (!pageInfo || (pager.page === 1 && !pageInfo.hasNextPage)) return null;
   return (
     <nav className="pager" aria-label={label}>
-      <Button variant="secondary" onClick={onPrev} disabled={page === 1}>
+      <Button variant="secondary" onClick={pager.prev} disabled={pager.page === 1}>
         Previous
       </Button>
-      <span className="muted small">Page {page}</span>
-      <Button variant="secondary" onClick={onNext} disabled={!hasNext}>
+      <span className="muted small">Page {pager.page}</span>
+      <Button variant="secondary" onClick={() => pager.next(pageInfo.endCursor)} disabled={!pageInfo.hasNextPage}>
         Next
       </Button>
     </nav>

@@ -295,7 +295,7 @@ function AppsCard() {
           </table>
         </div>
       )}
-      {page && <Pager label="Apps pages" page={pager.page} hasNext={page.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(page.pageInfo.endCursor)} />}
+      <Pager label="Apps pages" pager={pager} pageInfo={page?.pageInfo} />
       <SuspendDialog app={suspending} onClose={() => setSuspending(null)} onDone={done} />
       <UnsuspendDialog app={unsuspending} onClose={() => setUnsuspending(null)} onDone={done} />
     </Card>
@@ -518,7 +518,7 @@ function AccountsCard() {
           </table>
         </div>
       )}
-      {page && <Pager label="Accounts pages" page={pager.page} hasNext={page.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(page.pageInfo.endCursor)} />}
+      <Pager label="Accounts pages" pager={pager} pageInfo={page?.pageInfo} />
     </Card>
   );
 }

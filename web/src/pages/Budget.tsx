@@ -378,7 +378,7 @@ function ReceiptsCard({ mode, tick }: { mode: Mode; tick: number }) {
       ) : (
         <ReceiptTable receipts={page.edges.map((e) => e.node)} />
       )}
-      {page && <Pager label="Receipts pages" page={pager.page} hasNext={page.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(page.pageInfo.endCursor)} />}
+      <Pager label="Receipts pages" pager={pager} pageInfo={page?.pageInfo} />
     </Card>
   );
 }
@@ -421,7 +421,7 @@ function LedgerCard({ mode, tick }: { mode: Mode; tick: number }) {
           </table>
         </div>
       )}
-      {page && <Pager label="Credits pages" page={pager.page} hasNext={page.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(page.pageInfo.endCursor)} />}
+      <Pager label="Credits pages" pager={pager} pageInfo={page?.pageInfo} />
     </Card>
   );
 }

@@ -241,7 +241,7 @@ function AppList() {
             ))}
           </ul>
         )}
-        {apps && <Pager label="Apps pages" page={pager.page} hasNext={apps.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(apps.pageInfo.endCursor)} />}
+        <Pager label="Apps pages" pager={pager} pageInfo={apps?.pageInfo} />
       </Card>
       <CreateAppCard />
     </div>
@@ -636,7 +636,7 @@ function ConnectionsCard({ appId, mode }: { appId: string; mode: Mode }) {
           </table>
         </div>
       )}
-      {page && <Pager label="Connected users pages" page={pager.page} hasNext={page.pageInfo.hasNextPage} onPrev={pager.prev} onNext={() => pager.next(page.pageInfo.endCursor)} />}
+      <Pager label="Connected users pages" pager={pager} pageInfo={page?.pageInfo} />
     </Card>
   );
 }
