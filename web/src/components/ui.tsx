@@ -170,7 +170,6 @@ export function usePager() {
     page: stack.length + 1,
     next: (cursor: string | null | undefined) => cursor && setStack((s) => [...s, cursor]),
     prev: () => setStack((s) => s.slice(0, -1)),
-    reset: () => setStack([]),
   };
 }
 

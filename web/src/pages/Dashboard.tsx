@@ -349,7 +349,7 @@ function AppPage({ id }: { id: string }) {
           />
         </div>
       </Card>
-      <ConnectionsCard appId={app.id} mode={mode} />
+      <ConnectionsCard key={mode} appId={app.id} mode={mode} />
       {owner && <SettingsCard app={app} />}
     </div>
   );
@@ -592,11 +592,6 @@ function KeysCard({ app, mode, publishableKey, onChange, readOnly }: { app: App;
 
 function ConnectionsCard({ appId, mode }: { appId: string; mode: Mode }) {
   const pager = usePager();
-  const [shownMode, setShownMode] = useState(mode);
-  if (shownMode !== mode) {
-    setShownMode(mode);
-    pager.reset();
-  }
   const [res] = useQuery({ query: AppConnectionsDoc, variables: { id: appId, mode, after: pager.after } });
   const page = res.data?.app?.connections;
   return (
