@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import { errorMessage, retryAfter } from "../lib/client";
+import { navigate } from "../lib/router";
 import { Alert, Button, Field } from "./ui";
 
 // AccountFields is what the app knows of the signed-in account, whichever
@@ -60,6 +61,11 @@ export function useMe() {
     error: res.error,
     refetch: () => refetch({ requestPolicy: "network-only" }),
   };
+}
+
+/** toSignIn sends a signed-out visitor to the sign-in page, which brings them back here. */
+export function toSignIn() {
+  navigate("/signin?next=" + encodeURIComponent(window.location.pathname + window.location.search), { replace: true });
 }
 
 export function useSignOut() {

@@ -4,7 +4,7 @@ import { graphql } from "../gql";
 import type { AdminAppsQuery, AdminConsoleQuery, AdminModelsQuery, Mode } from "../gql/graphql";
 import { Alert, Badge, Button, Card, Dialog, Field, Pager, Segmented, Spinner, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
-import { useMe } from "../components/auth";
+import { toSignIn, useMe } from "../components/auth";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, navigate, useLocation, withQuery } from "../lib/router";
 import { capInput, formatDate, formatUSD, validPrice } from "../lib/money";
@@ -141,7 +141,7 @@ export function AdminPage() {
   const { account, loading } = useMe();
   if (loading) return <Spinner />;
   if (!account) {
-    navigate("/signin?next=" + encodeURIComponent(window.location.pathname + window.location.search), { replace: true });
+    toSignIn();
     return null;
   }
   if (!account.isAdmin) {

@@ -3,6 +3,7 @@ import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { BudgetQuery, BudgetReceiptsQuery, Mode, WalletFieldsFragment } from "../gql/graphql";
 import { Alert, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, Stat, usePager } from "../components/ui";
+import { toSignIn } from "../components/auth";
 import { errorMessage, stopWrite } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
 import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, toNano, validCap } from "../lib/money";
@@ -174,7 +175,7 @@ export function BudgetPage() {
   if (res.error && !res.data) return <Alert>{errorMessage(res.error)}</Alert>;
   const me = res.data?.me;
   if (!me) {
-    navigate("/signin?next=" + encodeURIComponent(window.location.pathname + window.location.search), { replace: true });
+    toSignIn();
     return null;
   }
   const conns = me.connections.edges.map((e) => e.node);

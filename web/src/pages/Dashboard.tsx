@@ -4,7 +4,7 @@ import { graphql } from "../gql";
 import type { ApiKeyFieldsFragment, DashboardAppQuery, Mode } from "../gql/graphql";
 import { Alert, Badge, Button, Card, CopyBox, Dialog, Field, Pager, Segmented, Select, Spinner, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
-import { useMe } from "../components/auth";
+import { toSignIn, useMe } from "../components/auth";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, navigate, useLocation, withQuery } from "../lib/router";
 import { formatDate, formatDateTime, formatUSD } from "../lib/money";
@@ -172,7 +172,7 @@ export function DashboardPage() {
   const { account, loading } = useMe();
   if (loading) return <Spinner />;
   if (!account) {
-    navigate("/signin?next=" + encodeURIComponent(window.location.pathname + window.location.search), { replace: true });
+    toSignIn();
     return null;
   }
   const m = path.match(/^\/dashboard\/apps\/([^/]+)\/?$/);
