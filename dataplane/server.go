@@ -96,7 +96,9 @@ type budgetMemo struct {
 	refreshing atomic.Bool
 }
 
-// now is the time (time.Now's) at which the request arrived.
+// remaining returns the payer's remaining budget from its memo, loading
+// the memo on a connection's first request; at is when the request arrived
+// (time.Now's).
 func (s *Server) remaining(ctx context.Context, p spend.Payer, at time.Time) (wattfare.Money, bool) {
 	now := at.UnixNano()
 	v, ok := s.budgets.Load(p.ConnectionID)
@@ -559,9 +561,6 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string, now tim
 	ex.run(ctx, out)
 }
 
-// logInternal logs an internal error (a database that does not answer, for
-// instance) and turns it into 503 unavailable: the client may retry, and
-// nothing about the failure leaks.
 // admitRate applies the per-key and per-connection rate limits, answering
 // 429 when one is over; now is cfg.Now's.
 func (s *Server) admitRate(ctx *fasthttp.RequestCtx, c *caller, now time.Time) bool {
@@ -582,6 +581,9 @@ func (s *Server) admitRate(ctx *fasthttp.RequestCtx, c *caller, now time.Time) b
 	return false
 }
 
+// logInternal logs an internal error (a database that does not answer, for
+// instance) and turns it into 503 unavailable: the client may retry, and
+// nothing about the failure leaks.
 func (s *Server) logInternal(err error) error {
 	if wattfare.ErrorCode(err) == wattfare.EINTERNAL {
 		if s.draining.Load() && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
