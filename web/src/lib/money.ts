@@ -25,9 +25,14 @@ export function capInput(amount: string | null | undefined): string {
   return f ? `${whole}.${f}` : whole;
 }
 
+/** moneyInput turns what a user typed in a dollar field (" $12.50") into the Money string sent to the API ("12.50"). */
+export function moneyInput(input: string): string {
+  return input.trim().replace(/^\$/, "");
+}
+
 /** validCap checks what a user typed as a monthly cap. */
 export function validCap(input: string): string | null {
-  const s = input.trim().replace(/^\$/, "");
+  const s = moneyInput(input);
   if (!/^\d+(\.\d{1,2})?$/.test(s)) return "Enter an amount in dollars, such as 5 or 12.50.";
   if (Number(s) <= 0) return "The cap must be more than $0.";
   if (Number(s) > 100000) return "The cap can be at most $100,000.";
@@ -88,7 +93,7 @@ export function isZero(amount: string | null | undefined): boolean {
 
 /** validPrice checks a price per million tokens typed by an admin: a decimal string, never a float. */
 export function validPrice(input: string): string | null {
-  const s = input.trim().replace(/^\$/, "");
+  const s = moneyInput(input);
   if (!/^\d+(\.\d{1,6})?$/.test(s)) return "Enter dollars per million tokens, such as 2 or 0.15 (at most 6 decimals).";
   return null;
 }

@@ -7,7 +7,7 @@ import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
 import { toSignIn, useMe } from "../components/auth";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, navigate, useLocation, withQuery } from "../lib/router";
-import { capInput, formatDate, formatUSD, validPrice } from "../lib/money";
+import { capInput, formatDate, formatUSD, moneyInput, validPrice } from "../lib/money";
 import { parseRange, usageRange } from "../lib/range";
 
 const ConsoleDoc = graphql(`
@@ -451,7 +451,7 @@ function PriceEditor({ model, onClose, onSaved }: { model: ModelRow; onClose: ()
       setErrs(local);
       return;
     }
-    const r = await update({ input: { modelId: model.id, promptPerMillion: prompt.trim().replace(/^\$/, ""), completionPerMillion: completion.trim().replace(/^\$/, "") } });
+    const r = await update({ input: { modelId: model.id, promptPerMillion: moneyInput(prompt), completionPerMillion: moneyInput(completion) } });
     if (r.error || !r.data) {
       setErrs(fieldErrors(r.error));
       return;

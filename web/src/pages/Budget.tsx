@@ -6,7 +6,7 @@ import { Alert, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, St
 import { toSignIn } from "../components/auth";
 import { errorMessage, stopWrite } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
-import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, toNano, validCap } from "../lib/money";
+import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, moneyInput, toNano, validCap } from "../lib/money";
 
 graphql(`
   fragment WalletFields on Wallet {
@@ -250,7 +250,7 @@ function WalletCard({ wallet, mode, onChange }: { wallet: WalletFieldsFragment; 
       return;
     }
     setErr(null);
-    const r = await add({ amount: amount.trim().replace(/^\$/, "") });
+    const r = await add({ amount: moneyInput(amount) });
     if (r.error) setErr(errorMessage(r.error));
     else onChange();
   }
@@ -292,7 +292,7 @@ function ConnectionRow({ conn, onChange }: { conn: Conn; onChange: (notice: stri
       setErr(v);
       return;
     }
-    const r = await setCapMut({ id: conn.id, cap: cap.trim().replace(/^\$/, "") });
+    const r = await setCapMut({ id: conn.id, cap: moneyInput(cap) });
     // A lower cap may answer PROPAGATION_PENDING: saved all the same.
     const out = stopWrite(r);
     if (!out.ok) {

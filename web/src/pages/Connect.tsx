@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { AuthForm, useSignOut } from "../components/auth";
 import { Alert, Badge, Button, Field, Spinner } from "../components/ui";
-import { capInput, formatDate, formatUSD, validCap } from "../lib/money";
+import { capInput, formatDate, formatUSD, moneyInput, validCap } from "../lib/money";
 import {
   ConsentError,
   approve,
@@ -121,7 +121,7 @@ export function ConnectPage() {
     const err = validCap(cap);
     setCapError(err);
     if (err) return;
-    void doApprove(phase.ctx, cap.trim().replace(/^\$/, ""));
+    void doApprove(phase.ctx, moneyInput(cap));
   }
 
   function deny() {
