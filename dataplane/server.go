@@ -325,7 +325,6 @@ func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 	} else if errors.As(err, new(*fasthttp.ErrSmallBuffer)) || bytes.Contains([]byte(err.Error()), []byte("small read buffer")) {
 		code, msg = wattfare.ERequestTooLarge, "the request header is over the limit"
 	} else if isTimeout(err) {
-		ctx.SetConnectionClose()
 		msg = "the request was not received in time"
 	}
 	ctx.SetConnectionClose()
