@@ -75,6 +75,15 @@ export function Badge({ tone = "neutral", children }: { tone?: "neutral" | "gree
   return <span className={`badge badge-${tone}`}>{children}</span>;
 }
 
+/** AppAvatar is an app's initial in a tile beside its name; screen readers read the name instead. */
+export function AppAvatar({ name, small }: { name: string; small?: boolean }) {
+  return (
+    <div className={`app-avatar${small ? " small" : ""}`} aria-hidden="true">
+      {name.slice(0, 1).toUpperCase()}
+    </div>
+  );
+}
+
 export function Spinner({ label = "Loading" }: { label?: string }) {
   return (
     <div className="loading" role="status">

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { BudgetQuery, BudgetReceiptsQuery, Mode, WalletFieldsFragment } from "../gql/graphql";
-import { Alert, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, Stat, usePager } from "../components/ui";
+import { Alert, AppAvatar, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, Stat, usePager } from "../components/ui";
 import { toSignIn } from "../components/auth";
 import { errorMessage, stopWrite } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
@@ -323,7 +323,7 @@ function ConnectionRow({ conn, onChange }: { conn: Conn; onChange: (notice: stri
   return (
     <li className="conn" aria-label={conn.app.name}>
       <div className="conn-head">
-        <div className="app-avatar small" aria-hidden="true">{conn.app.name.slice(0, 1).toUpperCase()}</div>
+        <AppAvatar name={conn.app.name} small />
         <div className="conn-name">
           <strong>{conn.app.name}</strong>
           {origin && <span className="muted"> · {origin}</span>}

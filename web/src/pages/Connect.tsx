@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { AuthForm, useSignOut } from "../components/auth";
-import { Alert, Badge, Button, Field, Spinner } from "../components/ui";
+import { Alert, AppAvatar, Badge, Button, Field, Spinner } from "../components/ui";
 import { capInput, formatDate, formatUSD, moneyInput, validCap } from "../lib/money";
 import {
   ConsentError,
@@ -208,7 +208,7 @@ function ConsentForm(props: {
   return (
     <div className="consent">
       <div className="app-id">
-        <div className="app-avatar" aria-hidden="true">{ctx.app.name.slice(0, 1).toUpperCase()}</div>
+        <AppAvatar name={ctx.app.name} />
         <div>
           <h1>
             Allow <strong>{ctx.app.name}</strong> to charge AI to your budget?

@@ -2,7 +2,7 @@ import { useMemo, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { ApiKeyFieldsFragment, DashboardAppQuery, Mode } from "../gql/graphql";
-import { Alert, Badge, Button, Card, CopyBox, Dialog, Field, Pager, Segmented, Select, Spinner, TextArea, usePager } from "../components/ui";
+import { Alert, AppAvatar, Badge, Button, Card, CopyBox, Dialog, Field, Pager, Segmented, Select, Spinner, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
 import { toSignIn, useMe } from "../components/auth";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
@@ -230,7 +230,7 @@ function AppList() {
           <ul className="app-list" aria-label="Your apps">
             {apps.edges.map(({ node: a }) => (
               <li key={a.id}>
-                <div className="app-avatar small" aria-hidden="true">{a.name.slice(0, 1).toUpperCase()}</div>
+                <AppAvatar name={a.name} small />
                 <div className="app-list-name">
                   <Link to={`/dashboard/apps/${encodeURIComponent(a.id)}`}>{a.name}</Link>
                   {a.suspended && <> <Badge tone="red">Suspended</Badge></>}
