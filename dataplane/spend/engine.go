@@ -562,18 +562,15 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 		cs.lastGrnt.Store(now)
 		g = cs.setGate(p.KeyID, grant.KeyExpiresAt)
 		sig := g.sig.Load()
-		deadline := start + int64(e.cfg.LeaseTTL) - int64(e.safetyMargin())
 		var l *lease
 		if extend {
 			l = cur
 			l.avail.Add(int64(grant.Granted))
-			if deadline > l.expires.Load() {
-				l.expires.Store(deadline)
-			}
+			e.extendExpiry(l, start)
 		} else {
 			l = &lease{id: id, cs: cs, period: period, periodStart: periodStart}
 			l.avail.Store(int64(grant.Granted))
-			l.expires.Store(deadline)
+			e.extendExpiry(l, start)
 			if cur != nil && cur.period > period {
 				// A late request for an earlier period (admitted before
 				// midnight): serve it from a one-off lease, closed after it.
@@ -798,7 +795,13 @@ func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
 		return
 	}
 	l.avail.Add(int64(grant.Granted))
-	deadline := now + int64(e.cfg.LeaseTTL) - int64(e.safetyMargin())
+	e.extendExpiry(l, now)
+}
+
+// extendExpiry moves l's admission deadline to what a grant asked for at
+// asked (mono time) allows, never earlier; cs.mu must be held.
+func (e *Engine) extendExpiry(l *lease, asked int64) {
+	deadline := asked + int64(e.cfg.LeaseTTL) - int64(e.safetyMargin())
 	if deadline > l.expires.Load() {
 		l.expires.Store(deadline)
 	}

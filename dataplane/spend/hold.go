@@ -88,10 +88,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 			if err == nil && grant.Reason == "" {
 				cs.lastGrnt.Store(now)
 				l.avail.Add(int64(grant.Granted))
-				deadline := now + int64(e.cfg.LeaseTTL) - int64(e.safetyMargin())
-				if deadline > l.expires.Load() {
-					l.expires.Store(deadline)
-				}
+				e.extendExpiry(l, now)
 				if cs.epoch.Load() != epoch {
 					e.closeLease(l)
 				}
