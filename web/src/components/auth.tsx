@@ -16,7 +16,7 @@ graphql(`
   }
 `);
 
-export const MeQuery = graphql(`
+const MeQuery = graphql(`
   query Me {
     me {
       account {

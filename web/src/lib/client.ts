@@ -16,12 +16,6 @@ export function errorMessage(err: { graphQLErrors?: { message: string }[]; netwo
   return err.message ?? "Something went wrong.";
 }
 
-/** errorCode returns the first GraphQL error's extensions.code. */
-export function errorCode(err: { graphQLErrors?: { extensions?: Record<string, unknown> }[] } | undefined | null): string | undefined {
-  const code = err?.graphQLErrors?.[0]?.extensions?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
 type GQLErr = { graphQLErrors?: { message: string; extensions?: Record<string, unknown> }[] } | undefined | null;
 
 /**
