@@ -1,8 +1,9 @@
-import type { ReactNode } from "react";
+import { useMemo, type ReactNode } from "react";
 import { BarChart, dayBars } from "./chart";
 import { Stat } from "./ui";
 import { formatUSD, fromNano, toNano } from "../lib/money";
-import { rangeOptions, type RangeKey } from "../lib/range";
+import { parseRange, rangeOptions, usageRange, type RangeKey } from "../lib/range";
+import { navigate, useLocation, withQuery } from "../lib/router";
 import { graphql } from "../gql";
 import type { UsageDayFieldsFragment } from "../gql/graphql";
 
@@ -87,11 +88,23 @@ export function UsageTable<T extends Row>({ caption, head, rows, cell, rowKey, e
   );
 }
 
-export function RangeSelect({ value, onChange }: { value: RangeKey; onChange: (v: RangeKey) => void }) {
+/** useUsageRange is the range in the address (?range=, the last 30 days when absent) and its bounds. */
+export function useUsageRange() {
+  const { query } = useLocation();
+  const range = parseRange(query.get("range"));
+  const bounds = useMemo(() => usageRange(range), [range]);
+  return { range, bounds };
+}
+
+/** RangeSelect changes ?range= in place; the default range leaves it out of the address. */
+export function RangeSelect({ value }: { value: RangeKey }) {
   return (
     <label className="range-select">
       <span className="sr-only">Time range</span>
-      <select className="select" value={value} onChange={(e) => onChange(e.target.value as RangeKey)} aria-label="Time range">
+      <select className="select" value={value} onChange={(e) => {
+          const r = e.target.value as RangeKey;
+          navigate(withQuery({ range: r === "30d" ? null : r }), { replace: true });
+        }} aria-label="Time range">
         {rangeOptions.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}

@@ -1,14 +1,13 @@
-import { useMemo, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { useClient, useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { AdminAppsQuery, AdminConsoleQuery, AdminModelsQuery, Mode } from "../gql/graphql";
 import { Alert, Badge, Button, Card, Dialog, Field, Pager, Segmented, Spinner, TextArea, usePager } from "../components/ui";
-import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
+import { RangeSelect, UsageSummary, UsageTable, useUsageRange } from "../components/usage";
 import { toSignIn, useMe } from "../components/auth";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, navigate, useLocation, withQuery } from "../lib/router";
 import { capInput, formatDate, formatUSD, moneyInput, validPrice } from "../lib/money";
-import { parseRange, usageRange } from "../lib/range";
 
 const ConsoleDoc = graphql(`
   query AdminConsole($mode: Mode!, $from: Time!, $to: Time!) {
@@ -160,8 +159,7 @@ export function AdminPage() {
 function Console() {
   const { query } = useLocation();
   const mode: Mode = query.get("mode") === "test" ? "TEST" : "LIVE";
-  const range = parseRange(query.get("range"));
-  const bounds = useMemo(() => usageRange(range), [range]);
+  const { range, bounds } = useUsageRange();
   const [res] = useQuery({ query: ConsoleDoc, variables: { mode, ...bounds } });
   return (
     <div className="page">
@@ -180,7 +178,7 @@ function Console() {
           onChange={(m) => navigate(withQuery({ mode: m === "TEST" ? "test" : null }))}
         />
       </div>
-      <Card title={`Platform usage · ${mode === "TEST" ? "test" : "live"} mode`} actions={<RangeSelect value={range} onChange={(r) => navigate(withQuery({ range: r === "30d" ? null : r }), { replace: true })} />}>
+      <Card title={`Platform usage · ${mode === "TEST" ? "test" : "live"} mode`} actions={<RangeSelect value={range} />}>
         {res.error && !res.data ? <Alert>{errorMessage(res.error)}</Alert> : !res.data ? <Spinner label="Loading usage" /> : <PlatformUsage usage={res.data.admin} mode={mode} />}
       </Card>
       <AppsCard />

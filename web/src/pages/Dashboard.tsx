@@ -1,14 +1,13 @@
-import { useMemo, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { ApiKeyFieldsFragment, DashboardAppQuery, Mode } from "../gql/graphql";
 import { Alert, AppAvatar, Badge, Button, Card, CopyBox, Dialog, Field, Pager, Segmented, Select, Spinner, TextArea, usePager } from "../components/ui";
-import { RangeSelect, UsageSummary, UsageTable } from "../components/usage";
+import { RangeSelect, UsageSummary, UsageTable, useUsageRange } from "../components/usage";
 import { toSignIn, useMe } from "../components/auth";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, navigate, useLocation, withQuery } from "../lib/router";
 import { formatDate, formatDateTime, formatUSD } from "../lib/money";
-import { parseRange, usageRange } from "../lib/range";
 
 graphql(`
   fragment ApiKeyFields on ApiKey {
@@ -286,8 +285,7 @@ function AppPage({ id }: { id: string }) {
   const { query } = useLocation();
   const { account } = useMe();
   const mode = modeOf(query);
-  const range = parseRange(query.get("range"));
-  const bounds = useMemo(() => usageRange(range), [range]);
+  const { range, bounds } = useUsageRange();
   const [res, refetch] = useQuery({ query: AppDoc, variables: { id, mode, ...bounds } });
   const reload = () => refetch({ requestPolicy: "network-only" });
 
@@ -328,7 +326,7 @@ function AppPage({ id }: { id: string }) {
       {!owner && <Alert kind="info" title="Read-only">You are viewing an app of {app.owner.email} as a platform admin. Only its owner can change its keys and settings.</Alert>}
       <IntegrateCard mode={mode} publishableKey={pk} />
       <KeysCard key={mode} app={app} mode={mode} publishableKey={pk} onChange={reload} readOnly={!owner} />
-      <Card title="Usage" actions={<RangeSelect value={range} onChange={(r) => navigate(withQuery({ range: r === "30d" ? null : r }), { replace: true })} />}>
+      <Card title="Usage" actions={<RangeSelect value={range} />}>
         <UsageSummary days={app.usageByDay} label={`${app.name}: cost per day, ${modeName} mode`} />
         <div className="usage-tables">
           <UsageTable
