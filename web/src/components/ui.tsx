@@ -44,7 +44,13 @@ type FieldProps = InputHTMLAttributes<HTMLInputElement> & {
   prefix?: string;
 };
 
-export function Field({ label, hint, error, prefix, id, ...rest }: FieldProps) {
+type ControlProps = { id: string; "aria-invalid"?: true; "aria-describedby"?: string };
+
+/**
+ * FieldFrame lays out one form control with its label, hint and error, and
+ * hands the control the id and aria attributes that tie them together.
+ */
+function FieldFrame({ label, hint, error, id, children }: { label: string; hint?: ReactNode; error?: string | null; id?: string; children: (control: ControlProps) => ReactNode }) {
   const auto = useId();
   const fid = id ?? auto;
   const hintId = hint ? `${fid}-hint` : undefined;
@@ -52,13 +58,23 @@ export function Field({ label, hint, error, prefix, id, ...rest }: FieldProps) {
   return (
     <div className="field">
       <label htmlFor={fid}>{label}</label>
-      <div className={`input-wrap${error ? " invalid" : ""}`}>
-        {prefix && <span className="input-prefix" aria-hidden="true">{prefix}</span>}
-        <input id={fid} aria-invalid={error ? true : undefined} aria-describedby={[hintId, errId].filter(Boolean).join(" ") || undefined} {...rest} />
-      </div>
+      {children({ id: fid, "aria-invalid": error ? true : undefined, "aria-describedby": [hintId, errId].filter(Boolean).join(" ") || undefined })}
       {hint && <p id={hintId} className="field-hint">{hint}</p>}
       {error && <p id={errId} className="field-error">{error}</p>}
     </div>
+  );
+}
+
+export function Field({ label, hint, error, prefix, id, ...rest }: FieldProps) {
+  return (
+    <FieldFrame label={label} hint={hint} error={error} id={id}>
+      {(control) => (
+        <div className={`input-wrap${error ? " invalid" : ""}`}>
+          {prefix && <span className="input-prefix" aria-hidden="true">{prefix}</span>}
+          <input {...control} {...rest} />
+        </div>
+      )}
+    </FieldFrame>
   );
 }
 
@@ -125,16 +141,14 @@ export function Segmented<T extends string>({ label, value, options, onChange }:
 }
 
 export function Select({ label, hint, id, children, ...rest }: SelectHTMLAttributes<HTMLSelectElement> & { label: string; hint?: ReactNode }) {
-  const auto = useId();
-  const fid = id ?? auto;
   return (
-    <div className="field">
-      <label htmlFor={fid}>{label}</label>
-      <select id={fid} className="select" aria-describedby={hint ? `${fid}-hint` : undefined} {...rest}>
-        {children}
-      </select>
-      {hint && <p id={`${fid}-hint`} className="field-hint">{hint}</p>}
-    </div>
+    <FieldFrame label={label} hint={hint} id={id}>
+      {(control) => (
+        <select {...control} className="select" {...rest}>
+          {children}
+        </select>
+      )}
+    </FieldFrame>
   );
 }
 
@@ -229,22 +243,9 @@ export function Dialog({ open, title, children, onClose }: { open: boolean; titl
 }
 
 export function TextArea({ label, hint, error, id, ...rest }: TextareaHTMLAttributes<HTMLTextAreaElement> & { label: string; hint?: ReactNode; error?: string | null }) {
-  const auto = useId();
-  const fid = id ?? auto;
-  const hintId = hint ? `${fid}-hint` : undefined;
-  const errId = error ? `${fid}-error` : undefined;
   return (
-    <div className="field">
-      <label htmlFor={fid}>{label}</label>
-      <textarea
-        id={fid}
-        className={`textarea${error ? " invalid" : ""}`}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={[hintId, errId].filter(Boolean).join(" ") || undefined}
-        {...rest}
-      />
-      {hint && <p id={hintId} className="field-hint">{hint}</p>}
-      {error && <p id={errId} className="field-error">{error}</p>}
-    </div>
+    <FieldFrame label={label} hint={hint} error={error} id={id}>
+      {(control) => <textarea {...control} className={`textarea${error ? " invalid" : ""}`} {...rest} />}
+    </FieldFrame>
   );
 }
