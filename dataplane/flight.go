@@ -48,37 +48,36 @@ func (f *flight) killError() *wattfare.Error {
 	return wattfare.Errorf(wattfare.EConnectionRevoked, "the request was stopped")
 }
 
-// flights is the registry of in-flight requests.
+// flights is the registry of in-flight requests, by request id: change
+// notifications search it, and upstream connections find the flight they
+// serve in it by the id in the request's header (upConn.Write). A map under
+// a mutex: a sync.Map allocated a node per request.
 type flights struct {
-	mu  sync.Mutex
-	all map[*flight]struct{}
-	t   *transport
+	mu   sync.Mutex
+	byID map[string]*flight
 }
 
 func (fs *flights) add(f *flight) {
 	fs.mu.Lock()
-	fs.all[f] = struct{}{}
+	fs.byID[f.id] = f
 	fs.mu.Unlock()
-	t := fs.t
-	t.mu.Lock()
-	if t.byID == nil {
-		t.byID = make(map[string]*flight)
-	}
-	t.byID[f.id] = f
-	t.mu.Unlock()
 }
 
 func (fs *flights) remove(f *flight) {
 	f.ended.Store(true)
-	t := fs.t
-	t.mu.Lock()
-	if t.byID[f.id] == f {
-		delete(t.byID, f.id)
-	}
-	t.mu.Unlock()
 	fs.mu.Lock()
-	delete(fs.all, f)
+	if fs.byID[f.id] == f {
+		delete(fs.byID, f.id)
+	}
 	fs.mu.Unlock()
+}
+
+// byRequestID returns the flight of the request with id, or nil.
+func (fs *flights) byRequestID(id []byte) *flight {
+	fs.mu.Lock()
+	f := fs.byID[string(id)]
+	fs.mu.Unlock()
+	return f
 }
 
 // match returns the flights for which pick is true.
@@ -86,7 +85,7 @@ func (fs *flights) match(pick func(f *flight) bool) []*flight {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	var out []*flight
-	for f := range fs.all {
+	for _, f := range fs.byID {
 		if pick(f) {
 			out = append(out, f)
 		}
@@ -97,5 +96,5 @@ func (fs *flights) match(pick func(f *flight) bool) []*flight {
 func (fs *flights) count() int {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	return len(fs.all)
+	return len(fs.byID)
 }

@@ -163,11 +163,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &transport{firstByte: cfg.UpstreamFirstByteTimeout, idle: cfg.UpstreamIdleTimeout}
+	t := &transport{firstByte: cfg.UpstreamFirstByteTimeout, idle: cfg.UpstreamIdleTimeout,
+		flights: &flights{byID: make(map[string]*flight)}}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, cache: cc, transport: t,
 		upstreams: make(map[string]*Upstream),
-		flights:   &flights{all: make(map[*flight]struct{}), t: t},
+		flights:   t.flights,
 		stop:      make(chan struct{}),
 		realClock: realClock,
 	}

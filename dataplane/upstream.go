@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -101,18 +100,7 @@ func (u *Upstream) init(t *transport) error {
 type transport struct {
 	firstByte time.Duration
 	idle      time.Duration
-
-	// byID finds a flight by its request id. A map under a mutex: a
-	// sync.Map allocated a node per request.
-	mu   sync.Mutex
-	byID map[string]*flight
-}
-
-func (t *transport) flight(id []byte) *flight {
-	t.mu.Lock()
-	f := t.byID[string(id)]
-	t.mu.Unlock()
-	return f
+	flights   *flights
 }
 
 var errCut = errors.New("upstream connection cut")
@@ -167,7 +155,7 @@ func (c *upConn) Write(p []byte) (int, error) {
 		if i := bytes.Index(p, idHeaderLine); i >= 0 {
 			rest := p[i+len(idHeaderLine):]
 			if j := bytes.IndexByte(rest, '\r'); j > 0 {
-				if nf := c.t.flight(rest[:j]); nf != nil {
+				if nf := c.t.flights.byRequestID(rest[:j]); nf != nil {
 					c.f.Store(nf)
 					nf.conn.Store(c)
 				}
