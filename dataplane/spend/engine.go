@@ -470,6 +470,7 @@ func (e *Engine) newHold(cs *connState, l *lease, sig *signal, p Payer, a Admiss
 func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admission, period int32) (*Hold, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	periodStart := wattfare.PeriodStart(a.At)
 	pressed := false
 	for attempt := 0; attempt < 4; attempt++ {
 		if e.closed.Load() {
@@ -506,14 +507,10 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 			have = max(0, wattfare.Money(cur.avail.Load()))
 		}
 		need := max(0, a.Amount-have)
-		minNeed := need
-		if a.MinAmount > 0 && a.MinAmount < a.Amount {
-			minNeed = max(0, a.MinAmount-have)
-		}
+		minNeed := max(0, a.floor()-have)
 		want := e.leaseTarget(cs, a.Amount, now)
 		want = max(want, need)
 		epoch := cs.epoch.Load()
-		periodStart := wattfare.PeriodStart(a.At)
 		req := LeaseRequest{
 			LeaseID: id, ProcessID: e.cfg.ProcessID, ConnectionID: cs.id, KeyID: p.KeyID,
 			Period: periodStart, Amount: want, Need: need, Min: minNeed, TTL: e.cfg.LeaseTTL,
