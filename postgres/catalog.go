@@ -16,41 +16,32 @@ import (
 // Misses are NOT_FOUND *wattfare.Errors.
 type Catalog struct {
 	db *pgxpool.Pool
-	q  *sqlc.Queries
 }
 
 // NewCatalog returns a Catalog reading from db.
-func NewCatalog(db *pgxpool.Pool) *Catalog { return &Catalog{db: db, q: sqlc.New()} }
+func NewCatalog(db *pgxpool.Pool) *Catalog { return &Catalog{db: db} }
 
 // KeyBySecretHash returns the key whose secret hashes to hash, revoked or not.
 func (c *Catalog) KeyBySecretHash(ctx context.Context, hash [32]byte) (wattfare.APIKey, error) {
-	k, err := c.q.CatalogKeyBySecretHash(ctx, c.db, hash[:])
+	k, err := queries.KeyBySecretHash(ctx, c.db, hash[:])
 	if err != nil {
 		return wattfare.APIKey{}, catalogError("key", err)
 	}
-	out := wattfare.APIKey{
-		ID: k.ID, AppID: k.AppID, Mode: wattfare.Mode(k.Mode), PublicKey: k.PublicKey, Hint: k.Hint,
-		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, Version: k.Version,
-	}
-	copy(out.SecretSHA256[:], k.SecretSha256)
-	return out, nil
+	return keyFrom(k), nil
 }
 
 // App returns the app with id.
 func (c *Catalog) App(ctx context.Context, id string) (wattfare.App, error) {
-	a, err := c.q.CatalogApp(ctx, c.db, id)
+	a, err := queries.AppByID(ctx, c.db, id)
 	if err != nil {
 		return wattfare.App{}, catalogError("app", err)
 	}
-	return wattfare.App{
-		ID: a.ID, OwnerID: a.OwnerID, Name: a.Name, AllowedOrigins: a.AllowedOrigins,
-		SuspendedAt: a.SuspendedAt, Version: a.Version, CreatedAt: a.CreatedAt,
-	}, nil
+	return appFrom(a).App, nil
 }
 
 // Connection returns the connection of appID's user appUserID in mode.
 func (c *Catalog) Connection(ctx context.Context, appID string, mode wattfare.Mode, appUserID string) (wattfare.Connection, error) {
-	r, err := c.q.CatalogConnection(ctx, c.db, sqlc.CatalogConnectionParams{AppID: appID, Mode: string(mode), AppUserID: appUserID})
+	r, err := queries.CatalogConnection(ctx, c.db, sqlc.CatalogConnectionParams{AppID: appID, Mode: string(mode), AppUserID: appUserID})
 	if err != nil {
 		return wattfare.Connection{}, catalogError("connection", err)
 	}
@@ -63,7 +54,7 @@ func (c *Catalog) Connection(ctx context.Context, appID string, mode wattfare.Mo
 
 // Models returns every model of the catalog, enabled or not.
 func (c *Catalog) Models(ctx context.Context) ([]wattfare.Model, error) {
-	rows, err := c.q.CatalogModels(ctx, c.db)
+	rows, err := queries.ListModels(ctx, c.db)
 	if err != nil {
 		return nil, catalogError("models", err)
 	}

@@ -9,27 +9,8 @@ import (
 	"context"
 )
 
-const catalogApp = `-- name: CatalogApp :one
-SELECT id, owner_id, name, allowed_origins, suspended_at, suspended_reason, version, created_at FROM apps WHERE id = $1
-`
-
-func (q *Queries) CatalogApp(ctx context.Context, db DBTX, id string) (App, error) {
-	row := db.QueryRow(ctx, catalogApp, id)
-	var i App
-	err := row.Scan(
-		&i.ID,
-		&i.OwnerID,
-		&i.Name,
-		&i.AllowedOrigins,
-		&i.SuspendedAt,
-		&i.SuspendedReason,
-		&i.Version,
-		&i.CreatedAt,
-	)
-	return i, err
-}
-
 const catalogConnection = `-- name: CatalogConnection :one
+
 SELECT id, app_id, mode, app_user_id, account_id, monthly_cap, status, version, created_at, updated_at, revoked_at FROM connections WHERE app_id = $1 AND mode = $2 AND app_user_id = $3
 `
 
@@ -39,6 +20,9 @@ type CatalogConnectionParams struct {
 	AppUserID string
 }
 
+// The data plane's catalog: what it caches to authenticate and price a
+// request. Each row carries its version for the cache. Keys, apps and models
+// are read with the queries of keys.sql, apps.sql and models.sql.
 func (q *Queries) CatalogConnection(ctx context.Context, db DBTX, arg CatalogConnectionParams) (Connection, error) {
 	row := db.QueryRow(ctx, catalogConnection, arg.AppID, arg.Mode, arg.AppUserID)
 	var i Connection
@@ -56,66 +40,4 @@ func (q *Queries) CatalogConnection(ctx context.Context, db DBTX, arg CatalogCon
 		&i.RevokedAt,
 	)
 	return i, err
-}
-
-const catalogKeyBySecretHash = `-- name: CatalogKeyBySecretHash :one
-
-SELECT id, app_id, mode, secret_sha256, public_key, hint, created_at, expires_at, revoked_at, version FROM api_keys WHERE secret_sha256 = $1
-`
-
-// The data plane's catalog: what it caches to authenticate and price a
-// request. Each row carries its version for the cache.
-func (q *Queries) CatalogKeyBySecretHash(ctx context.Context, db DBTX, secretSha256 []byte) (ApiKey, error) {
-	row := db.QueryRow(ctx, catalogKeyBySecretHash, secretSha256)
-	var i ApiKey
-	err := row.Scan(
-		&i.ID,
-		&i.AppID,
-		&i.Mode,
-		&i.SecretSha256,
-		&i.PublicKey,
-		&i.Hint,
-		&i.CreatedAt,
-		&i.ExpiresAt,
-		&i.RevokedAt,
-		&i.Version,
-	)
-	return i, err
-}
-
-const catalogModels = `-- name: CatalogModels :many
-SELECT id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled, version, updated_at FROM models ORDER BY id
-`
-
-func (q *Queries) CatalogModels(ctx context.Context, db DBTX) ([]Model, error) {
-	rows, err := db.Query(ctx, catalogModels)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Model
-	for rows.Next() {
-		var i Model
-		if err := rows.Scan(
-			&i.ID,
-			&i.Upstream,
-			&i.UpstreamModel,
-			&i.Kind,
-			&i.DisplayName,
-			&i.PromptPrice,
-			&i.CompletionPrice,
-			&i.ContextLength,
-			&i.MaxOutputTokens,
-			&i.Enabled,
-			&i.Version,
-			&i.UpdatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
