@@ -20,7 +20,6 @@ import (
 // the status GET /v1/session reports.
 type Consent struct {
 	DB *pgxpool.Pool
-	q  sqlc.Queries
 }
 
 // ConnectionState is a connection as the app's browser and the consent popup
@@ -43,7 +42,7 @@ type ConnectionState struct {
 // SessionKey returns the stored key whose kid signed a session token.
 // An unknown kid is ENOTFOUND.
 func (s *Consent) SessionKey(ctx context.Context, kid wattfare.KeyID) (wattfare.APIKey, error) {
-	row, err := s.q.ConsentKey(ctx, s.DB, kid.String())
+	row, err := queries.ConsentKey(ctx, s.DB, kid.String())
 	if err != nil {
 		return wattfare.APIKey{}, interpretError(err)
 	}
@@ -59,17 +58,17 @@ func (s *Consent) SessionKey(ctx context.Context, kid wattfare.KeyID) (wattfare.
 
 // App returns what the consent flow needs of an app.
 func (s *Consent) App(ctx context.Context, appID string) (wattfare.App, error) {
-	row, err := s.q.ConsentApp(ctx, s.DB, appID)
+	row, err := queries.AppByID(ctx, s.DB, appID)
 	if err != nil {
 		return wattfare.App{}, interpretError(err)
 	}
-	return wattfare.App{ID: row.ID, Name: row.Name, AllowedOrigins: row.AllowedOrigins, SuspendedAt: row.SuspendedAt}, nil
+	return appFrom(row).App, nil
 }
 
 // OriginRegistered reports whether any app lists origin among its allowed
 // origins. CORS preflights, which carry no token, are answered by it.
 func (s *Consent) OriginRegistered(ctx context.Context, origin string) (bool, error) {
-	ok, err := s.q.ConsentOriginRegistered(ctx, s.DB, origin)
+	ok, err := queries.ConsentOriginRegistered(ctx, s.DB, origin)
 	if err != nil {
 		return false, fmt.Errorf("origin registered: %w", err)
 	}
@@ -83,7 +82,7 @@ func (s *Consent) Connection(ctx context.Context, appID string, mode wattfare.Mo
 }
 
 func (s *Consent) connection(ctx context.Context, db sqlc.DBTX, appID string, mode wattfare.Mode, appUserID string, now time.Time) (ConnectionState, error) {
-	row, err := s.q.ConsentConnection(ctx, db, sqlc.ConsentConnectionParams{
+	row, err := queries.ConsentConnection(ctx, db, sqlc.ConsentConnectionParams{
 		AppID: appID, Mode: string(mode), AppUserID: appUserID,
 		Period: pgtype.Date{Time: wattfare.PeriodStart(now), Valid: true},
 	})
@@ -137,7 +136,7 @@ func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (Conne
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		// Lock first: a revoke committing while this approval runs must be
 		// what the checks below see, or the upsert would undo it.
-		if err := s.q.ConsentLockConnection(ctx, tx, sqlc.ConsentLockConnectionParams{AppID: a.AppID, Mode: string(a.Mode), AppUserID: a.AppUserID}); err != nil {
+		if err := queries.ConsentLockConnection(ctx, tx, sqlc.ConsentLockConnectionParams{AppID: a.AppID, Mode: string(a.Mode), AppUserID: a.AppUserID}); err != nil {
 			return fmt.Errorf("lock connection: %w", err)
 		}
 		cur, err := s.connection(ctx, tx, a.AppID, a.Mode, a.AppUserID, now)
@@ -158,10 +157,10 @@ func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (Conne
 		default:
 			return err
 		}
-		if err := s.q.ConsentEnsureWallet(ctx, tx, sqlc.ConsentEnsureWalletParams{AccountID: a.AccountID, Mode: string(a.Mode)}); err != nil {
+		if err := queries.EnsureWallet(ctx, tx, sqlc.EnsureWalletParams{AccountID: a.AccountID, Mode: string(a.Mode)}); err != nil {
 			return fmt.Errorf("ensure wallet: %w", err)
 		}
-		id, err := s.q.ConsentUpsertConnection(ctx, tx, sqlc.ConsentUpsertConnectionParams{
+		id, err := queries.ConsentUpsertConnection(ctx, tx, sqlc.ConsentUpsertConnectionParams{
 			ID: wattfare.NewID("conn_"), AppID: a.AppID, Mode: string(a.Mode), AppUserID: a.AppUserID,
 			AccountID: a.AccountID, MonthlyCap: int64(a.MonthlyCap),
 		})
@@ -207,19 +206,19 @@ func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, err
 	email := sandboxEmail(appID)
 	var id string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		err := s.q.ConsentEnsureAccount(ctx, tx, sqlc.ConsentEnsureAccountParams{
+		err := queries.ConsentEnsureAccount(ctx, tx, sqlc.ConsentEnsureAccountParams{
 			ID: wattfare.NewID("acct_"), Email: email, PasswordHash: "!sandbox", DisplayName: "Sandbox test user",
 		})
 		if err != nil {
 			return fmt.Errorf("ensure sandbox account: %w", err)
 		}
-		if id, err = s.q.ConsentSandboxAccount(ctx, tx, email); err != nil {
+		if id, err = queries.ConsentSandboxAccount(ctx, tx, email); err != nil {
 			return fmt.Errorf("sandbox account of %s (is %s a person's account?): %w", appID, email, err)
 		}
-		if err := s.q.ConsentEnsureWallet(ctx, tx, sqlc.ConsentEnsureWalletParams{AccountID: id, Mode: string(wattfare.ModeTest)}); err != nil {
+		if err := queries.EnsureWallet(ctx, tx, sqlc.EnsureWalletParams{AccountID: id, Mode: string(wattfare.ModeTest)}); err != nil {
 			return fmt.Errorf("ensure wallet: %w", err)
 		}
-		avail, err := s.q.ConsentWalletAvailable(ctx, tx, sqlc.ConsentWalletAvailableParams{AccountID: id, Mode: string(wattfare.ModeTest)})
+		avail, err := queries.ConsentWalletAvailable(ctx, tx, sqlc.ConsentWalletAvailableParams{AccountID: id, Mode: string(wattfare.ModeTest)})
 		if err != nil {
 			return fmt.Errorf("sandbox wallet: %w", err)
 		}
@@ -227,17 +226,19 @@ func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, err
 			return nil
 		}
 		add := sandboxTarget - wattfare.Money(avail)
-		if err := s.q.ConsentCreditTestWallet(ctx, tx, sqlc.ConsentCreditTestWalletParams{AccountID: id, Amount: int64(add)}); err != nil {
+		if _, err := queries.AddCredits(ctx, tx, sqlc.AddCreditsParams{AccountID: id, Mode: string(wattfare.ModeTest), Amount: add.Nanos()}); err != nil {
 			return fmt.Errorf("fund sandbox wallet: %w", err)
 		}
-		return s.q.ConsentCreditLedger(ctx, tx, sqlc.ConsentCreditLedgerParams{AccountID: id, Amount: int64(add), Description: "sandbox auto-funding"})
+		return queries.InsertLedgerCredit(ctx, tx, sqlc.InsertLedgerCreditParams{
+			AccountID: id, Mode: string(wattfare.ModeTest), Amount: add.Nanos(), Description: "sandbox auto-funding",
+		})
 	})
 	return id, err
 }
 
 // IsSandboxAccount reports whether accountID is appID's sandbox account.
 func (s *Consent) IsSandboxAccount(ctx context.Context, appID, accountID string) (bool, error) {
-	id, err := s.q.ConsentSandboxAccount(ctx, s.DB, sandboxEmail(appID))
+	id, err := queries.ConsentSandboxAccount(ctx, s.DB, sandboxEmail(appID))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return false, nil
@@ -256,7 +257,7 @@ type ConsentAccount struct {
 
 // Account returns the signed-in account's name for the popup.
 func (s *Consent) Account(ctx context.Context, id string) (ConsentAccount, error) {
-	row, err := s.q.ConsentAccount(ctx, s.DB, id)
+	row, err := queries.AccountByID(ctx, s.DB, id)
 	if err != nil {
 		return ConsentAccount{}, interpretError(err)
 	}

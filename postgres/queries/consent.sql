@@ -3,11 +3,6 @@ SELECT k.id, k.app_id, k.mode, k.public_key, k.expires_at, k.revoked_at
 FROM api_keys k
 WHERE k.id = $1;
 
--- name: ConsentApp :one
-SELECT id, name, allowed_origins, suspended_at
-FROM apps
-WHERE id = $1;
-
 -- name: ConsentOriginRegistered :one
 SELECT EXISTS (SELECT 1 FROM apps WHERE sqlc.arg(origin)::text = ANY (allowed_origins));
 
@@ -48,23 +43,8 @@ ON CONFLICT (email) DO NOTHING;
 -- password) is one: a person who signed up with that email first is not.
 SELECT id FROM accounts WHERE email = $1 AND password_hash = '!sandbox';
 
--- name: ConsentAccount :one
-SELECT id, email, display_name FROM accounts WHERE id = $1;
-
--- name: ConsentEnsureWallet :exec
-INSERT INTO wallets (account_id, mode) VALUES ($1, $2)
-ON CONFLICT (account_id, mode) DO NOTHING;
-
 -- name: ConsentWalletAvailable :one
 SELECT (credits - captured - held)::bigint AS available FROM wallets WHERE account_id = $1 AND mode = $2;
-
--- name: ConsentCreditTestWallet :exec
-UPDATE wallets SET credits = credits + sqlc.arg(amount)::bigint, version = version + 1
-WHERE account_id = $1 AND mode = 'test';
-
--- name: ConsentCreditLedger :exec
-INSERT INTO wallet_ledger (account_id, mode, kind, amount, description)
-VALUES ($1, 'test', 'credit', $2, $3);
 
 -- name: ConsentLockConnection :exec
 -- Taken first by an approval, so that a revoke committing meanwhile is

@@ -12,48 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const consentAccount = `-- name: ConsentAccount :one
-SELECT id, email, display_name FROM accounts WHERE id = $1
-`
-
-type ConsentAccountRow struct {
-	ID          string
-	Email       string
-	DisplayName string
-}
-
-func (q *Queries) ConsentAccount(ctx context.Context, db DBTX, id string) (ConsentAccountRow, error) {
-	row := db.QueryRow(ctx, consentAccount, id)
-	var i ConsentAccountRow
-	err := row.Scan(&i.ID, &i.Email, &i.DisplayName)
-	return i, err
-}
-
-const consentApp = `-- name: ConsentApp :one
-SELECT id, name, allowed_origins, suspended_at
-FROM apps
-WHERE id = $1
-`
-
-type ConsentAppRow struct {
-	ID             string
-	Name           string
-	AllowedOrigins []string
-	SuspendedAt    *time.Time
-}
-
-func (q *Queries) ConsentApp(ctx context.Context, db DBTX, id string) (ConsentAppRow, error) {
-	row := db.QueryRow(ctx, consentApp, id)
-	var i ConsentAppRow
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.AllowedOrigins,
-		&i.SuspendedAt,
-	)
-	return i, err
-}
-
 const consentConnection = `-- name: ConsentConnection :one
 SELECT c.id, c.account_id, c.monthly_cap, c.status, c.revoked_at, c.updated_at,
        coalesce(p.captured, 0)::bigint AS captured,
@@ -106,37 +64,6 @@ func (q *Queries) ConsentConnection(ctx context.Context, db DBTX, arg ConsentCon
 	return i, err
 }
 
-const consentCreditLedger = `-- name: ConsentCreditLedger :exec
-INSERT INTO wallet_ledger (account_id, mode, kind, amount, description)
-VALUES ($1, 'test', 'credit', $2, $3)
-`
-
-type ConsentCreditLedgerParams struct {
-	AccountID   string
-	Amount      int64
-	Description string
-}
-
-func (q *Queries) ConsentCreditLedger(ctx context.Context, db DBTX, arg ConsentCreditLedgerParams) error {
-	_, err := db.Exec(ctx, consentCreditLedger, arg.AccountID, arg.Amount, arg.Description)
-	return err
-}
-
-const consentCreditTestWallet = `-- name: ConsentCreditTestWallet :exec
-UPDATE wallets SET credits = credits + $2::bigint, version = version + 1
-WHERE account_id = $1 AND mode = 'test'
-`
-
-type ConsentCreditTestWalletParams struct {
-	AccountID string
-	Amount    int64
-}
-
-func (q *Queries) ConsentCreditTestWallet(ctx context.Context, db DBTX, arg ConsentCreditTestWalletParams) error {
-	_, err := db.Exec(ctx, consentCreditTestWallet, arg.AccountID, arg.Amount)
-	return err
-}
-
 const consentEnsureAccount = `-- name: ConsentEnsureAccount :exec
 INSERT INTO accounts (id, email, password_hash, display_name)
 VALUES ($1, $2, $3, $4)
@@ -157,21 +84,6 @@ func (q *Queries) ConsentEnsureAccount(ctx context.Context, db DBTX, arg Consent
 		arg.PasswordHash,
 		arg.DisplayName,
 	)
-	return err
-}
-
-const consentEnsureWallet = `-- name: ConsentEnsureWallet :exec
-INSERT INTO wallets (account_id, mode) VALUES ($1, $2)
-ON CONFLICT (account_id, mode) DO NOTHING
-`
-
-type ConsentEnsureWalletParams struct {
-	AccountID string
-	Mode      string
-}
-
-func (q *Queries) ConsentEnsureWallet(ctx context.Context, db DBTX, arg ConsentEnsureWalletParams) error {
-	_, err := db.Exec(ctx, consentEnsureWallet, arg.AccountID, arg.Mode)
 	return err
 }
 
