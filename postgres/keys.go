@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -89,7 +88,7 @@ func insertKey(ctx context.Context, tx pgx.Tx, appID string, mode wattfare.Mode)
 	}
 	sk := wattfare.NewSecretKey(mode)
 	secret := sk.String()
-	sum := sha256.Sum256([]byte(secret))
+	sum := wattfare.HashSecretKey(secret)
 	row, err := queries.InsertKey(ctx, tx, sqlc.InsertKeyParams{
 		ID: sk.ID.String(), AppID: appID, Mode: string(mode), SecretSha256: sum[:], PublicKey: sk.PublicKey(), Hint: secret[len(secret)-4:],
 	})
@@ -208,7 +207,7 @@ func (s *Keys) BySecret(ctx context.Context, secret string) (wattfare.APIKey, er
 	if _, err := wattfare.ParseSecretKey(secret); err != nil {
 		return wattfare.APIKey{}, err
 	}
-	sum := sha256.Sum256([]byte(secret))
+	sum := wattfare.HashSecretKey(secret)
 	row, err := queries.KeyBySecretHash(ctx, s.DB, sum[:])
 	if errors.Is(err, pgx.ErrNoRows) {
 		return wattfare.APIKey{}, errNoKey()
