@@ -125,14 +125,20 @@ func listPage[T any](ctx context.Context, db querier, p Page, query, tsCol, idCo
 	if err != nil {
 		return out, fmt.Errorf("list: %w", err)
 	}
+	return newPage(items, n, after != nil, key), nil
+}
+
+// newPage returns the page of the first n of items, which a query fetched
+// n+1 of to learn whether more follow, with a cursor per item.
+func newPage[T any](items []T, n int, hasPrev bool, key func(T) cursorKey) Paged[T] {
+	out := Paged[T]{HasPrev: hasPrev}
 	if len(items) > n {
 		items, out.HasNext = items[:n], true
 	}
 	out.Items = items
-	out.HasPrev = after != nil
 	out.Cursors = make([]string, len(items))
 	for i, it := range items {
 		out.Cursors[i] = key(it).encode()
 	}
-	return out, nil
+	return out
 }

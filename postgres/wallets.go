@@ -89,16 +89,7 @@ func (s *Wallets) Ledger(ctx context.Context, accountID string, mode wattfare.Mo
 	for i, r := range rows {
 		items[i] = LedgerEntry{ID: strconv.FormatInt(r.ID, 10), Kind: r.Kind, Amount: wattfare.Money(r.Amount), Description: r.Description, CreatedAt: r.CreatedAt}
 	}
-	if len(items) > n {
-		items, out.HasNext = items[:n], true
-	}
-	out.Items = items
-	out.HasPrev = after != nil
-	out.Cursors = []string{}
-	for _, e := range items {
-		out.Cursors = append(out.Cursors, cursorKey{At: e.CreatedAt, ID: e.ID}.encode())
-	}
-	return out, nil
+	return newPage(items, n, after != nil, func(e LedgerEntry) cursorKey { return cursorKey{At: e.CreatedAt, ID: e.ID} }), nil
 }
 
 // AddTestCredit adds test-mode credit to the account's test wallet. Amounts
