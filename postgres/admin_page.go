@@ -92,7 +92,6 @@ func (p Page) limit() (int, error) {
 
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // listPage runs query (which must end inside a WHERE clause) with a keyset

@@ -100,13 +100,7 @@ func (s *Connections) ListForApp(ctx context.Context, appID string, mode wattfar
 
 // ForAccount returns one of accountID's connections.
 func (s *Connections) ForAccount(ctx context.Context, accountID, connID string) (Connection, error) {
-	return s.get(ctx, s.DB, accountID, connID)
-}
-
-func (s *Connections) get(ctx context.Context, db querier, accountID, connID string) (Connection, error) {
-	now := s.now()
-	c, err := scanConnection(wattfare.PeriodEnd(now))(db.QueryRow(ctx, connectionSelect+` AND c.id = $2 AND c.account_id = $3`,
-		wattfare.PeriodStart(now), connID, accountID))
+	c, err := s.one(ctx, ` AND c.id = $2 AND c.account_id = $3`, connID, accountID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Connection{}, errNoConnection()
 	}
@@ -114,6 +108,12 @@ func (s *Connections) get(ctx context.Context, db querier, accountID, connID str
 		return Connection{}, fmt.Errorf("get connection: %w", err)
 	}
 	return c, nil
+}
+
+// one reads the connection that conditions (on $2 and up) select.
+func (s *Connections) one(ctx context.Context, conditions string, args ...any) (Connection, error) {
+	now := s.now()
+	return scanConnection(wattfare.PeriodEnd(now))(s.DB.QueryRow(ctx, connectionSelect+conditions, append([]any{wattfare.PeriodStart(now)}, args...)...))
 }
 
 // SetCap changes the monthly cap of one of accountID's connections. When the
@@ -239,6 +239,5 @@ func (s *Connections) Ensure(ctx context.Context, appID string, mode wattfare.Mo
 	if err != nil {
 		return Connection{}, fmt.Errorf("ensure connection: %w", err)
 	}
-	now := s.now()
-	return scanConnection(wattfare.PeriodEnd(now))(s.DB.QueryRow(ctx, connectionSelect+` AND c.id = $2`, wattfare.PeriodStart(now), id))
+	return s.one(ctx, ` AND c.id = $2`, id)
 }
