@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,7 +115,7 @@ func target(s Session, req consentRequest) (consentTarget, error) {
 	if t.Origin == "" {
 		return t, &wattfare.Error{Code: wattfare.EINVALID, Field: "origin", Message: "the opener's origin is missing"}
 	}
-	if !originAllowed(s.App, t.Origin) {
+	if !slices.Contains(s.App.AllowedOrigins, t.Origin) {
 		return t, notAllowed(t.Origin)
 	}
 	return t, nil

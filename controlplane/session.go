@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -325,7 +326,7 @@ func (c *consent) handleSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if origin != "" {
-		if !originAllowed(s.App, origin) {
+		if !slices.Contains(s.App.AllowedOrigins, origin) {
 			// No CORS headers: the browser keeps the answer from the page.
 			writeAPIError(w, http.StatusForbidden, "origin_not_allowed", "this origin is not registered for the app")
 			return
@@ -384,15 +385,6 @@ func (c *consent) allowRegisteredOrigin(w http.ResponseWriter, r *http.Request, 
 	if ok, err := c.store.OriginRegistered(r.Context(), origin); err == nil && ok {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 	}
-}
-
-func originAllowed(app wattfare.App, origin string) bool {
-	for _, o := range app.AllowedOrigins {
-		if o == origin {
-			return true
-		}
-	}
-	return false
 }
 
 type apiError struct {
