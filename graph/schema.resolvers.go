@@ -46,11 +46,7 @@ func (r *adminResolver) Accounts(ctx context.Context, obj *model.Admin, first *i
 	if err != nil {
 		return nil, err
 	}
-	out := &model.AccountPage{PageInfo: pageInfo(p), Edges: []*model.AccountEdge{}}
-	for i := range p.Items {
-		out.Edges = append(out.Edges, &model.AccountEdge{Cursor: p.Cursors[i], Node: &p.Items[i]})
-	}
-	return out, nil
+	return accountPage(p), nil
 }
 
 func (r *adminResolver) Apps(ctx context.Context, obj *model.Admin, first *int, after *string) (*model.AppPage, error) {
@@ -439,11 +435,7 @@ func (r *viewerResolver) Receipts(ctx context.Context, obj *model.Viewer, mode w
 	if err != nil {
 		return nil, err
 	}
-	out := &model.ReceiptPage{PageInfo: pageInfo(p), Edges: []*model.ReceiptEdge{}}
-	for i := range p.Items {
-		out.Edges = append(out.Edges, &model.ReceiptEdge{Cursor: p.Cursors[i], Node: &p.Items[i]})
-	}
-	return out, nil
+	return receiptPage(p), nil
 }
 
 func (r *walletResolver) Ledger(ctx context.Context, obj *postgres.Wallet, first *int, after *string) (*model.LedgerPage, error) {
@@ -451,11 +443,7 @@ func (r *walletResolver) Ledger(ctx context.Context, obj *postgres.Wallet, first
 	if err != nil {
 		return nil, err
 	}
-	out := &model.LedgerPage{PageInfo: pageInfo(p), Edges: []*model.LedgerEdge{}}
-	for i := range p.Items {
-		out.Edges = append(out.Edges, &model.LedgerEdge{Cursor: p.Cursors[i], Node: &p.Items[i]})
-	}
-	return out, nil
+	return ledgerPage(p), nil
 }
 
 func (r *Resolver) Admin() AdminResolver { return &adminResolver{r} }
