@@ -2,11 +2,12 @@ import { useState, type FormEvent } from "react";
 import { useClient, useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { AdminAppsQuery, AdminConsoleQuery, AdminModelsQuery, Mode } from "../gql/graphql";
-import { Alert, Badge, Button, Card, Dialog, Field, Pager, Segmented, Spinner, TextArea, usePager } from "../components/ui";
+import { Alert, Badge, Button, Card, Dialog, Field, Pager, Spinner, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable, useUsageRange } from "../components/usage";
 import { toSignIn, useMe } from "../components/auth";
+import { ModeSwitch, modeOf, modeText } from "../components/mode";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
-import { Link, navigate, useLocation, withQuery } from "../lib/router";
+import { Link, useLocation } from "../lib/router";
 import { capInput, formatDate, formatUSD, moneyInput, validPrice } from "../lib/money";
 
 const ConsoleDoc = graphql(`
@@ -158,7 +159,7 @@ export function AdminPage() {
 
 function Console() {
   const { query } = useLocation();
-  const mode: Mode = query.get("mode") === "test" ? "TEST" : "LIVE";
+  const mode = modeOf(query, "LIVE");
   const { range, bounds } = useUsageRange();
   const [res] = useQuery({ query: ConsoleDoc, variables: { mode, ...bounds } });
   return (
@@ -168,17 +169,9 @@ function Console() {
           <h1>Admin console</h1>
           <p className="muted">Usage across apps, users and models; app suspension; model prices.</p>
         </div>
-        <Segmented
-          label="Mode"
-          value={mode}
-          options={[
-            { value: "LIVE", label: "Live" },
-            { value: "TEST", label: "Test" },
-          ]}
-          onChange={(m) => navigate(withQuery({ mode: m === "TEST" ? "test" : null }))}
-        />
+        <ModeSwitch mode={mode} fallback="LIVE" />
       </div>
-      <Card title={`Platform usage · ${mode === "TEST" ? "test" : "live"} mode`} actions={<RangeSelect value={range} />}>
+      <Card title={`Platform usage · ${modeText(mode)} mode`} actions={<RangeSelect value={range} />}>
         {res.error && !res.data ? <Alert>{errorMessage(res.error)}</Alert> : !res.data ? <Spinner label="Loading usage" /> : <PlatformUsage usage={res.data.admin} mode={mode} />}
       </Card>
       <AppsCard />
@@ -191,7 +184,7 @@ function Console() {
 function PlatformUsage({ usage, mode }: { usage: Usage; mode: Mode }) {
   return (
     <>
-      <UsageSummary days={usage.usageByDay} label={`Platform cost per day, ${mode === "TEST" ? "test" : "live"} mode`} />
+      <UsageSummary days={usage.usageByDay} label={`Platform cost per day, ${modeText(mode)} mode`} />
       <div className="usage-tables">
         <UsageTable
           caption="By app"

@@ -4,6 +4,7 @@ import { graphql } from "../gql";
 import type { BudgetQuery, BudgetReceiptsQuery, Mode, WalletFieldsFragment } from "../gql/graphql";
 import { Alert, AppAvatar, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, Stat, usePager } from "../components/ui";
 import { toSignIn } from "../components/auth";
+import { modeOf } from "../components/mode";
 import { errorMessage, stopWrite } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
 import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, moneyInput, toNano, validCap } from "../lib/money";
@@ -156,7 +157,7 @@ type Receipt = NonNullable<BudgetReceiptsQuery["me"]>["receipts"]["edges"][numbe
  */
 export function BudgetPage() {
   const { query } = useLocation();
-  const mode: Mode = query.get("mode") === "test" ? "TEST" : "LIVE";
+  const mode = modeOf(query, "LIVE");
   const [res, refetch] = useQuery({ query: BudgetQueryDoc, variables: { mode } });
   const [tick, setTick] = useState(0);
   const [notice, setNotice] = useState<{ mode: Mode; text: string } | null>(null);

@@ -2,11 +2,12 @@ import { useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { ApiKeyFieldsFragment, DashboardAppQuery, Mode } from "../gql/graphql";
-import { Alert, AppAvatar, Badge, Button, Card, CopyBox, Dialog, Field, Pager, Segmented, Select, Spinner, TextArea, usePager } from "../components/ui";
+import { Alert, AppAvatar, Badge, Button, Card, CopyBox, Dialog, Field, Pager, Select, Spinner, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable, useUsageRange } from "../components/usage";
 import { toSignIn, useMe } from "../components/auth";
+import { ModeSwitch, modeOf, modeText } from "../components/mode";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
-import { Link, navigate, useLocation, withQuery } from "../lib/router";
+import { Link, navigate, useLocation } from "../lib/router";
 import { formatDate, formatDateTime, formatUSD } from "../lib/money";
 
 graphql(`
@@ -179,24 +180,6 @@ export function DashboardPage() {
   return <AppList />;
 }
 
-function modeOf(q: URLSearchParams): Mode {
-  return q.get("mode") === "live" ? "LIVE" : "TEST";
-}
-
-function ModeSwitch({ mode }: { mode: Mode }) {
-  return (
-    <Segmented
-      label="Mode"
-      value={mode}
-      options={[
-        { value: "TEST", label: "Test" },
-        { value: "LIVE", label: "Live" },
-      ]}
-      onChange={(m) => navigate(withQuery({ mode: m === "LIVE" ? "live" : null }))}
-    />
-  );
-}
-
 function originsOf(text: string): string[] {
   return text
     .split(/[\n,]+/)
@@ -284,7 +267,7 @@ function CreateAppCard() {
 function AppPage({ id }: { id: string }) {
   const { query } = useLocation();
   const { account } = useMe();
-  const mode = modeOf(query);
+  const mode = modeOf(query, "TEST");
   const { range, bounds } = useUsageRange();
   const [res, refetch] = useQuery({ query: AppDoc, variables: { id, mode, ...bounds } });
   const reload = () => refetch({ requestPolicy: "network-only" });
@@ -302,7 +285,7 @@ function AppPage({ id }: { id: string }) {
   const pk = app.publishableKeys.find((k) => k.mode === mode)?.key ?? "";
   // An admin may look at any app; only its owner changes keys and settings.
   const owner = app.owner.id === account?.id;
-  const modeName = mode === "TEST" ? "test" : "live";
+  const modeName = modeText(mode);
   return (
     <div className="page">
       <div>
@@ -315,7 +298,7 @@ function AppPage({ id }: { id: string }) {
           </h1>
           <p className="muted">Created {formatDate(app.createdAt)} · showing {modeName} mode</p>
         </div>
-        <ModeSwitch mode={mode} />
+        <ModeSwitch mode={mode} fallback="TEST" />
       </div>
       {app.suspended && (
         <Alert title="Wattfare suspended this app">
@@ -430,7 +413,7 @@ function KeysCard({ app, mode, publishableKey, onChange, readOnly }: { app: App;
   const [createState, createKey] = useMutation(CreateKeyDoc);
   const [rollState, rollKey] = useMutation(RollKeyDoc);
   const [revokeState, revokeKey] = useMutation(RevokeKeyDoc);
-  const modeName = mode === "TEST" ? "test" : "live";
+  const modeName = modeText(mode);
 
 
   async function onCreate() {
@@ -599,7 +582,7 @@ function ConnectionsCard({ appId, mode }: { appId: string; mode: Mode }) {
       ) : !page ? (
         <Spinner label="Loading connections" />
       ) : page.edges.length === 0 ? (
-        <p className="empty">No user has connected their budget in {mode === "TEST" ? "test" : "live"} mode yet.</p>
+        <p className="empty">No user has connected their budget in {modeText(mode)} mode yet.</p>
       ) : (
         <div className="table-wrap">
           <table className="data-table">
