@@ -143,10 +143,16 @@ func (a *app) demoSignIn(next http.Handler) http.Handler {
 // signUser makes the session cookie's value: the user id and an HMAC of
 // it, so the browser can hold it but not change it.
 func (a *app) signUser(user string) string {
-	m := hmac.New(sha256.New, a.sessionKey)
-	m.Write([]byte(user))
 	enc := base64.RawURLEncoding
-	return enc.EncodeToString([]byte(user)) + "." + enc.EncodeToString(m.Sum(nil))
+	return enc.EncodeToString([]byte(user)) + "." + enc.EncodeToString(a.mac([]byte(user)))
+}
+
+// mac is the session cookie's HMAC of user, made by signUser and checked
+// by currentUser.
+func (a *app) mac(user []byte) []byte {
+	m := hmac.New(sha256.New, a.sessionKey)
+	m.Write(user)
+	return m.Sum(nil)
 }
 
 // currentUser is the signed-in user, from the session cookie: the only
@@ -164,9 +170,7 @@ func (a *app) currentUser(r *http.Request) (string, bool) {
 	if !ok || err1 != nil || err2 != nil {
 		return "", false
 	}
-	m := hmac.New(sha256.New, a.sessionKey)
-	m.Write(user)
-	if !hmac.Equal(got, m.Sum(nil)) {
+	if !hmac.Equal(got, a.mac(user)) {
 		return "", false
 	}
 	return string(user), true
