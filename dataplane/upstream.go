@@ -147,6 +147,13 @@ func (c *upConn) setReadDeadline(span time.Duration, now time.Time) {
 	}
 }
 
+func (c *upConn) setWriteDeadline(span time.Duration, now time.Time) {
+	if span != c.writeSpan || now.Sub(c.writeAt) > span/4 {
+		c.writeSpan, c.writeAt = span, now
+		c.Conn.SetWriteDeadline(now.Add(span))
+	}
+}
+
 var idHeaderLine = []byte("\r\n" + upstreamIDHeader + ": ")
 
 func (c *upConn) Write(p []byte) (int, error) {
@@ -162,10 +169,7 @@ func (c *upConn) Write(p []byte) (int, error) {
 			}
 		}
 	}
-	if now := time.Now(); c.writeSpan != c.t.firstByte || now.Sub(c.writeAt) > c.t.firstByte/4 {
-		c.writeSpan, c.writeAt = c.t.firstByte, now
-		c.Conn.SetWriteDeadline(now.Add(c.t.firstByte))
-	}
+	c.setWriteDeadline(c.t.firstByte, time.Now())
 	return c.Conn.Write(p)
 }
 
