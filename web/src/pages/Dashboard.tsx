@@ -330,7 +330,7 @@ function AppPage({ id }: { id: string }) {
           />
         </div>
       </Card>
-      <ConnectionsCard key={mode} appId={app.id} mode={mode} />
+      <ConnectionsCard key={`connections-${mode}`} appId={app.id} mode={mode} />
       {owner && <SettingsCard app={app} />}
     </div>
   );
