@@ -153,13 +153,15 @@ export function stopsByText(iso) {
   return new RegExp(`Requests already running stop by ${two(d.getUTCHours() % 12 || 12)}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}\\s${d.getUTCHours() < 12 ? "AM" : "PM"} UTC\\.`);
 }
 
+const signInMutation = `mutation($i: SignInInput!) { signIn(input: $i) { account { id } } }`;
+
 /** exhaustSignIn fails sign-in for email until Wattfare answers RATE_LIMITED, as a password guesser would. */
 export async function exhaustSignIn(email) {
   for (let i = 0; i < 30; i++) {
     const res = await fetch(`${controlURL}/graphql`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ query: `mutation($i: SignInInput!) { signIn(input: $i) { account { id } } }`, variables: { i: { email, password: "not the password" } } }),
+      body: JSON.stringify({ query: signInMutation, variables: { i: { email, password: "not the password" } } }),
     });
     const body = await res.json();
     const e = body.errors?.[0]?.extensions;
@@ -175,7 +177,7 @@ export async function exhaustSignIn(email) {
 export async function graphqlAs(who, query, variables = {}) {
   const post = (body, cookie) =>
     fetch(`${controlURL}/graphql`, { method: "POST", headers: { "Content-Type": "application/json", ...(cookie ? { Cookie: cookie } : {}) }, body: JSON.stringify(body) });
-  const res = await post({ query: `mutation($i: SignInInput!) { signIn(input: $i) { account { id } } }`, variables: { i: { email: who.email, password: who.password } } });
+  const res = await post({ query: signInMutation, variables: { i: { email: who.email, password: who.password } } });
   const cookie = res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
   return (await post({ query, variables }, cookie)).json();
 }
