@@ -247,6 +247,12 @@ type keyGate struct {
 	sig        atomic.Pointer[signal]
 }
 
+// unexpired reports whether the gate's key has not reached its expiry; the
+// wall clock is read only for a key that expires.
+func (g *keyGate) unexpired() bool {
+	return g.keyExpires == 0 || time.Now().UnixNano() < g.keyExpires
+}
+
 // signal is closed (after err is set) when the holds that captured it must end.
 type signal struct {
 	ch  chan struct{}
@@ -445,7 +451,7 @@ func (e *Engine) Admit(ctx context.Context, p Payer, a Admission) (*Hold, error)
 		if d := cs.denial.Load(); d != nil && d.applies(now, a.floor()) {
 			return nil, d.err
 		}
-		if g.keyExpires == 0 || time.Now().UnixNano() < g.keyExpires {
+		if g.unexpired() {
 			if l := cs.lease.Load(); l != nil && l.period == period && l.live(now) {
 				l.holds.Add(1)
 				if l.take(int64(a.Amount)) {
@@ -487,7 +493,7 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 			return nil, d.err
 		}
 		cur := cs.lease.Load()
-		if g != nil && (g.keyExpires == 0 || time.Now().UnixNano() < g.keyExpires) &&
+		if g != nil && g.unexpired() &&
 			cur != nil && cur.period == period && cur.live(now) {
 			// Another request may have renewed while we waited for the lock.
 			sig := g.sig.Load()
