@@ -30,9 +30,7 @@ import (
 type env struct {
 	t       *testing.T
 	pool    *pgxpool.Pool
-	url     string
 	srv     *dataplane.Server
-	engine  *spend.Engine
 	dataURL string
 	sandbox *recorder
 	app     string
@@ -91,7 +89,7 @@ func setup(t *testing.T, opts ...any) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	e := &env{t: t, pool: pool, url: url}
+	e := &env{t: t, pool: pool}
 
 	rec := &recorder{h: sandbox.Handler(), sent: map[string][]byte{}}
 	up := httptest.NewServer(rec)
@@ -123,7 +121,6 @@ func setup(t *testing.T, opts ...any) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.engine = engine
 	cfg := dataplane.Config{
 		Catalog:      postgres.NewCatalog(pool),
 		Spend:        dataplane.EngineSpender(engine),
