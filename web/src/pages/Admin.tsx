@@ -340,6 +340,10 @@ function SuspendDialog({ app, onClose, onDone }: { app: AdminApp | null; onClose
 function UnsuspendDialog({ app, onClose, onDone }: { app: AdminApp | null; onClose: () => void; onDone: (msg: string) => void }) {
   const [err, setErr] = useState<string | null>(null);
   const [state, unsuspend] = useMutation(UnsuspendDoc);
+  const close = () => {
+    setErr(null);
+    onClose();
+  };
   async function confirm() {
     if (!app) return;
     const r = await unsuspend({ appId: app.id });
@@ -347,16 +351,15 @@ function UnsuspendDialog({ app, onClose, onDone }: { app: AdminApp | null; onClo
       setErr(errorMessage(r.error));
       return;
     }
-    setErr(null);
-    onClose();
+    close();
     onDone(`${app.name} is active again.`);
   }
   return (
-    <Dialog open={!!app} title={`Unsuspend ${app?.name ?? "app"}?`} onClose={() => { setErr(null); onClose(); }}>
+    <Dialog open={!!app} title={`Unsuspend ${app?.name ?? "app"}?`} onClose={close}>
       <p>Its keys work again at once.{app?.suspendedReason ? ` It was suspended for: “${app.suspendedReason}”.` : ""}</p>
       {err && <Alert>{err}</Alert>}
       <div className="dialog-actions">
-        <Button variant="ghost" onClick={() => { setErr(null); onClose(); }}>
+        <Button variant="ghost" onClick={close}>
           Cancel
         </Button>
         <Button onClick={confirm} busy={state.fetching}>
