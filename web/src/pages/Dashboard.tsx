@@ -349,7 +349,7 @@ function dataPlaneURL(): { url: string; guessed: boolean } {
 
 function IntegrateCard({ mode, publishableKey }: { mode: Mode; publishableKey: string }) {
   const { url: base, guessed } = dataPlaneURL();
-  const prefix = mode === "TEST" ? "sk_test_" : "sk_live_";
+  const prefix = secretPrefix(mode);
   const snippet = `import OpenAI from "openai";
 
 // On your backend. Keep the secret key out of the browser.
@@ -392,8 +392,13 @@ const overlapChoices = [
   { value: "604800", label: "7 days" },
 ];
 
+/** secretPrefix is how a secret key of mode begins ("sk_test_"). */
+function secretPrefix(mode: Mode) {
+  return `sk_${modeText(mode)}_`;
+}
+
 function keyLabel(k: Key) {
-  return `${k.mode === "TEST" ? "sk_test_" : "sk_live_"}…${k.hint}`;
+  return `${secretPrefix(k.mode)}…${k.hint}`;
 }
 
 function keyStatus(k: Key) {
