@@ -361,8 +361,8 @@ const closedOffset = -(int64(1) << 61)
 const forgetAfter = 10 * time.Minute
 
 func periodIndex(t time.Time) int32 {
-	t = t.UTC()
-	return int32(t.Year())*12 + int32(t.Month()) - 1
+	y, m, _ := t.UTC().Date()
+	return int32(y)*12 + int32(m) - 1
 }
 
 // take reserves n from the lease if it has that much spare.
