@@ -148,15 +148,6 @@ func (s *Accounts) SetAdmin(ctx context.Context, accountID string, admin bool) e
 	return nil
 }
 
-// Get returns one account.
-func (s *Accounts) Get(ctx context.Context, id string) (Account, error) {
-	row, err := queries.AccountByID(ctx, s.DB, id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Account{}, wattfare.Errorf(wattfare.ENOTFOUND, "no such account")
-	}
-	return accountFrom(row), err
-}
-
 // ByIDs returns the accounts with the given ids, in that order; a missing
 // one is a nil entry. Dataloaders call it.
 func (s *Accounts) ByIDs(ctx context.Context, ids []string) ([]*Account, error) {
