@@ -206,10 +206,10 @@ func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, err
 	email := sandboxEmail(appID)
 	var id string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		err := queries.ConsentEnsureAccount(ctx, tx, sqlc.ConsentEnsureAccountParams{
+		_, err := queries.InsertAccount(ctx, tx, sqlc.InsertAccountParams{
 			ID: wattfare.NewID("acct_"), Email: email, PasswordHash: "!sandbox", DisplayName: "Sandbox test user",
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no row: it exists
 			return fmt.Errorf("ensure sandbox account: %w", err)
 		}
 		if id, err = queries.ConsentSandboxAccount(ctx, tx, email); err != nil {

@@ -33,11 +33,6 @@ WHERE connections.account_id IS DISTINCT FROM EXCLUDED.account_id
    OR connections.status <> 'active'
 RETURNING id;
 
--- name: ConsentEnsureAccount :exec
-INSERT INTO accounts (id, email, password_hash, display_name)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (email) DO NOTHING;
-
 -- name: ConsentSandboxAccount :one
 -- Only an account created as a sandbox (its password hash matches no
 -- password) is one: a person who signed up with that email first is not.

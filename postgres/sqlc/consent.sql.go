@@ -64,29 +64,6 @@ func (q *Queries) ConsentConnection(ctx context.Context, db DBTX, arg ConsentCon
 	return i, err
 }
 
-const consentEnsureAccount = `-- name: ConsentEnsureAccount :exec
-INSERT INTO accounts (id, email, password_hash, display_name)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (email) DO NOTHING
-`
-
-type ConsentEnsureAccountParams struct {
-	ID           string
-	Email        string
-	PasswordHash string
-	DisplayName  string
-}
-
-func (q *Queries) ConsentEnsureAccount(ctx context.Context, db DBTX, arg ConsentEnsureAccountParams) error {
-	_, err := db.Exec(ctx, consentEnsureAccount,
-		arg.ID,
-		arg.Email,
-		arg.PasswordHash,
-		arg.DisplayName,
-	)
-	return err
-}
-
 const consentKey = `-- name: ConsentKey :one
 SELECT k.id, k.app_id, k.mode, k.public_key, k.expires_at, k.revoked_at
 FROM api_keys k
