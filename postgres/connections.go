@@ -71,11 +71,19 @@ func scanConnection(resetsAt time.Time) func(pgx.Row) (Connection, error) {
 		err := row.Scan(&c.ID, &c.AppID, &mode, &c.AppUserID, &c.AccountID, &c.MonthlyCap, &status, &c.Version, &c.CreatedAt, &c.RevokedAt,
 			&c.SpentThisPeriod, &c.Held, &wallet)
 		c.Mode, c.Status, c.ResetsAt = wattfare.Mode(mode), wattfare.ConnectionStatus(status), resetsAt
-		if c.Status == wattfare.ConnectionActive {
-			c.Remaining = max(0, min(c.MonthlyCap-c.SpentThisPeriod, wallet))
-		}
+		c.Remaining = remaining(c.Status, c.MonthlyCap, c.SpentThisPeriod, wallet)
 		return c, err
 	}
+}
+
+// remaining is what a connection can still spend this period: its cap less
+// what it spent, bounded by what the paying wallet has not spent (wallet);
+// zero unless it is active.
+func remaining(status wattfare.ConnectionStatus, cap, spent, wallet wattfare.Money) wattfare.Money {
+	if status != wattfare.ConnectionActive {
+		return 0
+	}
+	return max(0, min(cap-spent, wallet))
 }
 
 func connectionKey(c Connection) cursorKey { return cursorKey{c.CreatedAt, c.ID} }

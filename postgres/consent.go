@@ -99,9 +99,7 @@ func (s *Consent) connection(ctx context.Context, db sqlc.DBTX, appID string, mo
 		ResetsAt:   wattfare.PeriodEnd(now),
 		RevokedAt:  row.RevokedAt,
 	}
-	if st.Status == wattfare.ConnectionActive {
-		st.Remaining = max(0, min(st.MonthlyCap-st.Spent, wattfare.Money(row.WalletAvailable)))
-	}
+	st.Remaining = remaining(st.Status, st.MonthlyCap, st.Spent, wattfare.Money(row.WalletAvailable))
 	return st, nil
 }
 
