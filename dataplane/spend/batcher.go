@@ -268,17 +268,13 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 // it can never accept), it commits the records one by one and sets the
 // rejected ones aside, so that one bad record cannot stall all billing.
 func (b *batcher) commit(ctx context.Context, recs []Settlement, rels []string) error {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err := b.e.ledger.Commit(cctx, recs, rels)
-	cancel()
+	err := b.commitOnce(ctx, recs, rels)
 	if err == nil || !errors.Is(err, ErrRejected) {
 		return err
 	}
 	for i := range recs {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := b.e.ledger.Commit(cctx, recs[i:i+1], nil)
-		cancel()
-		if err != nil && errors.Is(err, ErrRejected) {
+		err := b.commitOnce(ctx, recs[i:i+1], nil)
+		if errors.Is(err, ErrRejected) {
 			b.reject(&recs[i], err)
 			continue
 		}
@@ -289,9 +285,14 @@ func (b *batcher) commit(ctx context.Context, recs []Settlement, rels []string) 
 	if len(rels) == 0 {
 		return nil
 	}
-	cctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	return b.commitOnce(ctx, nil, rels)
+}
+
+// commitOnce is one ledger transaction, given at most 10 s.
+func (b *batcher) commitOnce(ctx context.Context, recs []Settlement, rels []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return b.e.ledger.Commit(cctx, nil, rels)
+	return b.e.ledger.Commit(ctx, recs, rels)
 }
 
 // reject logs a settlement the ledger refuses for good and keeps it in
