@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/wattfare/wattfare/demo"
 )
@@ -31,16 +28,6 @@ func init() {
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(sctx)
-		}()
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
+		return serveHTTP(ctx, ln, h)
 	})
 }

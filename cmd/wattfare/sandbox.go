@@ -30,14 +30,20 @@ func serveSandbox(ctx context.Context, addr string) error {
 }
 
 func serveSandboxOn(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: sandbox.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	slog.Info("sandbox listening", "addr", "http://"+ln.Addr().String())
+	return serveHTTP(ctx, ln, sandbox.Handler())
+}
+
+// serveHTTP serves h on ln until ctx ends, then shuts down, giving requests
+// in flight 5 s. The sandbox and the demo app, local helpers, use it.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	slog.Info("sandbox listening", "addr", "http://"+ln.Addr().String())
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
