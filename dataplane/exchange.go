@@ -354,6 +354,9 @@ type streamBody struct {
 	finished bool // nothing more comes from the upstream
 	eof      bool // the upstream body was read to its end
 	lastWD   time.Time
+	// bufp and outBufp are buf's and outBuf's holders from bufPool: they
+	// go back to it, so that returning a buffer does not allocate one.
+	bufp, outBufp *[]byte
 }
 
 // bufPool holds the framing buffers of streams: two per open stream, grown
@@ -362,8 +365,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 func newStreamBody(ex *exchange, resp *fasthttp.Response, conn net.Conn) *streamBody {
 	sb := &streamBody{ex: ex, resp: resp, up: resp.BodyStream(), conn: conn}
-	sb.buf = (*bufPool.Get().(*[]byte))[:0]
-	sb.outBuf = (*bufPool.Get().(*[]byte))[:0]
+	sb.bufp, sb.outBufp = bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
+	sb.buf, sb.outBuf = (*sb.bufp)[:0], (*sb.outBufp)[:0]
 	return sb
 }
 
@@ -515,10 +518,10 @@ func (sb *streamBody) CloseWithError(err error) error {
 	sb.resp.CloseBodyStream()
 	fasthttp.ReleaseResponse(sb.resp)
 	ex.s.flights.remove(ex.f)
-	b, o := sb.buf[:0], sb.outBuf[:0]
-	bufPool.Put(&b)
-	bufPool.Put(&o)
-	sb.buf, sb.outBuf, sb.out, sb.resp, sb.up = nil, nil, nil, nil, nil
+	*sb.bufp, *sb.outBufp = sb.buf[:0], sb.outBuf[:0]
+	bufPool.Put(sb.bufp)
+	bufPool.Put(sb.outBufp)
+	sb.buf, sb.outBuf, sb.out, sb.resp, sb.up, sb.bufp, sb.outBufp = nil, nil, nil, nil, nil, nil, nil
 	return nil
 }
 
