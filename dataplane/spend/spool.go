@@ -70,9 +70,7 @@ func openSpool(base, processID string, log *slog.Logger) (*spool, error) {
 		return nil, fmt.Errorf("spool %s: another live process uses process id %q", dir, processID)
 	}
 	s := &spool{dir: dir, lock: lock, log: log, locks: map[string]*os.File{}, mapped: map[string]*segment{}}
-	if err := s.adoptOwn(); err != nil {
-		return nil, err
-	}
+	s.seq = s.adopt(dir)
 	s.adoptDead(base)
 	if err := s.open(); err != nil {
 		return nil, err
@@ -115,9 +113,11 @@ func segNum(path string) int {
 	return n
 }
 
-func (s *spool) adoptOwn() error {
-	names, last := segments(s.dir)
-	s.seq = last
+// adopt reads the records of dir's segments for replay and marks the
+// segments for deletion once those records commit. It returns the highest
+// segment number.
+func (s *spool) adopt(dir string) int {
+	names, last := segments(dir)
 	for _, n := range names {
 		recs, err := readSegment(n)
 		if err != nil {
@@ -126,7 +126,7 @@ func (s *spool) adoptOwn() error {
 		s.adopted = append(s.adopted, recs...)
 		s.orphans = append(s.orphans, n)
 	}
-	return nil
+	return last
 }
 
 func (s *spool) adoptDead(base string) {
@@ -146,15 +146,7 @@ func (s *spool) adoptDead(base string) {
 		if err != nil || lock == nil {
 			continue
 		}
-		names, _ := segments(dir)
-		for _, n := range names {
-			recs, err := readSegment(n)
-			if err != nil {
-				s.log.Warn("spool segment ends with a torn record", "file", n, "err", err)
-			}
-			s.adopted = append(s.adopted, recs...)
-			s.orphans = append(s.orphans, n)
-		}
+		s.adopt(dir)
 		lockPath := filepath.Join(dir, "lock")
 		s.locks[lockPath] = lock
 		s.orphans = append(s.orphans, lockPath, dir)
