@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
 
@@ -207,7 +208,7 @@ func hasKey(b []byte, name string, open byte) bool {
 func meterEventSlow(data []byte, u *streamUsage) eventKind {
 	kind := eventPass
 	var choices, usage, errv gjson.Result
-	gjson.ParseBytes(data).ForEach(func(key, value gjson.Result) bool {
+	gjson.Parse(b2s(data)).ForEach(func(key, value gjson.Result) bool { // results view data: keep only clones
 		switch key.Str {
 		case "choices":
 			choices = value
@@ -217,7 +218,7 @@ func meterEventSlow(data []byte, u *streamUsage) eventKind {
 			errv = value
 		case "id":
 			if u.UpstreamID == "" && value.Type == gjson.String {
-				u.UpstreamID = value.Str
+				u.UpstreamID = strings.Clone(value.Str)
 			}
 		}
 		return true
