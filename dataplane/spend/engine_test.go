@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -594,17 +593,6 @@ func TestIdleLeasesReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-func sortedKeys(m map[string]int) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-var _ = sortedKeys
 
 // downLedger fails every call while down is set, as a lost database does.
 type downLedger struct {
