@@ -48,9 +48,7 @@ func TestCacheInvalidation(t *testing.T) {
 		if resp.StatusCode != 401 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		h := wattfare.HashSecretKey(e.key)
-		e.exec(`INSERT INTO api_keys (id, app_id, mode, secret_sha256, public_key, hint) VALUES ($1, $2, 'test', $3, $4, 'x')`,
-			sk.ID.String(), e.app, h[:], []byte(sk.PublicKey()))
+		e.addKey(sk, "x")
 		eventually(t, "the new key is accepted", func() bool {
 			resp, _ := e.call("GET", "/v1/models", "", "")
 			return resp.StatusCode == 200

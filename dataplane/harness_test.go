@@ -100,13 +100,11 @@ func setup(t *testing.T, opts ...any) *env {
 	app := wattfare.NewAppID().String()
 	sk := wattfare.NewSecretKey(wattfare.ModeTest)
 	e.app, e.key, e.keyID = app, sk.String(), sk.ID.String()
-	hash := wattfare.HashSecretKey(e.key)
 	e.exec(`INSERT INTO accounts (id, email, password_hash) VALUES ($1, 'payer@example.com', 'x')`, e.account)
 	e.exec(`INSERT INTO wallets (account_id, mode, credits) VALUES ($1, 'test', $2)`, e.account, int64(wattfare.USD(20)))
 	e.exec(`INSERT INTO accounts (id, email, password_hash) VALUES ('acct_dev', 'dev@example.com', 'x')`)
 	e.exec(`INSERT INTO apps (id, owner_id, name) VALUES ($1, 'acct_dev', 'Acme Chat')`, app)
-	e.exec(`INSERT INTO api_keys (id, app_id, mode, secret_sha256, public_key, hint) VALUES ($1, $2, 'test', $3, $4, 'abcd')`,
-		e.keyID, app, hash[:], []byte(sk.PublicKey()))
+	e.addKey(sk, "abcd")
 	e.connect("u1", wattfare.USD(10))
 
 	// Commits every 10 ms rather than 200: tests read usage right after a
@@ -181,6 +179,14 @@ func (e *env) exec(sql string, args ...any) {
 	if _, err := e.pool.Exec(context.Background(), sql, args...); err != nil {
 		e.t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// addKey stores sk as a test-mode secret key of the env's app.
+func (e *env) addKey(sk wattfare.SecretKey, hint string) {
+	e.t.Helper()
+	hash := wattfare.HashSecretKey(sk.String())
+	e.exec(`INSERT INTO api_keys (id, app_id, mode, secret_sha256, public_key, hint) VALUES ($1, $2, 'test', $3, $4, $5)`,
+		sk.ID.String(), e.app, hash[:], []byte(sk.PublicKey()), hint)
 }
 
 // connect stores a connection for the app's user with a monthly cap.

@@ -24,9 +24,7 @@ func TestRevokeKeyUnderLoadOfOtherKeys(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	sk2 := wattfare.NewSecretKey(wattfare.ModeTest)
-	hash2 := wattfare.HashSecretKey(sk2.String())
-	e.exec(`INSERT INTO api_keys (id, app_id, mode, secret_sha256, public_key, hint) VALUES ($1, $2, 'test', $3, $4, 'efgh')`,
-		sk2.ID.String(), e.app, hash2[:], []byte(sk2.PublicKey()))
+	e.addKey(sk2, "efgh")
 	e.connect("u2", wattfare.USD(10))
 
 	call2 := func(client *http.Client) (int, string) {
