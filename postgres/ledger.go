@@ -515,16 +515,12 @@ ORDER BY x.ord`, conn, key, lease)
 	if err != nil {
 		return nil, fmt.Errorf("check payers: %w", err)
 	}
-	out := make([]spend.PayerState, 0, len(checks))
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (spend.PayerState, error) {
 		var st spend.PayerState
-		if err := rows.Scan(&st.Reason, &st.LeaseOpen); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("check payers: %w", err)
-		}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&st.Reason, &st.LeaseOpen)
+		return st, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("check payers: %w", err)
 	}
 	return out, nil
