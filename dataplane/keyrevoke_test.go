@@ -81,13 +81,7 @@ func TestRevokeKeyUnderLoadOfOtherKeys(t *testing.T) {
 	if _, err := keys.Revoke(context.Background(), "acct_dev", e.keyID); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
-	for {
-		line, err := br.ReadString('\n')
-		got.WriteString(line)
-		if err != nil {
-			break
-		}
-	}
+	io.Copy(&got, br) // the rest of the stream, to its end
 	if s := got.String(); !strings.Contains(s, `"code":"`+wattfare.EInvalidAPIKey+`"`) || !strings.Contains(s, `"finish_reason":"error"`) {
 		t.Fatalf("the revoked key's stream did not end with invalid_api_key:\n…%s", s[max(0, len(s)-600):])
 	}

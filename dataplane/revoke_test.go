@@ -1,6 +1,7 @@
 package dataplane_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,13 +45,7 @@ func TestRevokeInFlight(t *testing.T) {
 				}
 			}
 			e.exec(tt.revoke)
-			for {
-				line, err := br.ReadString('\n')
-				got.WriteString(line)
-				if err != nil {
-					break
-				}
-			}
+			io.Copy(&got, br) // the rest of the stream, to its end
 			s := got.String()
 			if !strings.Contains(s, `"code":"`+tt.code+`"`) || !strings.Contains(s, `"finish_reason":"error"`) {
 				t.Fatalf("stream did not end with %s:\n…%s", tt.code, s[max(0, len(s)-600):])
