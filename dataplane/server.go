@@ -276,6 +276,15 @@ func requestIDAt(now time.Time) string {
 // milliseconds from there last until 2059.
 const requestIDEpoch = 1735689600000
 
+// requestTime is cfg.Now's reading for a request that Handle saw arrive at
+// now (time.Now's): now itself unless a test set the clock.
+func (s *Server) requestTime(now time.Time) time.Time {
+	if s.realClock {
+		return now
+	}
+	return s.cfg.Now()
+}
+
 // Handle is the fasthttp handler.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	now := time.Now() // the request's one clock read (with cfg.Now the default)
@@ -305,9 +314,9 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	case ctx.IsPost() && string(path) == "/v1/embeddings":
 		s.proxy(ctx, reqID, "embeddings", now)
 	case ctx.IsGet() && string(path) == "/v1/models":
-		s.models(ctx)
+		s.models(ctx, now)
 	case ctx.IsGet() && string(path) == "/v1/budget":
-		s.budget(ctx)
+		s.budget(ctx, now)
 	case ctx.IsGet() && string(path) == "/healthz":
 		ctx.SetContentType("text/plain")
 		ctx.SetBodyString("ok\n")
@@ -465,10 +474,7 @@ const minCompletionTokens = 16
 // proxy serves a chat or embeddings request; now is when Handle read the
 // clock (time.Now).
 func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string, now time.Time) {
-	start := now
-	if !s.realClock {
-		start = s.cfg.Now()
-	}
+	start := s.requestTime(now)
 	var c caller
 	if err := s.authenticate(ctx, &c, start); err != nil {
 		s.fail(ctx, toError(s.logInternal(err)), 0)
@@ -695,9 +701,9 @@ func (s *Server) watchHolds() {
 	}
 }
 
-func (s *Server) models(ctx *fasthttp.RequestCtx) {
+func (s *Server) models(ctx *fasthttp.RequestCtx, now time.Time) {
 	var c caller
-	if err := s.authenticate(ctx, &c, s.cfg.Now()); err != nil {
+	if err := s.authenticate(ctx, &c, s.requestTime(now)); err != nil {
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
 	}
@@ -762,9 +768,9 @@ func perToken(p wattfare.Price) string {
 // remaining_usd = min(cap_usd - spent_usd - held_usd, what the wallet has
 // left on the same terms). The Wattfare-Budget-Remaining header of other
 // responses is the same figure, refreshed at most once a second.
-func (s *Server) budget(ctx *fasthttp.RequestCtx) {
+func (s *Server) budget(ctx *fasthttp.RequestCtx, now time.Time) {
 	var c caller
-	if err := s.authenticate(ctx, &c, s.cfg.Now()); err != nil {
+	if err := s.authenticate(ctx, &c, s.requestTime(now)); err != nil {
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
 	}
