@@ -736,12 +736,17 @@ func (e *Engine) maybeRenew(cs *connState, l *lease, keyID string) {
 	if l.avail.Load() >= cs.target.Load()/4 {
 		return
 	}
+	e.renew(cs, l, keyID, true)
+}
+
+// renew extends l in the background, unless a renewal on cs is under way.
+func (e *Engine) renew(cs *connState, l *lease, keyID string, topUp bool) {
 	if !cs.renewing.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
 		defer cs.renewing.Store(false)
-		e.extend(cs, l, keyID, true)
+		e.extend(cs, l, keyID, topUp)
 	}()
 }
 
@@ -968,12 +973,7 @@ func (e *Engine) maintain() {
 				if gs := *cs.gates.Load(); len(gs) > 0 {
 					keyID = gs[len(gs)-1].keyID
 				}
-				if cs.renewing.CompareAndSwap(false, true) {
-					go func() {
-						defer cs.renewing.Store(false)
-						e.extend(cs, l, keyID, false)
-					}()
-				}
+				e.renew(cs, l, keyID, false)
 			}
 			return true
 		})
