@@ -963,8 +963,9 @@ func (e *Engine) maintain() {
 				}
 				return true
 			}
-			idle := l.holds.Load() == 0 && time.Duration(now-l.lastUse.Load()) > e.cfg.IdleAfter
-			if idle || (l.period < cur && l.holds.Load() == 0) || now >= l.expires.Load()+int64(e.safetyMargin()) && l.holds.Load() == 0 {
+			// A lease with no hold open goes when idle, of a past period or expired.
+			if l.holds.Load() == 0 && (time.Duration(now-l.lastUse.Load()) > e.cfg.IdleAfter || l.period < cur ||
+				now >= l.expires.Load()+int64(e.safetyMargin())) {
 				e.closeLease(l)
 				return true
 			}
