@@ -207,9 +207,6 @@ func New(cfg Config, ledger Ledger) (*Engine, error) {
 	return e, nil
 }
 
-// ProcessID returns the id this engine writes on its leases.
-func (e *Engine) ProcessID() string { return e.cfg.ProcessID }
-
 // mono returns the monotonic time since the engine started, in nanoseconds:
 // lease deadlines are kept on it so that wall-clock jumps cannot stretch them.
 func (e *Engine) mono() int64 { return int64(time.Since(e.base)) }
