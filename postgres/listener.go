@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,12 +25,7 @@ type Listener struct {
 	Logger      *slog.Logger
 	// MaxBackoff bounds the wait between reconnection attempts (default 2 s).
 	MaxBackoff time.Duration
-
-	connects atomic.Int64
 }
-
-// Connects returns how many times the listener has connected and listened.
-func (l *Listener) Connects() int64 { return l.connects.Load() }
 
 // Run listens until ctx ends.
 func (l *Listener) Run(ctx context.Context) error {
@@ -77,7 +71,6 @@ type changeHandler struct {
 // HandleBacklog runs once LISTEN is in place on a new connection.
 func (h *changeHandler) HandleBacklog(ctx context.Context, channel string, conn *pgx.Conn) error {
 	h.connected()
-	h.l.connects.Add(1)
 	if h.l.OnReconnect != nil {
 		h.l.OnReconnect()
 	}
