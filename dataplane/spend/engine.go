@@ -450,17 +450,27 @@ func (e *Engine) Admit(ctx context.Context, p Payer, a Admission) (*Hold, error)
 		}
 		if g.unexpired() {
 			if l := cs.lease.Load(); l != nil && l.period == period && l.live(now) {
-				l.holds.Add(1)
-				if l.take(int64(a.Amount)) {
-					l.lastUse.Store(now)
+				if h := e.tryHold(cs, l, sig, p, a, now); h != nil {
 					e.maybeRenew(cs, l, p.KeyID)
-					return e.newHold(cs, l, sig, p, a, a.Amount), nil
+					return h, nil
 				}
-				e.holdDone(l)
 			}
 		}
 	}
 	return e.admitSlow(ctx, cs, p, a, period)
+}
+
+// tryHold places a hold of a.Amount on l when l has that much spare, and
+// returns nil otherwise. The hold is counted on l before it takes the
+// amount, so that a concurrent closeLease waits for it.
+func (e *Engine) tryHold(cs *connState, l *lease, sig *signal, p Payer, a Admission, now int64) *Hold {
+	l.holds.Add(1)
+	if !l.take(int64(a.Amount)) {
+		e.holdDone(l)
+		return nil
+	}
+	l.lastUse.Store(now)
+	return e.newHold(cs, l, sig, p, a, a.Amount)
 }
 
 func (e *Engine) newHold(cs *connState, l *lease, sig *signal, p Payer, a Admission, amount wattfare.Money) *Hold {
@@ -493,13 +503,9 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 		if g != nil && g.unexpired() &&
 			cur != nil && cur.period == period && cur.live(now) {
 			// Another request may have renewed while we waited for the lock.
-			sig := g.sig.Load()
-			cur.holds.Add(1)
-			if cur.take(int64(a.Amount)) {
-				cur.lastUse.Store(now)
-				return e.newHold(cs, cur, sig, p, a, a.Amount), nil
+			if h := e.tryHold(cs, cur, g.sig.Load(), p, a, now); h != nil {
+				return h, nil
 			}
-			e.holdDone(cur)
 		}
 
 		extend := cur != nil && cur.period == period && !cur.closed.Load()
