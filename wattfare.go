@@ -68,6 +68,12 @@ type APIKey struct {
 	Version      int64
 }
 
+// UsableAt reports whether the key authenticates requests at t: not
+// revoked, and not past the overlap window of a roll.
+func (k *APIKey) UsableAt(t time.Time) bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || t.Before(*k.ExpiresAt))
+}
+
 // Connection is a user's consent for an app (in one mode) to charge AI spend
 // to their Wattfare budget, up to a monthly cap.
 type Connection struct {

@@ -392,7 +392,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, c *caller, now time.Time
 		kid != sk.ID || key.Mode != sk.Mode {
 		return wattfare.Errorf(wattfare.EInvalidAPIKey, "unknown secret key")
 	}
-	if key.RevokedAt != nil || (key.ExpiresAt != nil && !now.Before(*key.ExpiresAt)) {
+	if !key.UsableAt(now) {
 		return wattfare.Errorf(wattfare.EInvalidAPIKey, "this secret key was revoked or has expired")
 	}
 	c.key = key
@@ -642,7 +642,7 @@ func (s *Server) recheck(ev wattfare.ChangeEvent, hit []*flight) {
 			s.log.Warn("dataplane: recheck key", "err", err)
 			return
 		}
-		if !found || k.RevokedAt != nil || (k.ExpiresAt != nil && !s.cfg.Now().Before(*k.ExpiresAt)) {
+		if !found || !k.UsableAt(s.cfg.Now()) {
 			verdict = wattfare.Errorf(wattfare.EInvalidAPIKey, "this secret key was revoked")
 		}
 	case wattfare.EntityApp:
