@@ -19,11 +19,12 @@ type LeaseScope struct {
 }
 
 // AwaitLeasesReleased blocks until no lease in scope is both unreleased and
-// unexpired, or ctx ends. Revocations call it after their transaction commits:
-// data-plane processes surrender their leases when the change notification
-// reaches them, and a process that never hears of it stops admitting when its
-// lease expires. When this returns nil, no data-plane process can admit a new
-// request in scope (DESIGN.md invariant 4).
+// unexpired, or ctx ends: data-plane processes surrender their leases when
+// the change notification reaches them, and a process that never hears of it
+// stops admitting when its lease expires. When this returns nil, no
+// data-plane process can admit a new request in scope (DESIGN.md invariant
+// 4). Tests call it; revocations wait instead, after their transaction
+// commits, for the leases open at their write (openLeases, awaitLeases).
 func AwaitLeasesReleased(ctx context.Context, db *pgxpool.Pool, scope LeaseScope) error {
 	const q = `
 SELECT count(*) FROM leases l
