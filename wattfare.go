@@ -74,6 +74,10 @@ func (k *APIKey) UsableAt(t time.Time) bool {
 	return k.RevokedAt == nil && (k.ExpiresAt == nil || t.Before(*k.ExpiresAt))
 }
 
+// MaxMonthlyCap bounds a connection's monthly cap, whether the user sets it
+// or an app's session token requests it.
+const MaxMonthlyCap = 100_000 * Dollar
+
 // Connection is a user's consent for an app (in one mode) to charge AI spend
 // to their Wattfare budget, up to a monthly cap.
 type Connection struct {

@@ -15,7 +15,7 @@ import (
 )
 
 // MaxMonthlyCap bounds a connection's monthly cap.
-const MaxMonthlyCap = 100_000 * wattfare.Dollar
+const MaxMonthlyCap = wattfare.MaxMonthlyCap
 
 // Connection is a user's consent to an app with this period's spend.
 type Connection struct {

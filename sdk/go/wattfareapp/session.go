@@ -41,7 +41,7 @@ const (
 	MaxUserIDLen = 256
 	// MaxMonthlyCap is the largest cap a token may request, the same bound
 	// as on a cap the user sets.
-	MaxMonthlyCap = 100_000 * wattfare.Dollar
+	MaxMonthlyCap = wattfare.MaxMonthlyCap
 )
 
 // Errors New and CreateSession return, wrapped with detail; test them with
