@@ -10,7 +10,9 @@ root=$(pwd)
 
 bash scripts/ensure-chromium.sh
 bash scripts/build-web.sh
-[ -x bin/wattfare ] || go build -o bin/wattfare ./cmd/wattfare
+# Always built: the web app is embedded, and an existing binary may predate
+# the build above.
+go build -o bin/wattfare ./cmd/wattfare
 
 # The Node SDK needs no server: its tests check it against the vectors.
 (cd sdk/node && node --test wattfare.test.mjs)
