@@ -776,25 +776,8 @@ func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
 		e.log.Debug("extend lease", "lease", l.id, "err", err)
 		return
 	}
-	switch grant.Reason {
-	case "":
-	case wattfare.ECapReached, wattfare.EBudgetExhausted:
-		return
-	case wattfare.EInvalidAPIKey:
-		// The key used for renewal went bad (a revoke this process did not
-		// hear of): end its holds; other keys re-validate on their next grant.
-		if g := cs.gate(keyID); g != nil {
-			g.deny(statusError(grant.Reason))
-		}
-		e.closeLease(l)
-		return
-	case ReasonLeaseGone:
-		e.closeLease(l)
-		return
-	default:
-		// Revoked, suspended or gone while this process was not told
-		// (e.g. its listener was reconnecting): end everything on it.
-		e.denyConn(cs, statusError(grant.Reason), now)
+	if grant.Reason != "" {
+		e.renewalRefused(cs, l, keyID, grant.Reason, now)
 		return
 	}
 	if topUp {
@@ -807,6 +790,28 @@ func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
 	}
 	l.avail.Add(int64(grant.Granted))
 	e.extendExpiry(l, now)
+}
+
+// renewalRefused acts on the ledger's refusal to renew l; cs.mu must be
+// held. Cap and wallet refusals leave l as it is.
+func (e *Engine) renewalRefused(cs *connState, l *lease, keyID, reason string, now int64) {
+	switch reason {
+	case wattfare.ECapReached, wattfare.EBudgetExhausted:
+	case wattfare.EInvalidAPIKey:
+		// The key used for renewal went bad (a revoke this process did not
+		// hear of): end its holds; other keys re-validate on their next grant.
+		if g := cs.gate(keyID); g != nil {
+			g.deny(statusError(reason))
+		}
+		e.closeLease(l)
+	case ReasonLeaseGone:
+		e.closeLease(l)
+	default:
+		// Revoked, suspended or gone while this process was not told
+		// (e.g. its listener was reconnecting): end everything on it.
+		e.denyConn(cs, statusError(reason), now)
+		e.closeLease(l)
+	}
 }
 
 // extendExpiry moves l's admission deadline to what a grant asked for at

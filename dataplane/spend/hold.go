@@ -94,18 +94,8 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 				}
 			} else if err == nil && !pressed && e.pressure(cs, grant) {
 				continue // others gave back spare: ask again
-			} else if err == nil && grant.Reason == ReasonLeaseGone {
-				e.closeLease(l)
-			} else if err == nil && grant.Reason != wattfare.ECapReached && grant.Reason != wattfare.EBudgetExhausted {
-				werr := statusError(grant.Reason)
-				if grant.Reason == wattfare.EInvalidAPIKey {
-					if g := cs.gate(h.payer.KeyID); g != nil {
-						g.deny(werr)
-					}
-				} else {
-					e.denyConn(cs, werr, now)
-				}
-				e.closeLease(l)
+			} else if err == nil {
+				e.renewalRefused(cs, l, h.payer.KeyID, grant.Reason, now)
 			}
 			break
 		}
