@@ -294,12 +294,7 @@ const CodePropagationPending = wattfare.EPROPAGATIONPENDING
 // granted afterwards for what the write left allowed (another key of the
 // app, the connection under its new cap) are not waited for.
 func openLeases(ctx context.Context, tx pgx.Tx, scope LeaseScope) ([]string, error) {
-	rows, err := tx.Query(ctx, `
-SELECT l.id FROM leases l
-WHERE l.released_at IS NULL AND l.expires_at > now()
-  AND (($1 <> '' AND l.connection_id = $1)
-    OR ($2 <> '' AND l.connection_id IN (
-          SELECT c.id FROM connections c WHERE c.app_id = $2 AND ($3 = '' OR c.mode = $3))))`,
+	rows, err := tx.Query(ctx, `SELECT l.id FROM leases l`+openLeasesInScope,
 		scope.ConnectionID, scope.AppID, string(scope.Mode))
 	if err != nil {
 		return nil, fmt.Errorf("open leases: %w", err)

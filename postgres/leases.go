@@ -18,6 +18,14 @@ type LeaseScope struct {
 	Mode         wattfare.Mode
 }
 
+// openLeasesInScope selects, from leases l, those that can still admit in
+// scope ($1 connection id, $2 app id, $3 mode; empty means any).
+const openLeasesInScope = `
+WHERE l.released_at IS NULL AND l.expires_at > now()
+  AND (($1 <> '' AND l.connection_id = $1)
+    OR ($2 <> '' AND l.connection_id IN (
+          SELECT c.id FROM connections c WHERE c.app_id = $2 AND ($3 = '' OR c.mode = $3))))`
+
 // AwaitLeasesReleased blocks until no lease in scope is both unreleased and
 // unexpired, or ctx ends: data-plane processes surrender their leases when
 // the change notification reaches them, and a process that never hears of it
@@ -26,12 +34,7 @@ type LeaseScope struct {
 // 4). Tests call it; revocations wait instead, after their transaction
 // commits, for the leases open at their write (openLeases, awaitLeases).
 func AwaitLeasesReleased(ctx context.Context, db *pgxpool.Pool, scope LeaseScope) error {
-	const q = `
-SELECT count(*) FROM leases l
-WHERE l.released_at IS NULL AND l.expires_at > now()
-  AND (($1 <> '' AND l.connection_id = $1)
-    OR ($2 <> '' AND l.connection_id IN (
-          SELECT c.id FROM connections c WHERE c.app_id = $2 AND ($3 = '' OR c.mode = $3))))`
+	const q = `SELECT count(*) FROM leases l` + openLeasesInScope
 	delay := 5 * time.Millisecond
 	for {
 		var n int
