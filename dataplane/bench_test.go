@@ -53,8 +53,8 @@ type freeHold struct {
 func (f *freeSpender) Admit(_ context.Context, _ spend.Payer, a spend.Admission) (Hold, error) {
 	return &freeHold{s: f, amount: a.Amount, done: neverDone}, nil
 }
-func (f *freeSpender) Budget(context.Context, spend.Payer) (spend.Budget, error) {
-	return spend.Budget{Remaining: wattfare.USD(10)}, nil
+func (f *freeSpender) Budget(context.Context, spend.Payer) (wattfare.Budget, error) {
+	return wattfare.Budget{Remaining: wattfare.USD(10)}, nil
 }
 func (f *freeSpender) Invalidate(wattfare.ChangeEvent) {}
 func (f *freeSpender) Resync()                         {}
@@ -65,7 +65,7 @@ func (h *freeHold) Amount() wattfare.Money      { return h.amount }
 func (h *freeHold) Grow(to wattfare.Money) bool { h.amount = to; return true }
 func (h *freeHold) Done() <-chan struct{}       { return h.done }
 func (h *freeHold) Err() error                  { return nil }
-func (h *freeHold) Settle(spend.Usage)          { h.s.settled.Add(1) }
+func (h *freeHold) Settle(wattfare.Usage)       { h.s.settled.Add(1) }
 func (h *freeHold) Release()                    {}
 
 var (

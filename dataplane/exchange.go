@@ -16,7 +16,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/dataplane/spend"
 )
 
 // exchange is one admitted request on its way to the upstream and back. It
@@ -55,7 +54,7 @@ func (ex *exchange) settle(u *streamUsage, status string) {
 	}
 	ex.resolved = true
 	ex.settledAt = ex.s.cfg.Now()
-	usage := spend.Usage{
+	usage := wattfare.Usage{
 		Model: ex.model.ID, Upstream: ex.up.Name, UpstreamID: u.UpstreamID,
 		Endpoint: ex.endpoint, Stream: ex.req.Stream, Status: status,
 		Duration: ex.settledAt.Sub(ex.start),

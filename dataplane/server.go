@@ -762,7 +762,7 @@ func perToken(p wattfare.Price) string {
 }
 
 // budget answers GET /v1/budget: the payer's figures for this period, as
-// spend.Budget defines them. spent_usd includes requests that settled a
+// wattfare.Budget defines them. spent_usd includes requests that settled a
 // moment ago (read-your-writes on this process); held_usd is only what
 // requests running now hold, never the idle reserve of budget leases;
 // remaining_usd = min(cap_usd - spent_usd - held_usd, what the wallet has

@@ -17,7 +17,7 @@ type Spender interface {
 	// limit tripped.
 	Admit(ctx context.Context, p spend.Payer, a spend.Admission) (Hold, error)
 	// Budget reports the payer's cap, spend and what remains.
-	Budget(ctx context.Context, p spend.Payer) (spend.Budget, error)
+	Budget(ctx context.Context, p spend.Payer) (wattfare.Budget, error)
 	// Invalidate forwards a change notification.
 	Invalidate(ev wattfare.ChangeEvent)
 	// Resync re-validates every lease after the listener reconnected.
@@ -31,6 +31,6 @@ type Hold interface {
 	Grow(to wattfare.Money) bool
 	Done() <-chan struct{}
 	Err() error
-	Settle(u spend.Usage)
+	Settle(u wattfare.Usage)
 	Release()
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/dataplane/spend"
 )
 
 // Ledger is the spend engine's Postgres side: each method is one call of a
@@ -26,7 +25,7 @@ type Ledger struct {
 	db *pgxpool.Pool
 }
 
-var _ spend.Ledger = (*Ledger)(nil)
+var _ wattfare.Ledger = (*Ledger)(nil)
 
 // NewLedger returns the ledger on db.
 func NewLedger(db *pgxpool.Pool) *Ledger { return &Ledger{db: db} }
@@ -50,9 +49,9 @@ func retry(ctx context.Context, f func() error) error {
 	return err
 }
 
-// GrantLease implements spend.Ledger.
-func (l *Ledger) GrantLease(ctx context.Context, r spend.LeaseRequest) (spend.LeaseGrant, error) {
-	var g spend.LeaseGrant
+// GrantLease implements wattfare.Ledger.
+func (l *Ledger) GrantLease(ctx context.Context, r wattfare.LeaseRequest) (wattfare.LeaseGrant, error) {
+	var g wattfare.LeaseGrant
 	err := retry(ctx, func() error {
 		var exp, keyExp *time.Time
 		var granted, capv, captured, held, wallet int64
@@ -72,12 +71,12 @@ func (l *Ledger) GrantLease(ctx context.Context, r spend.LeaseRequest) (spend.Le
 		return nil
 	})
 	if err != nil {
-		return spend.LeaseGrant{}, fmt.Errorf("grant lease: %w", err)
+		return wattfare.LeaseGrant{}, fmt.Errorf("grant lease: %w", err)
 	}
 	return g, nil
 }
 
-// Commit implements spend.Ledger. The batch goes to wattfare_settle as 23
+// Commit implements wattfare.Ledger. The batch goes to wattfare_settle as 23
 // arrays that Commit writes in Postgres's binary format itself (see
 // settleArgs): pgx's generic encoding of the same arrays cost the data
 // plane more CPU than the rest of settlement. A batch that can take the
@@ -87,7 +86,7 @@ func (l *Ledger) GrantLease(ctx context.Context, r spend.LeaseRequest) (spend.Le
 // sorting, windowing and joining the batch's rows, and falls back to
 // wattfare_settle itself when the batch's leases or caps do not cover it
 // or a request was already settled.
-func (l *Ledger) Commit(ctx context.Context, ss []spend.Settlement, releases []string) error {
+func (l *Ledger) Commit(ctx context.Context, ss []wattfare.Settlement, releases []string) error {
 	args := encodeSettleArgs(ss, releases)
 	defer settleArgsPool.Put(args)
 	sql, n := settleSQL, settleParams
@@ -106,7 +105,7 @@ func (l *Ledger) Commit(ctx context.Context, ss []spend.Settlement, releases []s
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")) {
 		// Bad data or a broken constraint: the same records fail again.
-		return fmt.Errorf("commit settlements: %w: %w", spend.ErrRejected, err)
+		return fmt.Errorf("commit settlements: %w: %w", wattfare.ErrRejected, err)
 	}
 	if err != nil {
 		return fmt.Errorf("commit settlements: %w", err)
@@ -173,7 +172,7 @@ func pgMicros(t time.Time) int64 {
 	return t.Unix()*1000000 + int64(t.Nanosecond())/1000 - microsecFromUnixEpochToY2K
 }
 
-func encodeSettleArgs(ss []spend.Settlement, releases []string) *settleArgs {
+func encodeSettleArgs(ss []wattfare.Settlement, releases []string) *settleArgs {
 	n := len(ss)
 	a := settleArgsPool.Get().(*settleArgs)
 	a.buf = a.buf[:0]
@@ -215,23 +214,23 @@ func encodeSettleArgs(ss []spend.Settlement, releases []string) *settleArgs {
 			a.buf = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(a.buf, 4), uint32(f(i)))
 		})
 	}
-	text := func(f func(s *spend.Settlement) string) { texts(n, func(i int) string { return f(&ss[i]) }) }
-	text(func(s *spend.Settlement) string { return s.RequestID })
+	text := func(f func(s *wattfare.Settlement) string) { texts(n, func(i int) string { return f(&ss[i]) }) }
+	text(func(s *wattfare.Settlement) string { return s.RequestID })
 	array(oidTimestamptz, n, func(i int) {
 		a.buf = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(a.buf, 8), uint64(pgMicros(ss[i].At)))
 	})
-	text(func(s *spend.Settlement) string { return s.LeaseID })
+	text(func(s *wattfare.Settlement) string { return s.LeaseID })
 	int8s(n, func(i int) int64 { return int64(ss[i].FromLease) })
-	text(func(s *spend.Settlement) string { return s.AppID })
-	text(func(s *spend.Settlement) string { return string(s.Mode) })
-	text(func(s *spend.Settlement) string { return s.ConnectionID })
-	text(func(s *spend.Settlement) string { return s.AccountID })
-	text(func(s *spend.Settlement) string { return s.AppUserID })
-	text(func(s *spend.Settlement) string { return s.KeyID })
-	text(func(s *spend.Settlement) string { return s.Usage.Model })
-	text(func(s *spend.Settlement) string { return s.Usage.Upstream })
-	text(func(s *spend.Settlement) string { return s.Usage.UpstreamID })
-	text(func(s *spend.Settlement) string {
+	text(func(s *wattfare.Settlement) string { return s.AppID })
+	text(func(s *wattfare.Settlement) string { return string(s.Mode) })
+	text(func(s *wattfare.Settlement) string { return s.ConnectionID })
+	text(func(s *wattfare.Settlement) string { return s.AccountID })
+	text(func(s *wattfare.Settlement) string { return s.AppUserID })
+	text(func(s *wattfare.Settlement) string { return s.KeyID })
+	text(func(s *wattfare.Settlement) string { return s.Usage.Model })
+	text(func(s *wattfare.Settlement) string { return s.Usage.Upstream })
+	text(func(s *wattfare.Settlement) string { return s.Usage.UpstreamID })
+	text(func(s *wattfare.Settlement) string {
 		if s.Usage.Endpoint == "" {
 			return "chat"
 		}
@@ -244,7 +243,7 @@ func encodeSettleArgs(ss []spend.Settlement, releases []string) *settleArgs {
 		}
 		a.buf = append(binary.BigEndian.AppendUint32(a.buf, 1), v)
 	})
-	text(func(s *spend.Settlement) string {
+	text(func(s *wattfare.Settlement) string {
 		if s.Usage.Status == "" {
 			return "ok"
 		}
@@ -366,7 +365,7 @@ const (
 // nothing beyond the lease), and shares its lease's connection and period;
 // all settlements of a (connection, period) share an account and a mode.
 // Whether the leases and caps cover the sums is for Postgres to check.
-func (g *settleGroups) build(ss []spend.Settlement) bool {
+func (g *settleGroups) build(ss []wattfare.Settlement) bool {
 	g.leases, g.periods, g.wallets, g.days = g.leases[:0], g.periods[:0], g.wallets[:0], g.days[:0]
 	if g.leaseIdx == nil {
 		g.leaseIdx, g.periodIdx = map[string]int32{}, map[periodKey]int32{}
@@ -439,7 +438,7 @@ func (g *settleGroups) build(ss []spend.Settlement) bool {
 
 // period returns the index of the group of s's connection and the period of
 // day, which it adds with s's account and mode when new.
-func (g *settleGroups) period(s *spend.Settlement, day int32) int32 {
+func (g *settleGroups) period(s *wattfare.Settlement, day int32) int32 {
 	start, end := pgMonth(day)
 	k := periodKey{s.ConnectionID, start}
 	pi, ok := g.periodIdx[k]
@@ -472,7 +471,7 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// SweepExpiredLeases implements spend.Ledger.
+// SweepExpiredLeases implements wattfare.Ledger.
 func (l *Ledger) SweepExpiredLeases(ctx context.Context) (int, error) {
 	total := 0
 	for {
@@ -490,8 +489,8 @@ func (l *Ledger) SweepExpiredLeases(ctx context.Context) (int, error) {
 	}
 }
 
-// CheckPayers implements spend.Ledger.
-func (l *Ledger) CheckPayers(ctx context.Context, checks []spend.PayerCheck) ([]spend.PayerState, error) {
+// CheckPayers implements wattfare.Ledger.
+func (l *Ledger) CheckPayers(ctx context.Context, checks []wattfare.PayerCheck) ([]wattfare.PayerState, error) {
 	conn, key, lease := make([]string, len(checks)), make([]string, len(checks)), make([]string, len(checks))
 	for i, c := range checks {
 		conn[i], key[i], lease[i] = c.ConnectionID, c.KeyID, c.LeaseID
@@ -515,8 +514,8 @@ ORDER BY x.ord`, conn, key, lease)
 	if err != nil {
 		return nil, fmt.Errorf("check payers: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (spend.PayerState, error) {
-		var st spend.PayerState
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (wattfare.PayerState, error) {
+		var st wattfare.PayerState
 		err := r.Scan(&st.Reason, &st.LeaseOpen)
 		return st, err
 	})
@@ -526,8 +525,8 @@ ORDER BY x.ord`, conn, key, lease)
 	return out, nil
 }
 
-// Budget implements spend.Ledger.
-func (l *Ledger) Budget(ctx context.Context, connectionID string, period time.Time) (spend.Budget, error) {
+// Budget implements wattfare.Ledger.
+func (l *Ledger) Budget(ctx context.Context, connectionID string, period time.Time) (wattfare.Budget, error) {
 	var capv, captured, held int64
 	var wallet *int64
 	err := l.db.QueryRow(ctx, `
@@ -537,12 +536,12 @@ LEFT JOIN connection_periods cp ON cp.connection_id = c.id AND cp.period = $2
 LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
 WHERE c.id = $1`, connectionID, period.UTC()).Scan(&capv, &captured, &held, &wallet)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return spend.Budget{}, &wattfare.Error{Code: wattfare.ENotConnected, Message: "this user has not connected this app"}
+		return wattfare.Budget{}, &wattfare.Error{Code: wattfare.ENotConnected, Message: "this user has not connected this app"}
 	}
 	if err != nil {
-		return spend.Budget{}, fmt.Errorf("read budget: %w", err)
+		return wattfare.Budget{}, fmt.Errorf("read budget: %w", err)
 	}
-	b := spend.Budget{
+	b := wattfare.Budget{
 		Cap: wattfare.Money(capv), Spent: wattfare.Money(captured), Held: wattfare.Money(held),
 		ResetsAt: wattfare.PeriodEnd(period),
 	}
@@ -553,7 +552,7 @@ WHERE c.id = $1`, connectionID, period.UTC()).Scan(&capv, &captured, &held, &wal
 	return b, nil
 }
 
-// ShrinkLease implements spend.Ledger.
+// ShrinkLease implements wattfare.Ledger.
 func (l *Ledger) ShrinkLease(ctx context.Context, leaseID string, amount wattfare.Money) (wattfare.Money, error) {
 	var x int64
 	err := retry(ctx, func() error {
@@ -565,9 +564,9 @@ func (l *Ledger) ShrinkLease(ctx context.Context, leaseID string, amount wattfar
 	return wattfare.Money(x), nil
 }
 
-// AnnouncePressure implements spend.Ledger.
+// AnnouncePressure implements wattfare.Ledger.
 func (l *Ledger) AnnouncePressure(ctx context.Context, connectionID string) error {
-	payload, err := json.Marshal(wattfare.ChangeEvent{Entity: spend.EntityLeasePressure, ID: connectionID})
+	payload, err := json.Marshal(wattfare.ChangeEvent{Entity: wattfare.EntityLeasePressure, ID: connectionID})
 	if err != nil {
 		return err
 	}

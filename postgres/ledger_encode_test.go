@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/dataplane/spend"
 )
 
 // The arrays Commit writes itself decode, with pgx's own codecs, to the
@@ -16,13 +15,13 @@ import (
 func TestEncodeSettleArgs(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 22, 15, 4, 5, 123456789, time.FixedZone("x", 3600))
-	ss := []spend.Settlement{
+	ss := []wattfare.Settlement{
 		{RequestID: "req_a", At: at, LeaseID: "lease_1", FromLease: 42, ConnectionID: "conn_1", AccountID: "acct_1",
 			AppID: "app_1", AppUserID: "ü", KeyID: "key_1", Mode: wattfare.ModeTest,
-			Usage: spend.Usage{Model: "m", Upstream: "sandbox", UpstreamID: "gen", Stream: true, PromptTokens: 1,
+			Usage: wattfare.Usage{Model: "m", Upstream: "sandbox", UpstreamID: "gen", Stream: true, PromptTokens: 1,
 				CompletionTokens: 2, CachedTokens: 3, ReasoningTokens: 4, Cost: 5, Duration: 1500 * time.Millisecond}},
 		{RequestID: "req_b", At: at.Add(time.Microsecond), Mode: wattfare.ModeLive,
-			Usage: spend.Usage{Endpoint: "embeddings", Status: "cut", Duration: 1 << 62}},
+			Usage: wattfare.Usage{Endpoint: "embeddings", Status: "cut", Duration: 1 << 62}},
 	}
 	m := pgtype.NewMap()
 	a := encodeSettleArgs(ss, []string{"lease_1", "lease_2"})
@@ -73,12 +72,12 @@ func TestEncodeSettleArgs(t *testing.T) {
 // BenchmarkEncodeSettleArgs encodes a batch of 256 settlements: by hand (what
 // Commit does) and, for comparison, with pgx's generic array encoding.
 func BenchmarkEncodeSettleArgs(b *testing.B) {
-	ss := make([]spend.Settlement, 256)
+	ss := make([]wattfare.Settlement, 256)
 	for i := range ss {
-		ss[i] = spend.Settlement{RequestID: "req_aaaaaaaabbbbbbbbbbbbbbbb", At: time.Now(), LeaseID: "lease_aaaaaaaaaaaaaaaa",
+		ss[i] = wattfare.Settlement{RequestID: "req_aaaaaaaabbbbbbbbbbbbbbbb", At: time.Now(), LeaseID: "lease_aaaaaaaaaaaaaaaa",
 			FromLease: 1000, ConnectionID: "conn_aaaaaaaaaaaaaaaa", AccountID: "acct_aaaaaaaaaaaaaaaa", AppID: "app_aaaaaaaaaaaaaaaa",
 			AppUserID: "user_1", KeyID: "key_aaaaaaaaaaaaaaaa", Mode: wattfare.ModeTest,
-			Usage: spend.Usage{Model: "sandbox/echo", Upstream: "sandbox", UpstreamID: "chatcmpl-bench", PromptTokens: 8,
+			Usage: wattfare.Usage{Model: "sandbox/echo", Upstream: "sandbox", UpstreamID: "chatcmpl-bench", PromptTokens: 8,
 				CompletionTokens: 5, Cost: 1000, Duration: 3 * time.Millisecond}}
 	}
 	b.Run("Hand", func(b *testing.B) {
@@ -130,25 +129,25 @@ func TestEncodeSettleGroups(t *testing.T) {
 	m := pgtype.NewMap()
 	zone := time.FixedZone("x", -5*3600)
 	mar1 := time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC)
-	base := spend.Settlement{RequestID: "req", LeaseID: "lease_1", FromLease: 100, ConnectionID: "conn_1",
+	base := wattfare.Settlement{RequestID: "req", LeaseID: "lease_1", FromLease: 100, ConnectionID: "conn_1",
 		AccountID: "acct_1", AppID: "app_1", Mode: wattfare.ModeTest,
-		Usage: spend.Usage{Model: "m", PromptTokens: 3, CompletionTokens: 4, Cost: 100}}
-	s := func(f func(s *spend.Settlement)) spend.Settlement {
+		Usage: wattfare.Usage{Model: "m", PromptTokens: 3, CompletionTokens: 4, Cost: 100}}
+	s := func(f func(s *wattfare.Settlement)) wattfare.Settlement {
 		c := base
 		c.At = mar1.Add(time.Hour)
 		f(&c)
 		return c
 	}
-	ss := []spend.Settlement{
-		s(func(s *spend.Settlement) { s.At = mar1.Add(-time.Microsecond).In(zone); s.LeaseID = "lease_feb" }), // February in UTC
-		s(func(s *spend.Settlement) {}),
-		s(func(s *spend.Settlement) { s.Usage.Cost = 40; s.Usage.Model = "n" }),
-		s(func(s *spend.Settlement) { s.LeaseID = "lease_2"; s.Usage.Cost = 0 }),
-		s(func(s *spend.Settlement) { s.At = mar1.Add(30 * time.Hour).In(zone) }),
-		s(func(s *spend.Settlement) {
+	ss := []wattfare.Settlement{
+		s(func(s *wattfare.Settlement) { s.At = mar1.Add(-time.Microsecond).In(zone); s.LeaseID = "lease_feb" }), // February in UTC
+		s(func(s *wattfare.Settlement) {}),
+		s(func(s *wattfare.Settlement) { s.Usage.Cost = 40; s.Usage.Model = "n" }),
+		s(func(s *wattfare.Settlement) { s.LeaseID = "lease_2"; s.Usage.Cost = 0 }),
+		s(func(s *wattfare.Settlement) { s.At = mar1.Add(30 * time.Hour).In(zone) }),
+		s(func(s *wattfare.Settlement) {
 			s.LeaseID, s.ConnectionID, s.AccountID, s.Mode = "lease_3", "conn_2", "acct_2", wattfare.ModeLive
 		}),
-		s(func(s *spend.Settlement) {}),
+		s(func(s *wattfare.Settlement) {}),
 	}
 	a := encodeSettleArgs(ss, nil)
 	defer settleArgsPool.Put(a)
@@ -179,21 +178,21 @@ func TestEncodeSettleGroups(t *testing.T) {
 		}
 	}
 
-	for name, f := range map[string]func(s *spend.Settlement){
-		"no lease":                      func(s *spend.Settlement) { s.LeaseID = "" },
-		"cost beyond from_lease":        func(s *spend.Settlement) { s.Usage.Cost = 101 },
-		"negative cost":                 func(s *spend.Settlement) { s.Usage.Cost = -1 },
-		"huge cost":                     func(s *spend.Settlement) { s.FromLease, s.Usage.Cost = 1<<62, 1<<62 },
-		"huge tokens":                   func(s *spend.Settlement) { s.Usage.CompletionTokens = 1 << 62 },
-		"lease of two connections":      func(s *spend.Settlement) { s.ConnectionID, s.AccountID = "conn_2", "acct_2" },
-		"lease of two periods":          func(s *spend.Settlement) { s.At = mar1.Add(-time.Hour) },
-		"period of two accounts":        func(s *spend.Settlement) { s.LeaseID, s.AccountID = "lease_9", "acct_9" },
-		"period of two modes":           func(s *spend.Settlement) { s.LeaseID, s.Mode = "lease_9", wattfare.ModeLive },
-		"lease of two accounts":         func(s *spend.Settlement) { s.AccountID = "acct_9" },
-		"period of two accounts, later": func(s *spend.Settlement) { s.AccountID = "acct_9"; s.LeaseID = "lease_2" },
-		"lease of two modes":            func(s *spend.Settlement) { s.Mode = wattfare.ModeLive },
+	for name, f := range map[string]func(s *wattfare.Settlement){
+		"no lease":                      func(s *wattfare.Settlement) { s.LeaseID = "" },
+		"cost beyond from_lease":        func(s *wattfare.Settlement) { s.Usage.Cost = 101 },
+		"negative cost":                 func(s *wattfare.Settlement) { s.Usage.Cost = -1 },
+		"huge cost":                     func(s *wattfare.Settlement) { s.FromLease, s.Usage.Cost = 1<<62, 1<<62 },
+		"huge tokens":                   func(s *wattfare.Settlement) { s.Usage.CompletionTokens = 1 << 62 },
+		"lease of two connections":      func(s *wattfare.Settlement) { s.ConnectionID, s.AccountID = "conn_2", "acct_2" },
+		"lease of two periods":          func(s *wattfare.Settlement) { s.At = mar1.Add(-time.Hour) },
+		"period of two accounts":        func(s *wattfare.Settlement) { s.LeaseID, s.AccountID = "lease_9", "acct_9" },
+		"period of two modes":           func(s *wattfare.Settlement) { s.LeaseID, s.Mode = "lease_9", wattfare.ModeLive },
+		"lease of two accounts":         func(s *wattfare.Settlement) { s.AccountID = "acct_9" },
+		"period of two accounts, later": func(s *wattfare.Settlement) { s.AccountID = "acct_9"; s.LeaseID = "lease_2" },
+		"lease of two modes":            func(s *wattfare.Settlement) { s.Mode = wattfare.ModeLive },
 	} {
-		bad := append([]spend.Settlement{}, ss[1:]...)
+		bad := append([]wattfare.Settlement{}, ss[1:]...)
 		f(&bad[len(bad)-1])
 		b := encodeSettleArgs(bad, nil)
 		if b.grouped {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/dataplane/spend"
 	"github.com/wattfare/wattfare/postgres"
 	"github.com/wattfare/wattfare/postgres/pgtest"
 	"github.com/wattfare/wattfare/postgres/sqlc"
@@ -37,7 +36,7 @@ func TestCapChangeDoesNotBlockSettlement(t *testing.T) {
 	}
 	ledger := postgres.NewLedger(pool)
 	period := wattfare.PeriodStart(time.Now())
-	g, err := ledger.GrantLease(ctx, spend.LeaseRequest{LeaseID: "lease_lock", ProcessID: "proc_lock",
+	g, err := ledger.GrantLease(ctx, wattfare.LeaseRequest{LeaseID: "lease_lock", ProcessID: "proc_lock",
 		ConnectionID: "conn_lock", Period: period, Amount: 100_000, Need: 100_000, TTL: time.Hour})
 	if err != nil || g.Granted != 100_000 {
 		t.Fatalf("grant: %+v, %v", g, err)
@@ -54,10 +53,10 @@ func TestCapChangeDoesNotBlockSettlement(t *testing.T) {
 
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	s := spend.Settlement{RequestID: "req_lock", At: time.Now(), LeaseID: "lease_lock", FromLease: 5_000,
+	s := wattfare.Settlement{RequestID: "req_lock", At: time.Now(), LeaseID: "lease_lock", FromLease: 5_000,
 		ConnectionID: "conn_lock", AccountID: "acct_lock", AppID: "app_lock", AppUserID: "user_1", KeyID: "key_lock",
-		Mode: wattfare.ModeTest, Usage: spend.Usage{Model: "sandbox/echo", Status: "ok", Cost: 4_000}}
-	if err := ledger.Commit(cctx, []spend.Settlement{s}, []string{"lease_lock"}); err != nil {
+		Mode: wattfare.ModeTest, Usage: wattfare.Usage{Model: "sandbox/echo", Status: "ok", Cost: 4_000}}
+	if err := ledger.Commit(cctx, []wattfare.Settlement{s}, []string{"lease_lock"}); err != nil {
 		t.Fatalf("settlement with a lease release, while a cap change holds the connection: %v", err)
 	}
 

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/dataplane/spend"
 	"github.com/wattfare/wattfare/postgres"
 	"github.com/wattfare/wattfare/postgres/pgtest"
 )
@@ -88,7 +87,7 @@ func (p *settlePair) generalCalls() int {
 // grant grants the same lease in both databases and checks it got amount.
 func (p *settlePair) grant(id, conn string, period time.Time, amount wattfare.Money) {
 	p.t.Helper()
-	r := spend.LeaseRequest{LeaseID: id, ProcessID: "proc_test", ConnectionID: conn, Period: period,
+	r := wattfare.LeaseRequest{LeaseID: id, ProcessID: "proc_test", ConnectionID: conn, Period: period,
 		Amount: amount, Need: amount, TTL: time.Hour}
 	for _, l := range []*postgres.Ledger{p.lf, p.lr} {
 		g, err := l.GrantLease(p.ctx, r)
@@ -101,7 +100,7 @@ func (p *settlePair) grant(id, conn string, period time.Time, amount wattfare.Mo
 // commit commits the batch in both databases, checks whether the fast
 // database fell back to the general statement, and that both databases
 // then hold the same rows and balances.
-func (p *settlePair) commit(name string, ss []spend.Settlement, releases []string, wantGeneral bool) {
+func (p *settlePair) commit(name string, ss []wattfare.Settlement, releases []string, wantGeneral bool) {
 	p.t.Helper()
 	before := p.generalCalls()
 	if err := p.lf.Commit(p.ctx, ss, releases); err != nil {
@@ -230,17 +229,17 @@ func TestSettleFastPathMatchesGeneral(t *testing.T) {
 	p.grant("lease_4", c1.id, feb2032, 10_000)
 
 	at := func(base time.Time, d time.Duration) time.Time { return base.Add(d).In(time.FixedZone("x", -5*3600)) }
-	st := func(id string, t time.Time, lease string, c settleConn, fromLease, cost wattfare.Money, model string) spend.Settlement {
-		return spend.Settlement{RequestID: id, At: t, LeaseID: lease, FromLease: fromLease, ConnectionID: c.id,
+	st := func(id string, t time.Time, lease string, c settleConn, fromLease, cost wattfare.Money, model string) wattfare.Settlement {
+		return wattfare.Settlement{RequestID: id, At: t, LeaseID: lease, FromLease: fromLease, ConnectionID: c.id,
 			AccountID: c.account, AppID: c.app, AppUserID: "user", KeyID: "key_1", Mode: wattfare.ModeTest,
-			Usage: spend.Usage{Model: model, Upstream: "sandbox", UpstreamID: "gen_" + id, Stream: true,
+			Usage: wattfare.Usage{Model: model, Upstream: "sandbox", UpstreamID: "gen_" + id, Stream: true,
 				PromptTokens: int64(len(id)), CompletionTokens: int64(cost) / 100, CachedTokens: 1, ReasoningTokens: 2,
 				Cost: cost, Duration: 7 * time.Millisecond}}
 	}
 
 	// Leases, periods, days (UTC: 23:30 the day before in the fixed zone),
 	// models and connections mixed, in no order.
-	batch1 := []spend.Settlement{
+	batch1 := []wattfare.Settlement{
 		st("req_05", at(march, 36*time.Hour), "lease_1", c1, 10_000, 9_000, "m/a"),
 		st("req_01", at(march, 47*time.Hour), "lease_1", c1, 10_000, 10_000, "m/b"),
 		st("req_03", at(march, 49*time.Hour), "lease_2", c1, 5_000, 0, "m/a"),
@@ -274,40 +273,40 @@ func TestSettleFastPathMatchesGeneral(t *testing.T) {
 	if fmt.Sprint(p.dump(p.fast)) != fmt.Sprint(state) {
 		t.Errorf("replay changed the ledger")
 	}
-	p.commit("replay of part, with new settlements", []spend.Settlement{
+	p.commit("replay of part, with new settlements", []wattfare.Settlement{
 		st("req_10", at(march, 60*time.Hour), "lease_1", c1, 1_000, 1_000, "m/a"),
 		batch1[1],
 	}, nil, true)
 
-	p.commit("duplicate in the batch", []spend.Settlement{
+	p.commit("duplicate in the batch", []wattfare.Settlement{
 		st("req_11", at(march, 61*time.Hour), "lease_1", c1, 1_000, 700, "m/a"),
 		st("req_12", at(march, 61*time.Hour), "lease_1", c1, 1_000, 800, "m/a"),
 		st("req_11", at(march, 61*time.Hour), "lease_1", c1, 1_000, 700, "m/a"),
 	}, nil, true)
 	p.want("duplicate settled once", p.int64s(`SELECT count(*), sum(charged)::bigint FROM usage_events WHERE request_id = 'req_11'`), 1, 700)
 
-	p.commit("fast path with a release", []spend.Settlement{
+	p.commit("fast path with a release", []wattfare.Settlement{
 		st("req_13", at(march, 62*time.Hour), "lease_2", c1, 100, 100, "m/c"),
 		st("req_14", at(march, 62*time.Hour), "lease_3", c2, 100, 90, "m/c"),
 	}, []string{"lease_2", "lease_3"}, false)
 	p.want("released", p.int64s(`SELECT count(*), sum(amount)::bigint FROM leases WHERE released_at IS NOT NULL`), 2, 0)
 
-	p.commit("released lease", []spend.Settlement{
+	p.commit("released lease", []wattfare.Settlement{
 		st("req_15", at(march, 63*time.Hour), "lease_2", c1, 2_000, 1_500, "m/a"),
 		st("req_16", at(march, 63*time.Hour), "lease_1", c1, 2_000, 1_500, "m/a"),
 	}, nil, true)
 	p.want("released lease: charged from the room", p.int64s(`SELECT charged FROM usage_events WHERE request_id = 'req_15'`), 1_500)
 
-	p.commit("cost beyond from_lease", []spend.Settlement{
+	p.commit("cost beyond from_lease", []wattfare.Settlement{
 		st("req_17", at(march, 64*time.Hour), "lease_1", c1, 100, 300, "m/a"),
 	}, nil, true)
-	p.commit("no lease", []spend.Settlement{
+	p.commit("no lease", []wattfare.Settlement{
 		st("req_18", at(march, 64*time.Hour), "", c1, 0, 300, "m/a"),
 	}, nil, true)
-	p.commit("lease of another connection", []spend.Settlement{
+	p.commit("lease of another connection", []wattfare.Settlement{
 		st("req_19", at(march, 64*time.Hour), "lease_1", c2, 500, 500, "m/a"),
 	}, nil, true)
-	p.commit("lease of another period", []spend.Settlement{
+	p.commit("lease of another period", []wattfare.Settlement{
 		st("req_20", at(march, 64*time.Hour), "lease_4", c1, 500, 500, "m/a"),
 	}, nil, true)
 
@@ -315,7 +314,7 @@ func TestSettleFastPathMatchesGeneral(t *testing.T) {
 	if err := p.fast.QueryRow(p.ctx, `SELECT amount FROM leases WHERE id = 'lease_1'`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
-	p.commit("lease does not cover the batch", []spend.Settlement{
+	p.commit("lease does not cover the batch", []wattfare.Settlement{
 		st("req_21", at(march, 65*time.Hour), "lease_1", c1, wattfare.Money(left), wattfare.Money(left-10), "m/a"),
 		st("req_22", at(march, 65*time.Hour), "lease_1", c1, 100, 100, "m/a"),
 	}, nil, true)
@@ -329,20 +328,20 @@ func TestSettleFastPathMatchesGeneral(t *testing.T) {
 	p.exec(nil, `UPDATE connections SET monthly_cap = (SELECT captured + 1000 FROM connection_periods
 	             WHERE connection_id = $1 AND period = $2) WHERE id = $1`, c2.id, march)
 	p.exec(nil, `ALTER TABLE connections ENABLE TRIGGER connections_cap_lowered`)
-	p.commit("cap does not cover the batch", []spend.Settlement{
+	p.commit("cap does not cover the batch", []wattfare.Settlement{
 		st("req_23", at(march, 66*time.Hour), "lease_5", c2, 800, 800, "m/a"),
 		st("req_24", at(march, 66*time.Hour), "lease_5", c2, 800, 700, "m/a"),
 	}, nil, true)
 	p.want("cap does not cover the batch: charged", p.int64s(`SELECT sum(charged)::bigint FROM usage_events WHERE request_id IN ('req_23', 'req_24')`), 1000)
 
 	p.grant("lease_6", c1.id, march, 20_000)
-	p.commit("fast path again", []spend.Settlement{
+	p.commit("fast path again", []wattfare.Settlement{
 		st("req_25", at(march, 67*time.Hour), "lease_6", c1, 800, 800, "m/a"),
 		st("req_26", at(march, 67*time.Hour), "lease_6", c1, 5, 5, "m/b"),
 	}, nil, false)
 	p.exec(nil, `UPDATE connections SET monthly_cap = (SELECT captured - 1 FROM connection_periods
 	             WHERE connection_id = $1 AND period = $2) WHERE id = $1`, c1.id, march)
-	p.commit("cap lowered below spend", []spend.Settlement{
+	p.commit("cap lowered below spend", []wattfare.Settlement{
 		st("req_27", at(march, 68*time.Hour), "lease_6", c1, 800, 800, "m/a"),
 		st("req_28", at(march, 68*time.Hour), "lease_6", c1, 800, 300, "m/b"),
 	}, nil, true)

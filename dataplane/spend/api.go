@@ -37,45 +37,6 @@ type Admission struct {
 	At        time.Time // admission time: decides the period charged
 }
 
-// Usage is what a finished request consumed. The proxy fills it from the
-// upstream's usage (or from what it counted when there was none).
-type Usage struct {
-	Model            string
-	Upstream         string
-	UpstreamID       string // e.g. OpenRouter's generation id
-	Endpoint         string // "chat" or "embeddings"
-	Stream           bool
-	Status           string // "ok", "upstream_error", "cut", "client_closed", "revoked", ...
-	PromptTokens     int64
-	CompletionTokens int64
-	CachedTokens     int64
-	ReasoningTokens  int64
-	Cost             wattfare.Money
-	Duration         time.Duration
-}
-
-// Budget is what GET /v1/budget and the Wattfare-Budget-Remaining header
-// report for a payer, as an app developer reads them: a request that has
-// settled is spent at once, and money is held only while a request runs.
-//
-// Spent is what the period's requests cost: what the ledger captured plus
-// this process's settlements still waiting for their batch commit, so that a
-// client reads its own writes. Held is what this process's requests in
-// progress hold for their worst case; the idle reserve of budget leases
-// (which only speeds up admission) is not counted, nor are other processes'
-// requests still running. Wallet is what the wallet has left on the same
-// terms: credits less captured, pending and held. Remaining is
-// min(Cap - Spent - Held, Wallet), never negative: what the next request may
-// spend.
-type Budget struct {
-	Cap       wattfare.Money
-	Spent     wattfare.Money
-	Held      wattfare.Money
-	Remaining wattfare.Money
-	Wallet    wattfare.Money
-	ResetsAt  time.Time
-}
-
 // The engine's methods, for the proxy (implemented in engine.go):
 //
 //	func New(cfg Config, ledger Ledger) (*Engine, error)

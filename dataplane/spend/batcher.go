@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/wattfare/wattfare"
 )
 
 // batcher group-commits settlements and lease releases: one ledger
@@ -20,9 +22,9 @@ type batcher struct {
 	sp *spool
 
 	mu       sync.Mutex
-	pending  [][]Settlement // chunks of at most BatchSize: one transaction each
-	queued   int            // settlements in pending
-	free     [][]Settlement // committed chunks, cleared, for reuse
+	pending  [][]wattfare.Settlement // chunks of at most BatchSize: one transaction each
+	queued   int                     // settlements in pending
+	free     [][]wattfare.Settlement // committed chunks, cleared, for reuse
 	releases []string
 	kick     chan struct{}
 	idle     *sync.Cond // signalled after each flush
@@ -54,14 +56,14 @@ func newBatcher(e *Engine, sp *spool) *batcher {
 // BatchSize; the caller holds mu. A new chunk starts at about twice the
 // last flush's size and grows up to BatchSize, so a quiet process does not
 // keep a full batch's worth of records allocated.
-func (b *batcher) queue(s *Settlement) {
+func (b *batcher) queue(s *wattfare.Settlement) {
 	n := len(b.pending)
 	if n == 0 || len(b.pending[n-1]) >= b.e.cfg.BatchSize {
-		var c []Settlement
+		var c []wattfare.Settlement
 		if k := len(b.free); k > 0 {
 			c, b.free = b.free[k-1], b.free[:k-1]
 		} else {
-			c = make([]Settlement, 0, min(b.e.cfg.BatchSize, max(64, 2*b.last)))
+			c = make([]wattfare.Settlement, 0, min(b.e.cfg.BatchSize, max(64, 2*b.last)))
 		}
 		b.pending = append(b.pending, c)
 		n++
@@ -71,7 +73,7 @@ func (b *batcher) queue(s *Settlement) {
 }
 
 // settle spools s and queues it for the next batch.
-func (b *batcher) settle(s Settlement) {
+func (b *batcher) settle(s wattfare.Settlement) {
 	b.mu.Lock()
 	if err := b.sp.append(&s); err != nil {
 		b.e.log.Error("spool settlement", "request", s.RequestID, "err", err)
@@ -221,7 +223,7 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 		if done >= len(chunks)-1 {
 			r = rels
 		}
-		var c []Settlement
+		var c []wattfare.Settlement
 		if done < len(chunks) {
 			c = chunks[done]
 		}
@@ -267,14 +269,14 @@ func (b *batcher) flush(ctx context.Context) (bool, error) {
 // commit commits one chunk. When the ledger rejects it for good (a record
 // it can never accept), it commits the records one by one and sets the
 // rejected ones aside, so that one bad record cannot stall all billing.
-func (b *batcher) commit(ctx context.Context, recs []Settlement, rels []string) error {
+func (b *batcher) commit(ctx context.Context, recs []wattfare.Settlement, rels []string) error {
 	err := b.commitOnce(ctx, recs, rels)
-	if err == nil || !errors.Is(err, ErrRejected) {
+	if err == nil || !errors.Is(err, wattfare.ErrRejected) {
 		return err
 	}
 	for i := range recs {
 		err := b.commitOnce(ctx, recs[i:i+1], nil)
-		if errors.Is(err, ErrRejected) {
+		if errors.Is(err, wattfare.ErrRejected) {
 			b.reject(&recs[i], err)
 			continue
 		}
@@ -289,7 +291,7 @@ func (b *batcher) commit(ctx context.Context, recs []Settlement, rels []string) 
 }
 
 // commitOnce is one ledger transaction, given at most 10 s.
-func (b *batcher) commitOnce(ctx context.Context, recs []Settlement, rels []string) error {
+func (b *batcher) commitOnce(ctx context.Context, recs []wattfare.Settlement, rels []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return b.e.ledger.Commit(ctx, recs, rels)
@@ -297,7 +299,7 @@ func (b *batcher) commitOnce(ctx context.Context, recs []Settlement, rels []stri
 
 // reject logs a settlement the ledger refuses for good and keeps it in
 // rejected.jsonl next to the spool, for an operator to look at.
-func (b *batcher) reject(r *Settlement, err error) {
+func (b *batcher) reject(r *wattfare.Settlement, err error) {
 	b.e.log.Error("settlement rejected by the ledger; kept in rejected.jsonl", "request", r.RequestID, "err", err)
 	line, _ := json.Marshal(r)
 	f, ferr := os.OpenFile(filepath.Join(b.e.cfg.SpoolDir, "rejected.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)

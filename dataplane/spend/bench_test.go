@@ -17,26 +17,26 @@ type memLedger struct {
 	grants, commits, settled atomic.Int64
 }
 
-func (m *memLedger) GrantLease(ctx context.Context, r spend.LeaseRequest) (spend.LeaseGrant, error) {
+func (m *memLedger) GrantLease(ctx context.Context, r wattfare.LeaseRequest) (wattfare.LeaseGrant, error) {
 	m.grants.Add(1)
-	return spend.LeaseGrant{Granted: r.Amount, ExpiresAt: time.Now().Add(r.TTL), Cap: wattfare.USD(1000)}, nil
+	return wattfare.LeaseGrant{Granted: r.Amount, ExpiresAt: time.Now().Add(r.TTL), Cap: wattfare.USD(1000)}, nil
 }
 
-func (m *memLedger) Commit(ctx context.Context, ss []spend.Settlement, rel []string) error {
+func (m *memLedger) Commit(ctx context.Context, ss []wattfare.Settlement, rel []string) error {
 	m.commits.Add(1)
 	m.settled.Add(int64(len(ss)))
 	return nil
 }
 func (m *memLedger) SweepExpiredLeases(context.Context) (int, error) { return 0, nil }
-func (m *memLedger) CheckPayers(ctx context.Context, c []spend.PayerCheck) ([]spend.PayerState, error) {
-	return make([]spend.PayerState, len(c)), nil
+func (m *memLedger) CheckPayers(ctx context.Context, c []wattfare.PayerCheck) ([]wattfare.PayerState, error) {
+	return make([]wattfare.PayerState, len(c)), nil
 }
 func (m *memLedger) ShrinkLease(ctx context.Context, id string, a wattfare.Money) (wattfare.Money, error) {
 	return a, nil
 }
 func (m *memLedger) AnnouncePressure(context.Context, string) error { return nil }
-func (m *memLedger) Budget(context.Context, string, time.Time) (spend.Budget, error) {
-	return spend.Budget{}, nil
+func (m *memLedger) Budget(context.Context, string, time.Time) (wattfare.Budget, error) {
+	return wattfare.Budget{}, nil
 }
 
 func benchEngine(b *testing.B) (*spend.Engine, *memLedger) {
@@ -77,7 +77,7 @@ func BenchmarkAdmitSettle(b *testing.B) {
 	for i := range ids {
 		ids[i] = "req_" + strconv.Itoa(i)
 	}
-	u := spend.Usage{Model: "sandbox/echo", Upstream: "sandbox", Endpoint: "chat", Status: "ok",
+	u := wattfare.Usage{Model: "sandbox/echo", Upstream: "sandbox", Endpoint: "chat", Status: "ok",
 		PromptTokens: 10, CompletionTokens: 20, Cost: 500 * wattfare.NanoDollar}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -153,7 +153,7 @@ func (c *Config) setDefaults() error {
 // data-plane process; its methods are safe for concurrent use.
 type Engine struct {
 	cfg    Config
-	ledger Ledger
+	ledger wattfare.Ledger
 	log    *slog.Logger
 	base   time.Time // monotonic origin for lease deadlines
 
@@ -177,7 +177,7 @@ type Engine struct {
 // New starts an engine: it adopts and replays spools left by dead processes
 // (and by a previous run of this process id), then starts the batcher, the
 // lease maintenance and the sweeper.
-func New(cfg Config, ledger Ledger) (*Engine, error) {
+func New(cfg Config, ledger wattfare.Ledger) (*Engine, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -520,7 +520,7 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 		want := e.leaseTarget(cs, a.Amount, now)
 		want = max(want, need)
 		epoch := cs.epoch.Load()
-		req := LeaseRequest{
+		req := wattfare.LeaseRequest{
 			LeaseID: id, ProcessID: e.cfg.ProcessID, ConnectionID: cs.id, KeyID: p.KeyID,
 			Period: periodStart, Amount: want, Need: need, Min: minNeed, TTL: e.cfg.LeaseTTL,
 		}
@@ -536,7 +536,7 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 		}
 		switch grant.Reason {
 		case "":
-		case ReasonLeaseGone:
+		case wattfare.ReasonLeaseGone:
 			if extend {
 				e.closeLease(cur)
 			}
@@ -585,7 +585,7 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 				if !ok {
 					e.holdDone(l)
 					e.closeLease(l)
-					return nil, e.refuse(cs, p.KeyID, LeaseGrant{Reason: wattfare.ECapReached, Cap: grant.Cap, Captured: grant.Captured}, a, periodStart, now)
+					return nil, e.refuse(cs, p.KeyID, wattfare.LeaseGrant{Reason: wattfare.ECapReached, Cap: grant.Cap, Captured: grant.Captured}, a, periodStart, now)
 				}
 				e.closeLease(l)
 				if cs.epoch.Load() != epoch {
@@ -636,7 +636,7 @@ const pressureWait = 50 * time.Millisecond
 // hold some of it, and waits for the spare to come back. It reports whether
 // the caller should ask the ledger again. Announcements are rate-limited per
 // connection.
-func (e *Engine) pressure(cs *connState, g LeaseGrant) bool {
+func (e *Engine) pressure(cs *connState, g wattfare.LeaseGrant) bool {
 	if g.Reason != wattfare.ECapReached && g.Reason != wattfare.EBudgetExhausted {
 		return false
 	}
@@ -768,7 +768,7 @@ func (e *Engine) extend(cs *connState, l *lease, keyID string, topUp bool) {
 	epoch := cs.epoch.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
 	defer cancel()
-	grant, err := e.ledger.GrantLease(ctx, LeaseRequest{
+	grant, err := e.ledger.GrantLease(ctx, wattfare.LeaseRequest{
 		LeaseID: l.id, ProcessID: e.cfg.ProcessID, ConnectionID: cs.id, KeyID: keyID,
 		Period: l.periodStart, Amount: want, Min: 0, TTL: e.cfg.LeaseTTL,
 	})
@@ -804,7 +804,7 @@ func (e *Engine) renewalRefused(cs *connState, l *lease, keyID, reason string, n
 			g.deny(statusError(reason))
 		}
 		e.closeLease(l)
-	case ReasonLeaseGone:
+	case wattfare.ReasonLeaseGone:
 		e.closeLease(l)
 	default:
 		// Revoked, suspended or gone while this process was not told
@@ -828,7 +828,7 @@ func (e *Engine) extendExpiry(l *lease, asked int64) {
 const statusDenialTTL = 30 * time.Second
 
 // refuse turns a ledger refusal into the typed error, and caches it.
-func (e *Engine) refuse(cs *connState, keyID string, g LeaseGrant, a Admission, periodStart time.Time, now int64) *wattfare.Error {
+func (e *Engine) refuse(cs *connState, keyID string, g wattfare.LeaseGrant, a Admission, periodStart time.Time, now int64) *wattfare.Error {
 	err := refusal(g, periodStart)
 	switch g.Reason {
 	case wattfare.EInvalidAPIKey:
@@ -844,7 +844,7 @@ func (e *Engine) refuse(cs *connState, keyID string, g LeaseGrant, a Admission, 
 	return err
 }
 
-func refusal(g LeaseGrant, periodStart time.Time) *wattfare.Error {
+func refusal(g wattfare.LeaseGrant, periodStart time.Time) *wattfare.Error {
 	resets := wattfare.PeriodEnd(periodStart).Format(time.RFC3339)
 	switch g.Reason {
 	case wattfare.ECapReached:
@@ -882,9 +882,9 @@ func statusError(reason string) *wattfare.Error {
 // as Budget's doc comment defines them: what the ledger has committed plus
 // this process's settlements still waiting for their batch, and this
 // process's open holds rather than the reserve its leases keep.
-func (e *Engine) Budget(ctx context.Context, p Payer) (Budget, error) {
+func (e *Engine) Budget(ctx context.Context, p Payer) (wattfare.Budget, error) {
 	period := wattfare.PeriodStart(e.cfg.Now())
-	var b Budget
+	var b wattfare.Budget
 	var pendConn, pendWallet wattfare.Money
 	for attempt := 0; ; attempt++ {
 		var flushes uint64
@@ -894,10 +894,10 @@ func (e *Engine) Budget(ctx context.Context, p Payer) (Budget, error) {
 		if err != nil {
 			var we *wattfare.Error
 			if errors.As(err, &we) {
-				return Budget{}, we
+				return wattfare.Budget{}, we
 			}
 			e.log.Warn("read budget", "connection", p.ConnectionID, "err", err)
-			return Budget{}, unavailable()
+			return wattfare.Budget{}, unavailable()
 		}
 		// A batch committed while the ledger was read may be counted
 		// twice (in the ledger and as pending): read again.

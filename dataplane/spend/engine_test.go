@@ -126,8 +126,8 @@ func reqID() string {
 	return fmt.Sprintf("req_%d_%s", reqN.n, wattfare.NewID("")[:8])
 }
 
-func usage(cost wattfare.Money) spend.Usage {
-	return spend.Usage{Model: "sandbox/pricey", Upstream: "sandbox", Endpoint: "chat", Stream: true, Status: "ok",
+func usage(cost wattfare.Money) wattfare.Usage {
+	return wattfare.Usage{Model: "sandbox/pricey", Upstream: "sandbox", Endpoint: "chat", Stream: true, Status: "ok",
 		PromptTokens: 10, CompletionTokens: 90, Cost: cost}
 }
 
@@ -503,7 +503,7 @@ type stalledLedger struct {
 
 func (s *stalledLedger) stall() { s.mu.Lock(); s.stalled = true; s.mu.Unlock() }
 
-func (s *stalledLedger) Commit(ctx context.Context, ss []spend.Settlement, rel []string) error {
+func (s *stalledLedger) Commit(ctx context.Context, ss []wattfare.Settlement, rel []string) error {
 	s.mu.Lock()
 	st := s.stalled
 	s.mu.Unlock()
@@ -602,14 +602,14 @@ type downLedger struct {
 
 var errDown = errors.New("connection refused")
 
-func (d *downLedger) GrantLease(ctx context.Context, r spend.LeaseRequest) (spend.LeaseGrant, error) {
+func (d *downLedger) GrantLease(ctx context.Context, r wattfare.LeaseRequest) (wattfare.LeaseGrant, error) {
 	if d.down.Load() {
-		return spend.LeaseGrant{}, errDown
+		return wattfare.LeaseGrant{}, errDown
 	}
 	return d.Ledger.GrantLease(ctx, r)
 }
 
-func (d *downLedger) Commit(ctx context.Context, ss []spend.Settlement, rel []string) error {
+func (d *downLedger) Commit(ctx context.Context, ss []wattfare.Settlement, rel []string) error {
 	if d.down.Load() {
 		return errDown
 	}
@@ -701,10 +701,10 @@ func TestResyncFindsMissedRevoke(t *testing.T) {
 // poisonLedger rejects, for good, any batch holding req_poison.
 type poisonLedger struct{ *postgres.Ledger }
 
-func (p poisonLedger) Commit(ctx context.Context, ss []spend.Settlement, rel []string) error {
+func (p poisonLedger) Commit(ctx context.Context, ss []wattfare.Settlement, rel []string) error {
 	for _, s := range ss {
 		if s.RequestID == "req_poison" {
-			return fmt.Errorf("check violated: %w", spend.ErrRejected)
+			return fmt.Errorf("check violated: %w", wattfare.ErrRejected)
 		}
 	}
 	return p.Ledger.Commit(ctx, ss, rel)

@@ -80,7 +80,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 			want := max(e.leaseTarget(cs, delta, now), need)
 			epoch := cs.epoch.Load()
 			ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
-			grant, err := e.ledger.GrantLease(ctx, LeaseRequest{
+			grant, err := e.ledger.GrantLease(ctx, wattfare.LeaseRequest{
 				LeaseID: l.id, ProcessID: e.cfg.ProcessID, ConnectionID: cs.id, KeyID: h.payer.KeyID,
 				Period: l.periodStart, Amount: want, Need: need, Min: need, TTL: e.cfg.LeaseTTL,
 			})
@@ -131,7 +131,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 // The cost is charged from the hold (and the lease's spare when the cost
 // outgrew the hold); what the lease cannot cover is charged only as far as
 // the cap and the wallet allow, never beyond.
-func (h *Hold) Settle(u Usage) {
+func (h *Hold) Settle(u wattfare.Usage) {
 	if !h.state.CompareAndSwap(0, 1) {
 		return
 	}
@@ -148,7 +148,7 @@ func (h *Hold) Settle(u Usage) {
 		l.avail.Add(int64(h.amount - u.Cost))
 	}
 	p := &h.payer
-	h.e.batch.settle(Settlement{
+	h.e.batch.settle(wattfare.Settlement{
 		RequestID: h.requestID, At: h.at, LeaseID: l.id, FromLease: from,
 		ConnectionID: p.ConnectionID, AccountID: p.AccountID, AppID: p.AppID, AppUserID: p.AppUserID,
 		KeyID: p.KeyID, Mode: p.Mode, Usage: u,

@@ -82,7 +82,7 @@ func (e *Engine) apply(ev wattfare.ChangeEvent) {
 			}
 			return true
 		})
-	case EntityLeasePressure:
+	case wattfare.EntityLeasePressure:
 		e.shrink(ev.ID)
 		return
 	case wattfare.EntityWallet:
@@ -117,7 +117,7 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 		probe bool     // the changed key itself, on a connection of its app
 	}
 	var pairs []pair
-	var checks []PayerCheck
+	var checks []wattfare.PayerCheck
 	for _, cs := range conns {
 		gates := *cs.gates.Load()
 		leaseID := ""
@@ -125,19 +125,19 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 			leaseID = l.id
 		}
 		pairs = append(pairs, pair{cs: cs})
-		checks = append(checks, PayerCheck{ConnectionID: cs.id, LeaseID: leaseID})
+		checks = append(checks, wattfare.PayerCheck{ConnectionID: cs.id, LeaseID: leaseID})
 		for _, g := range gates {
 			pairs = append(pairs, pair{cs: cs, gate: g})
-			checks = append(checks, PayerCheck{ConnectionID: cs.id, KeyID: g.keyID, LeaseID: leaseID})
+			checks = append(checks, wattfare.PayerCheck{ConnectionID: cs.id, KeyID: g.keyID, LeaseID: leaseID})
 		}
 		if ev.Entity == wattfare.EntityKey && ev.ID != "" {
 			// The key may never have been used on this connection here, or
 			// only through other keys: its revoke still waits for this lease.
 			pairs = append(pairs, pair{cs: cs, probe: true})
-			checks = append(checks, PayerCheck{ConnectionID: cs.id, KeyID: ev.ID, LeaseID: leaseID})
+			checks = append(checks, wattfare.PayerCheck{ConnectionID: cs.id, KeyID: ev.ID, LeaseID: leaseID})
 		}
 	}
-	var states []PayerState
+	var states []wattfare.PayerState
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)

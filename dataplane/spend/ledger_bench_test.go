@@ -41,7 +41,7 @@ func BenchmarkSettlePostgres(b *testing.B) {
 	}
 	p := spend.Payer{ConnectionID: f.ConnectionID, AccountID: f.AccountID, AppID: f.AppID, KeyID: f.KeyID,
 		AppUserID: f.AppUserID, Mode: f.Mode, MonthlyCap: f.Cap}
-	u := spend.Usage{Model: "sandbox/echo", Upstream: "sandbox", UpstreamID: "chatcmpl-bench", Endpoint: "chat", Status: "ok",
+	u := wattfare.Usage{Model: "sandbox/echo", Upstream: "sandbox", UpstreamID: "chatcmpl-bench", Endpoint: "chat", Status: "ok",
 		PromptTokens: 8, CompletionTokens: 5, Cost: 18 * wattfare.NanoDollar * 1000, Duration: 3 * time.Millisecond}
 	prefix := "req_" + strconv.FormatInt(time.Now().UnixMilli(), 10)
 	var n atomic.Int64
@@ -77,12 +77,12 @@ type countingLedger struct {
 	grants, commits atomic.Int64
 }
 
-func (l *countingLedger) GrantLease(ctx context.Context, r spend.LeaseRequest) (spend.LeaseGrant, error) {
+func (l *countingLedger) GrantLease(ctx context.Context, r wattfare.LeaseRequest) (wattfare.LeaseGrant, error) {
 	l.grants.Add(1)
 	return l.Ledger.GrantLease(ctx, r)
 }
 
-func (l *countingLedger) Commit(ctx context.Context, ss []spend.Settlement, rel []string) error {
+func (l *countingLedger) Commit(ctx context.Context, ss []wattfare.Settlement, rel []string) error {
 	l.commits.Add(1)
 	return l.Ledger.Commit(ctx, ss, rel)
 }

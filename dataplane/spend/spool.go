@@ -50,7 +50,7 @@ type spool struct {
 	free   []*segment
 
 	kept    []string // segments waiting for a retried commit
-	adopted []Settlement
+	adopted []wattfare.Settlement
 	orphans []string            // adopted files to delete once their records commit
 	locks   map[string]*os.File // adopted directories' lock files, by lock path
 }
@@ -239,7 +239,7 @@ func (seg *segment) drop() {
 }
 
 // append writes one record; the caller holds the batcher's lock.
-func (s *spool) append(r *Settlement) error {
+func (s *spool) append(r *wattfare.Settlement) error {
 	if s.cur == nil {
 		return errors.New("spool closed")
 	}
@@ -339,7 +339,7 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func encodeSettlement(b []byte, r *Settlement) []byte {
+func encodeSettlement(b []byte, r *wattfare.Settlement) []byte {
 	b = appendString(b, r.RequestID)
 	b = binary.AppendVarint(b, r.At.UnixNano())
 	b = appendString(b, r.LeaseID)
@@ -408,9 +408,9 @@ func (d *decoder) byte() byte {
 	return c
 }
 
-func decodeSettlement(b []byte) (Settlement, error) {
+func decodeSettlement(b []byte) (wattfare.Settlement, error) {
 	d := decoder{b: b}
-	var r Settlement
+	var r wattfare.Settlement
 	r.RequestID = d.str()
 	r.At = time.Unix(0, d.int()).UTC()
 	r.LeaseID = d.str()
@@ -439,14 +439,14 @@ func decodeSettlement(b []byte) (Settlement, error) {
 
 // readSegment reads every whole record of a segment; a torn or corrupt
 // tail (a write cut by power loss) ends the segment.
-func readSegment(path string) ([]Settlement, error) {
+func readSegment(path string) ([]wattfare.Settlement, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)
-	var out []Settlement
+	var out []wattfare.Settlement
 	var hdr [8]byte
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
