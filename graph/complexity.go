@@ -12,6 +12,12 @@ import (
 // ComplexityLimit allows four in one document.
 const passwordCost = ComplexityLimit / 5
 
+// catalogSize is what the model catalog is priced at: it is not paged, and
+// a catalog synced from OpenRouter holds a few hundred models. Each list
+// of it is a full read of the models table, which anyone may ask for, signed
+// in or not: unpriced, one document could alias it a thousand times.
+const catalogSize = 200
+
 // complexity prices lists by how many items they may return, so that
 // nesting pages inside pages hits ComplexityLimit long before the database
 // feels it.
@@ -36,6 +42,8 @@ func complexity() ComplexityRoot {
 	// rather than hundreds of aliased attempts that each cost that much.
 	c.Mutation.SignIn = func(child int, input model.SignInInput) int { return passwordCost + child }
 	c.Mutation.SignUp = func(child int, input model.SignUpInput) int { return passwordCost + child }
+	c.Query.Models = func(child int) int { return 1 + child*catalogSize }
+	c.Admin.Models = func(child int) int { return 1 + child*catalogSize }
 	c.Viewer.Apps = func(child int, first *int, after *string) int { return page(child, first) }
 	c.Viewer.Connections = func(child int, mode *wattfare.Mode, first *int, after *string) int { return page(child, first) }
 	c.Viewer.Receipts = func(child int, mode wattfare.Mode, from, to *time.Time, first *int, after *string) int {
