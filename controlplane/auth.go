@@ -12,9 +12,16 @@ import (
 	"github.com/wattfare/wattfare/postgres"
 )
 
-// SessionCookie is the dashboard session cookie. It holds a random 32-byte
-// token; the database stores only its SHA-256.
+// SessionCookie is the dashboard session cookie over plain http. It holds
+// a random 32-byte token; the database stores only its SHA-256.
 const SessionCookie = "wf_session"
+
+// HostSessionCookie is the dashboard session cookie when the public URL is
+// https. Browsers take a __Host- cookie only when it is Secure, has Path=/
+// and no Domain, so no other host (a sibling subdomain among them) can plant
+// one to sign a browser in to an account of its choosing; a plain
+// SessionCookie is then ignored for the same reason.
+const HostSessionCookie = "__Host-" + SessionCookie
 
 // AccountIDFromContext returns the account signed in to the dashboard for
 // the request whose context this is. The consent endpoints use it.
@@ -42,9 +49,18 @@ type dashboardSessions struct {
 
 var _ graph.Sessions = (*dashboardSessions)(nil)
 
+// name is the session cookie's name in this mode: the only one set, and the
+// only one read.
+func (d *dashboardSessions) name() string {
+	if d.secure {
+		return HostSessionCookie
+	}
+	return SessionCookie
+}
+
 func (d *dashboardSessions) cookie(value string, expires time.Time) *http.Cookie {
 	c := &http.Cookie{
-		Name:     SessionCookie,
+		Name:     d.name(),
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
@@ -111,10 +127,11 @@ func (s *Server) dashboardSessions() *dashboardSessions {
 // a database failure, which is logged: nothing is granted on doubt.
 func (s *Server) withDashboardSession(next http.Handler) http.Handler {
 	accounts := &postgres.Accounts{DB: s.cfg.DB}
+	name := s.dashboardSessions().name()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ex := &exchange{w: w, remoteAddr: r.RemoteAddr}
 		ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
-		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if c, err := r.Cookie(name); err == nil && c.Value != "" {
 			a, err := accounts.SessionAccount(ctx, c.Value)
 			switch {
 			case err == nil:

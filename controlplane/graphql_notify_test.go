@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -77,23 +76,6 @@ func TestWritesNotifyTheDataPlane(t *testing.T) {
 		if ev := next(); ev.Entity != step.entity || ev.ID != step.id || ev.Version < 2 {
 			t.Fatalf("%s: notification %+v, want %s %s", step.name, ev, step.entity, step.id)
 		}
-	}
-}
-
-// TestSessionCookieSecureOnHTTPS: behind an https public URL the cookie is
-// Secure as well.
-func TestSessionCookieSecureOnHTTPS(t *testing.T) {
-	t.Parallel()
-	pool := pgtest.NewPool(t)
-	s, err := controlplane.New(controlplane.Config{DB: pool, PublicURL: "https://wattfare.example", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, pool: pool, h: s.Handler()}
-	b, _ := h.signUp("secure@example.com")
-	c := b.last[0]
-	if c.Name != controlplane.SessionCookie || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
-		t.Fatalf("cookie = %+v", c)
 	}
 }
 
