@@ -83,7 +83,7 @@ func serveData(ctx context.Context, o dataOptions, pool *pgxpool.Pool) error {
 		defer stop()
 		o.SandboxURL = url
 	}
-	engine, err := spend.New(spend.Config{Logger: log}, postgres.NewLedger(pool))
+	engine, err := spend.New(spendConfigFromEnv(log), postgres.NewLedger(pool))
 	if err != nil {
 		return fmt.Errorf("spend engine: %w", err)
 	}
@@ -132,6 +132,27 @@ func serveData(ctx context.Context, o dataOptions, pool *pgxpool.Pool) error {
 }
 
 // envFloat reads a number from the environment; unset or malformed is 0.
+// spendConfigFromEnv reads the spend engine's settings, so that every way
+// of starting a data plane (wattfare data, wattfare dev, tests running the
+// binary) can name its process and place its spool without more flags:
+// WATTFARE_PROCESS_ID, WATTFARE_SPOOL_DIR, WATTFARE_LEASE_TTL and
+// WATTFARE_BATCH_INTERVAL (Go durations, "10s", "200ms").
+func spendConfigFromEnv(log *slog.Logger) spend.Config {
+	return spend.Config{
+		Logger:        log,
+		ProcessID:     os.Getenv("WATTFARE_PROCESS_ID"),
+		SpoolDir:      os.Getenv("WATTFARE_SPOOL_DIR"),
+		LeaseTTL:      envDuration("WATTFARE_LEASE_TTL"),
+		BatchInterval: envDuration("WATTFARE_BATCH_INTERVAL"),
+	}
+}
+
+// envDuration reads a Go duration; 0 (the default) when unset or malformed.
+func envDuration(key string) time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(key))
+	return max(0, d)
+}
+
 func envFloat(key string) float64 {
 	f, _ := strconv.ParseFloat(os.Getenv(key), 64)
 	return f

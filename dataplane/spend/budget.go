@@ -2,6 +2,7 @@ package spend
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -71,4 +72,46 @@ func (b *batcher) flushedSince(flushes uint64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.flushing || b.flushes != flushes
+}
+
+// Budget reports p's cap, spend and remaining budget for the current period,
+// as Budget's doc comment defines them: what the ledger has committed plus
+// this process's settlements still waiting for their batch, and this
+// process's open holds rather than the reserve its leases keep.
+func (e *Engine) Budget(ctx context.Context, p Payer) (wattfare.Budget, error) {
+	period := wattfare.PeriodStart(e.cfg.Now())
+	var b wattfare.Budget
+	var pendConn, pendWallet wattfare.Money
+	for attempt := 0; ; attempt++ {
+		var flushes uint64
+		flushes, pendConn, pendWallet = e.batch.pendingCharges(ctx, e.cfg.GrantTimeout, p.ConnectionID, p.AccountID, p.Mode, period)
+		var err error
+		b, err = e.ledger.Budget(ctx, p.ConnectionID, period)
+		if err != nil {
+			var we *wattfare.Error
+			if errors.As(err, &we) {
+				return wattfare.Budget{}, we
+			}
+			e.log.Warn("read budget", "connection", p.ConnectionID, "err", err)
+			return wattfare.Budget{}, unavailable()
+		}
+		// A batch committed while the ledger was read may be counted
+		// twice (in the ledger and as pending): read again.
+		if !e.batch.flushedSince(flushes) || attempt == 3 {
+			break
+		}
+	}
+	var held, walletHeld wattfare.Money
+	if v, ok := e.conns.Load(p.ConnectionID); ok {
+		cs := v.(*connState)
+		held = max(0, wattfare.Money(cs.held.Load()))
+		walletHeld = max(0, wattfare.Money(cs.walletHeld.Load()))
+	} else {
+		walletHeld = max(0, wattfare.Money(e.walletHeld(p.AccountID, p.Mode).Load()))
+	}
+	b.Spent = min(b.Cap, b.Spent+pendConn)
+	b.Held = held
+	b.Wallet = max(0, b.Wallet-pendWallet-walletHeld)
+	b.Remaining = max(0, min(b.Cap-b.Spent-b.Held, b.Wallet))
+	return b, nil
 }
