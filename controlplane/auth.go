@@ -33,9 +33,9 @@ func AccountIDFromContext(ctx context.Context) (string, bool) {
 // exchange is the HTTP exchange a GraphQL mutation runs in, so that signIn
 // and signOut can set and clear the cookie.
 type exchange struct {
-	w          http.ResponseWriter
-	token      string // the request's session token, if it had a valid one
-	remoteAddr string // the client's address, for the sign-in limits
+	w      http.ResponseWriter
+	token  string // the request's session token, if it had a valid one
+	client string // the client's address, for the sign-in limits (see clientAddr)
 }
 
 type exchangeKey struct{}
@@ -129,7 +129,7 @@ func (s *Server) withDashboardSession(next http.Handler) http.Handler {
 	accounts := &postgres.Accounts{DB: s.cfg.DB}
 	name := s.dashboardSessions().name()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ex := &exchange{w: w, remoteAddr: r.RemoteAddr}
+		ex := &exchange{w: w, client: clientAddr(r, s.cfg.TrustedProxies)}
 		ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
 		if c, err := r.Cookie(name); err == nil && c.Value != "" {
 			a, err := accounts.SessionAccount(ctx, c.Value)

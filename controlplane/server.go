@@ -5,6 +5,7 @@ package controlplane
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,7 +24,12 @@ type Config struct {
 	// LeaseWait bounds how long a revoke waits for data-plane leases to be
 	// surrendered; leases expire by then anyway.
 	LeaseWait time.Duration
-	Logger    *slog.Logger
+	// TrustedProxies are the reverse proxies in front of the control plane
+	// whose X-Forwarded-For is believed, for the sign-in limits' client
+	// address (see clientAddr). Empty, the default, trusts none: the
+	// connection's peer is the client.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 }
 
 // Server serves every control-plane route. Each area registers its routes

@@ -55,12 +55,19 @@ func runControl(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("WATTFARE_LEASE_WAIT: %w", err)
 	}
+	// The reverse proxies whose X-Forwarded-For names the client, as
+	// addresses or networks ("10.0.0.0/8,192.0.2.7"); none by default.
+	trusted, err := controlplane.ParseTrustedProxies(os.Getenv("WATTFARE_TRUSTED_PROXIES"))
+	if err != nil {
+		return fmt.Errorf("WATTFARE_TRUSTED_PROXIES: %w", err)
+	}
 	return serveControl(ctx, addr, controlplane.Config{
-		DB:        pool,
-		PublicURL: envOr("WATTFARE_PUBLIC_URL", "http://"+addr),
-		DataURL:   envOr("WATTFARE_DATA_URL", "http://127.0.0.1:8787"),
-		Dev:       os.Getenv("WATTFARE_DEV") == "1",
-		LeaseWait: leaseWait,
+		DB:             pool,
+		PublicURL:      envOr("WATTFARE_PUBLIC_URL", "http://"+addr),
+		DataURL:        envOr("WATTFARE_DATA_URL", "http://127.0.0.1:8787"),
+		Dev:            os.Getenv("WATTFARE_DEV") == "1",
+		LeaseWait:      leaseWait,
+		TrustedProxies: trusted,
 	})
 }
 
