@@ -88,7 +88,8 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 }
 
 // Migrate applies every pending migration in migrations.FS, under tern's
-// advisory lock so that concurrent starters apply each once.
+// advisory lock so that concurrent starters apply each once, and then every
+// SQL function in migrations.FunctionsFS.
 func Migrate(ctx context.Context, databaseURL string) error {
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {
@@ -98,7 +99,7 @@ func Migrate(ctx context.Context, databaseURL string) error {
 	return MigrateConn(ctx, conn)
 }
 
-// MigrateConn applies pending migrations on conn.
+// MigrateConn applies pending migrations on conn, then the SQL functions.
 func MigrateConn(ctx context.Context, conn *pgx.Conn) error {
 	m, err := migrate.NewMigrator(ctx, conn, "wattfare_schema_version")
 	if err != nil {
@@ -110,7 +111,35 @@ func MigrateConn(ctx context.Context, conn *pgx.Conn) error {
 	if err := m.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	return ApplyFunctions(ctx, conn)
+}
+
+// functionsLock serialises ApplyFunctions across starters: two concurrent
+// CREATE OR REPLACE of one function fail with "tuple concurrently updated".
+const functionsLock = 4242002
+
+// ApplyFunctions (re)defines every function of migrations.FunctionsFS, in
+// name order and in one transaction. It runs after the numbered migrations
+// every time, so a function's file, not the migration that last redefined
+// it, is what the database runs.
+func ApplyFunctions(ctx context.Context, conn *pgx.Conn) error {
+	fns, err := migrations.Functions()
+	if err != nil {
+		return fmt.Errorf("load functions: %w", err)
+	}
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", functionsLock); err != nil {
+			return fmt.Errorf("lock functions: %w", err)
+		}
+		for _, f := range fns {
+			// The simple protocol, so that a file may hold more than one
+			// statement.
+			if _, err := tx.Exec(ctx, f.SQL, pgx.QueryExecModeSimpleProtocol); err != nil {
+				return fmt.Errorf("apply function %s: %w", f.Name, err)
+			}
+		}
+		return nil
+	})
 }
 
 // interpretError maps driver errors to domain errors once, at this edge:

@@ -46,16 +46,20 @@ func withDB(base, name string) string {
 	return u.String()
 }
 
+// schemaHash names the template after everything Migrate applies, so that
+// an edited migration or function file gets a template of its own.
 func schemaHash() string {
 	h := sha256.New()
-	fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			b, _ := fs.ReadFile(migrations.FS, path)
-			h.Write([]byte(path))
-			h.Write(b)
-		}
-		return nil
-	})
+	for _, fsys := range []fs.FS{migrations.FS, migrations.FunctionsFS} {
+		fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				b, _ := fs.ReadFile(fsys, path)
+				h.Write([]byte(path))
+				h.Write(b)
+			}
+			return nil
+		})
+	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
