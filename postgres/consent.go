@@ -216,20 +216,18 @@ func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, err
 		if err := queries.EnsureWallet(ctx, tx, sqlc.EnsureWalletParams{AccountID: id, Mode: string(wattfare.ModeTest)}); err != nil {
 			return fmt.Errorf("ensure wallet: %w", err)
 		}
-		avail, err := queries.ConsentWalletAvailable(ctx, tx, sqlc.ConsentWalletAvailableParams{AccountID: id, Mode: string(wattfare.ModeTest)})
+		// Locked, so that approvals arriving together top it up once.
+		avail, err := queries.TestCreditsForUpdate(ctx, tx, id)
 		if err != nil {
 			return fmt.Errorf("sandbox wallet: %w", err)
 		}
 		if wattfare.Money(avail) >= sandboxFloor {
 			return nil
 		}
-		add := sandboxTarget - wattfare.Money(avail)
-		if _, err := queries.AddCredits(ctx, tx, sqlc.AddCreditsParams{AccountID: id, Mode: string(wattfare.ModeTest), Amount: add.Nanos()}); err != nil {
-			return fmt.Errorf("fund sandbox wallet: %w", err)
-		}
-		return queries.InsertLedgerCredit(ctx, tx, sqlc.InsertLedgerCreditParams{
-			AccountID: id, Mode: string(wattfare.ModeTest), Amount: add.Nanos(), Description: "sandbox auto-funding",
-		})
+		// The same credit as any other: a ledger row, an audit row, and a
+		// change event, so that the data plane drops budget_exhausted
+		// refusals it cached for the sandbox's connections.
+		return creditWallet(ctx, tx, id, id, wattfare.ModeTest, sandboxTarget-wattfare.Money(avail), "sandbox auto-funding")
 	})
 	return id, err
 }
