@@ -1011,22 +1011,33 @@ func TestTestModeConsent(t *testing.T) {
 		}
 	})
 
-	t.Run("ErrSandboxEmailTakenByAPerson", func(t *testing.T) {
+	t.Run("OKSandboxEmailTakenByAPerson", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t)
 		// The sandbox email derives from the app id, which the publishable
-		// key shows: someone signs up with it before the app's first test.
-		email := "sandbox+" + strings.TrimPrefix(f.other, "app_") + "@sandbox.wattfare.dev"
-		squatter, err := (&postgres.Accounts{DB: f.pool}).SignUp(ctx, email, "correct horse battery", "Squatter")
-		if err != nil {
+		// key shows: someone signed up with it before the app's first test
+		// (and before sign-up refused the domain).
+		email := "sandbox+" + strings.ToLower(strings.TrimPrefix(f.other, "app_")) + "@sandbox.wattfare.dev"
+		if _, err := (&postgres.Accounts{DB: f.pool}).SignUp(ctx, email, "correct horse battery", "Squatter"); wattfare.ErrorCode(err) != wattfare.EINVALID {
+			t.Fatalf("sign-up with the sandbox email: %v, want %s", err, wattfare.EINVALID)
+		}
+		const squatter = "acct_squatter"
+		if _, err := f.pool.Exec(ctx, `INSERT INTO accounts (id, email, password_hash) VALUES ($1, $2, '$argon2id$x')`, squatter, email); err != nil {
 			t.Fatal(err)
 		}
 		store := &postgres.Consent{DB: f.pool}
-		if id, err := store.SandboxAccount(ctx, f.other); err == nil || id == squatter.ID {
-			t.Fatalf("the sandbox account is a person's: %q %v", id, err)
+		id, err := store.SandboxAccount(ctx, f.other)
+		if err != nil || id == squatter {
+			t.Fatalf("sandbox account %q %v, want one of the app's own", id, err)
 		}
-		if ok, err := store.IsSandboxAccount(ctx, f.other, squatter.ID); ok || err != nil {
+		if again, err := store.SandboxAccount(ctx, f.other); err != nil || again != id {
+			t.Fatalf("sandbox account again: %q %v, want %q", again, err, id)
+		}
+		if ok, err := store.IsSandboxAccount(ctx, f.other, squatter); ok || err != nil {
 			t.Errorf("IsSandboxAccount(squatter) = %v, %v", ok, err)
+		}
+		if ok, err := store.IsSandboxAccount(ctx, f.other, id); !ok || err != nil {
+			t.Errorf("IsSandboxAccount(sandbox) = %v, %v", ok, err)
 		}
 	})
 }

@@ -55,12 +55,16 @@ func scanAccount(row pgx.Row) (Account, error) {
 }
 
 // SignUp creates an account with its two wallets: the test wallet funded
-// with SignUpCredit of test credit, the live wallet empty. A malformed email
-// or a weak password is EINVALID naming the field; a taken email is ECONFLICT.
+// with SignUpCredit of test credit, the live wallet empty. A malformed email,
+// an address in SandboxDomain or a weak password is EINVALID naming the
+// field; a taken email is ECONFLICT.
 func (s *Accounts) SignUp(ctx context.Context, email, password, displayName string) (Account, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return Account{}, err
+	}
+	if ReservedEmail(email) {
+		return Account{}, wattfare.InvalidField("email", "addresses at %s are reserved for Wattfare's sandbox test accounts; sign up with your own email", SandboxDomain)
 	}
 	if err := CheckPassword(password); err != nil {
 		return Account{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,8 +186,79 @@ const (
 	sandboxTarget = 100 * wattfare.Dollar
 )
 
-func sandboxEmail(appID string) string {
-	return "sandbox+" + strings.ToLower(strings.TrimPrefix(appID, "app_")) + "@sandbox.wattfare.dev"
+// SandboxDomain is the email domain of apps' sandbox accounts. It is
+// Wattfare's: nobody signs up with an address in it or under it (see
+// ReservedEmail).
+const SandboxDomain = "sandbox.wattfare.dev"
+
+// ReservedEmail reports whether email (normalized) is in SandboxDomain.
+func ReservedEmail(email string) bool {
+	_, domain, _ := strings.Cut(email, "@")
+	return domain == SandboxDomain || strings.HasSuffix(domain, "."+SandboxDomain)
+}
+
+// sandboxAddresses is how many addresses an app's sandbox account may take.
+const sandboxAddresses = 16
+
+// sandboxEmails are the addresses an app's sandbox account may have, in the
+// order they are taken. The first is derived from the app id, which every
+// publishable key shows, so a person may have signed up with it (and the
+// next ones) before SandboxDomain was reserved; such an account is never
+// taken for the sandbox, which would hand it every anonymous test
+// connection of the app. The sandbox takes the next address instead.
+func sandboxEmails(appID string) []string {
+	base := "sandbox+" + strings.ToLower(strings.TrimPrefix(appID, "app_"))
+	out := make([]string, sandboxAddresses)
+	out[0] = base + "@" + SandboxDomain
+	for i := 1; i < len(out); i++ {
+		out[i] = base + "+" + strconv.Itoa(i) + "@" + SandboxDomain
+	}
+	return out
+}
+
+// errNoSandbox is the answer when a person holds every sandbox address of
+// the app: the app's anonymous test flow cannot complete, a signed-in one
+// still can.
+func errNoSandbox() error {
+	return wattfare.Errorf(wattfare.ECONFLICT, "this app's sandbox test account is unavailable (its addresses belong to other accounts); sign in to Wattfare to approve in test mode")
+}
+
+// findSandbox returns the app's sandbox account, or, when there is none
+// yet, the address to create it with.
+func findSandbox(ctx context.Context, db sqlc.DBTX, appID string) (id, free string, err error) {
+	emails := sandboxEmails(appID)
+	rows, err := db.Query(ctx, `SELECT email, id, password_hash = '!sandbox' FROM accounts WHERE email = ANY($1)`, emails)
+	if err != nil {
+		return "", "", fmt.Errorf("sandbox account of %s: %w", appID, err)
+	}
+	defer rows.Close()
+	type holder struct {
+		id      string
+		sandbox bool
+	}
+	held := map[string]holder{}
+	for rows.Next() {
+		var email string
+		var h holder
+		if err := rows.Scan(&email, &h.id, &h.sandbox); err != nil {
+			return "", "", fmt.Errorf("sandbox account of %s: %w", appID, err)
+		}
+		held[email] = h
+	}
+	if err := rows.Err(); err != nil {
+		return "", "", fmt.Errorf("sandbox account of %s: %w", appID, err)
+	}
+	for _, e := range emails {
+		if h, ok := held[e]; ok && h.sandbox {
+			return h.id, "", nil
+		}
+	}
+	for _, e := range emails {
+		if _, ok := held[e]; !ok {
+			return "", e, nil
+		}
+	}
+	return "", "", errNoSandbox()
 }
 
 // SandboxAccount returns the app's sandbox account, creating it when
@@ -194,24 +266,34 @@ func sandboxEmail(appID string) string {
 // that is not signed in to Wattfare connects to it, so an app developer's
 // test flow completes without anyone signing in. It cannot sign in: its
 // password hash matches no password. It has a test wallet only: nothing
-// can charge it real money.
-//
-// Its email is derived from the app id, which every publishable key shows,
-// so a person may have signed up with it first: that account is never
-// taken for the sandbox (it would receive every anonymous test connection
-// of the app); the answer is then an internal error.
+// can charge it real money. Its address is one of sandboxEmails.
 func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, error) {
-	email := sandboxEmail(appID)
 	var id string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		_, err := queries.InsertAccount(ctx, tx, sqlc.InsertAccountParams{
-			ID: wattfare.NewID("acct_"), Email: email, PasswordHash: "!sandbox", DisplayName: "Sandbox test user",
-		})
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no row: it exists
-			return fmt.Errorf("ensure sandbox account: %w", err)
+		// Twice at most: an approval creating the sandbox at the same time
+		// takes the address this one found free, and then is the sandbox.
+		for range 2 {
+			found, free, err := findSandbox(ctx, tx, appID)
+			if err != nil {
+				return err
+			}
+			if found != "" {
+				id = found
+				break
+			}
+			row, err := queries.InsertAccount(ctx, tx, sqlc.InsertAccountParams{
+				ID: wattfare.NewID("acct_"), Email: free, PasswordHash: "!sandbox", DisplayName: "Sandbox test user",
+			})
+			if err == nil {
+				id = row.ID
+				break
+			}
+			if !errors.Is(err, pgx.ErrNoRows) { // no row: the address was taken meanwhile
+				return fmt.Errorf("create sandbox account: %w", err)
+			}
 		}
-		if id, err = queries.ConsentSandboxAccount(ctx, tx, email); err != nil {
-			return fmt.Errorf("sandbox account of %s (is %s a person's account?): %w", appID, email, err)
+		if id == "" {
+			return errNoSandbox()
 		}
 		if err := queries.EnsureWallet(ctx, tx, sqlc.EnsureWalletParams{AccountID: id, Mode: string(wattfare.ModeTest)}); err != nil {
 			return fmt.Errorf("ensure wallet: %w", err)
@@ -234,14 +316,14 @@ func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, err
 
 // IsSandboxAccount reports whether accountID is appID's sandbox account.
 func (s *Consent) IsSandboxAccount(ctx context.Context, appID, accountID string) (bool, error) {
-	id, err := queries.ConsentSandboxAccount(ctx, s.DB, sandboxEmail(appID))
+	id, _, err := findSandbox(ctx, s.DB, appID)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case wattfare.ErrorCode(err) == wattfare.ECONFLICT: // there is none
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("sandbox account: %w", err)
+		return false, err
 	}
-	return id == accountID, nil
+	return id != "" && id == accountID, nil
 }
 
 // ConsentAccount is who the popup says is signed in.
