@@ -1,6 +1,8 @@
 package controlplane
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -160,7 +162,9 @@ type consentContext struct {
 	AutoApprove bool `json:"auto_approve"`
 }
 
-func (c *consent) decode(w http.ResponseWriter, r *http.Request) (consentRequest, Session, consentTarget, bool) {
+// decode reads and checks a consent request. bind is for the page showing
+// it (see redirectFromApp); an approval uses the cookie up instead.
+func (c *consent) decode(w http.ResponseWriter, r *http.Request, bind bool) (consentRequest, Session, consentTarget, bool) {
 	var req consentRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
 		writeAPIError(w, http.StatusBadRequest, "invalid_request", "the body must be a JSON object")
@@ -180,7 +184,7 @@ func (c *consent) decode(w http.ResponseWriter, r *http.Request) (consentRequest
 		c.fail(w, r, err)
 		return req, s, t, false
 	}
-	if t.ReturnTo != "" && !c.redirectFromApp(r, s, t) {
+	if t.ReturnTo != "" && !c.redirectFromApp(w, r, s, t, bind) {
 		c.fail(w, r, &wattfare.Error{Code: wattfare.EFORBIDDEN, Field: "return_to",
 			Message: "this request did not come from " + s.App.Name + "'s page at " + t.Origin + "; nothing was connected. Go back to " + s.App.Name + " and press Connect again"})
 		return req, s, t, false
@@ -194,24 +198,53 @@ func (c *consent) decode(w http.ResponseWriter, r *http.Request) (consentRequest
 // their own account at the app would, once approved, put the victim's
 // budget behind the attacker's account. So a person's approval needs the
 // browser to have come to /connect from the app's own origin (see
-// recordConnectFrom; connect.js navigates with referrerpolicy "origin").
+// recordConnectFrom; connect.js navigates with referrerpolicy "origin"),
+// for this very request: the first redirect-flow request the consent page
+// shows after that navigation binds the cookie to itself, so that a
+// navigation from the app's page never vouches for another session token,
+// and an approval uses the cookie up (see approved).
 // Test-mode requests from a browser not signed in are exempt: they approve
 // for the app's sandbox account, which is nobody's money.
 //
 // A link to /connect posted on the app's own site would still pass; only
 // an exchange of the result by the app's page closes that (see the
 // redirect flow in sdk/README.md).
-func (c *consent) redirectFromApp(r *http.Request, s Session, t consentTarget) bool {
+func (c *consent) redirectFromApp(w http.ResponseWriter, r *http.Request, s Session, t consentTarget, bind bool) bool {
+	secure := strings.HasPrefix(c.publicURL(r), "https://")
+	fromApp := false
+	if ck, err := r.Cookie(connectFromCookie(secure)); err == nil {
+		from, bound, _ := strings.Cut(ck.Value, "|")
+		want := requestBinding(s)
+		fromApp = from == t.Origin && (bound == "" || bound == want)
+		if fromApp && bound == "" && bind {
+			http.SetCookie(w, connectFrom(secure, from+"|"+want))
+		}
+	}
 	if _, signedIn := c.account(r); s.Mode == wattfare.ModeTest && !signedIn {
 		return true
 	}
-	ck, err := r.Cookie(connectFromCookie(strings.HasPrefix(c.publicURL(r), "https://")))
-	return err == nil && ck.Value == t.Origin
+	return fromApp
+}
+
+// requestBinding names one consent request (an app's session token, by its
+// jti) in connectFromCookie, without writing the jti there.
+func requestBinding(s Session) string {
+	sum := sha256.Sum256([]byte(s.App.ID + "\x00" + string(s.Mode) + "\x00" + s.ID))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// approved uses connectFromCookie up after an approval: what the browser's
+// last navigation vouched for is done.
+func (c *consent) approved(w http.ResponseWriter, r *http.Request) {
+	secure := strings.HasPrefix(c.publicURL(r), "https://")
+	if _, err := r.Cookie(connectFromCookie(secure)); err == nil {
+		http.SetCookie(w, connectFrom(secure, ""))
+	}
 }
 
 func (c *consent) handleContext(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	_, s, t, ok := c.decode(w, r)
+	_, s, t, ok := c.decode(w, r, true)
 	if !ok {
 		return
 	}
@@ -290,7 +323,7 @@ func (c *consent) handleApprove(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusForbidden, "cross_origin", "approvals are only accepted from Wattfare's own consent page")
 		return
 	}
-	req, s, t, ok := c.decode(w, r)
+	req, s, t, ok := c.decode(w, r, false)
 	if !ok {
 		return
 	}
@@ -321,6 +354,7 @@ func (c *consent) handleApprove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.Info("consent approved", "app", s.App.ID, "mode", s.Mode, "connection", st.ID, "account", accountID)
+	c.approved(w, r)
 	writeJSON(w, http.StatusOK, consentResult{
 		Type: "wattfare:result", Status: "approved", Mode: s.Mode, AppUserID: s.AppUserID,
 		MonthlyCap: st.MonthlyCap, Target: t,

@@ -431,16 +431,46 @@ func (h *harness) do(t *testing.T, c call) (*http.Response, map[string]any) {
 // another page would, and returns the Cookie header the page then sends.
 func (h *harness) cameFrom(t *testing.T, hdr map[string]string) string {
 	t.Helper()
-	res, _ := h.do(t, call{method: "GET", path: "/connect", header: hdr})
+	return h.navigate(t, "/connect", "", hdr)
+}
+
+// navigate loads path with the Cookie header cookie and hdr, as a browser
+// would, and returns the Cookie header the page then sends: cookie with the
+// answer's connectFromCookie applied.
+func (h *harness) navigate(t *testing.T, path, cookie string, hdr map[string]string) string {
+	t.Helper()
+	all := map[string]string{}
+	for k, v := range hdr {
+		all[k] = v
+	}
+	if cookie != "" {
+		all["Cookie"] = cookie
+	}
+	res, _ := h.do(t, call{method: "GET", path: path, header: all})
+	return withConnectFrom(t, cookie, res)
+}
+
+// withConnectFrom applies res's connectFromCookie, if it sets one, to the
+// Cookie header cookie.
+func withConnectFrom(t *testing.T, cookie string, res *http.Response) string {
+	t.Helper()
+	n := 0
 	for _, c := range res.Cookies() {
-		if c.Name == connectFromCookie(false) {
-			if !c.HttpOnly || c.Path != "/connect" || c.SameSite != http.SameSiteLaxMode {
-				t.Errorf("cookie %+v", c)
-			}
-			return c.Name + "=" + c.Value
+		if c.Name != connectFromCookie(false) {
+			continue
+		}
+		if n++; n > 1 {
+			t.Errorf("%s set twice in one answer", c.Name)
+		}
+		if !c.HttpOnly || c.Path != "/connect" || c.SameSite != http.SameSiteLaxMode {
+			t.Errorf("cookie %+v", c)
+		}
+		cookie = c.Name + "=" + c.Value
+		if c.MaxAge < 0 {
+			cookie = ""
 		}
 	}
-	return ""
+	return cookie
 }
 
 // popup is the header set of a same-origin fetch from the consent page.

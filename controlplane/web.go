@@ -57,7 +57,7 @@ func appRoutes(mux *http.ServeMux, app fs.FS, built bool, publicURL, dataURL str
 			http.NotFound(w, r)
 			return
 		}
-		if r.URL.Path == "/connect" {
+		if leadsToConsent(r.URL.Path) {
 			recordConnectFrom(w, r, secureOrigin(publicURL, r))
 		}
 		h := w.Header()
@@ -76,6 +76,11 @@ func appRoutes(mux *http.ServeMux, app fs.FS, built bool, publicURL, dataURL str
 // token minted for the attacker's own account at the app (which would
 // connect the victim's budget to it).
 //
+// Its value is the origin, then, once the consent page has shown a
+// redirect-flow request, "|" and that request's binding (see
+// consent.redirectFromApp): from then on it vouches for that request only,
+// and an approval uses it up.
+//
 // Over https it is a __Host- cookie: no other host, not even a sibling
 // subdomain, can set it. Over plain http (development) cookies ignore the
 // port, so another local server could forge it; that is no deployment.
@@ -86,6 +91,26 @@ func connectFromCookie(secure bool) string {
 	return "wf_connect_from"
 }
 
+// connectFromMaxAge bounds how long a navigation vouches for a request: a
+// session token lives at most 10 minutes.
+const connectFromMaxAge = 15 * 60
+
+// connectFrom is connectFromCookie set to value, or deleted when value is "".
+func connectFrom(secure bool, value string) *http.Cookie {
+	path := "/connect"
+	if secure {
+		path = "/" // required of a __Host- cookie
+	}
+	c := &http.Cookie{
+		Name: connectFromCookie(secure), Value: value, Path: path, MaxAge: connectFromMaxAge,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	}
+	if value == "" {
+		c.MaxAge = -1
+	}
+	return c
+}
+
 // secureOrigin tells whether the control plane is served over https.
 func secureOrigin(publicURL string, r *http.Request) bool {
 	if publicURL != "" {
@@ -94,25 +119,28 @@ func secureOrigin(publicURL string, r *http.Request) bool {
 	return r.TLS != nil
 }
 
-// recordConnectFrom sets connectFromCookie on a navigation to /connect
-// from another origin, to that origin ("-" when the browser sent none).
-// A reload of the page from Wattfare itself (signing in) keeps it.
+// leadsToConsent tells the pages a browser can come in by and reach the
+// consent page without another request to the server: the consent page
+// itself under any of the paths it renders at, and the sign-in page, which
+// sends the browser on to its ?next= by client-side navigation.
+func leadsToConsent(p string) bool {
+	return p == "/connect" || strings.HasPrefix(p, "/connect/") || p == "/signin"
+}
+
+// recordConnectFrom sets connectFromCookie on a navigation to a page that
+// leads to the consent page (leadsToConsent) from another origin, to that
+// origin, and deletes it when the browser sent no usable Referer: whatever
+// an earlier navigation recorded must not vouch for this one. A reload of
+// the page from Wattfare itself keeps it.
 func recordConnectFrom(w http.ResponseWriter, r *http.Request, secure bool) {
 	if r.Header.Get("Sec-Fetch-Site") == "same-origin" {
 		return
 	}
-	from := "-"
+	from := ""
 	if ref, err := url.Parse(r.Referer()); err == nil && (ref.Scheme == "http" || ref.Scheme == "https") && ref.Host != "" && ref.User == nil {
 		from = ref.Scheme + "://" + ref.Host
 	}
-	path := "/connect"
-	if secure {
-		path = "/" // required of a __Host- cookie
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: connectFromCookie(secure), Value: from, Path: path, MaxAge: 15 * 60,
-		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
-	})
+	http.SetCookie(w, connectFrom(secure, from))
 }
 
 func getOnly(h http.HandlerFunc) http.HandlerFunc {
