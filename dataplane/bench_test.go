@@ -51,10 +51,14 @@ type freeHold struct {
 }
 
 func (f *freeSpender) Admit(_ context.Context, _ spend.Payer, a spend.Admission) (Hold, error) {
-	return &freeHold{s: f, amount: a.Amount, done: neverDone}, nil
+	amount := a.Quote.Prompt + a.Quote.OutputPrice.Cost(a.Quote.MaxOutput*max(1, a.Quote.Choices))
+	return &freeHold{s: f, amount: amount, done: neverDone}, nil
 }
 func (f *freeSpender) Budget(context.Context, spend.Payer) (wattfare.Budget, error) {
 	return wattfare.Budget{Remaining: wattfare.USD(10)}, nil
+}
+func (f *freeSpender) Remaining(context.Context, spend.Payer, time.Time) (wattfare.Money, bool) {
+	return wattfare.USD(10), true
 }
 func (f *freeSpender) Invalidate(wattfare.ChangeEvent) {}
 func (f *freeSpender) Resync()                         {}
@@ -67,6 +71,7 @@ func (h *freeHold) Done() <-chan struct{}       { return h.done }
 func (h *freeHold) Err() error                  { return nil }
 func (h *freeHold) Settle(wattfare.Usage)       { h.s.settled.Add(1) }
 func (h *freeHold) Release()                    {}
+func (h *freeHold) OnDone(func()) func() bool   { return func() bool { return true } }
 
 var (
 	benchJSON   = []byte(`{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":2,"total_tokens":10}}`)

@@ -9,72 +9,43 @@ import (
 	"github.com/wattfare/wattfare"
 )
 
-// statusOf maps the data plane's error codes to HTTP statuses (DESIGN.md's
-// error table). Budget errors are 402/403 so that clients that retry 429 and
-// 5xx (the AI SDK does) treat them as final.
-func statusOf(code string) int {
-	switch code {
-	case wattfare.EInvalidRequest:
-		return http.StatusBadRequest
-	case wattfare.EInvalidAPIKey:
-		return http.StatusUnauthorized
-	case wattfare.ECapReached, wattfare.EBudgetExhausted:
-		return http.StatusPaymentRequired
-	case wattfare.ENotConnected, wattfare.EConnectionRevoked, wattfare.EAppSuspended:
-		return http.StatusForbidden
-	case wattfare.EModelNotFound:
-		return http.StatusNotFound
-	case wattfare.ERequestTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case wattfare.ERateLimited:
-		return http.StatusTooManyRequests
-	case wattfare.EUpstreamError:
-		return http.StatusBadGateway
-	case wattfare.EUpstreamTimeout:
-		return http.StatusGatewayTimeout
-	case wattfare.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+// codeInfo is what the data plane answers for one error code: the HTTP
+// status, the OpenAI error "type", and the limit it is about when the engine
+// did not say (metadata.limit_source).
+type codeInfo struct {
+	status      int
+	typ         string
+	limitSource string
 }
 
-// typeOf is the OpenAI error "type" for a code.
-func typeOf(code string) string {
-	switch code {
-	case wattfare.EInvalidRequest, wattfare.ERequestTooLarge:
-		return "invalid_request_error"
-	case wattfare.EInvalidAPIKey:
-		return "authentication_error"
-	case wattfare.ECapReached, wattfare.EBudgetExhausted:
-		return "insufficient_quota"
-	case wattfare.ENotConnected, wattfare.EConnectionRevoked, wattfare.EAppSuspended:
-		return "permission_error"
-	case wattfare.EModelNotFound:
-		return "not_found_error"
-	case wattfare.ERateLimited:
-		return "rate_limit_error"
-	case wattfare.EUpstreamError, wattfare.EUpstreamTimeout:
-		return "upstream_error"
-	case wattfare.EUnavailable:
-		return "service_unavailable"
-	}
-	return "server_error"
+// codes is the data plane's error table (DESIGN.md's). Budget errors are
+// 402/403 so that clients that retry 429 and 5xx (the AI SDK does) treat
+// them as final. A code not in it is an internal error: 500 server_error.
+var codes = map[string]codeInfo{
+	wattfare.EInvalidRequest:    {http.StatusBadRequest, "invalid_request_error", ""},
+	wattfare.ERequestTooLarge:   {http.StatusRequestEntityTooLarge, "invalid_request_error", ""},
+	wattfare.EInvalidAPIKey:     {http.StatusUnauthorized, "authentication_error", ""},
+	wattfare.ECapReached:        {http.StatusPaymentRequired, "insufficient_quota", "connection_cap"},
+	wattfare.EBudgetExhausted:   {http.StatusPaymentRequired, "insufficient_quota", "wallet"},
+	wattfare.ENotConnected:      {http.StatusForbidden, "permission_error", "connection"},
+	wattfare.EConnectionRevoked: {http.StatusForbidden, "permission_error", "connection"},
+	wattfare.EAppSuspended:      {http.StatusForbidden, "permission_error", "app"},
+	wattfare.EModelNotFound:     {http.StatusNotFound, "not_found_error", ""},
+	wattfare.ERateLimited:       {http.StatusTooManyRequests, "rate_limit_error", ""},
+	wattfare.EUpstreamError:     {http.StatusBadGateway, "upstream_error", ""},
+	wattfare.EUpstreamTimeout:   {http.StatusGatewayTimeout, "upstream_error", ""},
+	wattfare.EUnavailable:       {http.StatusServiceUnavailable, "service_unavailable", ""},
 }
 
-// limitSourceOf says which limit an error is about when the engine did not.
-func limitSourceOf(code string) string {
-	switch code {
-	case wattfare.ECapReached:
-		return "connection_cap"
-	case wattfare.EBudgetExhausted:
-		return "wallet"
-	case wattfare.ENotConnected, wattfare.EConnectionRevoked:
-		return "connection"
-	case wattfare.EAppSuspended:
-		return "app"
+func infoOf(code string) codeInfo {
+	if i, ok := codes[code]; ok {
+		return i
 	}
-	return ""
+	return codeInfo{http.StatusInternalServerError, "server_error", ""}
 }
+
+// statusOf is the HTTP status of a code.
+func statusOf(code string) int { return infoOf(code).status }
 
 // toError turns any error into the *wattfare.Error a client sees. A
 // cancelled or expired context (a shutdown, a database that did not answer
@@ -107,12 +78,13 @@ type envelopeBody struct {
 // errorBody returns the JSON envelope of e, with connect_url and
 // limit_source filled in for budget and consent errors.
 func (s *Server) errorBody(e *wattfare.Error) envelopeBody {
-	b := envelopeBody{Message: e.Message, Type: typeOf(e.Code), Code: e.Code}
+	info := infoOf(e.Code)
+	b := envelopeBody{Message: e.Message, Type: info.typ, Code: e.Code}
 	if e.Field != "" {
 		f := e.Field
 		b.Param = &f
 	}
-	if src := limitSourceOf(e.Code); src != "" || len(e.Metadata) > 0 {
+	if src := info.limitSource; src != "" || len(e.Metadata) > 0 {
 		b.Metadata = make(map[string]any, len(e.Metadata)+2)
 		for k, v := range e.Metadata {
 			b.Metadata[k] = v

@@ -100,14 +100,15 @@ func TestDatabaseDown(t *testing.T) {
 func TestSlowClient(t *testing.T) {
 	t.Parallel()
 	e := setup(t, func(c *dataplane.Config) { c.ClientIdleTimeout = 500 * time.Millisecond })
-	conn, br, hdr := e.rawStream(t, "u1", chatBody("[[sandbox:tokens=200000]]", `,"stream":true,"max_tokens":200000`))
+	// 4096 words of 1,000 bytes: far more than the sockets' buffers hold.
+	conn, br, hdr := e.rawStream(t, "u1", chatBody("[[sandbox:tokens=4096]] "+strings.Repeat("x", 1000), `,"stream":true,"max_tokens":4096`))
 	defer conn.Close()
 	if _, err := br.ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
 	// Read nothing more: the proxy's writes fill the socket buffers and stall.
 	c := e.charge(hdr.Get("Wattfare-Request-Id"))
-	if c.Status != "client_closed" || c.CompletionTokens == 0 || c.CompletionTokens >= 200000 || c.Charged != echoCost(c.PromptTokens, c.CompletionTokens) {
+	if c.Status != "client_closed" || c.CompletionTokens == 0 || c.CompletionTokens >= 4096*1000 || c.Charged != echoCost(c.PromptTokens, c.CompletionTokens) {
 		t.Errorf("charge %+v", c)
 	}
 }

@@ -14,22 +14,24 @@ import (
 // writing its body then sees "broken pipe" or "connection reset" instead of
 // our request_too_large error, or loses the response it had already
 // received. Reading the rest first (what nginx calls a lingering close) lets
-// every OpenAI client read the typed error. The drain is bounded: only a
-// declared length up to 16 times the limit, at most 2 s in all, and it stops
-// when the client pauses for 100 ms. Chunked or absurd bodies are cut at once.
+// every OpenAI client read the typed error. The drain is bounded by bytes,
+// as nginx's is: only a declared length up to lingerFactor times the limit,
+// for at most lingerMax in all (a slow machine needs seconds for 64 MiB), and
+// it stops when the client pauses for lingerPause. Chunked or absurd bodies
+// are cut at once.
 func lingerOversizedBody(ctx *fasthttp.RequestCtx, limit int) {
 	cl := ctx.Request.Header.ContentLength()
-	if cl <= 0 || cl > 16*limit {
+	if cl <= 0 || cl > lingerFactor*limit {
 		return
 	}
 	conn := ctx.Conn()
 	if conn == nil {
 		return
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(lingerMax)
 	buf := make([]byte, 32<<10)
 	for read := 0; read < cl; {
-		next := time.Now().Add(100 * time.Millisecond)
+		next := time.Now().Add(lingerPause)
 		if next.After(deadline) {
 			next = deadline
 		}
@@ -44,3 +46,12 @@ func lingerOversizedBody(ctx *fasthttp.RequestCtx, limit int) {
 	}
 	conn.SetReadDeadline(time.Time{})
 }
+
+// The lingering close's bounds: declared bodies up to lingerFactor times the
+// limit are drained, for lingerMax at most, stopping at a pause of
+// lingerPause.
+const (
+	lingerFactor = 16
+	lingerMax    = 30 * time.Second
+	lingerPause  = time.Second
+)

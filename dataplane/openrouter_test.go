@@ -109,7 +109,7 @@ func TestOpenRouter(t *testing.T) {
 			t.Errorf("stream:\n%s", s)
 		}
 		c := e.charge(resp.Header.Get("Wattfare-Request-Id"))
-		if c.Status != "upstream_error" || c.CompletionTokens != 1 || c.Charged == 0 {
+		if c.Status != "upstream_error" || c.CompletionTokens < 1 || c.CompletionTokens > 2 || c.Charged == 0 {
 			t.Errorf("charge %+v: the counted token is charged", c)
 		}
 	})

@@ -199,15 +199,17 @@ func TestChatErrors(t *testing.T) {
 		}
 	})
 
-	t.Run("ClampToCap", func(t *testing.T) {
-		// $0.001 cannot cover 4096 default output tokens at $2/M; the
-		// request runs with max_tokens clamped to what the cap affords.
+	t.Run("ClampToFairShare", func(t *testing.T) {
+		// A whole answer without max_tokens holds at most a twentieth of
+		// the cap ($0.00005 of $0.001: 25 tokens at $2/M, less the
+		// prompt), and the upstream is told that limit: the answer stops
+		// there, and it costs no more than was held.
 		resp, body := e.call("POST", "/v1/chat/completions", "capped", chatBody("[[sandbox:tokens=1000]]", ""))
 		if resp.StatusCode != 200 || !strings.Contains(string(body), `"finish_reason":"length"`) {
 			t.Fatalf("%d %s", resp.StatusCode, body)
 		}
 		c := e.charge(resp.Header.Get("Wattfare-Request-Id"))
-		if c.CompletionTokens >= 1000 || c.CompletionTokens < 400 || e.captured("capped") > wattfare.MicroDollar*1000 {
+		if c.CompletionTokens > 25 || c.CompletionTokens < 10 || c.Charged != c.Cost || e.captured("capped") > wattfare.MicroDollar*1000/20+echoCost(c.PromptTokens, 0) {
 			t.Errorf("charge %+v, captured %v", c, e.captured("capped"))
 		}
 	})
@@ -244,9 +246,10 @@ func TestStreamFailures(t *testing.T) {
 		if !strings.Contains(s, `"code":"upstream_error"`) || !strings.Contains(s, `"finish_reason":"error"`) || strings.Contains(s, "[DONE]") {
 			t.Fatalf("stream:\n%s", s)
 		}
-		// Charged for what was counted: 5 of 10 tokens and the prompt estimate.
+		// Charged for what was counted of the 5 tokens delivered (from
+		// above: a token per 3 bytes of " echo") and the prompt estimate.
 		c := e.charge(id)
-		if c.Status != "upstream_error" || c.CompletionTokens != 5 || c.Charged != echoCost(c.PromptTokens, 5) || c.PromptTokens < 2 {
+		if c.Status != "upstream_error" || c.CompletionTokens < 5 || c.CompletionTokens > 10 || c.Charged != echoCost(c.PromptTokens, c.CompletionTokens) || c.PromptTokens < 2 {
 			t.Errorf("charge %+v", c)
 		}
 	})
@@ -258,7 +261,8 @@ func TestStreamFailures(t *testing.T) {
 			t.Fatalf("stream:\n%s", body)
 		}
 		c := e.charge(id)
-		if c.Status != "ok" || c.CompletionTokens != 7 || c.Charged == 0 || c.Charged != echoCost(c.PromptTokens, 7) {
+		// No usage: charged what was counted, from above (7 tokens sent).
+		if c.Status != "ok" || c.CompletionTokens < 7 || c.CompletionTokens > 14 || c.Charged == 0 || c.Charged != echoCost(c.PromptTokens, c.CompletionTokens) {
 			t.Errorf("charge %+v", c)
 		}
 	})

@@ -14,14 +14,30 @@ import (
 // is read with gjson, which scans the bytes in place: the body is never
 // decoded into maps and re-marshalled, and it is forwarded as it came except
 // for the few byte edits in Rewrite.
+//
+// What is metered is what the upstream reads: a body that names a field we
+// meter or rewrite twice, or in another case ("MAX_TOKENS", which Go's
+// encoding/json and so Go-based servers read as max_tokens), or with escapes
+// in its name, is refused with invalid_request naming the field. Parsers
+// disagree on which duplicate wins (most keep the last; sjson edits the
+// first), so no reading of such a body is safe.
 type Request struct {
 	Model        string
 	Stream       bool
 	IncludeUsage bool // the client asked for stream_options.include_usage
-	// MaxTokens is max_completion_tokens, else max_tokens; 0 when neither is set.
-	MaxTokens int64
+	// MaxTokens is max_completion_tokens, else max_tokens; 0 when neither
+	// is set. LimitField names the field it came from.
+	MaxTokens  int64
+	LimitField string
+	// HasMaxTokens and HasMaxCompletion say which limit fields the body has.
+	HasMaxTokens, HasMaxCompletion bool
+	// Choices is n (1 when absent).
+	Choices int64
 	// PromptEstimate bounds the prompt's tokens from above for the hold:
-	// the larger of its words and a quarter of its text bytes.
+	// every byte the upstream bills as prompt (messages with their system
+	// and tool parts, tools, functions, response_format, predictions) at
+	// one token per three bytes or one per word, whichever is more, and a
+	// fixed allowance per image.
 	PromptEstimate int64
 	// PromptWords counts the words of every message (or input), which is
 	// what the sandbox calls prompt tokens.
@@ -33,8 +49,8 @@ func invalid(param, msg string) *wattfare.Error {
 }
 
 // ParseChatRequest reads a chat completion request. It fails with
-// EInvalidRequest for malformed JSON, a missing model or messages, and
-// fields of the wrong type.
+// EInvalidRequest for malformed JSON, a missing model or messages, fields of
+// the wrong type, and metered fields named twice or in another case.
 func ParseChatRequest(body []byte) (Request, error) {
 	return parseRequest(body, "messages")
 }
@@ -44,8 +60,46 @@ func ParseEmbeddingsRequest(body []byte) (Request, error) {
 	return parseRequest(body, "input")
 }
 
+// meteredFields are the top-level fields the proxy meters or rewrites.
+var meteredFields = []string{
+	"model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n",
+	"messages", "input", "tools", "functions", "response_format", "prediction",
+}
+
+// imageTokens is what one image part is held for: more than a high-detail
+// image costs on OpenAI's and Anthropic's models (about 1,100 and 1,600).
+const imageTokens = 2000
+
+// messageOverhead is the tokens a chat format adds per message.
+const messageOverhead = 4
+
+// checkKey refuses a key that is, or folds to, one of the fields in known
+// and was seen before, differs from it only by case, or spells it with
+// escapes. seen collects the exact names met.
+func checkKey(key gjson.Result, known []string, seen *uint32, where string) *wattfare.Error {
+	for i, name := range known {
+		if len(key.Str) != len(name) && !strings.EqualFold(key.Str, name) {
+			continue
+		}
+		if key.Str == name {
+			if len(key.Raw) != len(name)+2 {
+				return invalid(where+name, "write the field name "+name+" without escapes")
+			}
+			if *seen&(1<<i) != 0 {
+				return invalid(where+name, "the field "+name+" appears more than once")
+			}
+			*seen |= 1 << i
+			return nil
+		}
+		if strings.EqualFold(key.Str, name) {
+			return invalid(where+name, "the field "+strconv.Quote(key.Str)+" differs from "+name+" only by case; send "+name+" once, in lower case")
+		}
+	}
+	return nil
+}
+
 func parseRequest(body []byte, textField string) (Request, error) {
-	var r Request
+	r := Request{Choices: 1}
 	if !gjson.ValidBytes(body) {
 		return r, invalid("", "the request body is not valid JSON")
 	}
@@ -53,8 +107,14 @@ func parseRequest(body []byte, textField string) (Request, error) {
 	if !root.IsObject() {
 		return r, invalid("", "the request body must be a JSON object")
 	}
-	var model, stream, streamOpts, maxTokens, maxCompletion, text gjson.Result
+	var model, stream, streamOpts, maxTokens, maxCompletion, n, text gjson.Result
+	var extraBytes int64 // tools, functions, response_format, prediction
+	var seen uint32
+	var bad *wattfare.Error
 	root.ForEach(func(key, value gjson.Result) bool {
+		if bad = checkKey(key, meteredFields, &seen, ""); bad != nil {
+			return false
+		}
 		switch key.Str {
 		case "model":
 			model = value
@@ -66,11 +126,18 @@ func parseRequest(body []byte, textField string) (Request, error) {
 			maxTokens = value
 		case "max_completion_tokens":
 			maxCompletion = value
+		case "n":
+			n = value
+		case "tools", "functions", "response_format", "prediction":
+			extraBytes += int64(len(value.Raw))
 		case textField:
 			text = value
 		}
 		return true
 	})
+	if bad != nil {
+		return r, bad
+	}
 	if model.Type != gjson.String || model.Str == "" {
 		return r, invalid("model", "model must be a non-empty string")
 	}
@@ -87,7 +154,19 @@ func parseRequest(body []byte, textField string) (Request, error) {
 		if !streamOpts.IsObject() {
 			return r, invalid("stream_options", "stream_options must be an object")
 		}
-		r.IncludeUsage = streamOpts.Get("include_usage").Type == gjson.True
+		var optSeen uint32
+		streamOpts.ForEach(func(key, value gjson.Result) bool {
+			if bad = checkKey(key, []string{"include_usage"}, &optSeen, "stream_options."); bad != nil {
+				return false
+			}
+			if key.Str == "include_usage" {
+				r.IncludeUsage = value.Type == gjson.True
+			}
+			return true
+		})
+		if bad != nil {
+			return r, bad
+		}
 	}
 	for _, f := range []struct {
 		name string
@@ -96,15 +175,28 @@ func parseRequest(body []byte, textField string) (Request, error) {
 		if !f.v.Exists() || f.v.Type == gjson.Null {
 			continue
 		}
-		n, err := strconv.ParseInt(f.v.Raw, 10, 64)
-		if f.v.Type != gjson.Number || err != nil || n < 1 || n > 1<<30 {
+		v, err := strconv.ParseInt(f.v.Raw, 10, 64)
+		if f.v.Type != gjson.Number || err != nil || v < 1 || v > 1<<30 {
 			return r, invalid(f.name, f.name+" must be a positive integer")
 		}
-		if f.name == "max_tokens" && r.MaxTokens == 0 || f.name == "max_completion_tokens" {
-			r.MaxTokens = n
+		if f.name == "max_tokens" {
+			r.HasMaxTokens = true
+			if r.MaxTokens == 0 {
+				r.MaxTokens, r.LimitField = v, f.name
+			}
+		} else {
+			r.HasMaxCompletion = true
+			r.MaxTokens, r.LimitField = v, f.name
 		}
 	}
-	var words, textBytes int64
+	if n.Exists() && n.Type != gjson.Null {
+		v, err := strconv.ParseInt(n.Raw, 10, 64)
+		if n.Type != gjson.Number || err != nil || v < 1 || v > 128 {
+			return r, invalid("n", "n must be an integer from 1 to 128")
+		}
+		r.Choices = v
+	}
+	var words, textBytes, images, overhead int64
 	count := func(s string) {
 		words += countWords(s)
 		textBytes += int64(len(s))
@@ -114,43 +206,45 @@ func parseRequest(body []byte, textField string) (Request, error) {
 		if !text.IsArray() {
 			return r, invalid("messages", "messages must be an array")
 		}
-		bad := false
 		text.ForEach(func(_, msg gjson.Result) bool {
 			if !msg.IsObject() {
-				bad = true
+				bad = invalid("messages", "each message must be an object with string or array content")
 				return false
 			}
+			overhead += messageOverhead
 			c := msg.Get("content")
 			switch {
 			case c.Type == gjson.String:
 				count(c.Str)
 			case c.IsArray():
 				c.ForEach(func(_, part gjson.Result) bool {
-					if t := part.Get("text"); t.Type == gjson.String {
-						count(t.Str)
-					} else {
-						textBytes += int64(len(part.Raw))
+					switch t := part.Get("type").Str; {
+					case t == "image_url" || t == "image" || t == "input_image":
+						images++
+					case part.Get("text").Type == gjson.String:
+						count(part.Get("text").Str)
+						return true
 					}
+					textBytes += int64(len(part.Raw))
 					return true
 				})
 			case c.Type == gjson.Null || !c.Exists():
 			default:
-				bad = true
+				bad = invalid("messages", "each message must be an object with string or array content")
 				return false
 			}
-			// Tool calls and other fields cost tokens too.
+			// Roles, names, tool calls and their results cost tokens too.
 			textBytes += int64(len(msg.Raw)) - int64(len(c.Raw))
 			return true
 		})
-		if bad {
-			return r, invalid("messages", "each message must be an object with string or array content")
+		if bad != nil {
+			return r, bad
 		}
 	case "input":
 		switch {
 		case text.Type == gjson.String:
 			count(text.Str)
 		case text.IsArray():
-			bad := false
 			text.ForEach(func(_, in gjson.Result) bool {
 				switch {
 				case in.Type == gjson.String:
@@ -160,20 +254,20 @@ func parseRequest(body []byte, textField string) (Request, error) {
 				case in.IsArray():
 					words += int64(len(in.Array()))
 				default:
-					bad = true
+					bad = invalid("input", "input must be a string or an array of strings or token arrays")
 					return false
 				}
 				return true
 			})
-			if bad {
-				return r, invalid("input", "input must be a string or an array of strings or token arrays")
+			if bad != nil {
+				return r, bad
 			}
 		default:
 			return r, invalid("input", "input must be a string or an array")
 		}
 	}
 	r.PromptWords = words
-	r.PromptEstimate = max(words, (textBytes+3)/4)
+	r.PromptEstimate = max(words, (textBytes+2)/3) + overhead + (extraBytes+2)/3 + images*imageTokens
 	return r, nil
 }
 
@@ -193,10 +287,12 @@ func countWords(s string) int64 {
 
 // Rewrite returns the body to send upstream: the model renamed to the
 // upstream's name, stream_options.include_usage forced on for streams (usage
-// is always metered), and max_tokens set when the hold was clamped
-// (clampTokens > 0). Each edit splices bytes; the rest of the body is
-// forwarded untouched.
-func Rewrite(body []byte, r *Request, upstreamModel string, clampTokens int64) ([]byte, error) {
+// is always metered), and the output limit set to maxTokens (what the hold
+// covers; 0 leaves the body's limit as it is) in the field the client used,
+// max_tokens when it used none. Each edit splices bytes; the rest of the body
+// is forwarded untouched. parseRequest refused bodies that name these fields
+// twice, so each edit is the only copy the upstream reads.
+func Rewrite(body []byte, r *Request, upstreamModel string, maxTokens int64) ([]byte, error) {
 	var err error
 	if upstreamModel != "" && upstreamModel != r.Model {
 		if body, err = sjson.SetBytes(body, "model", upstreamModel); err != nil {
@@ -208,9 +304,18 @@ func Rewrite(body []byte, r *Request, upstreamModel string, clampTokens int64) (
 			return nil, err
 		}
 	}
-	if clampTokens > 0 {
-		if body, err = sjson.SetRawBytes(body, "max_tokens", strconv.AppendInt(nil, clampTokens, 10)); err != nil {
-			return nil, err
+	if maxTokens > 0 && maxTokens != r.MaxTokens {
+		var num [20]byte
+		v := strconv.AppendInt(num[:0], maxTokens, 10)
+		if r.HasMaxCompletion {
+			if body, err = sjson.SetRawBytes(body, "max_completion_tokens", v); err != nil {
+				return nil, err
+			}
+		}
+		if r.HasMaxTokens || !r.HasMaxCompletion {
+			if body, err = sjson.SetRawBytes(body, "max_tokens", v); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return body, nil

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -17,9 +18,23 @@ func TestParseChatRequest(t *testing.T) {
 		code string
 	}{
 		{"OK", `{"model":"sandbox/echo","messages":[{"role":"user","content":"one two three"}]}`,
-			Request{Model: "sandbox/echo", PromptWords: 3}, ""},
+			Request{Model: "sandbox/echo", PromptWords: 3, Choices: 1}, ""},
 		{"OKStream", `{"model":"m","stream":true,"stream_options":{"include_usage":true},"max_tokens":5,"max_completion_tokens":9,"messages":[{"role":"user","content":[{"type":"text","text":"a b"}]}]}`,
-			Request{Model: "m", Stream: true, IncludeUsage: true, MaxTokens: 9, PromptWords: 2}, ""},
+			Request{Model: "m", Stream: true, IncludeUsage: true, MaxTokens: 9, LimitField: "max_completion_tokens",
+				HasMaxTokens: true, HasMaxCompletion: true, PromptWords: 2, Choices: 1}, ""},
+		{"OKChoices", `{"model":"m","n":8,"messages":[]}`, Request{Model: "m", Choices: 8}, ""},
+		{"ErrChoices", `{"model":"m","n":0,"messages":[]}`, Request{}, wattfare.EInvalidRequest},
+		// What the proxy meters must be what the upstream reads: a field
+		// named twice, in another case or with escapes is refused.
+		{"ErrDuplicateMaxTokens", `{"model":"m","max_tokens":5,"max_tokens":50000,"messages":[]}`, Request{}, wattfare.EInvalidRequest},
+		{"ErrCaseFoldedMaxTokens", `{"model":"m","stream":true,"max_tokens":60,"MAX_TOKENS":100000,"messages":[]}`, Request{}, wattfare.EInvalidRequest},
+		{"ErrCaseFoldedStream", `{"model":"m","Stream":true,"messages":[]}`, Request{}, wattfare.EInvalidRequest},
+		{"ErrKelvinSign", "{\"model\":\"m\",\"max_to\u212aens\":9,\"messages\":[]}", Request{}, wattfare.EInvalidRequest},
+		{"ErrEscapedName", `{"model":"m","max\u005ftokens":9,"messages":[]}`, Request{}, wattfare.EInvalidRequest},
+		{"ErrDuplicateStreamOptions", `{"model":"m","stream":true,"stream_options":{"include_usage":true},"stream_options":{"include_usage":false},"messages":[]}`, Request{}, wattfare.EInvalidRequest},
+		{"ErrDuplicateIncludeUsage", `{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_usage":false},"messages":[]}`, Request{}, wattfare.EInvalidRequest},
+		{"ErrDuplicateModel", `{"model":"sandbox/echo","model":"openai/gpt-4o","messages":[]}`, Request{}, wattfare.EInvalidRequest},
+		{"ErrDuplicateMessages", `{"model":"m","messages":[],"messages":[{"role":"user","content":"long"}]}`, Request{}, wattfare.EInvalidRequest},
 		{"ErrBadJSON", `{"model":`, Request{}, wattfare.EInvalidRequest},
 		{"ErrNoModel", `{"messages":[]}`, Request{}, wattfare.EInvalidRequest},
 		{"ErrStreamType", `{"model":"m","stream":"yes","messages":[]}`, Request{}, wattfare.EInvalidRequest},
@@ -48,6 +63,33 @@ func TestParseChatRequest(t *testing.T) {
 				t.Errorf("estimate %d below words %d", got.PromptEstimate, got.PromptWords)
 			}
 		})
+	}
+}
+
+// TestPromptEstimate: every billed prompt byte raises the hold's estimate:
+// tool definitions, response formats, images and system prompts.
+func TestPromptEstimate(t *testing.T) {
+	t.Parallel()
+	base, _ := ParseChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+	tools := `,"tools":[` + strings.Repeat(`{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"string"}}}}},`, 39) +
+		`{"type":"function","function":{"name":"g"}}]`
+	for _, tt := range []struct{ name, extra string }{
+		{"Tools", tools},
+		{"ResponseFormat", `,"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"answer":{"type":"string","description":"` + strings.Repeat("long ", 200) + `"}}}}}`},
+		{"Image", `,"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]`},
+		{"System", `,"messages":[{"role":"system","content":"` + strings.Repeat("be terse ", 300) + `"},{"role":"user","content":"hi"}]`},
+	} {
+		body := `{"model":"m","messages":[{"role":"user","content":"hi"}]` + tt.extra + `}`
+		if tt.name == "Image" || tt.name == "System" {
+			body = `{"model":"m"` + tt.extra + `}`
+		}
+		r, err := ParseChatRequest([]byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if r.PromptEstimate < base.PromptEstimate+int64(len(tt.extra))/4 && tt.name != "Image" || tt.name == "Image" && r.PromptEstimate < imageTokens {
+			t.Errorf("%s: estimate %d, base %d, %d bytes more", tt.name, r.PromptEstimate, base.PromptEstimate, len(tt.extra))
+		}
 	}
 }
 
@@ -82,6 +124,15 @@ func TestRewrite(t *testing.T) {
 		out, err := Rewrite(body, &r, "m", 0)
 		if err != nil || !gjson.GetBytes(out, "stream_options.include_usage").Bool() || !gjson.ValidBytes(out) {
 			t.Errorf("got %s, %v", out, err)
+		}
+	})
+	t.Run("LimitInTheClientsField", func(t *testing.T) {
+		t.Parallel()
+		body := []byte(`{"model":"m","max_completion_tokens":100000,"messages":[]}`)
+		r, _ := ParseChatRequest(body)
+		out, _ := Rewrite(body, &r, "m", 4096)
+		if got := gjson.GetBytes(out, "max_completion_tokens").Int(); got != 4096 || gjson.GetBytes(out, "max_tokens").Exists() {
+			t.Errorf("got %s", out)
 		}
 	})
 	t.Run("Untouched", func(t *testing.T) {

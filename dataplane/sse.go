@@ -69,9 +69,14 @@ const (
 	eventError                      // the upstream's mid-stream error event: forward, then end
 )
 
-// streamUsage is what a stream reported or what was counted of it.
+// streamUsage is what a stream (or a whole answer) reported, or what was
+// counted of it.
 type streamUsage struct {
-	Chunks           int64 // content-bearing choice deltas seen: the fallback count of completion tokens
+	// Counted bounds from above the output tokens seen: for each content,
+	// reasoning, refusal or tool-call string, its words or a token per three
+	// bytes, whichever is more, and at least one. It is what is charged when
+	// the upstream gives no usage.
+	Counted          int64
 	HaveUsage        bool
 	PromptTokens     int64
 	CompletionTokens int64
@@ -124,11 +129,11 @@ func lineEnd(b []byte) int {
 // meterEvent classifies one complete event and adds what it says about usage
 // to u. It never fails: what it cannot read it passes through uncounted.
 //
-// Chat chunks from OpenAI-compatible servers are compact JSON, so the usual
-// event is read in one pass over its quotes, matching the keys that follow
-// them (a quote inside a JSON string is escaped, so a key cannot match
-// inside a value); events with an error, with usage, or in another layout
-// take the full parse.
+// The usual chat chunk is read in one pass over its quotes, matching the
+// keys that follow them (a quote inside a JSON string is escaped, so a key
+// cannot match inside a value), with any whitespace around the colon. An
+// event in which that pass finds none of the keys it knows, and events with
+// an error or usage, take the full parse: metering works on any valid JSON.
 func meterEvent(ev []byte, u *streamUsage) eventKind {
 	data := eventData(ev)
 	if len(data) == 0 {
@@ -138,10 +143,13 @@ func meterEvent(ev []byte, u *streamUsage) eventKind {
 		if bytes.Equal(bytes.TrimSpace(data), doneData) {
 			return eventDone
 		}
+		if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+			return meterEventSlow(data, u)
+		}
 		return eventPass
 	}
-	var chunks int64
-	finished := false
+	var counted int64
+	finished, known := false, false
 	id := ""
 	for rest := data; ; {
 		i := bytes.IndexByte(rest, '"')
@@ -149,47 +157,64 @@ func meterEvent(ev []byte, u *streamUsage) eventKind {
 			break
 		}
 		rest = rest[i+1:]
+		var v []byte
 		switch rest[0] {
 		case 'c':
-			if hasKey(rest, "content", '"') {
-				if v := rest[len("content")+3:]; len(v) > 0 && v[0] != '"' {
-					chunks++
+			if v = valueOf(rest, "content"); v != nil {
+				known = true
+				counted += countString(v)
+			} else if v = valueOf(rest, "choices"); v != nil {
+				known = true
+				if v[0] != '[' {
+					return meterEventSlow(data, u)
 				}
-			} else if bytes.HasPrefix(rest, []byte(`choices"`)) && !bytes.HasPrefix(rest, []byte(`choices":`)) {
-				return meterEventSlow(data, u)
 			}
 		case 'r':
-			if hasKey(rest, "reasoning", '"') || hasKey(rest, "reasoning_content", '"') {
-				if v := rest[bytes.IndexByte(rest, ':')+2:]; len(v) > 0 && v[0] != '"' {
-					chunks++
-				}
+			if v = valueOf(rest, "reasoning"); v != nil {
+				counted += countString(v)
+			} else if v = valueOf(rest, "reasoning_content"); v != nil {
+				counted += countString(v)
+			} else if v = valueOf(rest, "refusal"); v != nil {
+				counted += countString(v)
+			}
+		case 'a':
+			if v = valueOf(rest, "arguments"); v != nil {
+				counted += countString(v)
 			}
 		case 't':
-			if hasKey(rest, "tool_calls", '[') {
-				chunks++
+			if v = valueOf(rest, "tool_calls"); v != nil {
+				known = true
+			}
+		case 'n':
+			if v = valueOf(rest, "name"); v != nil {
+				counted += countString(v)
 			}
 		case 'f':
-			if hasKey(rest, "finish_reason", '"') {
+			if v = valueOf(rest, "finish_reason"); v != nil && v[0] == '"' {
 				finished = true
 			}
 		case 'e':
-			if bytes.HasPrefix(rest, []byte(`error"`)) {
+			if valueOf(rest, "error") != nil {
 				return meterEventSlow(data, u)
 			}
 		case 'u':
-			if hasKey(rest, "usage", '{') {
+			if v = valueOf(rest, "usage"); v != nil && v[0] == '{' {
 				return meterEventSlow(data, u)
 			}
 		case 'i':
-			if id == "" && u.UpstreamID == "" && hasKey(rest, "id", '"') {
-				v := rest[len("id")+3:]
-				if j := bytes.IndexByte(v, '"'); j > 0 {
-					id = string(v[:j])
+			if id == "" && u.UpstreamID == "" {
+				if v = valueOf(rest, "id"); v != nil && v[0] == '"' {
+					if j := bytes.IndexByte(v[1:], '"'); j > 0 {
+						id = string(v[1 : j+1])
+					}
 				}
 			}
 		}
 	}
-	u.Chunks += chunks
+	if !known {
+		return meterEventSlow(data, u)
+	}
+	u.Counted += counted
 	u.Finished = u.Finished || finished
 	if id != "" {
 		u.UpstreamID = id
@@ -197,11 +222,84 @@ func meterEvent(ev []byte, u *streamUsage) eventKind {
 	return eventPass
 }
 
-// hasKey reports whether b starts with name, a closing quote, a colon and
-// the byte open (what begins the value).
-func hasKey(b []byte, name string, open byte) bool {
+// valueOf returns the value after the key name when b starts with name,
+// its closing quote, optional whitespace, a colon and optional whitespace;
+// nil otherwise or when nothing follows.
+func valueOf(b []byte, name string) []byte {
 	n := len(name)
-	return len(b) > n+2 && b[n] == '"' && b[n+1] == ':' && b[n+2] == open && string(b[:n]) == name
+	if len(b) <= n || b[n] != '"' || string(b[:n]) != name {
+		return nil
+	}
+	b = skipSpace(b[n+1:])
+	if len(b) == 0 || b[0] != ':' {
+		return nil
+	}
+	b = skipSpace(b[1:])
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func skipSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+// countString bounds the tokens of the JSON string that v starts with (0
+// when v is not a string): its words or a token per three bytes, whichever
+// is more, and one for any non-empty string. Escapes count as the bytes
+// they take, which only raises the bound.
+func countString(v []byte) int64 {
+	if len(v) < 2 || v[0] != '"' {
+		return 0
+	}
+	end := 1
+	for end < len(v) && v[end] != '"' {
+		if v[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	return countText(b2s(v[1:min(end, len(v))]))
+}
+
+// countText bounds the tokens of a text: its words or a token per three
+// bytes, whichever is more, and one for any non-empty text.
+func countText(s string) int64 {
+	if s == "" {
+		return 0
+	}
+	return max(1, countWords(s), (int64(len(s))+2)/3)
+}
+
+// countOutput bounds the output tokens of a message or delta object.
+func countOutput(m gjson.Result) int64 {
+	var n int64
+	m.ForEach(func(key, v gjson.Result) bool {
+		switch key.Str {
+		case "content", "reasoning", "reasoning_content", "refusal":
+			if v.Type == gjson.String {
+				n += countText(v.Str)
+			} else if v.IsArray() {
+				v.ForEach(func(_, part gjson.Result) bool {
+					n += countText(part.Get("text").Str)
+					return true
+				})
+			}
+		case "tool_calls":
+			v.ForEach(func(_, tc gjson.Result) bool {
+				n += countText(tc.Get("function.name").Str) + countText(tc.Get("function.arguments").Str)
+				return true
+			})
+		case "function_call":
+			n += countText(v.Get("name").Str) + countText(v.Get("arguments").Str)
+		}
+		return true
+	})
+	return n
 }
 
 // meterEventSlow reads an event with a full JSON scan.
@@ -227,10 +325,7 @@ func meterEventSlow(data []byte, u *streamUsage) eventKind {
 		n := 0
 		choices.ForEach(func(_, c gjson.Result) bool {
 			n++
-			d := c.Get("delta")
-			if nonEmpty(d.Get("content")) || nonEmpty(d.Get("reasoning")) || nonEmpty(d.Get("reasoning_content")) || d.Get("tool_calls").IsArray() {
-				u.Chunks++
-			}
+			u.Counted += countOutput(c.Get("delta"))
 			if f := c.Get("finish_reason"); f.Type == gjson.String {
 				u.Finished = true
 			}
@@ -249,25 +344,25 @@ func meterEventSlow(data []byte, u *streamUsage) eventKind {
 	return kind
 }
 
-func nonEmpty(r gjson.Result) bool { return r.Type == gjson.String && r.Str != "" }
-
 // readUsage reads an OpenAI usage object (with OpenRouter's cost and token
-// details when present).
+// details when present). Usage is cumulative: a stream that sends it more
+// than once (a usage chunk repeated, or usage on every chunk) is charged
+// the largest figure of each, never a smaller later one.
 func readUsage(usage gjson.Result, u *streamUsage) {
 	u.HaveUsage = true
 	usage.ForEach(func(key, v gjson.Result) bool {
 		switch key.Str {
 		case "prompt_tokens":
-			u.PromptTokens = v.Int()
+			u.PromptTokens = max(u.PromptTokens, v.Int())
 		case "completion_tokens":
-			u.CompletionTokens = v.Int()
+			u.CompletionTokens = max(u.CompletionTokens, v.Int())
 		case "prompt_tokens_details":
-			u.CachedTokens = v.Get("cached_tokens").Int()
+			u.CachedTokens = max(u.CachedTokens, v.Get("cached_tokens").Int())
 		case "completion_tokens_details":
-			u.ReasoningTokens = v.Get("reasoning_tokens").Int()
+			u.ReasoningTokens = max(u.ReasoningTokens, v.Get("reasoning_tokens").Int())
 		case "cost":
 			if v.Type == gjson.Number {
-				if m, ok := parseUSD(v.Raw); ok {
+				if m, ok := parseUSD(v.Raw); ok && (!u.HaveCost || m > u.Cost) {
 					u.Cost, u.HaveCost = m, true
 				}
 			}

@@ -54,7 +54,7 @@ func TestMeterEvent(t *testing.T) {
 				t.Errorf("event %d kind %d, want %d", i, kinds[i], want[i])
 			}
 		}
-		if u.Chunks != 2 || !u.HaveUsage || u.PromptTokens != 7 || u.CompletionTokens != 2 || u.CachedTokens != 3 || !u.Finished {
+		if u.Counted != 4 /* "hello", " world": 2 tokens each at 3 bytes a token */ || !u.HaveUsage || u.PromptTokens != 7 || u.CompletionTokens != 2 || u.CachedTokens != 3 || !u.Finished {
 			t.Errorf("usage %+v", u)
 		}
 		if !u.HaveCost || u.Cost != 12300 {
@@ -129,7 +129,7 @@ func FuzzSSE(f *testing.F) {
 				t.Fatalf("event %d kind differs", i)
 			}
 		}
-		if u.Chunks < 0 || u.Cost < 0 {
+		if u.Counted < 0 || u.Cost < 0 {
 			t.Fatalf("negative usage %+v", u)
 		}
 	})

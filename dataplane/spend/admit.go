@@ -21,6 +21,9 @@ func (e *Engine) Admit(ctx context.Context, p Payer, a Admission) (*Hold, error)
 	if e.closed.Load() {
 		return nil, errClosed
 	}
+	if a.Quote.priced() {
+		a.Amount, a.MinAmount = a.Quote.amounts(p.MonthlyCap)
+	}
 	if a.Amount < 0 || a.MinAmount < 0 {
 		return nil, &wattfare.Error{Code: wattfare.EInvalidRequest, Message: "negative hold"}
 	}

@@ -27,11 +27,13 @@ type Payer struct {
 	MonthlyCap   wattfare.Money // as cached; the ledger's copy is authoritative
 }
 
-// Admission asks for a hold. Amount is the worst case the request can cost.
-// When MinAmount > 0 and Amount cannot be covered, the engine may grant any
-// amount >= MinAmount (the proxy then clamps max_tokens to what was granted).
+// Admission asks for a hold. A priced request fills Quote and leaves Amount
+// and MinAmount to the engine (see Quote); a raw admission sets Amount, the
+// worst case the request can cost, and may set MinAmount > 0: when Amount
+// cannot be covered, the engine may then grant any amount >= MinAmount.
 type Admission struct {
 	RequestID string
+	Quote     Quote
 	Amount    wattfare.Money
 	MinAmount wattfare.Money
 	At        time.Time // admission time: decides the period charged

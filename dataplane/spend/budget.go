@@ -113,5 +113,66 @@ func (e *Engine) Budget(ctx context.Context, p Payer) (wattfare.Budget, error) {
 	b.Held = held
 	b.Wallet = max(0, b.Wallet-pendWallet-walletHeld)
 	b.Remaining = max(0, min(b.Cap-b.Spent-b.Held, b.Wallet))
+	e.remember(p.ConnectionID, b.Remaining)
 	return b, nil
+}
+
+// remainingMemo is a connection's remaining budget as Budget last said it,
+// for the Wattfare-Budget-Remaining header of every response: reading the
+// ledger per request would cost more than the proxy does, so the figure is
+// refreshed in the background at most once a second. Admission never reads
+// it.
+type remainingMemo struct {
+	at         atomic.Int64 // unix nanos of the reading
+	remaining  atomic.Int64
+	refreshing atomic.Bool
+}
+
+// maxRemainingMemos bounds the memos kept; past it they are all dropped and
+// re-read on each connection's next request.
+const maxRemainingMemos = 100_000
+
+// Remaining returns p's remaining budget as of at most about a second ago
+// (now is the request's clock reading), reading it on a connection's first
+// request. ok is false when it could not be read.
+func (e *Engine) Remaining(ctx context.Context, p Payer, now time.Time) (wattfare.Money, bool) {
+	t := now.UnixNano()
+	v, found := e.memos.Load(p.ConnectionID)
+	if !found {
+		b, err := e.Budget(ctx, p) // remembers
+		if err != nil {
+			return 0, false
+		}
+		return b.Remaining, true
+	}
+	m := v.(*remainingMemo)
+	if t-m.at.Load() > int64(time.Second) && m.refreshing.CompareAndSwap(false, true) {
+		go func() {
+			defer m.refreshing.Store(false)
+			c, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
+			defer cancel()
+			e.Budget(c, p) // remembers
+
+		}()
+	}
+	return wattfare.Money(m.remaining.Load()), true
+}
+
+// remember records a fresh reading of a connection's remaining budget (a
+// GET /v1/budget answer, for one): the next responses' header starts from it.
+func (e *Engine) remember(connID string, remaining wattfare.Money) {
+	if v, ok := e.memos.Load(connID); ok {
+		m := v.(*remainingMemo)
+		m.remaining.Store(int64(remaining))
+		m.at.Store(time.Now().UnixNano())
+		return
+	}
+	m := &remainingMemo{}
+	m.at.Store(time.Now().UnixNano())
+	m.remaining.Store(int64(remaining))
+	if e.nmemos.Add(1) > maxRemainingMemos {
+		e.memos.Clear()
+		e.nmemos.Store(0)
+	}
+	e.memos.Store(connID, m)
 }

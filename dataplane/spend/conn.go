@@ -49,8 +49,9 @@ func (g *keyGate) unexpired() bool {
 
 // signal is closed (after err is set) when the holds that captured it must end.
 type signal struct {
-	ch  chan struct{}
-	err error
+	ch    chan struct{}
+	err   error
+	watch watchers // Hold.OnDone callbacks
 }
 
 func newSignal() *signal { return &signal{ch: make(chan struct{})} }

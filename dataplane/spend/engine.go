@@ -21,6 +21,8 @@ type Engine struct {
 
 	conns       sync.Map // connection id → *connState
 	walletHolds sync.Map // account id + mode → *atomic.Int64 (connState.walletHeld)
+	memos       sync.Map // connection id → *remainingMemo
+	nmemos      atomic.Int64
 
 	closingMu sync.Mutex
 	closing   map[*lease]struct{} // closed leases not yet queued for release

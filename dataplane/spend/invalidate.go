@@ -239,6 +239,7 @@ func closeSignal(g *keyGate, werr *wattfare.Error) {
 	old := g.sig.Swap(fresh)
 	old.err = werr
 	close(old.ch)
+	old.fire()
 }
 
 func (e *Engine) resyncAll() {

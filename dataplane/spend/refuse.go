@@ -34,12 +34,12 @@ func refusal(g wattfare.LeaseGrant, periodStart time.Time) *wattfare.Error {
 		return &wattfare.Error{Code: wattfare.ECapReached,
 			Message: "this app's monthly cap for this user is used up",
 			Metadata: map[string]any{"limit_source": "connection_cap", "cap_usd": g.Cap.String(),
-				"spent_usd": g.Captured.String(), "resets_at": resets}}
+				"spent_usd": g.Captured.String(), "held_usd": max(0, g.Held).String(), "resets_at": resets}}
 	case wattfare.EBudgetExhausted:
 		return &wattfare.Error{Code: wattfare.EBudgetExhausted,
 			Message: "the user's Wattfare wallet cannot cover this request",
 			Metadata: map[string]any{"limit_source": "wallet", "cap_usd": g.Cap.String(),
-				"spent_usd": g.Captured.String(), "resets_at": resets,
+				"spent_usd": g.Captured.String(), "held_usd": max(0, g.Held).String(), "resets_at": resets,
 				"wallet_available_usd": max(0, g.WalletAvailable).String()}}
 	default:
 		return statusError(g.Reason)
