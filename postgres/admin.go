@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +30,7 @@ func audit(ctx context.Context, tx pgx.Tx, actorID, action, targetType, targetID
 	if err := queries.InsertAudit(ctx, tx, sqlc.InsertAuditParams{
 		ActorID: actor, Action: action, TargetType: targetType, TargetID: targetID, Data: b,
 	}); err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
+		return fmt.Errorf("audit %s: %w", action, interpretError(err))
 	}
 	return nil
 }
@@ -73,7 +72,7 @@ func modelPriceFrom(r sqlc.Model) ModelPrice {
 func (s *Models) List(ctx context.Context) ([]ModelPrice, error) {
 	rows, err := queries.ListModels(ctx, s.DB)
 	if err != nil {
-		return nil, fmt.Errorf("list models: %w", err)
+		return nil, fmt.Errorf("list models: %w", interpretError(err))
 	}
 	ms := make([]ModelPrice, len(rows))
 	for i, r := range rows {
@@ -86,7 +85,7 @@ func (s *Models) List(ctx context.Context) ([]ModelPrice, error) {
 func (s *Models) ByIDs(ctx context.Context, ids []string) ([]*ModelPrice, error) {
 	found, err := queries.ModelsByIDs(ctx, s.DB, ids)
 	if err != nil {
-		return nil, fmt.Errorf("load models: %w", err)
+		return nil, fmt.Errorf("load models: %w", interpretError(err))
 	}
 	return inIDOrder(ids, found, modelPriceFrom, func(m *ModelPrice) string { return m.ID }), nil
 }
@@ -115,13 +114,10 @@ func (s *Models) UpdatePrice(ctx context.Context, adminID, modelID string, promp
 	var m ModelPrice
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		r, err := queries.UpdateModelPrices(ctx, tx, sqlc.UpdateModelPricesParams{ID: modelID, PromptPrice: int64(prompt), CompletionPrice: int64(completion)})
-		m = modelPriceFrom(r)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return wattfare.Errorf(wattfare.ENOTFOUND, "no such model")
-		}
 		if err != nil {
-			return fmt.Errorf("update price: %w", err)
+			return fmt.Errorf("update price: %w", interpretError(err, wattfare.Errorf(wattfare.ENOTFOUND, "no such model")))
 		}
+		m = modelPriceFrom(r)
 		return audit(ctx, tx, adminID, "model.price", "model", modelID,
 			map[string]any{"prompt_per_million": promptPerMillion, "completion_per_million": completionPerMillion})
 	})

@@ -141,3 +141,38 @@ func newPage[T any](items []T, n int, hasPrev bool, key func(T) cursorKey) Paged
 	}
 	return out
 }
+
+// fetchPage reads one page through fetch, a generated query: fetch gets the
+// position of p's cursor (nil for the first page) and how many rows to
+// read, one more than the page, to learn whether more follow.
+func fetchPage[T any](p Page, fetch func(after *cursorKey, limit int32) ([]T, error), key func(T) cursorKey) (Paged[T], error) {
+	n, err := p.limit()
+	if err != nil {
+		return Paged[T]{}, err
+	}
+	after, err := decodeCursor(p.After)
+	if err != nil {
+		return Paged[T]{}, err
+	}
+	items, err := fetch(after, int32(n+1))
+	if err != nil {
+		return Paged[T]{}, fmt.Errorf("list: %w", err)
+	}
+	return newPage(items, n, after != nil, key), nil
+}
+
+// at is the cursor's time, nil for no cursor: a query's sqlc.narg(after_at).
+func (k *cursorKey) at() *time.Time {
+	if k == nil {
+		return nil
+	}
+	return &k.At
+}
+
+// id is the cursor's id, nil for no cursor: a query's sqlc.narg(after_id).
+func (k *cursorKey) id() *string {
+	if k == nil {
+		return nil
+	}
+	return &k.ID
+}

@@ -2,12 +2,10 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
@@ -53,27 +51,21 @@ func (s *Connections) now() time.Time {
 	return time.Now()
 }
 
-// connectionSelect reads a connection with its current period ($1) and
-// wallet. Conditions follow "WHERE true".
-const connectionSelect = `
-SELECT c.id, c.app_id, c.mode, c.app_user_id, c.account_id, c.monthly_cap, c.status, c.version, c.created_at, c.revoked_at,
-       coalesce(p.captured, 0), coalesce(p.held, 0), coalesce(w.credits - w.captured, 0)
-FROM connections c
-LEFT JOIN connection_periods p ON p.connection_id = c.id AND p.period = $1::date
-LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
-WHERE true`
-
-func scanConnection(resetsAt time.Time) func(pgx.Row) (Connection, error) {
-	return func(row pgx.Row) (Connection, error) {
-		var c Connection
-		var mode, status string
-		var wallet wattfare.Money
-		err := row.Scan(&c.ID, &c.AppID, &mode, &c.AppUserID, &c.AccountID, &c.MonthlyCap, &status, &c.Version, &c.CreatedAt, &c.RevokedAt,
-			&c.SpentThisPeriod, &c.Held, &wallet)
-		c.Mode, c.Status, c.ResetsAt = wattfare.Mode(mode), wattfare.ConnectionStatus(status), resetsAt
-		c.Remaining = remaining(c.Status, c.MonthlyCap, c.SpentThisPeriod, wallet)
-		return c, err
+// connectionFrom is a connection row with its spend in the period ending at
+// resetsAt (captured and held) and what its wallet has not spent.
+func connectionFrom(r sqlc.Connection, captured, held, walletUnspent int64, resetsAt time.Time) Connection {
+	c := Connection{
+		Connection: wattfare.Connection{
+			ID: r.ID, AppID: r.AppID, Mode: wattfare.Mode(r.Mode), AppUserID: r.AppUserID, AccountID: r.AccountID,
+			MonthlyCap: wattfare.Money(r.MonthlyCap), Status: wattfare.ConnectionStatus(r.Status), Version: r.Version,
+			CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt,
+		},
+		SpentThisPeriod: wattfare.Money(captured),
+		Held:            wattfare.Money(held),
+		ResetsAt:        resetsAt,
 	}
+	c.Remaining = remaining(c.Status, c.MonthlyCap, c.SpentThisPeriod, wattfare.Money(walletUnspent))
+	return c
 }
 
 // remaining is what a connection can still spend this period: its cap less
@@ -94,34 +86,46 @@ func errNoConnection() error { return wattfare.Errorf(wattfare.ENOTFOUND, "no su
 // both modes), newest first.
 func (s *Connections) ListForAccount(ctx context.Context, accountID string, mode wattfare.Mode, p Page) (Paged[Connection], error) {
 	now := s.now()
-	return listPage(ctx, s.DB, p, connectionSelect+` AND c.account_id = $2 AND ($3 = '' OR c.mode = $3)`, "c.created_at", "c.id",
-		[]any{wattfare.PeriodStart(now), accountID, string(mode)}, scanConnection(wattfare.PeriodEnd(now)), connectionKey)
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]Connection, error) {
+		rows, err := queries.AccountConnectionsPage(ctx, s.DB, sqlc.AccountConnectionsPageParams{
+			Period: pgDate(wattfare.PeriodStart(now)), AccountID: accountID, Mode: string(mode),
+			AfterAt: after.at(), AfterID: after.id(), Lim: limit,
+		})
+		out := make([]Connection, len(rows))
+		for i, r := range rows {
+			out[i] = connectionFrom(r.Connection, r.Captured, r.Held, r.WalletUnspent, wattfare.PeriodEnd(now))
+		}
+		return out, interpretError(err)
+	}, connectionKey)
 }
 
 // ListForApp returns a page of an app's connections in mode. The caller has
 // authorized the app.
 func (s *Connections) ListForApp(ctx context.Context, appID string, mode wattfare.Mode, p Page) (Paged[Connection], error) {
 	now := s.now()
-	return listPage(ctx, s.DB, p, connectionSelect+` AND c.app_id = $2 AND c.mode = $3`, "c.created_at", "c.id",
-		[]any{wattfare.PeriodStart(now), appID, string(mode)}, scanConnection(wattfare.PeriodEnd(now)), connectionKey)
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]Connection, error) {
+		rows, err := queries.AppConnectionsPage(ctx, s.DB, sqlc.AppConnectionsPageParams{
+			Period: pgDate(wattfare.PeriodStart(now)), AppID: appID, Mode: string(mode),
+			AfterAt: after.at(), AfterID: after.id(), Lim: limit,
+		})
+		out := make([]Connection, len(rows))
+		for i, r := range rows {
+			out[i] = connectionFrom(r.Connection, r.Captured, r.Held, r.WalletUnspent, wattfare.PeriodEnd(now))
+		}
+		return out, interpretError(err)
+	}, connectionKey)
 }
 
 // ForAccount returns one of accountID's connections.
 func (s *Connections) ForAccount(ctx context.Context, accountID, connID string) (Connection, error) {
-	c, err := s.one(ctx, ` AND c.id = $2 AND c.account_id = $3`, connID, accountID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Connection{}, errNoConnection()
-	}
-	if err != nil {
-		return Connection{}, fmt.Errorf("get connection: %w", err)
-	}
-	return c, nil
-}
-
-// one reads the connection that conditions (on $2 and up) select.
-func (s *Connections) one(ctx context.Context, conditions string, args ...any) (Connection, error) {
 	now := s.now()
-	return scanConnection(wattfare.PeriodEnd(now))(s.DB.QueryRow(ctx, connectionSelect+conditions, append([]any{wattfare.PeriodStart(now)}, args...)...))
+	r, err := queries.AccountConnection(ctx, s.DB, sqlc.AccountConnectionParams{
+		Period: pgDate(wattfare.PeriodStart(now)), ID: connID, AccountID: accountID,
+	})
+	if err != nil {
+		return Connection{}, fmt.Errorf("get connection: %w", interpretError(err, errNoConnection()))
+	}
+	return connectionFrom(r.Connection, r.Captured, r.Held, r.WalletUnspent, wattfare.PeriodEnd(now)), nil
 }
 
 // SetCap changes the monthly cap of one of accountID's connections. When the
@@ -135,15 +139,11 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.OwnedConnectionForUpdate(ctx, tx, sqlc.OwnedConnectionForUpdateParams{ID: connID, AccountID: accountID})
-		old = wattfare.Money(row.MonthlyCap)
-		status := row.Status
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errNoConnection()
-		}
 		if err != nil {
-			return fmt.Errorf("lock connection: %w", err)
+			return fmt.Errorf("lock connection: %w", interpretError(err, errNoConnection()))
 		}
-		if status != string(wattfare.ConnectionActive) {
+		old = wattfare.Money(row.MonthlyCap)
+		if row.Status != string(wattfare.ConnectionActive) {
 			return wattfare.Errorf(wattfare.ECONFLICT, "this connection is revoked")
 		}
 		if old == cap {
@@ -155,7 +155,7 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 			}
 		}
 		if err := queries.SetConnectionCap(ctx, tx, sqlc.SetConnectionCapParams{ID: connID, MonthlyCap: cap.Nanos()}); err != nil {
-			return fmt.Errorf("set cap: %w", err)
+			return fmt.Errorf("set cap: %w", interpretError(err))
 		}
 		if cap < old {
 			if leases, err = openLeases(ctx, tx, LeaseScope{ConnectionID: connID}); err != nil {
@@ -177,14 +177,12 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 // check and the new cap (settlements lock it too; the connection row is
 // locked first, in the ledger's lock order).
 func capCoversSpend(ctx context.Context, tx pgx.Tx, connID string, period time.Time, cap wattfare.Money) error {
-	captured, err := queries.LockPeriodCaptured(ctx, tx, sqlc.LockPeriodCapturedParams{
-		ConnectionID: connID, Period: pgtype.Date{Time: period, Valid: true},
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	captured, err := queries.LockPeriodCaptured(ctx, tx, sqlc.LockPeriodCapturedParams{ConnectionID: connID, Period: pgDate(period)})
+	if isNotFound(err) { // nothing spent this period
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read spend this period: %w", err)
+		return fmt.Errorf("read spend this period: %w", interpretError(err))
 	}
 	if spent := wattfare.Money(captured); cap < spent {
 		return &wattfare.Error{Code: wattfare.EINVALID, Field: "monthlyCap",
@@ -211,16 +209,12 @@ func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Con
 	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.OwnedConnectionForUpdate(ctx, tx, sqlc.OwnedConnectionForUpdateParams{ID: connID, AccountID: accountID})
-		status := row.Status
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errNoConnection()
-		}
 		if err != nil {
-			return fmt.Errorf("lock connection: %w", err)
+			return fmt.Errorf("lock connection: %w", interpretError(err, errNoConnection()))
 		}
-		if status != string(wattfare.ConnectionRevoked) {
+		if row.Status != string(wattfare.ConnectionRevoked) {
 			if err := queries.RevokeConnection(ctx, tx, connID); err != nil {
-				return fmt.Errorf("revoke connection: %w", err)
+				return fmt.Errorf("revoke connection: %w", interpretError(err))
 			}
 			if err := audit(ctx, tx, accountID, "connection.revoke", "connection", connID, nil); err != nil {
 				return err
@@ -245,7 +239,12 @@ func (s *Connections) Ensure(ctx context.Context, appID string, mode wattfare.Mo
 		ID: wattfare.NewID("conn_"), AppID: appID, Mode: string(mode), AppUserID: appUserID, AccountID: accountID, MonthlyCap: cap.Nanos(),
 	})
 	if err != nil {
-		return Connection{}, fmt.Errorf("ensure connection: %w", err)
+		return Connection{}, fmt.Errorf("ensure connection: %w", interpretError(err))
 	}
-	return s.one(ctx, ` AND c.id = $2`, id)
+	now := s.now()
+	r, err := queries.ConnectionByID(ctx, s.DB, sqlc.ConnectionByIDParams{Period: pgDate(wattfare.PeriodStart(now)), ID: id})
+	if err != nil {
+		return Connection{}, fmt.Errorf("get connection: %w", interpretError(err, errNoConnection()))
+	}
+	return connectionFrom(r.Connection, r.Captured, r.Held, r.WalletUnspent, wattfare.PeriodEnd(now)), nil
 }

@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 
@@ -69,13 +71,14 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("connect to create database: %w", err)
 	}
 	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+	exists, err := queries.DatabaseExists(ctx, conn, name)
+	if err != nil {
 		return fmt.Errorf("look up database: %w", err)
 	}
 	if exists {
 		return nil
 	}
+	// DDL naming an identifier: not a query sqlc can generate.
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created meanwhile
@@ -128,7 +131,7 @@ func ApplyFunctions(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("load functions: %w", err)
 	}
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", functionsLock); err != nil {
+		if err := queries.AdvisoryXactLock(ctx, tx, functionsLock); err != nil {
 			return fmt.Errorf("lock functions: %w", err)
 		}
 		for _, f := range fns {
@@ -142,14 +145,21 @@ func ApplyFunctions(ctx context.Context, conn *pgx.Conn) error {
 	})
 }
 
-// interpretError maps driver errors to domain errors once, at this edge:
-// a missing row is NOT_FOUND and a unique violation is CONFLICT. Anything
-// else is wrapped as it is (and shown to callers as an internal error).
-func interpretError(err error) error {
+// interpretError maps driver errors to domain errors once, at this edge: a
+// missing row is NOT_FOUND (notFound, when given, in place of the generic
+// one: "no such key"), a unique violation CONFLICT, a failed check, an
+// overlong or a malformed value INVALID_INPUT. Anything else is returned as
+// it is, for the caller to wrap with context; callers of the store see it
+// as an internal error. Every query's error goes through it, so no method
+// tests for pgx.ErrNoRows itself.
+func interpretError(err error, notFound ...error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
+		if len(notFound) > 0 {
+			return notFound[0]
+		}
 		return wattfare.Errorf(wattfare.ENOTFOUND, "not found")
 	}
 	var pgErr *pgconn.PgError
@@ -163,3 +173,13 @@ func interpretError(err error) error {
 	}
 	return err
 }
+
+// isNotFound reports whether interpretError(err) is NOT_FOUND: for the
+// queries where a missing row is an answer, not a failure.
+func isNotFound(err error) bool {
+	return wattfare.ErrorCode(interpretError(err)) == wattfare.ENOTFOUND
+}
+
+// pgDate is t's UTC day as a Postgres date: every date of the schema (a
+// period, a usage day) is a UTC day.
+func pgDate(t time.Time) pgtype.Date { return pgtype.Date{Time: t.UTC(), Valid: true} }

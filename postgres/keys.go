@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -68,12 +67,8 @@ func (s *Keys) Create(ctx context.Context, ownerID, appID string, mode wattfare.
 }
 
 func lockOwnedApp(ctx context.Context, tx pgx.Tx, ownerID, appID string) error {
-	_, err := queries.LockOwnedApp(ctx, tx, sqlc.LockOwnedAppParams{AppID: appID, OwnerID: ownerID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errNoApp()
-	}
-	if err != nil {
-		return fmt.Errorf("lock app: %w", err)
+	if _, err := queries.LockOwnedApp(ctx, tx, sqlc.LockOwnedAppParams{AppID: appID, OwnerID: ownerID}); err != nil {
+		return fmt.Errorf("lock app: %w", interpretError(err, errNoApp()))
 	}
 	return nil
 }
@@ -81,7 +76,7 @@ func lockOwnedApp(ctx context.Context, tx pgx.Tx, ownerID, appID string) error {
 func insertKey(ctx context.Context, tx pgx.Tx, appID string, mode wattfare.Mode) (wattfare.APIKey, string, error) {
 	live, err := queries.CountActiveKeys(ctx, tx, sqlc.CountActiveKeysParams{AppID: appID, Mode: string(mode)})
 	if err != nil {
-		return wattfare.APIKey{}, "", fmt.Errorf("count keys: %w", err)
+		return wattfare.APIKey{}, "", fmt.Errorf("count keys: %w", interpretError(err))
 	}
 	if live >= MaxKeysPerApp {
 		return wattfare.APIKey{}, "", wattfare.Errorf(wattfare.ECONFLICT, "an app has at most %d active keys per mode; revoke one first", MaxKeysPerApp)
@@ -93,7 +88,7 @@ func insertKey(ctx context.Context, tx pgx.Tx, appID string, mode wattfare.Mode)
 		ID: sk.ID.String(), AppID: appID, Mode: string(mode), SecretSha256: sum[:], PublicKey: sk.PublicKey(), Hint: secret[len(secret)-4:],
 	})
 	if err != nil {
-		return wattfare.APIKey{}, "", fmt.Errorf("insert key: %w", err)
+		return wattfare.APIKey{}, "", fmt.Errorf("insert key: %w", interpretError(err))
 	}
 	return keyFrom(row), secret, nil
 }
@@ -110,18 +105,15 @@ func (s *Keys) Roll(ctx context.Context, ownerID, keyID string, overlap time.Dur
 	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.OwnedKeyForUpdate(ctx, tx, sqlc.OwnedKeyForUpdateParams{KeyID: keyID, OwnerID: ownerID})
-		old = keyFrom(row)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errNoKey()
-		}
 		if err != nil {
-			return fmt.Errorf("lock key: %w", err)
+			return fmt.Errorf("lock key: %w", interpretError(err, errNoKey()))
 		}
+		old = keyFrom(row)
 		if !KeyActive(old, time.Now()) {
 			return wattfare.Errorf(wattfare.ECONFLICT, "this key is revoked or expired; create a new key instead")
 		}
 		if err := queries.ShortenKeyWindow(ctx, tx, sqlc.ShortenKeyWindowParams{KeyID: keyID, OverlapSeconds: int64(overlap / time.Second)}); err != nil {
-			return fmt.Errorf("expire old key: %w", err)
+			return fmt.Errorf("expire old key: %w", interpretError(err))
 		}
 		k, secret, err = insertKey(ctx, tx, old.AppID, old.Mode)
 		if err != nil {
@@ -150,13 +142,10 @@ func (s *Keys) Revoke(ctx context.Context, ownerID, keyID string) (wattfare.APIK
 	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.RevokeOwnedKey(ctx, tx, sqlc.RevokeOwnedKeyParams{KeyID: keyID, OwnerID: ownerID})
-		k = keyFrom(row)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errNoKey()
-		}
 		if err != nil {
-			return fmt.Errorf("revoke key: %w", err)
+			return fmt.Errorf("revoke key: %w", interpretError(err, errNoKey()))
 		}
+		k = keyFrom(row)
 		if leases, err = openLeases(ctx, tx, LeaseScope{AppID: k.AppID, Mode: k.Mode}); err != nil {
 			return err
 		}
@@ -173,7 +162,7 @@ func (s *Keys) Revoke(ctx context.Context, ownerID, keyID string) (wattfare.APIK
 func (s *Keys) ListForApp(ctx context.Context, appID string, mode wattfare.Mode) ([]wattfare.APIKey, error) {
 	rows, err := queries.KeysForApp(ctx, s.DB, sqlc.KeysForAppParams{AppID: appID, Mode: string(mode)})
 	if err != nil {
-		return nil, fmt.Errorf("list keys: %w", err)
+		return nil, fmt.Errorf("list keys: %w", interpretError(err))
 	}
 	keys := make([]wattfare.APIKey, len(rows))
 	for i, r := range rows {
@@ -188,7 +177,7 @@ func (s *Keys) ListForApp(ctx context.Context, appID string, mode wattfare.Mode)
 func (s *Keys) ForApps(ctx context.Context, appIDs []string) ([][]wattfare.APIKey, error) {
 	rows, err := queries.KeysForApps(ctx, s.DB, appIDs)
 	if err != nil {
-		return nil, fmt.Errorf("list keys: %w", err)
+		return nil, fmt.Errorf("list keys: %w", interpretError(err))
 	}
 	byApp := make(map[string][]wattfare.APIKey, len(appIDs))
 	for _, r := range rows {
@@ -209,8 +198,8 @@ func (s *Keys) BySecret(ctx context.Context, secret string) (wattfare.APIKey, er
 	}
 	sum := wattfare.HashSecretKey(secret)
 	row, err := queries.KeyBySecretHash(ctx, s.DB, sum[:])
-	if errors.Is(err, pgx.ErrNoRows) {
-		return wattfare.APIKey{}, errNoKey()
+	if err != nil {
+		return wattfare.APIKey{}, fmt.Errorf("key by secret: %w", interpretError(err, errNoKey()))
 	}
-	return keyFrom(row), err
+	return keyFrom(row), nil
 }

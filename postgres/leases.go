@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
 // LeaseScope names the leases a revocation must wait for: one connection's,
@@ -19,7 +20,9 @@ type LeaseScope struct {
 }
 
 // openLeasesInScope selects, from leases l, those that can still admit in
-// scope ($1 connection id, $2 app id, $3 mode; empty means any).
+// scope ($1 connection id, $2 app id, $3 mode; empty means any). It is
+// queries/leases.sql's condition, kept for openLeases (apps.go) until that
+// calls queries.OpenLeaseIDsInScope.
 const openLeasesInScope = `
 WHERE l.released_at IS NULL AND l.expires_at > now()
   AND (($1 <> '' AND l.connection_id = $1)
@@ -34,12 +37,12 @@ WHERE l.released_at IS NULL AND l.expires_at > now()
 // 4). Tests call it; revocations wait instead, after their transaction
 // commits, for the leases open at their write (openLeases, awaitLeases).
 func AwaitLeasesReleased(ctx context.Context, db *pgxpool.Pool, scope LeaseScope) error {
-	const q = `SELECT count(*) FROM leases l` + openLeasesInScope
+	arg := sqlc.CountOpenLeasesInScopeParams{ConnectionID: scope.ConnectionID, AppID: scope.AppID, Mode: string(scope.Mode)}
 	delay := 5 * time.Millisecond
 	for {
-		var n int
-		if err := db.QueryRow(ctx, q, scope.ConnectionID, scope.AppID, string(scope.Mode)).Scan(&n); err != nil {
-			return fmt.Errorf("await leases released: %w", err)
+		n, err := queries.CountOpenLeasesInScope(ctx, db, arg)
+		if err != nil {
+			return fmt.Errorf("await leases released: %w", interpretError(err))
 		}
 		if n == 0 {
 			return nil

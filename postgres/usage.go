@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
 // Usage answers dashboards from the daily rollups (usage_daily), never from
@@ -114,15 +115,16 @@ func fillDays(r DayRange, rows []UsageDay) []UsageDay {
 	return out
 }
 
-func scanUsageDay(r pgx.CollectableRow) (UsageDay, error) {
-	var u UsageDay
-	var d time.Time
-	err := r.Scan(&d, &u.Requests, &u.PromptTokens, &u.CompletionTokens, &u.Cost)
-	u.Day = d.Format(dayLayout)
-	return u, err
+// usageDay is a generated row of usage per day.
+func usageDay(day pgtype.Date, requests, promptTokens, completionTokens, cost int64) UsageDay {
+	return UsageDay{Day: day.Time.Format(dayLayout), Requests: requests, PromptTokens: promptTokens,
+		CompletionTokens: completionTokens, Cost: wattfare.Money(cost)}
 }
 
-const sums = `sum(requests)::bigint, sum(prompt_tokens)::bigint, sum(completion_tokens)::bigint, sum(cost)::bigint`
+func modelUsage(model string, requests, promptTokens, completionTokens, cost int64) ModelUsage {
+	return ModelUsage{ModelID: model, Requests: requests, PromptTokens: promptTokens,
+		CompletionTokens: completionTokens, Cost: wattfare.Money(cost)}
+}
 
 // AppByDay returns an app's usage per UTC day over [from, to), every day
 // present. The caller has authorized the app.
@@ -131,14 +133,15 @@ func (s *Usage) AppByDay(ctx context.Context, appID string, mode wattfare.Mode, 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Query(ctx, `SELECT day, `+sums+` FROM usage_daily
-WHERE app_id = $1 AND mode = $2 AND day BETWEEN $3 AND $4 GROUP BY day ORDER BY day`, appID, string(mode), r.First, r.Last)
+	rows, err := queries.AppUsageByDay(ctx, s.DB, sqlc.AppUsageByDayParams{
+		AppID: appID, Mode: string(mode), FirstDay: pgDate(r.First), LastDay: pgDate(r.Last),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("usage by day: %w", err)
+		return nil, fmt.Errorf("usage by day: %w", interpretError(err))
 	}
-	days, err := pgx.CollectRows(rows, scanUsageDay)
-	if err != nil {
-		return nil, fmt.Errorf("usage by day: %w", err)
+	days := make([]UsageDay, len(rows))
+	for i, u := range rows {
+		days[i] = usageDay(u.Day, u.Requests, u.PromptTokens, u.CompletionTokens, u.Cost)
 	}
 	return fillDays(r, days), nil
 }
@@ -149,21 +152,15 @@ func (s *Usage) AppByModel(ctx context.Context, appID string, mode wattfare.Mode
 	if err != nil {
 		return nil, err
 	}
-	return collectModelUsage(s.DB.Query(ctx, `SELECT model, `+sums+` FROM usage_daily
-WHERE app_id = $1 AND mode = $2 AND day BETWEEN $3 AND $4 GROUP BY model ORDER BY 5 DESC, model`, appID, string(mode), r.First, r.Last))
-}
-
-func collectModelUsage(rows pgx.Rows, err error) ([]ModelUsage, error) {
-	if err != nil {
-		return nil, fmt.Errorf("usage by model: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ModelUsage, error) {
-		var u ModelUsage
-		err := r.Scan(&u.ModelID, &u.Requests, &u.PromptTokens, &u.CompletionTokens, &u.Cost)
-		return u, err
+	rows, err := queries.AppUsageByModel(ctx, s.DB, sqlc.AppUsageByModelParams{
+		AppID: appID, Mode: string(mode), FirstDay: pgDate(r.First), LastDay: pgDate(r.Last),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("usage by model: %w", err)
+		return nil, fmt.Errorf("usage by model: %w", interpretError(err))
+	}
+	out := make([]ModelUsage, len(rows))
+	for i, u := range rows {
+		out[i] = modelUsage(u.Model, u.Requests, u.PromptTokens, u.CompletionTokens, u.Cost)
 	}
 	return out, nil
 }
@@ -184,25 +181,16 @@ func (s *Usage) AppByUser(ctx context.Context, appID string, mode wattfare.Mode,
 	if err := checkTop(first); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Query(ctx, `
-SELECT u.connection_id, c.app_user_id, u.requests, u.prompt_tokens, u.completion_tokens, u.cost
-FROM (
-  SELECT connection_id, sum(requests)::bigint AS requests, sum(prompt_tokens)::bigint AS prompt_tokens,
-         sum(completion_tokens)::bigint AS completion_tokens, sum(cost)::bigint AS cost
-  FROM usage_daily WHERE app_id = $1 AND mode = $2 AND day BETWEEN $3 AND $4
-  GROUP BY connection_id ORDER BY cost DESC, connection_id LIMIT $5
-) u JOIN connections c ON c.id = u.connection_id
-ORDER BY u.cost DESC, u.connection_id`, appID, string(mode), r.First, r.Last, first)
-	if err != nil {
-		return nil, fmt.Errorf("usage by user: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserUsage, error) {
-		var u UserUsage
-		err := r.Scan(&u.ConnectionID, &u.AppUserID, &u.Requests, &u.PromptTokens, &u.CompletionTokens, &u.Cost)
-		return u, err
+	rows, err := queries.AppUsageByUser(ctx, s.DB, sqlc.AppUsageByUserParams{
+		AppID: appID, Mode: string(mode), FirstDay: pgDate(r.First), LastDay: pgDate(r.Last), Lim: int32(first),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("usage by user: %w", err)
+		return nil, fmt.Errorf("usage by user: %w", interpretError(err))
+	}
+	out := make([]UserUsage, len(rows))
+	for i, u := range rows {
+		out[i] = UserUsage{ConnectionID: u.ConnectionID, AppUserID: u.AppUserID, Requests: u.Requests,
+			PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, Cost: wattfare.Money(u.Cost)}
 	}
 	return out, nil
 }
@@ -213,14 +201,15 @@ func (s *Usage) PlatformByDay(ctx context.Context, mode wattfare.Mode, from, to 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Query(ctx, `SELECT day, `+sums+` FROM usage_daily
-WHERE mode = $1 AND day BETWEEN $2 AND $3 GROUP BY day ORDER BY day`, string(mode), r.First, r.Last)
+	rows, err := queries.PlatformUsageByDay(ctx, s.DB, sqlc.PlatformUsageByDayParams{
+		Mode: string(mode), FirstDay: pgDate(r.First), LastDay: pgDate(r.Last),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("platform usage by day: %w", err)
+		return nil, fmt.Errorf("platform usage by day: %w", interpretError(err))
 	}
-	days, err := pgx.CollectRows(rows, scanUsageDay)
-	if err != nil {
-		return nil, fmt.Errorf("platform usage by day: %w", err)
+	days := make([]UsageDay, len(rows))
+	for i, u := range rows {
+		days[i] = usageDay(u.Day, u.Requests, u.PromptTokens, u.CompletionTokens, u.Cost)
 	}
 	return fillDays(r, days), nil
 }
@@ -231,8 +220,17 @@ func (s *Usage) PlatformByModel(ctx context.Context, mode wattfare.Mode, from, t
 	if err != nil {
 		return nil, err
 	}
-	return collectModelUsage(s.DB.Query(ctx, `SELECT model, `+sums+` FROM usage_daily
-WHERE mode = $1 AND day BETWEEN $2 AND $3 GROUP BY model ORDER BY 5 DESC, model`, string(mode), r.First, r.Last))
+	rows, err := queries.PlatformUsageByModel(ctx, s.DB, sqlc.PlatformUsageByModelParams{
+		Mode: string(mode), FirstDay: pgDate(r.First), LastDay: pgDate(r.Last),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("platform usage by model: %w", interpretError(err))
+	}
+	out := make([]ModelUsage, len(rows))
+	for i, u := range rows {
+		out[i] = modelUsage(u.Model, u.Requests, u.PromptTokens, u.CompletionTokens, u.Cost)
+	}
+	return out, nil
 }
 
 // PlatformByApp returns the first apps by cost, for admins.
@@ -244,18 +242,16 @@ func (s *Usage) PlatformByApp(ctx context.Context, mode wattfare.Mode, from, to 
 	if err := checkTop(first); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Query(ctx, `SELECT app_id, `+sums+` FROM usage_daily
-WHERE mode = $1 AND day BETWEEN $2 AND $3 GROUP BY app_id ORDER BY 5 DESC, app_id LIMIT $4`, string(mode), r.First, r.Last, first)
-	if err != nil {
-		return nil, fmt.Errorf("platform usage by app: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AppUsage, error) {
-		var u AppUsage
-		err := r.Scan(&u.AppID, &u.Requests, &u.PromptTokens, &u.CompletionTokens, &u.Cost)
-		return u, err
+	rows, err := queries.PlatformUsageByApp(ctx, s.DB, sqlc.PlatformUsageByAppParams{
+		Mode: string(mode), FirstDay: pgDate(r.First), LastDay: pgDate(r.Last), Lim: int32(first),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("platform usage by app: %w", err)
+		return nil, fmt.Errorf("platform usage by app: %w", interpretError(err))
+	}
+	out := make([]AppUsage, len(rows))
+	for i, u := range rows {
+		out[i] = AppUsage{AppID: u.AppID, Requests: u.Requests, PromptTokens: u.PromptTokens,
+			CompletionTokens: u.CompletionTokens, Cost: wattfare.Money(u.Cost)}
 	}
 	return out, nil
 }
@@ -266,18 +262,18 @@ func (s *Usage) Receipts(ctx context.Context, accountID string, mode wattfare.Mo
 	if from != nil && to != nil && !to.After(*from) {
 		return Paged[Receipt]{}, wattfare.InvalidField("to", "must be after from")
 	}
-	return listPage(ctx, s.DB, p, `
-SELECT request_id, created_at, app_id, mode, model, status, stream, prompt_tokens, completion_tokens, cost, charged, duration_ms
-FROM usage_events
-WHERE account_id = $1 AND mode = $2 AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)`,
-		"created_at", "request_id", []any{accountID, string(mode), from, to},
-		func(row pgx.Row) (Receipt, error) {
-			var r Receipt
-			var m string
-			err := row.Scan(&r.RequestID, &r.CreatedAt, &r.AppID, &m, &r.Model, &r.Status, &r.Stream, &r.PromptTokens, &r.CompletionTokens,
-				&r.Cost, &r.Charged, &r.DurationMs)
-			r.Mode = wattfare.Mode(m)
-			return r, err
-		},
-		func(r Receipt) cursorKey { return cursorKey{r.CreatedAt, r.RequestID} })
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]Receipt, error) {
+		rows, err := queries.ReceiptsPage(ctx, s.DB, sqlc.ReceiptsPageParams{
+			AccountID: accountID, Mode: string(mode), FromAt: from, ToAt: to,
+			AfterAt: after.at(), AfterID: after.id(), Lim: limit,
+		})
+		out := make([]Receipt, len(rows))
+		for i, r := range rows {
+			out[i] = Receipt{RequestID: r.RequestID, CreatedAt: r.CreatedAt, AppID: r.AppID, Mode: wattfare.Mode(r.Mode),
+				Model: r.Model, Status: r.Status, Stream: r.Stream, PromptTokens: r.PromptTokens,
+				CompletionTokens: r.CompletionTokens, Cost: wattfare.Money(r.Cost), Charged: wattfare.Money(r.Charged),
+				DurationMs: int(r.DurationMs)}
+		}
+		return out, interpretError(err)
+	}, func(r Receipt) cursorKey { return cursorKey{r.CreatedAt, r.RequestID} })
 }

@@ -7,9 +7,243 @@ package sqlc
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
+
+const accountConnection = `-- name: AccountConnection :one
+SELECT c.id, c.app_id, c.mode, c.app_user_id, c.account_id, c.monthly_cap, c.status, c.version, c.created_at, c.updated_at, c.revoked_at, coalesce(p.captured, 0)::bigint AS captured, coalesce(p.held, 0)::bigint AS held,
+       coalesce(w.credits - w.captured, 0)::bigint AS wallet_unspent
+FROM connections c
+LEFT JOIN connection_periods p ON p.connection_id = c.id AND p.period = $1::date
+LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
+WHERE c.id = $2 AND c.account_id = $3
+`
+
+type AccountConnectionParams struct {
+	Period    pgtype.Date
+	ID        string
+	AccountID string
+}
+
+type AccountConnectionRow struct {
+	Connection    Connection
+	Captured      int64
+	Held          int64
+	WalletUnspent int64
+}
+
+func (q *Queries) AccountConnection(ctx context.Context, db DBTX, arg AccountConnectionParams) (AccountConnectionRow, error) {
+	row := db.QueryRow(ctx, accountConnection, arg.Period, arg.ID, arg.AccountID)
+	var i AccountConnectionRow
+	err := row.Scan(
+		&i.Connection.ID,
+		&i.Connection.AppID,
+		&i.Connection.Mode,
+		&i.Connection.AppUserID,
+		&i.Connection.AccountID,
+		&i.Connection.MonthlyCap,
+		&i.Connection.Status,
+		&i.Connection.Version,
+		&i.Connection.CreatedAt,
+		&i.Connection.UpdatedAt,
+		&i.Connection.RevokedAt,
+		&i.Captured,
+		&i.Held,
+		&i.WalletUnspent,
+	)
+	return i, err
+}
+
+const accountConnectionsPage = `-- name: AccountConnectionsPage :many
+SELECT c.id, c.app_id, c.mode, c.app_user_id, c.account_id, c.monthly_cap, c.status, c.version, c.created_at, c.updated_at, c.revoked_at, coalesce(p.captured, 0)::bigint AS captured, coalesce(p.held, 0)::bigint AS held,
+       coalesce(w.credits - w.captured, 0)::bigint AS wallet_unspent
+FROM connections c
+LEFT JOIN connection_periods p ON p.connection_id = c.id AND p.period = $1::date
+LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
+WHERE c.account_id = $2 AND ($3::text = '' OR c.mode = $3::text)
+  AND ($4::timestamptz IS NULL
+       OR (c.created_at, c.id) < ($4::timestamptz, $5::text))
+ORDER BY c.created_at DESC, c.id DESC
+LIMIT $6
+`
+
+type AccountConnectionsPageParams struct {
+	Period    pgtype.Date
+	AccountID string
+	Mode      string
+	AfterAt   *time.Time
+	AfterID   *string
+	Lim       int32
+}
+
+type AccountConnectionsPageRow struct {
+	Connection    Connection
+	Captured      int64
+	Held          int64
+	WalletUnspent int64
+}
+
+func (q *Queries) AccountConnectionsPage(ctx context.Context, db DBTX, arg AccountConnectionsPageParams) ([]AccountConnectionsPageRow, error) {
+	rows, err := db.Query(ctx, accountConnectionsPage,
+		arg.Period,
+		arg.AccountID,
+		arg.Mode,
+		arg.AfterAt,
+		arg.AfterID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AccountConnectionsPageRow
+	for rows.Next() {
+		var i AccountConnectionsPageRow
+		if err := rows.Scan(
+			&i.Connection.ID,
+			&i.Connection.AppID,
+			&i.Connection.Mode,
+			&i.Connection.AppUserID,
+			&i.Connection.AccountID,
+			&i.Connection.MonthlyCap,
+			&i.Connection.Status,
+			&i.Connection.Version,
+			&i.Connection.CreatedAt,
+			&i.Connection.UpdatedAt,
+			&i.Connection.RevokedAt,
+			&i.Captured,
+			&i.Held,
+			&i.WalletUnspent,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const appConnectionsPage = `-- name: AppConnectionsPage :many
+SELECT c.id, c.app_id, c.mode, c.app_user_id, c.account_id, c.monthly_cap, c.status, c.version, c.created_at, c.updated_at, c.revoked_at, coalesce(p.captured, 0)::bigint AS captured, coalesce(p.held, 0)::bigint AS held,
+       coalesce(w.credits - w.captured, 0)::bigint AS wallet_unspent
+FROM connections c
+LEFT JOIN connection_periods p ON p.connection_id = c.id AND p.period = $1::date
+LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
+WHERE c.app_id = $2 AND c.mode = $3
+  AND ($4::timestamptz IS NULL
+       OR (c.created_at, c.id) < ($4::timestamptz, $5::text))
+ORDER BY c.created_at DESC, c.id DESC
+LIMIT $6
+`
+
+type AppConnectionsPageParams struct {
+	Period  pgtype.Date
+	AppID   string
+	Mode    string
+	AfterAt *time.Time
+	AfterID *string
+	Lim     int32
+}
+
+type AppConnectionsPageRow struct {
+	Connection    Connection
+	Captured      int64
+	Held          int64
+	WalletUnspent int64
+}
+
+func (q *Queries) AppConnectionsPage(ctx context.Context, db DBTX, arg AppConnectionsPageParams) ([]AppConnectionsPageRow, error) {
+	rows, err := db.Query(ctx, appConnectionsPage,
+		arg.Period,
+		arg.AppID,
+		arg.Mode,
+		arg.AfterAt,
+		arg.AfterID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AppConnectionsPageRow
+	for rows.Next() {
+		var i AppConnectionsPageRow
+		if err := rows.Scan(
+			&i.Connection.ID,
+			&i.Connection.AppID,
+			&i.Connection.Mode,
+			&i.Connection.AppUserID,
+			&i.Connection.AccountID,
+			&i.Connection.MonthlyCap,
+			&i.Connection.Status,
+			&i.Connection.Version,
+			&i.Connection.CreatedAt,
+			&i.Connection.UpdatedAt,
+			&i.Connection.RevokedAt,
+			&i.Captured,
+			&i.Held,
+			&i.WalletUnspent,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const connectionByID = `-- name: ConnectionByID :one
+
+SELECT c.id, c.app_id, c.mode, c.app_user_id, c.account_id, c.monthly_cap, c.status, c.version, c.created_at, c.updated_at, c.revoked_at, coalesce(p.captured, 0)::bigint AS captured, coalesce(p.held, 0)::bigint AS held,
+       coalesce(w.credits - w.captured, 0)::bigint AS wallet_unspent
+FROM connections c
+LEFT JOIN connection_periods p ON p.connection_id = c.id AND p.period = $1::date
+LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
+WHERE c.id = $2
+`
+
+type ConnectionByIDParams struct {
+	Period pgtype.Date
+	ID     string
+}
+
+type ConnectionByIDRow struct {
+	Connection    Connection
+	Captured      int64
+	Held          int64
+	WalletUnspent int64
+}
+
+// A connection is read with its spend in the period @period (captured and
+// held) and what its paying wallet has not spent. Pages are newest first,
+// after the cursor (@after_at, @after_id) when given.
+func (q *Queries) ConnectionByID(ctx context.Context, db DBTX, arg ConnectionByIDParams) (ConnectionByIDRow, error) {
+	row := db.QueryRow(ctx, connectionByID, arg.Period, arg.ID)
+	var i ConnectionByIDRow
+	err := row.Scan(
+		&i.Connection.ID,
+		&i.Connection.AppID,
+		&i.Connection.Mode,
+		&i.Connection.AppUserID,
+		&i.Connection.AccountID,
+		&i.Connection.MonthlyCap,
+		&i.Connection.Status,
+		&i.Connection.Version,
+		&i.Connection.CreatedAt,
+		&i.Connection.UpdatedAt,
+		&i.Connection.RevokedAt,
+		&i.Captured,
+		&i.Held,
+		&i.WalletUnspent,
+	)
+	return i, err
+}
 
 const ensureConnection = `-- name: EnsureConnection :one
 WITH ins AS (
