@@ -45,7 +45,10 @@ type HandlerConfig struct {
 	LeaseWait time.Duration
 	// Throttle limits sign-in and sign-up attempts; nil means no limit.
 	Throttle Throttle
-	Logger   *slog.Logger
+	// ReservedOrigins are Wattfare's own public origins, which no app may
+	// register (see postgres.Apps).
+	ReservedOrigins []string
+	Logger          *slog.Logger
 }
 
 // NewHandler returns the /graphql handler: POST for everything, GET for
@@ -61,7 +64,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	}
 	r := &Resolver{
 		accounts: &postgres.Accounts{DB: cfg.DB},
-		apps:     &postgres.Apps{DB: cfg.DB, LeaseWait: cfg.LeaseWait},
+		apps:     &postgres.Apps{DB: cfg.DB, LeaseWait: cfg.LeaseWait, ReservedOrigins: cfg.ReservedOrigins},
 		keys:     &postgres.Keys{DB: cfg.DB, LeaseWait: cfg.LeaseWait},
 		conns:    &postgres.Connections{DB: cfg.DB, LeaseWait: cfg.LeaseWait},
 		wallets:  &postgres.Wallets{DB: cfg.DB},

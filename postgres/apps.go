@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type Apps struct {
 	DB *pgxpool.Pool
 	// LeaseWait bounds how long Suspend waits for data-plane leases.
 	LeaseWait time.Duration
+	// ReservedOrigins are Wattfare's own origins (the control plane's and
+	// the data plane's public ones), which no app may register: the
+	// consent flow takes a page of a registered origin for the app's own.
+	ReservedOrigins []string
 }
 
 const appColumns = `id, owner_id, name, allowed_origins, suspended_at, suspended_reason, created_at, version`
@@ -149,6 +154,66 @@ func CheckOrigins(origins []string) ([]string, error) {
 	return out, nil
 }
 
+// checkReserved refuses Wattfare's own origins.
+func (s *Apps) checkReserved(origins []string) error {
+	for _, o := range origins {
+		if slices.Contains(s.ReservedOrigins, o) {
+			return wattfare.InvalidField("allowedOrigins", "%s is Wattfare's own origin; register the origin your app's pages are served from", o)
+		}
+	}
+	return nil
+}
+
+// loopback reports an origin on the developer's own machine: every
+// developer may register http://localhost:3000, since no page there can be
+// served to anyone else.
+func loopback(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// claimOrigins refuses origins that an app of another developer has
+// registered: the consent flow vouches for a request by the page it came
+// from, so an origin must name one developer's apps. Each origin's lock is
+// held until tx ends, so that two developers registering one origin at
+// once cannot both pass.
+func claimOrigins(ctx context.Context, tx pgx.Tx, ownerID string, origins []string) error {
+	var claimed []string
+	for _, o := range origins {
+		if !loopback(o) {
+			claimed = append(claimed, o)
+		}
+	}
+	if len(claimed) == 0 {
+		return nil
+	}
+	slices.Sort(claimed) // one order, so that no two writers deadlock
+	for _, o := range claimed {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('wattfare.app_origin:' || $1::text, 0))`, o); err != nil {
+			return fmt.Errorf("lock origin: %w", err)
+		}
+	}
+	var taken string
+	err := tx.QueryRow(ctx, `SELECT o FROM apps, unnest(allowed_origins) AS o
+		WHERE owner_id <> $1 AND o = ANY($2::text[]) ORDER BY o LIMIT 1`, ownerID, claimed).Scan(&taken)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("origins of other apps: %w", err)
+	}
+	return &wattfare.Error{Code: wattfare.ECONFLICT, Field: "allowedOrigins",
+		Message: taken + " is registered by another developer's app; an origin can belong to one developer's apps only"}
+}
+
 // Create makes an app owned by ownerID.
 func (s *Apps) Create(ctx context.Context, ownerID, name string, origins []string) (App, error) {
 	name, err := CheckAppName(name)
@@ -159,8 +224,14 @@ func (s *Apps) Create(ctx context.Context, ownerID, name string, origins []strin
 	if err != nil {
 		return App{}, err
 	}
+	if err := s.checkReserved(origins); err != nil {
+		return App{}, err
+	}
 	var a App
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		if err := claimOrigins(ctx, tx, ownerID, origins); err != nil {
+			return err
+		}
 		row, err := queries.InsertApp(ctx, tx, sqlc.InsertAppParams{ID: wattfare.NewAppID().String(), OwnerID: ownerID, Name: name, AllowedOrigins: origins})
 		if err != nil {
 			return fmt.Errorf("insert app: %w", err)
@@ -185,9 +256,15 @@ func (s *Apps) Update(ctx context.Context, ownerID, appID string, name *string, 
 		if origins, err = CheckOrigins(origins); err != nil {
 			return App{}, err
 		}
+		if err := s.checkReserved(origins); err != nil {
+			return App{}, err
+		}
 	}
 	var a App
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		if err := claimOrigins(ctx, tx, ownerID, origins); err != nil {
+			return err
+		}
 		var err error
 		a, err = oneApp(queries.UpdateOwnedApp(ctx, tx, sqlc.UpdateOwnedAppParams{ID: appID, OwnerID: ownerID, Name: name, AllowedOrigins: origins}))
 		if err != nil {
