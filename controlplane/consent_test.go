@@ -236,7 +236,7 @@ func TestVerifySession(t *testing.T) {
 	good := func() jwt.MapClaims {
 		return jwt.MapClaims{"iss": f.acmeTestPK, "sub": "u1", "aud": "wattfare", "iat": iat.Unix(), "exp": iat.Unix() + 600, "jti": "j1"}
 	}
-	hdr := map[string]any{"typ": wattfareapp.TokenType, "kid": kid}
+	hdr := map[string]any{"typ": wattfare.SessionTokenType, "kid": kid}
 	with := func(k string, v any) jwt.MapClaims { c := good(); c[k] = v; return c }
 	without := func(k string) jwt.MapClaims { c := good(); delete(c, k); return c }
 	pub, _ := wattfare.ParseSecretKey(sk)
@@ -261,8 +261,8 @@ func TestVerifySession(t *testing.T) {
 		{"ErrOtherMode", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", f.acmeLivePK), nil), 0},
 		{"ErrRevokedKey", mint(t, f.revoked, "u1", 0, iat, time.Minute), 0},
 		{"ErrRolledKeyPastExpiry", mint(t, f.expired, "u1", 0, iat, time.Minute), 0},
-		{"ErrUnknownKid", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfareapp.TokenType, "kid": "aaaaaaaaaaaaaaaa"}, good(), nil), 0},
-		{"ErrNoKid", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfareapp.TokenType}, good(), nil), 0},
+		{"ErrUnknownKid", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfare.SessionTokenType, "kid": "aaaaaaaaaaaaaaaa"}, good(), nil), 0},
+		{"ErrNoKid", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfare.SessionTokenType}, good(), nil), 0},
 		{"ErrWrongTyp", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": "JWT", "kid": kid}, good(), nil), 0},
 		{"ErrHS256WithPublicKey", signWith(t, sk, jwt.SigningMethodHS256, hdr, good(), []byte(pub.PublicKey())), 0},
 		{"ErrAlgNoneUnsigned", signWith(t, sk, jwt.SigningMethodNone, hdr, good(), jwt.UnsafeAllowNoneSignatureType), 0},
@@ -283,8 +283,8 @@ func TestVerifySession(t *testing.T) {
 		{"ErrNoTyp", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"kid": kid}, good(), nil), 0},
 		{"ErrRS256", signWith(t, sk, jwt.SigningMethodRS256, hdr, good(), rsaKey(t)), 0},
 		{"ErrES256", signWith(t, sk, jwt.SigningMethodES256, hdr, good(), ecKey(t)), 0},
-		{"ErrKidInjection", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfareapp.TokenType, "kid": "' OR 1=1 --"}, good(), nil), 0},
-		{"ErrKidNotAString", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfareapp.TokenType, "kid": 42}, good(), nil), 0},
+		{"ErrKidInjection", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfare.SessionTokenType, "kid": "' OR 1=1 --"}, good(), nil), 0},
+		{"ErrKidNotAString", signWith(t, sk, jwt.SigningMethodEdDSA, map[string]any{"typ": wattfare.SessionTokenType, "kid": 42}, good(), nil), 0},
 		{"ErrKeyOfAppAWithIssOfAppB", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", wattfare.PublishableKey{App: mustAppID(t, f.other), Mode: wattfare.ModeTest}.String()), nil), 0},
 		{"ErrTestKeyLiveIss", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, with("iss", wattfare.PublishableKey{App: mustAppID(t, f.acme), Mode: wattfare.ModeLive}.String()), nil), 0},
 		{"ErrAudMissing", signWith(t, sk, jwt.SigningMethodEdDSA, hdr, without("aud"), nil), 0},

@@ -18,7 +18,6 @@ import (
 
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/postgres"
-	"github.com/wattfare/wattfare/sdk/go/wattfareapp"
 )
 
 // SessionLeeway is the clock skew allowed between an app's backend, which
@@ -102,7 +101,7 @@ func (v *SessionVerifier) verify(ctx context.Context, token string) (Session, er
 	parser := jwt.NewParser(
 		jwt.WithStrictDecoding(),
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
-		jwt.WithAudience(wattfareapp.Audience),
+		jwt.WithAudience(wattfare.SessionAudience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(SessionLeeway),
@@ -112,7 +111,7 @@ func (v *SessionVerifier) verify(ctx context.Context, token string) (Session, er
 	var lookupErr error
 	claims := &sessionClaims{}
 	_, err := parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); typ != wattfareapp.TokenType {
+		if typ, _ := t.Header["typ"].(string); typ != wattfare.SessionTokenType {
 			return nil, errors.New("wrong typ")
 		}
 		kidStr, _ := t.Header["kid"].(string)
@@ -157,10 +156,10 @@ func (v *SessionVerifier) verify(ctx context.Context, token string) (Session, er
 		return Session{}, errors.New("iat and exp are required")
 	}
 	s.IssuedAt, s.ExpiresAt = claims.IssuedAt.Time, claims.ExpiresAt.Time
-	if life := s.ExpiresAt.Sub(s.IssuedAt); life <= 0 || life > wattfareapp.MaxLifetime {
+	if life := s.ExpiresAt.Sub(s.IssuedAt); life <= 0 || life > wattfare.MaxSessionLifetime {
 		return Session{}, errors.New("exp - iat out of range")
 	}
-	if err := wattfareapp.CheckUserID(claims.Subject); err != nil {
+	if err := wattfare.CheckUserID(claims.Subject); err != nil {
 		return Session{}, err
 	}
 	if claims.ID == "" {
@@ -169,7 +168,7 @@ func (v *SessionVerifier) verify(ctx context.Context, token string) (Session, er
 	s.AppUserID, s.ID = claims.Subject, claims.ID
 	if claims.MonthlyCapUSD != nil {
 		cap, err := wattfare.ParseMoney(claims.MonthlyCapUSD.String())
-		if err != nil || cap <= 0 || cap > wattfareapp.MaxMonthlyCap {
+		if err != nil || cap <= 0 || cap > wattfare.MaxMonthlyCap {
 			return Session{}, errors.New("bad monthly_cap_usd")
 		}
 		s.MonthlyCap = cap
@@ -207,8 +206,8 @@ func checkShape(token string) error {
 	if err != nil {
 		return fmt.Errorf("claims: %w", err)
 	}
-	if string(claims["aud"]) != `"`+wattfareapp.Audience+`"` {
-		return errors.New(`aud must be the string "` + wattfareapp.Audience + `"`)
+	if string(claims["aud"]) != `"`+wattfare.SessionAudience+`"` {
+		return errors.New(`aud must be the string "` + wattfare.SessionAudience + `"`)
 	}
 	if raw, ok := claims["monthly_cap_usd"]; ok && (len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9'))) {
 		return errors.New("monthly_cap_usd must be a number")

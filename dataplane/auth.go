@@ -7,8 +7,8 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -60,13 +60,13 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, c *call) error {
 // connect resolves the payer from the Wattfare-User header.
 func (s *Server) connect(ctx *fasthttp.RequestCtx, c *call) error {
 	user := ctx.Request.Header.Peek(hdrUser)
-	if len(user) == 0 || len(user) > 256 {
+	if len(user) == 0 {
 		return &wattfare.Error{Code: wattfare.EInvalidRequest, Field: hdrUser,
 			Message: "send the Wattfare-User header: your app's id for the user whose budget pays"}
 	}
-	if !validUserID(user) {
+	if err := wattfare.CheckUserID(b2s(user)); err != nil {
 		return &wattfare.Error{Code: wattfare.EInvalidRequest, Field: hdrUser,
-			Message: "the Wattfare-User header must be UTF-8 text without control characters"}
+			Message: "the Wattfare-User header is not a valid user id: " + strings.TrimPrefix(err.Error(), "invalid user id: ")}
 	}
 	// The header's bytes are viewed, not copied: the cache copies its key,
 	// and the connection found carries the same user id.
@@ -82,17 +82,6 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *call) error {
 	}
 	c.conn = conn
 	return nil
-}
-
-// validUserID reports whether an app's user id is UTF-8 without control
-// characters: what the ledger can store and a dashboard can show.
-func validUserID(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c == 0x7f {
-			return false
-		}
-	}
-	return utf8.Valid(b)
 }
 
 // model finds the model a request names, as this key's mode may use it.

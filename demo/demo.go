@@ -126,7 +126,7 @@ func (a *app) demoSignIn(next http.Handler) http.Handler {
 			if user == "" {
 				user = "demo_user"
 			}
-			if err := wattfareapp.CheckUserID(user); err != nil {
+			if err := wattfare.CheckUserID(user); err != nil {
 				writeJSON(w, http.StatusBadRequest, errorBody("invalid_request", err.Error()))
 				return
 			}

@@ -21,27 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/wattfare/wattfare"
-)
-
-// Token constants shared by the minter (this package) and the control plane's
-// verifier.
-const (
-	// TokenType is the JWT "typ" of a session token.
-	TokenType = "wattfare-session+jwt"
-	// Audience is the JWT "aud" of every session token.
-	Audience = "wattfare"
-	// MaxLifetime bounds exp - iat. A session token only has to live long
-	// enough for the popup to open and the user to decide.
-	MaxLifetime = 600 * time.Second
-	// MaxUserIDLen bounds the app's user id (the token's sub), in bytes.
-	MaxUserIDLen = 256
-	// MaxMonthlyCap is the largest cap a token may request, the same bound
-	// as on a cap the user sets.
-	MaxMonthlyCap = wattfare.MaxMonthlyCap
 )
 
 // Errors New and CreateSession return, wrapped with detail; test them with
@@ -50,30 +31,11 @@ var (
 	// ErrInvalidKey: a key is malformed, fails its checksum, or the two
 	// keys are of different modes.
 	ErrInvalidKey = errors.New("wattfareapp: invalid key")
-	// ErrInvalidUserID: the user id is empty, too long, not UTF-8, has
-	// control characters or surrounding spaces (it must survive an HTTP
-	// header unchanged: the data plane's Wattfare-User).
-	ErrInvalidUserID = errors.New("wattfareapp: invalid user id")
-	// ErrInvalidCap: the requested cap is negative or over MaxMonthlyCap.
+	// ErrInvalidUserID: the user id breaks wattfare.CheckUserID.
+	ErrInvalidUserID = wattfare.ErrInvalidUserID
+	// ErrInvalidCap: the requested cap is negative or over wattfare.MaxMonthlyCap.
 	ErrInvalidCap = errors.New("wattfareapp: invalid monthly cap")
 )
-
-// CheckUserID reports whether id can be a token's sub: 1 to MaxUserIDLen
-// bytes of UTF-8, no control characters, no leading or trailing space. The
-// control plane applies the same rule when it verifies a token.
-func CheckUserID(id string) error {
-	switch {
-	case id == "" || len(id) > MaxUserIDLen:
-		return fmt.Errorf("%w: must be 1 to %d bytes", ErrInvalidUserID, MaxUserIDLen)
-	case !utf8.ValidString(id):
-		return fmt.Errorf("%w: not UTF-8", ErrInvalidUserID)
-	case strings.TrimSpace(id) != id:
-		return fmt.Errorf("%w: leading or trailing space", ErrInvalidUserID)
-	case strings.IndexFunc(id, unicode.IsControl) >= 0:
-		return fmt.Errorf("%w: control character", ErrInvalidUserID)
-	}
-	return nil
-}
 
 // Client mints session tokens for one app and mode. It is safe for
 // concurrent use. It holds the secret key, and prints as its publishable
@@ -130,7 +92,7 @@ func (c *Client) PublishableKey() string { return c.publishable.String() }
 func (c *Client) Mode() wattfare.Mode { return c.secret.Mode }
 
 // CreateSession mints a session token for the app's user userID (the app's
-// own id for them), valid for MaxLifetime. monthlyCap is the cap the app
+// own id for them), valid for wattfare.MaxSessionLifetime. monthlyCap is the cap the app
 // requests (the user may change it in the popup); zero requests none.
 //
 // userID must be the user your backend has signed in, from your own session,
@@ -147,7 +109,7 @@ func (c *Client) CreateSession(userID string, monthlyCap wattfare.Money) (string
 		Subject:    userID,
 		MonthlyCap: monthlyCap,
 		IssuedAt:   time.Now(),
-		Lifetime:   MaxLifetime,
+		Lifetime:   wattfare.MaxSessionLifetime,
 		ID:         wattfare.Base32(jti[:]),
 	})
 }
@@ -158,34 +120,34 @@ type Session struct {
 	Subject    string
 	MonthlyCap wattfare.Money // zero: no cap requested, the claim is omitted
 	IssuedAt   time.Time
-	Lifetime   time.Duration // at most MaxLifetime
+	Lifetime   time.Duration // at most wattfare.MaxSessionLifetime
 	ID         string        // the jti
 }
 
 // Mint signs s. Most callers want CreateSession.
 func (c *Client) Mint(s Session) (string, error) {
-	if err := CheckUserID(s.Subject); err != nil {
+	if err := wattfare.CheckUserID(s.Subject); err != nil {
 		return "", err
 	}
 	switch {
-	case s.Lifetime < time.Second || s.Lifetime > MaxLifetime || s.Lifetime%time.Second != 0:
-		return "", fmt.Errorf("wattfareapp: lifetime must be whole seconds, 1 s to %s", MaxLifetime)
-	case s.MonthlyCap < 0 || s.MonthlyCap > MaxMonthlyCap:
-		return "", fmt.Errorf("%w: must be 0 (none) to %s", ErrInvalidCap, MaxMonthlyCap)
+	case s.Lifetime < time.Second || s.Lifetime > wattfare.MaxSessionLifetime || s.Lifetime%time.Second != 0:
+		return "", fmt.Errorf("wattfareapp: lifetime must be whole seconds, 1 s to %s", wattfare.MaxSessionLifetime)
+	case s.MonthlyCap < 0 || s.MonthlyCap > wattfare.MaxMonthlyCap:
+		return "", fmt.Errorf("%w: must be 0 (none) to %s", ErrInvalidCap, wattfare.MaxMonthlyCap)
 	case s.ID == "":
 		return "", errors.New("wattfareapp: empty token id")
 	}
 	// The header and claims are written by hand: the layout (field order,
 	// compact JSON) is part of the spec and must not depend on a JSON
 	// library's choices.
-	header := `{"alg":"EdDSA","typ":"` + TokenType + `","kid":` + jsonString(c.secret.ID.Kid()) + `}`
+	header := `{"alg":"EdDSA","typ":"` + wattfare.SessionTokenType + `","kid":` + jsonString(c.secret.ID.Kid()) + `}`
 	iat := s.IssuedAt.Unix()
 	var b strings.Builder
 	b.WriteString(`{"iss":`)
 	b.WriteString(jsonString(c.publishable.String()))
 	b.WriteString(`,"sub":`)
 	b.WriteString(jsonString(s.Subject))
-	b.WriteString(`,"aud":"` + Audience + `","iat":`)
+	b.WriteString(`,"aud":"` + wattfare.SessionAudience + `","iat":`)
 	b.WriteString(strconv.FormatInt(iat, 10))
 	b.WriteString(`,"exp":`)
 	b.WriteString(strconv.FormatInt(iat+int64(s.Lifetime/time.Second), 10))

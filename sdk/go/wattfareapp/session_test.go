@@ -141,7 +141,7 @@ func TestMintRefuses(t *testing.T) {
 		{"ErrUserIDSpaces", func(s *wattfareapp.Session) { s.Subject = " alice" }, wattfareapp.ErrInvalidUserID},
 		{"ErrUserIDNotUTF8", func(s *wattfareapp.Session) { s.Subject = "\xff" }, wattfareapp.ErrInvalidUserID},
 		{"ErrNegativeCap", func(s *wattfareapp.Session) { s.MonthlyCap = -1 }, wattfareapp.ErrInvalidCap},
-		{"ErrCapOverMax", func(s *wattfareapp.Session) { s.MonthlyCap = wattfareapp.MaxMonthlyCap + 1 }, wattfareapp.ErrInvalidCap},
+		{"ErrCapOverMax", func(s *wattfareapp.Session) { s.MonthlyCap = wattfare.MaxMonthlyCap + 1 }, wattfareapp.ErrInvalidCap},
 		{"ErrLifetimeOver600s", func(s *wattfareapp.Session) { s.Lifetime = 601 * time.Second }, nil},
 		{"ErrFractionalLifetime", func(s *wattfareapp.Session) { s.Lifetime = 1500 * time.Millisecond }, nil},
 	}
@@ -162,7 +162,7 @@ func TestMintRefuses(t *testing.T) {
 	if _, err := c.Mint(ok); err != nil {
 		t.Errorf("OK: %v", err)
 	}
-	if _, err := c.CreateSession("user_1", wattfareapp.MaxMonthlyCap); err != nil {
+	if _, err := c.CreateSession("user_1", wattfare.MaxMonthlyCap); err != nil {
 		t.Errorf("the largest cap: %v", err)
 	}
 }
