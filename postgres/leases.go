@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/internal/backoff"
 	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
@@ -38,7 +39,7 @@ WHERE l.released_at IS NULL AND l.expires_at > now()
 // commits, for the leases open at their write (openLeases, awaitLeases).
 func AwaitLeasesReleased(ctx context.Context, db *pgxpool.Pool, scope LeaseScope) error {
 	arg := sqlc.CountOpenLeasesInScopeParams{ConnectionID: scope.ConnectionID, AppID: scope.AppID, Mode: string(scope.Mode)}
-	delay := 5 * time.Millisecond
+	wait := backoff.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 	for {
 		n, err := queries.CountOpenLeasesInScope(ctx, db, arg)
 		if err != nil {
@@ -47,13 +48,8 @@ func AwaitLeasesReleased(ctx context.Context, db *pgxpool.Pool, scope LeaseScope
 		if n == 0 {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("await leases released: %d still open: %w", n, ctx.Err())
-		case <-time.After(delay):
-		}
-		if delay < 50*time.Millisecond {
-			delay *= 2
+		if err := wait.Wait(ctx); err != nil {
+			return fmt.Errorf("await leases released: %d still open: %w", n, err)
 		}
 	}
 }

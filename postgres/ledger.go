@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/internal/backoff"
 	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
@@ -31,23 +32,22 @@ var _ wattfare.Ledger = (*Ledger)(nil)
 // NewLedger returns the ledger on db.
 func NewLedger(db *pgxpool.Pool) *Ledger { return &Ledger{db: db} }
 
-// retry runs f again when Postgres aborted it for a deadlock or a
-// serialization failure: both are safe to repeat, nothing was committed.
+// retry runs f again, up to 6 times in all, when Postgres aborted it for a
+// deadlock or a serialization failure: both are safe to repeat, nothing was
+// committed. The jitter keeps the two sides of a deadlock from retrying in
+// step.
 func retry(ctx context.Context, f func() error) error {
-	var err error
-	for attempt := 0; attempt < 6; attempt++ {
-		err = f()
+	wait := backoff.Backoff{Initial: 3 * time.Millisecond, Max: 50 * time.Millisecond}
+	for attempt := 1; ; attempt++ {
+		err := f()
 		var pgErr *pgconn.PgError
-		if err == nil || !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
+		if err == nil || !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") || attempt == 6 {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if wait.Wait(ctx) != nil {
 			return err
-		case <-time.After(time.Duration(attempt+1) * 3 * time.Millisecond):
 		}
 	}
-	return err
 }
 
 // GrantLease implements wattfare.Ledger. Its SQL is hand-written: sqlc

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgxlisten"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/internal/backoff"
 )
 
 // Listener delivers wattfare_changes notifications to a data-plane process.
@@ -37,18 +38,19 @@ func (l *Listener) Run(ctx context.Context) error {
 	if maxBackoff <= 0 {
 		maxBackoff = 2 * time.Second
 	}
-	var failures int
+	// The first attempt after a drop goes at once; the next ones back off,
+	// with jitter, so that every process a Postgres restart cut off does
+	// not reconnect at the same instant.
+	wait := backoff.Backoff{Initial: 100 * time.Millisecond, Max: maxBackoff}
+	retrying := false
 	pl := &pgxlisten.Listener{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) {
-			if failures > 0 {
-				d := min(time.Duration(50<<min(failures, 10))*time.Millisecond, maxBackoff)
-				select {
-				case <-time.After(d):
-				case <-ctx.Done():
-					return nil, ctx.Err()
+			if retrying {
+				if err := wait.Wait(ctx); err != nil {
+					return nil, err
 				}
 			}
-			failures++
+			retrying = true
 			return pgx.Connect(ctx, l.URL)
 		},
 		LogError: func(ctx context.Context, err error) {
@@ -58,7 +60,7 @@ func (l *Listener) Run(ctx context.Context) error {
 		},
 		ReconnectDelay: -1, // Connect backs off itself
 	}
-	pl.Handle(wattfare.NotifyChannel, &changeHandler{l: l, log: log, connected: func() { failures = 0 }})
+	pl.Handle(wattfare.NotifyChannel, &changeHandler{l: l, log: log, connected: func() { retrying = false; wait.Reset() }})
 	return pl.Listen(ctx)
 }
 
