@@ -23,12 +23,19 @@ import (
 	"github.com/wattfare/wattfare/migrations"
 )
 
-// DefaultURL is used when DATABASE_URL is unset: the local Postgres,
-// database "wattfare". The password is ignored by trust auth and matches the
-// one scripts/ensure-postgres.sh sets where auth is not trust.
+// DefaultURL is the database cmd/wattfare uses when DATABASE_URL is unset:
+// the local Postgres, database "wattfare". The password is ignored by trust
+// auth and matches the one scripts/ensure-postgres.sh sets where auth is
+// not trust. The package itself reads no environment: every function takes
+// the URL.
 const DefaultURL = "postgres://postgres:postgres@127.0.0.1:5432/wattfare?sslmode=disable"
 
 // URLFromEnv returns DATABASE_URL or DefaultURL.
+//
+// Deprecated: the environment is cmd/wattfare's to read (databaseURL in
+// cmd/wattfare/main.go). URLFromEnv stays only until cmd/wattfare/control.go,
+// cmd/wattfare/data.go and bench/main.go stop calling it; the boundary test
+// (boundaries_test.go) lists it as the one known offender.
 func URLFromEnv() string {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		return u

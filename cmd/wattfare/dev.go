@@ -75,7 +75,7 @@ func init() {
 
 func runDev(ctx context.Context, args []string) error {
 	env := &devEnv{
-		DatabaseURL: postgres.URLFromEnv(),
+		DatabaseURL: databaseURL(),
 		ControlAddr: envOr("WATTFARE_CONTROL_ADDR", "127.0.0.1:8080"),
 		DataAddr:    envOr("WATTFARE_DATA_ADDR", "127.0.0.1:8787"),
 		SandboxAddr: envOr("WATTFARE_SANDBOX_ADDR", "127.0.0.1:8790"),

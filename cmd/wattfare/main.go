@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/wattfare/wattfare/postgres"
 )
 
 type command struct {
@@ -69,3 +71,6 @@ func envOr(key, def string) string {
 	}
 	return def
 }
+
+// databaseURL is DATABASE_URL, or postgres.DefaultURL when it is unset.
+func databaseURL() string { return envOr("DATABASE_URL", postgres.DefaultURL) }

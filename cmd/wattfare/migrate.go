@@ -9,7 +9,7 @@ import (
 
 func init() {
 	register("migrate", "apply database migrations to DATABASE_URL", func(ctx context.Context, args []string) error {
-		u := postgres.URLFromEnv()
+		u := databaseURL()
 		if err := postgres.EnsureDatabase(ctx, u); err != nil {
 			return err
 		}

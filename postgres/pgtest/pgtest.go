@@ -29,12 +29,16 @@ import (
 )
 
 // ServerURL is the Postgres server tests use: WATTFARE_TEST_DATABASE_URL,
-// else DATABASE_URL, else the local default. Its database part is replaced.
+// else DATABASE_URL, else postgres.DefaultURL. Its database part is
+// replaced. pgtest is test support, imported only by tests, so it may read
+// the environment (boundaries_test.go checks both).
 func ServerURL() string {
-	if u := os.Getenv("WATTFARE_TEST_DATABASE_URL"); u != "" {
-		return u
+	for _, key := range []string{"WATTFARE_TEST_DATABASE_URL", "DATABASE_URL"} {
+		if u := os.Getenv(key); u != "" {
+			return u
+		}
 	}
-	return postgres.URLFromEnv()
+	return postgres.DefaultURL
 }
 
 func withDB(base, name string) string {
