@@ -102,15 +102,32 @@ func TestChat(t *testing.T) {
 	})
 
 	t.Run("Budget", func(t *testing.T) {
-		resp, body := e.call("GET", "/v1/budget", "u1", "")
+		// A user with one settled request: the budget shows it spent at
+		// once, nothing held, and the rest of the cap remaining until the
+		// first instant of next month (UTC).
+		e.connect("budget", wattfare.USD(10))
+		r, _ := e.call("POST", "/v1/chat/completions", "budget", chatBody("[[sandbox:tokens=40]]", ""))
+		c := e.charge(r.Header.Get("Wattfare-Request-Id"))
+		resp, body := e.call("GET", "/v1/budget", "budget", "")
 		var got struct {
-			Cap       string    `json:"cap_usd"`
-			Remaining string    `json:"remaining_usd"`
-			ResetsAt  time.Time `json:"resets_at"`
+			User      string         `json:"user"`
+			Cap       wattfare.Money `json:"cap_usd"`
+			Spent     wattfare.Money `json:"spent_usd"`
+			Held      wattfare.Money `json:"held_usd"`
+			Remaining wattfare.Money `json:"remaining_usd"`
+			ResetsAt  time.Time      `json:"resets_at"`
 		}
-		json.Unmarshal(body, &got)
-		if resp.StatusCode != 200 || got.Cap != "10.00" || got.ResetsAt.IsZero() {
-			t.Errorf("status %d: %s", resp.StatusCode, body)
+		if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s (%v)", resp.StatusCode, body, err)
+		}
+		now := time.Now().UTC()
+		next := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		if got.User != "budget" || got.Cap != wattfare.USD(10) || c.Charged == 0 || got.Spent != c.Charged || got.Held != 0 ||
+			got.Remaining != wattfare.USD(10)-c.Charged || !got.ResetsAt.Equal(next) {
+			t.Errorf("budget %s, want spent %s of 10.00 and resets_at %s", body, c.Charged, next.Format(time.RFC3339))
+		}
+		if h := resp.Header.Get("Wattfare-Budget-Remaining"); h != got.Remaining.String() {
+			t.Errorf("header %q, body %s", h, got.Remaining)
 		}
 	})
 }
