@@ -208,6 +208,28 @@ func (c *cluster) stop(p *proc, sig syscall.Signal) {
 	}
 }
 
+// kill sends the process SIGKILL (syscall.Kill: no signal handler, no
+// shutdown, no flush) and waits for it to exit.
+func (c *cluster) kill(p *proc) {
+	c.t.Helper()
+	p.mu.Lock()
+	if !p.running {
+		p.mu.Unlock()
+		return
+	}
+	p.running = false
+	pid := p.cmd.Process.Pid
+	p.mu.Unlock()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		c.t.Fatalf("kill %s (pid %d): %v", p.id, pid, err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		c.t.Fatalf("process %s (pid %d) survived SIGKILL", p.id, pid)
+	}
+}
+
 func (c *cluster) live() []*proc {
 	var out []*proc
 	for _, p := range c.procs {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,6 +27,7 @@ type world struct {
 	completed []string        // request ids whose last byte reached the client
 	stopLat   []time.Duration // revoke committed → in-flight stream ended
 	requests  int
+	kills     []*killMidStream // processes SIGKILLed with streams open, checked at the end
 }
 
 func (w *world) record(cs ...call) {
@@ -119,6 +121,7 @@ func TestRandomizedProcesses(t *testing.T) {
 		{"key revoke", 1, (*world).keyRevoke},
 		{"app suspension", 1, (*world).suspend},
 		{"SIGKILL", 2, func(w *world) { w.restart(syscall.SIGKILL) }},
+		{"SIGKILL mid-stream", 2, (*world).killMidStream},
 		{"SIGTERM", 1, func(w *world) { w.restart(syscall.SIGTERM) }},
 		{"terminate listeners", 2, (*world).terminateListeners},
 	}
@@ -147,7 +150,20 @@ func TestRandomizedProcesses(t *testing.T) {
 	if miss := c.missing(w.completed); len(miss) > 0 {
 		c.fatalf("%d of %d completed requests have no usage event (invariant 5), e.g. %v", len(miss), len(w.completed), miss[:min(5, len(miss))])
 	}
-	t.Logf("steps %v; %d requests, %d completed", counts, w.requests, len(w.completed))
+	// Invariant 5 for the streams cut by a SIGKILL: each request is charged
+	// at least what its client received (less one token's price), once the
+	// dead run's spool was replayed by its restart or an adopter.
+	var bad []string
+	delivered := 0
+	for _, k := range w.kills {
+		b, n := k.violations(5 * time.Second)
+		bad, delivered = append(bad, b...), delivered+n
+	}
+	if len(bad) > 0 {
+		t.Errorf("%d of %d streams cut by %d SIGKILLs were charged less than their clients received (invariant 5), e.g.:\n%s",
+			len(bad), delivered, len(w.kills), strings.Join(bad[:min(8, len(bad))], "\n"))
+	}
+	t.Logf("steps %v; %d requests, %d completed; %d streams cut by SIGKILL mid-stream", counts, w.requests, len(w.completed), delivered)
 	if len(w.stopLat) > 0 {
 		t.Logf("revoke → stream stopped across processes: p50 %v, p99 %v, max %v (n=%d)",
 			percentile(w.stopLat, 0.5), percentile(w.stopLat, 0.99), percentile(w.stopLat, 1), len(w.stopLat))
@@ -432,4 +448,47 @@ func (w *world) terminateListeners() {
 		w.c.t.Fatal(err)
 	}
 	w.burst()
+}
+
+// killMidStream opens 2–6 slow streams on a random process, SIGKILLs it
+// once each stream has received a random number of tokens, and has the
+// dead run's spool replayed: at once by its restart under the same process
+// id, or first by whichever live process adopts it (the process restarts
+// once its streams are charged, or after a lease TTL and a bit). What each
+// stream's client received is checked against its charge at the end of the
+// run, so that the other steps go on while that fails.
+func (w *world) killMidStream() {
+	procs := w.c.live()
+	if len(procs) < 2 {
+		w.burst()
+		return
+	}
+	p := procs[w.rng.IntN(len(procs))]
+	active := w.activeUsers()
+	var plan []cutStream
+	for range 2 + w.rng.IntN(5) {
+		// Holds of $0.15–0.40 on pricey: most users can afford one or two.
+		cs := cutStream{user: active[w.rng.IntN(len(active))], model: "sandbox/pricey", delayMS: 2 + w.rng.IntN(20),
+			usage: w.rng.IntN(2) == 0, atLeast: 1 + w.rng.IntN(40), tokens: 150 + w.rng.IntN(250)}
+		if w.rng.IntN(2) == 0 {
+			cs.model = "sandbox/echo"
+		}
+		plan = append(plan, cs)
+	}
+	k := w.c.openAndKill(p, plan)
+	if w.rng.IntN(2) == 0 {
+		w.c.start(p)
+	} else {
+		w.c.charges(k.ids(), w.c.ttl+2*time.Second) // an adopter's turn
+		w.c.start(p)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.kills = append(w.kills, k)
+	for _, s := range k.streams {
+		w.requests++
+		if s.status == 200 && s.ended && s.reqID != "" {
+			w.completed = append(w.completed, s.reqID)
+		}
+	}
 }
