@@ -174,6 +174,7 @@ func (c *call) upstreamRequest(body []byte) *fasthttp.Request {
 	for k, v := range c.up.Headers {
 		req.Header.Set(k, v)
 	}
+	req.Header.SetCanonical(hdrAcceptEncodingKey, identity) // metered bytes are plain bytes
 	req.Header.SetCanonical(upstreamIDKey, s2b(c.id))
 	req.SetBodyRaw(body)
 	return req
@@ -181,11 +182,13 @@ func (c *call) upstreamRequest(body []byte) *fasthttp.Request {
 
 // Header names in canonical form, and fixed values, for SetCanonical.
 var (
-	hdrAcceptKey  = []byte("Accept")
-	hdrAuthKey    = []byte("Authorization")
-	upstreamIDKey = []byte(upstreamIDHeader)
-	acceptSSE     = []byte("text/event-stream")
-	acceptJSON    = []byte("application/json")
+	hdrAcceptKey         = []byte("Accept")
+	hdrAuthKey           = []byte("Authorization")
+	hdrAcceptEncodingKey = []byte("Accept-Encoding")
+	identity             = []byte("identity")
+	upstreamIDKey        = []byte(upstreamIDHeader)
+	acceptSSE            = []byte("text/event-stream")
+	acceptJSON           = []byte("application/json")
 )
 
 // checkpointer is a hold that can record what a stream delivered so far,

@@ -158,6 +158,14 @@ func (c *call) whole(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 		c.failAfterUpstream(ctx, err)
 		return
 	}
+	if enc := resp.Header.ContentEncoding(); len(enc) > 0 && !bytes.EqualFold(enc, identity) {
+		// Asked for identity, sent compressed: meter (and pass on) what
+		// the bytes decode to.
+		if body, err = resp.BodyUncompressed(); err != nil {
+			c.failAfterUpstream(ctx, err)
+			return
+		}
+	}
 	var u streamUsage
 	if isJSON(resp.Header.ContentType()) && gjson.ValidBytes(body) {
 		meterWhole(body, &u)

@@ -93,9 +93,14 @@ var (
 	doneData   = []byte("[DONE]")
 )
 
-// eventData returns the payload of an event's first data line, without the
-// field name and one leading space, or nil for comments and events without data.
+// eventData returns an event's data: its data lines' values (without the
+// field name and one leading space) joined by newlines, as the SSE spec has
+// it, or nil for comments and events without data. The usual event has one
+// data line, returned in place; one split over several lines (pretty-printed
+// JSON) is joined into a new slice.
 func eventData(ev []byte) []byte {
+	var first, joined []byte
+	lines := 0
 	for len(ev) > 0 {
 		n := lineEnd(ev)
 		line := ev[:n]
@@ -104,14 +109,27 @@ func eventData(ev []byte) []byte {
 			if len(line) > 0 && line[0] == ' ' {
 				line = line[1:]
 			}
-			return line
+			switch lines++; lines {
+			case 1:
+				first = line
+			case 2:
+				joined = append(append(append(make([]byte, 0, 2*(len(first)+len(line))), first...), '\n'), line...)
+			default:
+				joined = append(append(joined, '\n'), line...)
+			}
 		}
 		if n == len(ev) {
 			break
 		}
+		if ev[n] == '\r' && n+1 < len(ev) && ev[n+1] == '\n' {
+			n++
+		}
 		ev = ev[n+1:]
 	}
-	return nil
+	if lines > 1 {
+		return joined
+	}
+	return first
 }
 
 // lineEnd returns the index of the first '\r' or '\n' in b, or len(b).

@@ -1,6 +1,10 @@
 package dataplane
 
 import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -43,6 +47,10 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 func newStreamBody(c *call, resp *fasthttp.Response, conn net.Conn) *streamBody {
 	sb := &streamBody{c: c, resp: resp, up: resp.BodyStream(), conn: conn}
+	if enc := resp.Header.ContentEncoding(); len(enc) > 0 && !bytes.EqualFold(enc, identity) {
+		// Asked for identity, sent compressed: meter what it decodes to.
+		sb.up = decodedStream(sb.up, enc)
+	}
 	sb.bufp, sb.outBufp = bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
 	sb.buf, sb.outBuf = (*sb.bufp)[:0], (*sb.outBufp)[:0]
 	return sb
@@ -224,4 +232,36 @@ func (sb *streamBody) reachedEOF() bool {
 	var one [1]byte
 	n, err := sb.up.Read(one[:])
 	return n == 0 && err == io.EOF
+}
+
+// decodedStream reads a compressed upstream stream as plain bytes: gzip
+// and deflate as they arrive; any other coding fails the stream (it is
+// never passed on unmetered).
+func decodedStream(r io.Reader, enc []byte) io.Reader {
+	switch {
+	case bytes.EqualFold(enc, []byte("gzip")):
+		return &lazyReader{open: func() (io.Reader, error) { return gzip.NewReader(r) }}
+	case bytes.EqualFold(enc, []byte("deflate")):
+		return flate.NewReader(r)
+	}
+	err := fmt.Errorf("the upstream sent a stream with Content-Encoding %q", enc)
+	return &lazyReader{open: func() (io.Reader, error) { return nil, err }}
+}
+
+// lazyReader opens its reader on the first Read (a gzip header is read
+// from the upstream then, not in the handler).
+type lazyReader struct {
+	open func() (io.Reader, error)
+	r    io.Reader
+	err  error
+}
+
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if l.r == nil && l.err == nil {
+		l.r, l.err = l.open()
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.r.Read(p)
 }
