@@ -546,6 +546,7 @@ func (h *hostile) runRow(t *testing.T, r hostileRow, connID string) {
 		if captured, charged := h.spent(connID); captured != 0 || charged != 0 {
 			t.Errorf("a request refused with %d was charged: captured %v, usage events %v", rep.status, captured, charged)
 		}
+		t.Logf("refused with %d: %.200s", rep.status, rep.body)
 		return
 	}
 
