@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/internal/backoff"
 )
 
 // Invalidate handles a change notification from the listener. It never
@@ -139,6 +140,7 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 	}
 	var states []wattfare.PayerState
 	var err error
+	retry := backoff.Backoff{Initial: 20 * time.Millisecond, Max: 500 * time.Millisecond}
 	for attempt := 0; attempt < 20; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
 		states, err = e.ledger.CheckPayers(ctx, checks)
@@ -149,7 +151,7 @@ func (e *Engine) revalidate(conns []*connState, surrender bool, ev wattfare.Chan
 		select {
 		case <-e.stop:
 			return
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(retry.Next()):
 		}
 	}
 	if err != nil {
