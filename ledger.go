@@ -28,9 +28,22 @@ type Ledger interface {
 	// spool and the batcher resend records byte for byte). An error
 	// wrapping ErrRejected means retrying cannot help.
 	Commit(ctx context.Context, settlements []Settlement, releases []string) error
-	// SweepExpiredLeases releases leases whose expiry passed (those of dead
-	// or cut-off processes), each exactly once, and says how many.
-	SweepExpiredLeases(ctx context.Context) (int, error)
+	// ReleaseProcessLeases releases every open lease of a data-plane process,
+	// expired or not, each exactly once, and says how many. The engine calls
+	// it for a dead process only after that process's spool (its settlements
+	// and the checkpoints of its open streams) has been committed: the
+	// ledger itself never releases a lease because it expired, since the
+	// dead process's spool is charged from those leases (DESIGN.md
+	// invariant 5).
+	ReleaseProcessLeases(ctx context.Context, processID string) (int, error)
+	// AbandonProcess resolves the open leases of a process whose spool is
+	// lost for good (its host is gone): each lease's whole amount is captured
+	// as a usage event of status StatusAbandoned (request id "abandon_" +
+	// the lease id), the conservative choice, and the lease is released. It
+	// returns what it captured. It refuses, with an error wrapping
+	// ErrProcessAlive, a process that renewed a lease within the last lease
+	// TTL (one of its leases has not expired yet).
+	AbandonProcess(ctx context.Context, processID string) (Money, error)
 	// CheckPayers re-reads the status of connections, keys and leases, for
 	// invalidation and for the resync after a listener reconnect.
 	CheckPayers(ctx context.Context, checks []PayerCheck) ([]PayerState, error)
@@ -60,8 +73,24 @@ const EntityLeasePressure = "lease_pressure"
 // record and sets the rejected ones aside instead of retrying for ever.
 var ErrRejected = errors.New("rejected by the ledger")
 
+// ErrProcessAlive marks AbandonProcess's refusal: the process renewed a
+// lease within the last lease TTL, so it may be alive (and its spool with it).
+var ErrProcessAlive = errors.New("the process renewed a lease within its TTL: it may be alive")
+
+// Usage statuses the spend engine and the ledger write themselves (the proxy
+// writes the others).
+const (
+	// StatusInterrupted is a request whose process died while it streamed:
+	// it is charged what its last checkpoint recorded as delivered.
+	StatusInterrupted = "interrupted"
+	// StatusAbandoned is the whole amount of a lease of a process whose
+	// spool an operator marked lost (wattfare spool abandon).
+	StatusAbandoned = "abandoned"
+)
+
 // ReasonLeaseGone is LeaseGrant.Reason when the lease to extend was already
-// released (swept after expiry, or surrendered): the engine takes a new one.
+// released (surrendered, or released after its process was declared dead):
+// the engine takes a new one.
 const ReasonLeaseGone = "lease_gone"
 
 // LeaseRequest asks the ledger for budget. Period is the first instant of
@@ -133,7 +162,7 @@ type Usage struct {
 	UpstreamID       string // e.g. OpenRouter's generation id
 	Endpoint         string // "chat" or "embeddings"
 	Stream           bool
-	Status           string // "ok", "upstream_error", "cut", "client_closed", "revoked", ...
+	Status           string // "ok", "upstream_error", "cut", "client_closed", "revoked", StatusInterrupted, ...
 	PromptTokens     int64
 	CompletionTokens int64
 	CachedTokens     int64

@@ -41,14 +41,6 @@ const maxFreeChunks = 2
 func newBatcher(e *Engine, sp *spool) *batcher {
 	b := &batcher{e: e, sp: sp, kick: make(chan struct{}, 1)}
 	b.idle = sync.NewCond(&b.mu)
-	// Spools of dead processes (and of this process id's previous run) go first.
-	for i := range sp.adopted {
-		b.queue(&sp.adopted[i])
-	}
-	if len(sp.adopted) > 0 {
-		b.signal() // commit them now: their leases may be swept meanwhile
-	}
-	sp.adopted = nil
 	return b
 }
 
@@ -72,10 +64,13 @@ func (b *batcher) queue(s *wattfare.Settlement) {
 	b.queued++
 }
 
-// settle spools s and queues it for the next batch.
-func (b *batcher) settle(s wattfare.Settlement) {
+// settle spools s and queues it for the next batch. It reports whether s
+// reached the spool: after Close it does not (the caller then keeps the
+// request's checkpoint, which the next start or an adopter charges).
+func (b *batcher) settle(s wattfare.Settlement) bool {
 	b.mu.Lock()
-	if err := b.sp.append(&s); err != nil {
+	err := b.sp.append(&s)
+	if err != nil {
 		b.e.log.Error("spool settlement", "request", s.RequestID, "err", err)
 	}
 	b.queue(&s)
@@ -84,6 +79,7 @@ func (b *batcher) settle(s wattfare.Settlement) {
 	if n == 1 || n >= b.e.cfg.BatchSize {
 		b.signal()
 	}
+	return err == nil
 }
 
 // release queues a lease release; it commits after the settlements queued
@@ -311,7 +307,8 @@ func (b *batcher) reject(r *wattfare.Settlement, err error) {
 }
 
 // drain commits everything until nothing is left or ctx ends, then closes
-// the spool (removing it when empty).
+// the spool's segments (deleting them when empty). The directory's lock is
+// the engine's to drop, after the stream checkpoints.
 func (b *batcher) drain(ctx context.Context) error {
 	var err error
 	for {
@@ -333,9 +330,7 @@ func (b *batcher) drain(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	empty := b.queued == 0 && len(b.releases) == 0
-	if cerr := b.sp.close(empty); cerr != nil && err == nil {
-		err = cerr
-	}
+	b.sp.close(empty)
 	if err == nil && !empty {
 		err = ctx.Err()
 	}

@@ -27,7 +27,10 @@ func (m *memLedger) Commit(ctx context.Context, ss []wattfare.Settlement, rel []
 	m.settled.Add(int64(len(ss)))
 	return nil
 }
-func (m *memLedger) SweepExpiredLeases(context.Context) (int, error) { return 0, nil }
+func (m *memLedger) ReleaseProcessLeases(context.Context, string) (int, error) { return 0, nil }
+func (m *memLedger) AbandonProcess(context.Context, string) (wattfare.Money, error) {
+	return 0, nil
+}
 func (m *memLedger) CheckPayers(ctx context.Context, c []wattfare.PayerCheck) ([]wattfare.PayerState, error) {
 	return make([]wattfare.PayerState, len(c)), nil
 }

@@ -16,8 +16,10 @@ import (
 type Config struct {
 	// ProcessID names this data-plane process in leases and names its spool
 	// directory; a process restarted with the same id replays its own spool
-	// at once. Default: hostname-pid-random (a
-	// dead process's spool is then adopted by whichever process starts next).
+	// at once (and grants itself no lease until that is committed). It must
+	// be unique across hosts. Default: hostname-pid-random (a dead
+	// process's spool is then adopted by another process on the host, within
+	// AdoptInterval).
 	ProcessID string
 	// LeaseTTL is how long a lease lives without renewal: a process that
 	// dies or loses Postgres stops admitting on it after this, and a revoke
@@ -53,9 +55,13 @@ type Config struct {
 	// IdleAfter returns a lease with no open hold that served nothing for
 	// this long. Default 2 s.
 	IdleAfter time.Duration
-	// SweepInterval is how often this process sweeps expired leases of dead
-	// processes. Default LeaseTTL / 2; negative disables.
-	SweepInterval time.Duration
+	// AdoptInterval is how often this process looks for the spool
+	// directories of dead processes under SpoolDir (their lock is free) and
+	// adopts them: it charges their settlements and stream checkpoints, then
+	// releases their leases (adopt.go). Default LeaseTTL / 2; negative
+	// disables (a dead process's leases then stay held until its spool is
+	// replayed by a restart or it is abandoned).
+	AdoptInterval time.Duration
 	// GrantTimeout bounds one synchronous ledger call on the admission path.
 	// Default 2 s.
 	GrantTimeout time.Duration
@@ -104,8 +110,8 @@ func (c *Config) setDefaults() error {
 	if c.IdleAfter <= 0 {
 		c.IdleAfter = 2 * time.Second
 	}
-	if c.SweepInterval == 0 {
-		c.SweepInterval = c.LeaseTTL / 2
+	if c.AdoptInterval == 0 {
+		c.AdoptInterval = c.LeaseTTL / 2
 	}
 	if c.GrantTimeout <= 0 {
 		c.GrantTimeout = 2 * time.Second

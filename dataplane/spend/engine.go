@@ -28,6 +28,10 @@ type Engine struct {
 	closing   map[*lease]struct{} // closed leases not yet queued for release
 
 	batch *batcher
+	slots *slots // checkpoints of open streams
+
+	adoptMu   sync.Mutex    // one adoption pass at a time
+	recovered chan struct{} // closed once the previous run of this process id is recovered
 
 	events   chan wattfare.ChangeEvent
 	resync   chan struct{}
@@ -38,35 +42,51 @@ type Engine struct {
 	once     sync.Once
 }
 
-// New starts an engine: it adopts and replays spools left by dead processes
-// (and by a previous run of this process id), then starts the batcher, the
-// lease maintenance and the sweeper.
+// New starts an engine: it opens this process's spool and stream
+// checkpoints, starts the batcher and the lease maintenance, and starts
+// recovering the spool directories of dead runs: its own id's previous run
+// first (no lease is granted until that is done: see recoverOwn), and every
+// AdoptInterval those of dead processes on the host (adopt.go).
 func New(cfg Config, ledger wattfare.Ledger) (*Engine, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:     cfg,
-		ledger:  ledger,
-		log:     cfg.Logger.With("component", "spend", "process", cfg.ProcessID),
-		base:    time.Now(),
-		closing: map[*lease]struct{}{},
-		events:  make(chan wattfare.ChangeEvent, 4096),
-		resync:  make(chan struct{}, 1),
-		stop:    make(chan struct{}),
+		cfg:       cfg,
+		ledger:    ledger,
+		log:       cfg.Logger.With("component", "spend", "process", cfg.ProcessID),
+		base:      time.Now(),
+		closing:   map[*lease]struct{}{},
+		events:    make(chan wattfare.ChangeEvent, 4096),
+		resync:    make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		recovered: make(chan struct{}),
 	}
-	sp, err := openSpool(cfg.SpoolDir, cfg.ProcessID, e.log)
+	sp, old, err := openSpool(cfg.SpoolDir, cfg.ProcessID, e.log)
 	if err != nil {
 		return nil, err
 	}
+	if e.slots, err = openSlots(sp.dir, e.log); err != nil {
+		sp.close(false)
+		sp.unlock()
+		return nil, err
+	}
 	e.batch = newBatcher(e, sp)
+	if len(old) > 0 {
+		e.ledger = &gatedLedger{Ledger: ledger, ready: e.recovered}
+		own := &recovery{processID: cfg.ProcessID, dir: sp.dir, files: old}
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.recoverOwn(own) }()
+	} else {
+		close(e.recovered)
+	}
 	e.wg.Add(3)
 	go func() { defer e.wg.Done(); e.batch.run(e.stop) }()
 	go func() { defer e.wg.Done(); e.maintain() }()
 	go func() { defer e.wg.Done(); e.invalidations() }()
-	if cfg.SweepInterval > 0 {
+	if cfg.AdoptInterval > 0 {
 		e.wg.Add(1)
-		go func() { defer e.wg.Done(); e.sweepLoop() }()
+		go func() { defer e.wg.Done(); e.adoptLoop() }()
 	}
 	return e, nil
 }
@@ -74,25 +94,6 @@ func New(cfg Config, ledger wattfare.Ledger) (*Engine, error) {
 // mono returns the monotonic time since the engine started, in nanoseconds:
 // lease deadlines are kept on it so that wall-clock jumps cannot stretch them.
 func (e *Engine) mono() int64 { return int64(time.Since(e.base)) }
-
-func (e *Engine) sweepLoop() {
-	t := time.NewTicker(e.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), e.cfg.GrantTimeout)
-			if n, err := e.ledger.SweepExpiredLeases(ctx); err != nil {
-				e.log.Debug("sweep leases", "err", err)
-			} else if n > 0 {
-				e.log.Info("swept expired leases", "count", n)
-			}
-			cancel()
-		}
-	}
-}
 
 // maintain extends leases in use before they expire, returns idle ones and
 // leases of past periods, and releases surrendered leases whose holds did
@@ -150,8 +151,10 @@ func (e *Engine) maintain() {
 }
 
 // Close stops admitting, waits (until ctx ends) for open holds to settle,
-// commits every settlement, returns every lease and leaves an empty spool.
-// Settlements after Close are only spooled, for the next start to replay.
+// commits every settlement, returns every lease and leaves no spool
+// directory. A hold still open when ctx ends keeps its checkpoint on disk
+// (with its final figures if it settles after Close), for the next start or
+// an adopter to charge.
 func (e *Engine) Close(ctx context.Context) error {
 	e.once.Do(func() {
 		e.closed.Store(true)
@@ -189,6 +192,10 @@ func (e *Engine) Close(ctx context.Context) error {
 		close(e.stop)
 		e.wg.Wait()
 		e.closeErr = e.batch.drain(ctx)
+		e.slots.close()
+		if err := e.batch.sp.unlock(); err != nil && e.closeErr == nil {
+			e.closeErr = err
+		}
 	})
 	return e.closeErr
 }

@@ -426,7 +426,7 @@ func TestKillAfterAdmissionBeforeSettlement(t *testing.T) {
 	// A commit that never lands stands for a kill between the spool write
 	// and the batch commit.
 	ledger := &stalledLedger{Ledger: postgres.NewLedger(v.pool)}
-	dead, err := spend.New(spend.Config{SpoolDir: v.spool, Logger: quiet, LeaseTTL: time.Second, ProcessID: "victim"}, ledger)
+	dead, err := spend.New(spend.Config{SpoolDir: v.spool, Logger: quiet, LeaseTTL: time.Second, ProcessID: "victim", AdoptInterval: -1}, ledger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,31 +447,24 @@ func TestKillAfterAdmissionBeforeSettlement(t *testing.T) {
 	dead.Crash()
 	v.check()
 
-	// A new process adopts the spool and charges it; the sweeper resolves
-	// the dead process's lease once it expires.
-	survivor := v.engine(func(c *spend.Config) { c.SweepInterval = -1 })
-	deadline := time.Now().Add(10 * time.Second)
-	for v.captured(f, wattfare.PeriodStart(time.Now())) != 30*wattfare.Cent {
-		if time.Now().After(deadline) {
-			t.Fatalf("spooled settlement not replayed: captured %s", v.captured(f, wattfare.PeriodStart(time.Now())))
-		}
-		time.Sleep(20 * time.Millisecond)
+	// A running process adopts the dead one's spool: it charges the spooled
+	// settlement from the dead process's lease, which held it all along,
+	// then releases that lease, then deletes the spool.
+	survivor := v.engine(func(c *spend.Config) { c.AdoptInterval = -1 })
+	if n := survivor.Adopt(context.Background()); n != 1 {
+		t.Fatalf("adopted %d spools, want 1", n)
 	}
-	v.check()
-	swept := 0
-	for swept == 0 {
-		n, err := survivor.Sweep(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		swept += n
-		if time.Now().After(deadline) {
-			t.Fatal("the dead process's lease was never swept")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if got := v.captured(f, wattfare.PeriodStart(time.Now())); got != 30*wattfare.Cent {
+		t.Fatalf("spooled settlement not replayed: captured %s", got)
 	}
-	if n, _ := survivor.Sweep(context.Background()); n != 0 {
-		t.Fatalf("a second sweep released %d leases again", n)
+	if n := v.openLeases("victim"); n != 0 {
+		t.Fatalf("%d leases of the dead process still open after its spool was adopted", n)
+	}
+	if _, err := os.Stat(filepath.Join(v.spool, "victim")); !os.IsNotExist(err) {
+		t.Fatalf("the adopted spool directory is still there: %v", err)
+	}
+	if n := survivor.Adopt(context.Background()); n != 0 {
+		t.Fatalf("a second pass adopted %d spools", n)
 	}
 	v.check()
 
@@ -484,14 +477,28 @@ func TestKillAfterAdmissionBeforeSettlement(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	again := v.engine(nil)
+	again := v.engine(func(c *spend.Config) { c.AdoptInterval = -1 })
+	if n := again.Adopt(context.Background()); n != 1 {
+		t.Fatalf("adopted %d spools, want 1", n)
+	}
 	v.quiesce(survivor, again)
 	if got := v.captured(f, wattfare.PeriodStart(time.Now())); got != 30*wattfare.Cent {
 		t.Fatalf("captured %s after a second replay, want 0.30 once", got)
 	}
-	if left, _ := filepath.Glob(filepath.Join(v.spool, "*", "*.spool")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(v.spool, "*", "*")); len(left) != 0 {
 		t.Fatalf("spool files left after replay: %v", left)
 	}
+}
+
+// openLeases counts the unreleased leases of a process.
+func (v *env) openLeases(processID string) int {
+	v.t.Helper()
+	var n int
+	if err := v.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM leases WHERE process_id = $1 AND released_at IS NULL`, processID).Scan(&n); err != nil {
+		v.t.Fatal(err)
+	}
+	return n
 }
 
 // stalledLedger passes through until stall, then never commits.
@@ -657,9 +664,6 @@ func TestLedgerUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := postgres.NewLedger(v.pool).SweepExpiredLeases(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := invariants.CheckQuiet(ctx, v.pool); err != nil {

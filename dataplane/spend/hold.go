@@ -21,6 +21,39 @@ type Hold struct {
 	at        time.Time
 	amount    wattfare.Money
 	state     atomic.Uint32 // 0 open, 1 settled or released
+
+	// The request's checkpoint slot (checkpoint.go), claimed on its first
+	// Checkpoint; nil before, or when none could be had.
+	slot  *slotHdr
+	slotN int32
+}
+
+// Checkpoint records what the request has delivered so far: u.Cost is its
+// cost so far, with the tokens counted so far, and u's model, upstream and
+// endpoint name the request. Call it (from the request's goroutine, like
+// Settle) as bytes leave for the client, at least every 250 ms while a
+// stream runs: when the process is killed, the request is charged its last
+// checkpoint (as a settlement of status wattfare.StatusInterrupted) by the
+// next start or by another process on the host adopting the dead process's
+// spool, before the dead process's leases are released. Settle supersedes
+// the checkpoint; nothing is charged twice.
+//
+// The first call claims a slot in a shared memory-mapped file; every later
+// one is a handful of plain stores into it: no system call, no allocation,
+// no lock (BenchmarkCheckpoint).
+func (h *Hold) Checkpoint(u *wattfare.Usage) {
+	s := h.slot
+	if s == nil {
+		if h.slotN < 0 || h.state.Load() != 0 {
+			return
+		}
+		s, h.slotN = h.e.slots.claim(h, u, 0)
+		if s == nil {
+			return
+		}
+		h.slot = s
+	}
+	s.set(u, h.amount)
 }
 
 // Amount returns what is currently held for this request.
@@ -123,6 +156,9 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 	cs.addHeld(-h.amount) // nh counted the whole new amount
 	h.lease = nh.lease
 	h.amount = to
+	if h.slot != nil {
+		e.slots.move(h) // the checkpoint must name the lease that now holds for it
+	}
 	return true
 }
 
@@ -148,11 +184,23 @@ func (h *Hold) Settle(u wattfare.Usage) {
 		l.avail.Add(int64(h.amount - u.Cost))
 	}
 	p := &h.payer
-	h.e.batch.settle(wattfare.Settlement{
+	spooled := h.e.batch.settle(wattfare.Settlement{
 		RequestID: h.requestID, At: h.at, LeaseID: l.id, FromLease: from,
 		ConnectionID: p.ConnectionID, AccountID: p.AccountID, AppID: p.AppID, AppUserID: p.AppUserID,
 		KeyID: p.KeyID, Mode: p.Mode, Usage: u,
 	})
+	if s := h.slot; s != nil {
+		// The final record is in the spool: the checkpoint goes. (A crash
+		// in between leaves both; recovery charges the record.) When the
+		// spool is closed (after Close), the checkpoint stays, with the
+		// final figures, for the next start or an adopter to charge.
+		if spooled {
+			h.e.slots.free(s, h.slotN)
+		} else {
+			s.set(&u, h.amount)
+		}
+		h.slot = nil
+	}
 	// Queued before the hold stops counting: a Budget read in between
 	// counts the charge twice for a moment, never not at all.
 	h.cs.addHeld(-h.amount)
@@ -165,6 +213,10 @@ func (h *Hold) Settle(u wattfare.Usage) {
 func (h *Hold) Release() {
 	if !h.state.CompareAndSwap(0, 1) {
 		return
+	}
+	if s := h.slot; s != nil {
+		h.e.slots.free(s, h.slotN)
+		h.slot = nil
 	}
 	h.lease.avail.Add(int64(h.amount))
 	h.cs.addHeld(-h.amount)

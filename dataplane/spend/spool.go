@@ -26,9 +26,12 @@ import (
 // segments per batch and deletes a segment once all its records committed.
 // A segment is preallocated and zero-filled; a zero length ends its records.
 //
-// Layout: <dir>/<process id>/{lock, seg-<n>.spool}. A process holds an
-// exclusive flock on its lock file; on start, every directory whose lock is
-// free belongs to a dead process and its segments are adopted and replayed.
+// Layout: <dir>/<process id>/{lock, seg-<n>.spool, streams-<n>} (streams:
+// the checkpoints of open streams, checkpoint.go). A process holds an
+// exclusive flock on its lock file for as long as it lives; a directory
+// whose lock is free belongs to a dead process, and any live process on the
+// host adopts it (adopt.go): it commits the records and checkpoints, then
+// releases the dead process's leases, then deletes the directory.
 type spool struct {
 	dir     string
 	lock    *os.File
@@ -49,41 +52,55 @@ type spool struct {
 	mapped map[string]*segment
 	free   []*segment
 
-	kept    []string // segments waiting for a retried commit
-	adopted []wattfare.Settlement
-	orphans []string            // adopted files to delete once their records commit
-	locks   map[string]*os.File // adopted directories' lock files, by lock path
+	kept []string // segments waiting for a retried commit
 }
 
 const spoolMagic = 0x57465331 // "WFS1"
 
-func openSpool(base, processID string, log *slog.Logger) (*spool, error) {
+// lockWait bounds how long a starting process waits for its spool
+// directory's lock: another live process may be adopting a dead run of the
+// same process id (it holds the lock until it has committed that run's
+// records and deleted its files).
+const lockWait = 10 * time.Second
+
+// openSpool creates and locks the process's spool directory. It returns the
+// files a previous run of the same process id left there (segments and
+// stream checkpoints): the caller recovers them (adopt.go) and deletes them.
+func openSpool(base, processID string, log *slog.Logger) (*spool, []string, error) {
 	dir := filepath.Join(base, processID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+	var lock *os.File
+	for deadline := time.Now().Add(lockWait); ; {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("spool: %w", err)
+		}
+		var err error
+		if lock, err = lockDir(dir); err != nil {
+			return nil, nil, fmt.Errorf("spool %s: %w", dir, err)
+		}
+		if lock != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("spool %s: another live process uses process id %q", dir, processID)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	lock, err := lockDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("spool %s: %w", dir, err)
-	}
-	if lock == nil {
-		return nil, fmt.Errorf("spool %s: another live process uses process id %q", dir, processID)
-	}
-	s := &spool{dir: dir, lock: lock, log: log, locks: map[string]*os.File{}, mapped: map[string]*segment{}}
-	s.seq = s.adopt(dir)
-	s.adoptDead(base)
+	s := &spool{dir: dir, lock: lock, log: log, mapped: map[string]*segment{}}
+	old, last := runFiles(dir)
+	s.seq = last
 	if err := s.open(); err != nil {
-		return nil, err
+		lock.Close()
+		return nil, nil, err
 	}
-	if len(s.adopted) > 0 {
-		log.Info("replaying spooled settlements", "count", len(s.adopted))
-	}
-	return s, nil
+	return s, old, nil
 }
 
-// lockDir takes the directory's lock without waiting; nil when it is held.
+// lockDir takes the directory's lock without waiting; nil when it is held
+// (or when the lock file was deleted under us by the process that held it:
+// the caller tries again).
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	path := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +110,14 @@ func lockDir(dir string) (*os.File, error) {
 			return nil, nil
 		}
 		return nil, err
+	}
+	// An adopter deletes a dead process's lock file while it holds the
+	// lock: a lock taken on the deleted file locks nothing.
+	held, err1 := f.Stat()
+	named, err2 := os.Stat(path)
+	if err1 != nil || err2 != nil || !os.SameFile(held, named) {
+		f.Close()
+		return nil, nil
 	}
 	return f, nil
 }
@@ -113,44 +138,11 @@ func segNum(path string) int {
 	return n
 }
 
-// adopt reads the records of dir's segments for replay and marks the
-// segments for deletion once those records commit. It returns the highest
-// segment number.
-func (s *spool) adopt(dir string) int {
-	names, last := segments(dir)
-	for _, n := range names {
-		recs, err := readSegment(n)
-		if err != nil {
-			s.log.Warn("spool segment ends with a torn record", "file", n, "err", err)
-		}
-		s.adopted = append(s.adopted, recs...)
-		s.orphans = append(s.orphans, n)
-	}
-	return last
-}
-
-func (s *spool) adoptDead(base string) {
-	entries, err := os.ReadDir(base)
-	if err != nil {
-		return
-	}
-	for _, ent := range entries {
-		if !ent.IsDir() {
-			continue
-		}
-		dir := filepath.Join(base, ent.Name())
-		if dir == s.dir {
-			continue
-		}
-		lock, err := lockDir(dir)
-		if err != nil || lock == nil {
-			continue
-		}
-		s.adopt(dir)
-		lockPath := filepath.Join(dir, "lock")
-		s.locks[lockPath] = lock
-		s.orphans = append(s.orphans, lockPath, dir)
-	}
+// runFiles lists the segments and stream checkpoint files in dir, and the
+// highest segment number among them.
+func runFiles(dir string) ([]string, int) {
+	segs, last := segments(dir)
+	return append(segs, slotFiles(dir)...), last
 }
 
 // segmentSize is the preallocated size of a spool segment.
@@ -276,9 +268,8 @@ func (s *spool) append(r *wattfare.Settlement) error {
 // rotate starts a new segment and returns every segment whose records are
 // now all in the batch being committed.
 func (s *spool) rotate() ([]string, error) {
-	segs := append(s.kept, s.orphans...)
-	segs = append(segs, s.full...)
-	s.kept, s.orphans, s.full = nil, nil, nil
+	segs := append(s.kept, s.full...)
+	s.kept, s.full = nil, nil
 	if s.cur == nil || s.curN == 0 {
 		return segs, nil
 	}
@@ -299,17 +290,14 @@ func (s *spool) remove(segs []string) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("remove spool file", "file", p, "err", err)
 		}
-		if f, ok := s.locks[p]; ok {
-			f.Close()
-			delete(s.locks, p)
-		}
 	}
 }
 
-// close closes the spool; when empty, it removes the process's directory.
-func (s *spool) close(empty bool) error {
+// close closes the spool's segments; when empty (every record committed),
+// it deletes them. The lock stays held until unlock.
+func (s *spool) close(empty bool) {
 	if s.cur == nil {
-		return nil
+		return
 	}
 	s.unmap()
 	for p, seg := range s.mapped {
@@ -325,13 +313,31 @@ func (s *spool) close(empty bool) error {
 		s.remove(s.full)
 		s.kept, s.full = nil, nil
 		os.Remove(s.curName)
-		os.Remove(filepath.Join(s.dir, "lock"))
-		os.Remove(s.dir)
 	}
-	for _, f := range s.locks {
-		f.Close()
+}
+
+// unlock drops the directory's lock, first removing the directory when
+// nothing but the lock is left in it (a directory with files left in it is
+// adopted by the next process, once the lock is free).
+func (s *spool) unlock() error {
+	if s.lock == nil {
+		return nil
 	}
-	return s.lock.Close()
+	removeIfOnlyLock(s.dir)
+	err := s.lock.Close()
+	s.lock = nil
+	return err
+}
+
+// removeIfOnlyLock removes dir when its lock file is all it holds; the
+// caller holds that lock.
+func removeIfOnlyLock(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 || ents[0].Name() != "lock" {
+		return
+	}
+	os.Remove(filepath.Join(dir, "lock"))
+	os.Remove(dir)
 }
 
 func appendString(b []byte, s string) []byte {
