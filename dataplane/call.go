@@ -139,8 +139,12 @@ func (c *call) usage(u *streamUsage, status string) wattfare.Usage {
 // beyond that only as far as the cap and the wallet allow; the ledger keeps
 // the true cost beside what was charged (an overrun is visible, never
 // hidden). It reports whether the hold covered the cost (false: the cost
-// passed what the budget had left).
-func (c *call) settle(u *streamUsage, status string) bool {
+// passed what the budget had left). When it did not and withheld is set
+// (a whole answer, which the caller then does not pass on), the usage is
+// recorded with that status instead.
+func (c *call) settle(u *streamUsage, status string) bool { return c.settleOr(u, status, "") }
+
+func (c *call) settleOr(u *streamUsage, status, withheld string) bool {
 	if c.resolved {
 		return true
 	}
@@ -149,6 +153,9 @@ func (c *call) settle(u *streamUsage, status string) bool {
 	usage := c.usage(u, status)
 	usage.Duration = c.settledAt.Sub(c.start)
 	covered := usage.Cost <= c.hold.Amount() || c.hold.Grow(usage.Cost)
+	if !covered && withheld != "" {
+		usage.Status = withheld
+	}
 	c.hold.Settle(usage)
 	return covered
 }

@@ -172,7 +172,7 @@ func (c *call) whole(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 	} else {
 		u.Counted = int64(len(body))
 	}
-	if !c.settle(&u, "ok") {
+	if !c.settleOr(&u, "ok", "withheld") {
 		c.finish()
 		c.s.fail(ctx, wattfare.Errorf(wattfare.ECapReached, "the model's answer cost more than the budget left"), 0)
 		return

@@ -584,6 +584,11 @@ func (h *hostile) runRow(t *testing.T, r hostileRow, connID string) {
 		t.Errorf("delivered %v (%d prompt, %d completion, %d hidden reasoning tokens; status %d) > charged %v + one token %v: usage event %+v; %s; %s",
 			delivered, prompt, tokens, hidden, rep.status, u.Charged, oneToken, u, upstreamRead(), tail())
 	}
+	if ok && rep.status == 402 && seen && u.Status != "withheld" && u.Status != "cut" {
+		// The upstream answered but the answer cost more than the budget
+		// left: it was withheld, and the usage event must say so.
+		t.Errorf("a reply withheld with 402 is recorded as %q, not \"withheld\"", u.Status)
+	}
 	captured, charged := h.spent(connID)
 	if captured > r.cap || charged > r.cap {
 		t.Errorf("spent over the cap %v: captured %v, usage events charge %v", r.cap, captured, charged)
