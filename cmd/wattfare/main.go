@@ -6,6 +6,7 @@
 //	wattfare data      the data plane (OpenAI-compatible proxy)
 //	wattfare migrate   apply database migrations
 //	wattfare sandbox   the deterministic sandbox model server, standalone
+//	wattfare spool     list processes holding leases; abandon one whose spool is lost
 //
 // Each subcommand lives in its own file and registers itself in init.
 package main
