@@ -116,28 +116,6 @@ func (l *Ledger) Commit(ctx context.Context, ss []wattfare.Settlement, releases 
 	return nil
 }
 
-// SweepExpiredLeases releases leases whose expiry passed, each exactly
-// once, and says how many.
-func (l *Ledger) SweepExpiredLeases(ctx context.Context) (int, error) {
-	const batch = 500
-	total := 0
-	for {
-		var n int64
-		err := retry(ctx, func() error {
-			var err error
-			n, err = queries.SweepExpiredLeases(ctx, l.db, batch)
-			return err
-		})
-		if err != nil {
-			return total, fmt.Errorf("sweep leases: %w", interpretError(err))
-		}
-		total += int(n)
-		if n < batch {
-			return total, nil
-		}
-	}
-}
-
 // CheckPayers implements wattfare.Ledger.
 func (l *Ledger) CheckPayers(ctx context.Context, checks []wattfare.PayerCheck) ([]wattfare.PayerState, error) {
 	arg := sqlc.CheckPayersParams{

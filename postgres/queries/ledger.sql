@@ -1,7 +1,3 @@
--- name: SweepExpiredLeases :one
--- How many expired leases one sweep released: at most @lim.
-SELECT count(*) FROM wattfare_lease_sweep(@lim::integer);
-
 -- name: ShrinkLease :one
 SELECT wattfare_lease_shrink(@lease_id::text, @amount::bigint)::bigint AS given_back;
 

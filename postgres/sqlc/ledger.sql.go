@@ -128,15 +128,3 @@ func (q *Queries) ShrinkLease(ctx context.Context, db DBTX, arg ShrinkLeaseParam
 	err := row.Scan(&given_back)
 	return given_back, err
 }
-
-const sweepExpiredLeases = `-- name: SweepExpiredLeases :one
-SELECT count(*) FROM wattfare_lease_sweep($1::integer)
-`
-
-// How many expired leases one sweep released: at most @lim.
-func (q *Queries) SweepExpiredLeases(ctx context.Context, db DBTX, lim int32) (int64, error) {
-	row := db.QueryRow(ctx, sweepExpiredLeases, lim)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
