@@ -13,11 +13,11 @@ import (
 
 // benchDB migrates the bench database and seeds one account, app, test key
 // and connection, returning the database's URL and the secret key. With
-// dbURL empty it recreates database wattfare_bench on the server of
-// DATABASE_URL.
-func benchDB(ctx context.Context, dbURL string) (string, string, error) {
+// dbURL empty it recreates database wattfare_bench on the Postgres server
+// that server names.
+func benchDB(ctx context.Context, dbURL, server string) (string, string, error) {
 	if dbURL == "" {
-		base := postgres.URLFromEnv()
+		base := server // a URL of any database on the server
 		i := strings.LastIndex(base, "/")
 		q := ""
 		if j := strings.IndexByte(base[i:], '?'); j >= 0 {

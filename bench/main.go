@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/wattfare/wattfare/postgres"
 )
 
 func main() {
@@ -42,19 +44,24 @@ func main() {
 	dur := flag.Duration("duration", 8*time.Second, "length of each closed-loop phase (split between the two proxies in the order ABBA)")
 	dbURL := flag.String("db", "", "Postgres URL of the bench database (default: DATABASE_URL's server, database wattfare_bench)")
 	flag.Parse()
+	server := os.Getenv("DATABASE_URL")
+	if server == "" {
+		server = postgres.DefaultURL
+	}
 	profile := os.Getenv("WATTFARE_BENCH_PROFILE")
-	if err := run(*wf, *out, *dur, *dbURL, profile); err != nil {
+	if err := run(*wf, *out, *dur, *dbURL, server, profile); err != nil {
 		log.Fatal(err)
 	}
 }
 
 // run starts the mock upstream, the reference and the data plane, measures
-// them phase by phase and writes the report to stdout and outPath. With
+// them phase by phase and writes the report to stdout and outPath. The
+// bench database is dbURL, or wattfare_bench on server's Postgres. With
 // profile set it saves a CPU profile of the data plane there.
-func run(wfBin, outPath string, dur time.Duration, dbURL, profile string) error {
+func run(wfBin, outPath string, dur time.Duration, dbURL, server, profile string) error {
 	ctx := context.Background()
 	f := &figures{began: time.Now(), cpus: runtime.NumCPU(), dur: dur}
-	dbURL, key, err := benchDB(ctx, dbURL)
+	dbURL, key, err := benchDB(ctx, dbURL, server)
 	if err != nil {
 		return fmt.Errorf("bench database: %w", err)
 	}
