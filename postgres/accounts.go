@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -42,16 +41,8 @@ type Accounts struct {
 	DB *pgxpool.Pool
 }
 
-const accountColumns = `id, email, display_name, is_admin, created_at`
-
 func accountFrom(a sqlc.Account) Account {
 	return Account{ID: a.ID, Email: a.Email, DisplayName: a.DisplayName, IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt}
-}
-
-func scanAccount(row pgx.Row) (Account, error) {
-	var a Account
-	err := row.Scan(&a.ID, &a.Email, &a.DisplayName, &a.IsAdmin, &a.CreatedAt)
-	return a, err
 }
 
 // SignUp creates an account with its two wallets: the test wallet funded
@@ -79,13 +70,12 @@ func (s *Accounts) SignUp(ctx context.Context, email, password, displayName stri
 		row, err := queries.InsertAccount(ctx, tx, sqlc.InsertAccountParams{
 			ID: wattfare.NewID("acct_"), Email: email, PasswordHash: hash, DisplayName: displayName,
 		})
-		a = accountFrom(row)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return &wattfare.Error{Code: wattfare.ECONFLICT, Field: "email", Message: "an account with this email already exists"}
-		}
 		if err != nil {
-			return fmt.Errorf("insert account: %w", err)
+			// No row: ON CONFLICT (email) DO NOTHING.
+			taken := &wattfare.Error{Code: wattfare.ECONFLICT, Field: "email", Message: "an account with this email already exists"}
+			return fmt.Errorf("insert account: %w", interpretError(err, taken))
 		}
+		a = accountFrom(row)
 		if err := queries.CreateWallets(ctx, tx, a.ID); err != nil {
 			return fmt.Errorf("create wallets: %w", err)
 		}
@@ -104,12 +94,12 @@ func (s *Accounts) Authenticate(ctx context.Context, email, password string) (Ac
 		return Account{}, fail
 	}
 	row, err := queries.AccountByEmail(ctx, s.DB, email)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if isNotFound(err) {
 		verifyPassword(dummyHash(), password)
 		return Account{}, fail
 	}
 	if err != nil {
-		return Account{}, fmt.Errorf("look up account: %w", err)
+		return Account{}, fmt.Errorf("look up account: %w", interpretError(err))
 	}
 	if !verifyPassword(row.PasswordHash, password) {
 		return Account{}, fail
@@ -129,13 +119,16 @@ func (s *Accounts) EnsureAccount(ctx context.Context, email, password, displayNa
 	if err == nil {
 		return accountFrom(row), nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return Account{}, fmt.Errorf("look up account: %w", err)
+	if !isNotFound(err) {
+		return Account{}, fmt.Errorf("look up account: %w", interpretError(err))
 	}
 	a, err := s.SignUp(ctx, email, password, displayName)
 	if wattfare.ErrorCode(err) == wattfare.ECONFLICT { // created meanwhile
 		row, err := queries.AccountByEmail(ctx, s.DB, email)
-		return accountFrom(row), err
+		if err != nil {
+			return Account{}, fmt.Errorf("look up account: %w", interpretError(err))
+		}
+		return accountFrom(row), nil
 	}
 	return a, err
 }
@@ -164,8 +157,14 @@ func (s *Accounts) ByIDs(ctx context.Context, ids []string) ([]*Account, error) 
 
 // List returns every account, newest first, for admins.
 func (s *Accounts) List(ctx context.Context, p Page) (Paged[Account], error) {
-	return listPage(ctx, s.DB, p, `SELECT `+accountColumns+` FROM accounts WHERE true`, "created_at", "id", nil, scanAccount,
-		func(a Account) cursorKey { return cursorKey{a.CreatedAt, a.ID} })
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]Account, error) {
+		rows, err := queries.AccountsPage(ctx, s.DB, sqlc.AccountsPageParams{AfterAt: after.at(), AfterID: after.id(), Lim: limit})
+		out := make([]Account, len(rows))
+		for i, r := range rows {
+			out[i] = accountFrom(r)
+		}
+		return out, interpretError(err)
+	}, func(a Account) cursorKey { return cursorKey{a.CreatedAt, a.ID} })
 }
 
 // Sessions.
@@ -201,7 +200,7 @@ func (s *Accounts) SessionAccount(ctx context.Context, token string) (Account, e
 		return Account{}, wattfare.Errorf(wattfare.EUNAUTHENTICATED, "not signed in")
 	}
 	row, err := queries.DashboardSessionAccount(ctx, s.DB, sessionHash(token))
-	if errors.Is(err, pgx.ErrNoRows) {
+	if isNotFound(err) {
 		// An expired session is deleted the first time it is presented.
 		if err := queries.DeleteExpiredSession(ctx, s.DB, sessionHash(token)); err != nil {
 			return Account{}, fmt.Errorf("delete expired session: %w", err)
@@ -209,7 +208,7 @@ func (s *Accounts) SessionAccount(ctx context.Context, token string) (Account, e
 		return Account{}, wattfare.Errorf(wattfare.EUNAUTHENTICATED, "not signed in")
 	}
 	if err != nil {
-		return Account{}, fmt.Errorf("look up session: %w", err)
+		return Account{}, fmt.Errorf("look up session: %w", interpretError(err))
 	}
 	return accountFrom(row), nil
 }

@@ -1,15 +1,12 @@
 package postgres
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/wattfare/wattfare"
 )
@@ -88,43 +85,6 @@ func (p Page) limit() (int, error) {
 		return 0, wattfare.InvalidField("first", "must be between 1 and %d", MaxPageSize)
 	}
 	return p.First, nil
-}
-
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-// listPage runs query (which must end inside a WHERE clause) with a keyset
-// condition on (tsCol, idCol) appended, newest first, and returns one page.
-func listPage[T any](ctx context.Context, db querier, p Page, query, tsCol, idCol string, args []any,
-	scan func(pgx.Row) (T, error), key func(T) cursorKey) (Paged[T], error) {
-	var out Paged[T]
-	n, err := p.limit()
-	if err != nil {
-		return out, err
-	}
-	after, err := decodeCursor(p.After)
-	if err != nil {
-		return out, err
-	}
-	var at *time.Time
-	var id *string
-	if after != nil {
-		at, id = &after.At, &after.ID
-	}
-	k := len(args)
-	query += fmt.Sprintf(" AND ($%d::timestamptz IS NULL OR (%s, %s) < ($%d::timestamptz, $%d::text)) ORDER BY %s DESC, %s DESC LIMIT $%d",
-		k+1, tsCol, idCol, k+1, k+2, tsCol, idCol, k+3)
-	args = append(args, at, id, n+1)
-	rows, err := db.Query(ctx, query, args...)
-	if err != nil {
-		return out, fmt.Errorf("list: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
-	if err != nil {
-		return out, fmt.Errorf("list: %w", err)
-	}
-	return newPage(items, n, after != nil, key), nil
 }
 
 // newPage returns the page of the first n of items, which a query fetched

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/internal/backoff"
 	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
@@ -44,17 +44,6 @@ type Apps struct {
 	ReservedOrigins []string
 }
 
-const appColumns = `id, owner_id, name, allowed_origins, suspended_at, suspended_reason, created_at, version`
-
-func scanApp(row pgx.Row) (App, error) {
-	var a App
-	err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.AllowedOrigins, &a.SuspendedAt, &a.SuspendedReason, &a.CreatedAt, &a.Version)
-	if a.AllowedOrigins == nil {
-		a.AllowedOrigins = []string{}
-	}
-	return a, err
-}
-
 func appFrom(r sqlc.App) App {
 	a := App{App: wattfare.App{ID: r.ID, OwnerID: r.OwnerID, Name: r.Name, AllowedOrigins: r.AllowedOrigins,
 		SuspendedAt: r.SuspendedAt, CreatedAt: r.CreatedAt, Version: r.Version}, SuspendedReason: r.SuspendedReason}
@@ -66,11 +55,8 @@ func appFrom(r sqlc.App) App {
 
 // oneApp maps a single-app query's result: no row is NOT_FOUND.
 func oneApp(r sqlc.App, err error) (App, error) {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return App{}, errNoApp()
-	}
 	if err != nil {
-		return App{}, fmt.Errorf("app: %w", err)
+		return App{}, fmt.Errorf("app: %w", interpretError(err, errNoApp()))
 	}
 	return appFrom(r), nil
 }
@@ -197,18 +183,16 @@ func claimOrigins(ctx context.Context, tx pgx.Tx, ownerID string, origins []stri
 	}
 	slices.Sort(claimed) // one order, so that no two writers deadlock
 	for _, o := range claimed {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('wattfare.app_origin:' || $1::text, 0))`, o); err != nil {
-			return fmt.Errorf("lock origin: %w", err)
+		if err := queries.LockOrigin(ctx, tx, o); err != nil {
+			return fmt.Errorf("lock origin: %w", interpretError(err))
 		}
 	}
-	var taken string
-	err := tx.QueryRow(ctx, `SELECT o FROM apps, unnest(allowed_origins) AS o
-		WHERE owner_id <> $1 AND o = ANY($2::text[]) ORDER BY o LIMIT 1`, ownerID, claimed).Scan(&taken)
+	taken, err := queries.OriginOfOtherOwner(ctx, tx, sqlc.OriginOfOtherOwnerParams{OwnerID: ownerID, Origins: claimed})
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case isNotFound(err):
 		return nil
 	case err != nil:
-		return fmt.Errorf("origins of other apps: %w", err)
+		return fmt.Errorf("origins of other apps: %w", interpretError(err))
 	}
 	return &wattfare.Error{Code: wattfare.ECONFLICT, Field: "allowedOrigins",
 		Message: taken + " is registered by another developer's app; an origin can belong to one developer's apps only"}
@@ -302,15 +286,29 @@ func (s *Apps) ByIDs(ctx context.Context, ids []string) ([]*App, error) {
 
 // ListForOwner returns a page of ownerID's apps, newest first.
 func (s *Apps) ListForOwner(ctx context.Context, ownerID string, p Page) (Paged[App], error) {
-	return listPage(ctx, s.DB, p, `SELECT `+appColumns+` FROM apps WHERE owner_id = $1`, "created_at", "id",
-		[]any{ownerID}, scanApp, func(a App) cursorKey { return cursorKey{a.CreatedAt, a.ID} })
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]App, error) {
+		rows, err := queries.OwnerAppsPage(ctx, s.DB, sqlc.OwnerAppsPageParams{OwnerID: ownerID, AfterAt: after.at(), AfterID: after.id(), Lim: limit})
+		return apps(rows), interpretError(err)
+	}, appKey)
 }
 
 // List returns a page of every app, for admins.
 func (s *Apps) List(ctx context.Context, p Page) (Paged[App], error) {
-	return listPage(ctx, s.DB, p, `SELECT `+appColumns+` FROM apps WHERE true`, "created_at", "id",
-		nil, scanApp, func(a App) cursorKey { return cursorKey{a.CreatedAt, a.ID} })
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]App, error) {
+		rows, err := queries.AppsPage(ctx, s.DB, sqlc.AppsPageParams{AfterAt: after.at(), AfterID: after.id(), Lim: limit})
+		return apps(rows), interpretError(err)
+	}, appKey)
 }
+
+func apps(rows []sqlc.App) []App {
+	out := make([]App, len(rows))
+	for i, r := range rows {
+		out[i] = appFrom(r)
+	}
+	return out
+}
+
+func appKey(a App) cursorKey { return cursorKey{a.CreatedAt, a.ID} }
 
 // Suspend stops an app: the data plane refuses it with app_suspended. It
 // returns once no data-plane process admits requests for the app.
@@ -371,14 +369,11 @@ const CodePropagationPending = wattfare.EPROPAGATIONPENDING
 // granted afterwards for what the write left allowed (another key of the
 // app, the connection under its new cap) are not waited for.
 func openLeases(ctx context.Context, tx pgx.Tx, scope LeaseScope) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT l.id FROM leases l`+openLeasesInScope,
-		scope.ConnectionID, scope.AppID, string(scope.Mode))
+	ids, err := queries.OpenLeaseIDsInScope(ctx, tx, sqlc.OpenLeaseIDsInScopeParams{
+		ConnectionID: scope.ConnectionID, AppID: scope.AppID, Mode: string(scope.Mode),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open leases: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("open leases: %w", err)
+		return nil, fmt.Errorf("open leases: %w", interpretError(err))
 	}
 	return ids, nil
 }
@@ -395,22 +390,18 @@ func awaitLeases(ctx context.Context, db *pgxpool.Pool, wait time.Duration, ids 
 	if wait <= 0 {
 		wait = 15 * time.Second
 	}
-	const q = `SELECT count(*), max(expires_at) FROM leases WHERE id = ANY($1) AND released_at IS NULL AND expires_at > now()`
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	delay := 5 * time.Millisecond
+	b := backoff.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 	for {
-		var n int
-		var stopsBy *time.Time
-		err := db.QueryRow(wctx, q, ids).Scan(&n, &stopsBy)
-		if err == nil && n == 0 {
+		open, err := queries.OpenLeaseExpiries(wctx, db, ids)
+		if err == nil && len(open) == 0 {
 			return nil
 		}
 		if err == nil {
 			select {
 			case <-wctx.Done():
-			case <-time.After(delay):
-				delay = min(2*delay, 50*time.Millisecond)
+			case <-time.After(b.Next()):
 				continue
 			}
 		}
@@ -418,16 +409,16 @@ func awaitLeases(ctx context.Context, db *pgxpool.Pool, wait time.Duration, ids 
 		// the leases still open expire; the caller may have gone, and the
 		// answer is still owed to the log.
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		err = db.QueryRow(qctx, q, ids).Scan(&n, &stopsBy)
+		open, err = queries.OpenLeaseExpiries(qctx, db, ids)
 		cancel()
 		switch {
 		case err != nil:
 			return &wattfare.Error{Code: CodePropagationPending,
 				Message: "done; Wattfare could not yet confirm that every data-plane process has stopped admitting requests for it"}
-		case n == 0: // the last lease closed meanwhile
+		case len(open) == 0: // the last lease closed meanwhile
 			return nil
 		}
-		at := stopsBy.UTC().Truncate(time.Millisecond)
+		at := slices.MaxFunc(open, time.Time.Compare).UTC().Truncate(time.Millisecond)
 		return &wattfare.Error{Code: CodePropagationPending,
 			Message:  fmt.Sprintf("done; data-plane processes that have not yet heard of it stop admitting requests for it by %s", at.Format(time.RFC3339)),
 			Metadata: map[string]any{"stopsBy": at.Format(time.RFC3339Nano)}}

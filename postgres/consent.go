@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -164,7 +163,7 @@ func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (Conne
 			AccountID: a.AccountID, MonthlyCap: int64(a.MonthlyCap),
 		})
 		switch {
-		case errors.Is(err, pgx.ErrNoRows): // nothing changed: a replay
+		case isNotFound(err): // nothing changed: a replay
 		case err != nil:
 			return fmt.Errorf("store connection: %w", interpretError(err))
 		default:
@@ -227,30 +226,17 @@ func errNoSandbox() error {
 // yet, the address to create it with.
 func findSandbox(ctx context.Context, db sqlc.DBTX, appID string) (id, free string, err error) {
 	emails := sandboxEmails(appID)
-	rows, err := db.Query(ctx, `SELECT email, id, password_hash = '!sandbox' FROM accounts WHERE email = ANY($1)`, emails)
+	rows, err := queries.SandboxCandidates(ctx, db, emails)
 	if err != nil {
-		return "", "", fmt.Errorf("sandbox account of %s: %w", appID, err)
+		return "", "", fmt.Errorf("sandbox account of %s: %w", appID, interpretError(err))
 	}
-	defer rows.Close()
-	type holder struct {
-		id      string
-		sandbox bool
-	}
-	held := map[string]holder{}
-	for rows.Next() {
-		var email string
-		var h holder
-		if err := rows.Scan(&email, &h.id, &h.sandbox); err != nil {
-			return "", "", fmt.Errorf("sandbox account of %s: %w", appID, err)
-		}
-		held[email] = h
-	}
-	if err := rows.Err(); err != nil {
-		return "", "", fmt.Errorf("sandbox account of %s: %w", appID, err)
+	held := make(map[string]sqlc.SandboxCandidatesRow, len(rows))
+	for _, r := range rows {
+		held[r.Email] = r
 	}
 	for _, e := range emails {
-		if h, ok := held[e]; ok && h.sandbox {
-			return h.id, "", nil
+		if h, ok := held[e]; ok && h.Sandbox {
+			return h.ID, "", nil
 		}
 	}
 	for _, e := range emails {
@@ -288,8 +274,8 @@ func (s *Consent) SandboxAccount(ctx context.Context, appID string) (string, err
 				id = row.ID
 				break
 			}
-			if !errors.Is(err, pgx.ErrNoRows) { // no row: the address was taken meanwhile
-				return fmt.Errorf("create sandbox account: %w", err)
+			if !isNotFound(err) { // no row: the address was taken meanwhile
+				return fmt.Errorf("create sandbox account: %w", interpretError(err))
 			}
 		}
 		if id == "" {

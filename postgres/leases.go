@@ -20,16 +20,6 @@ type LeaseScope struct {
 	Mode         wattfare.Mode
 }
 
-// openLeasesInScope selects, from leases l, those that can still admit in
-// scope ($1 connection id, $2 app id, $3 mode; empty means any). It is
-// queries/leases.sql's condition, kept for openLeases (apps.go) until that
-// calls queries.OpenLeaseIDsInScope.
-const openLeasesInScope = `
-WHERE l.released_at IS NULL AND l.expires_at > now()
-  AND (($1 <> '' AND l.connection_id = $1)
-    OR ($2 <> '' AND l.connection_id IN (
-          SELECT c.id FROM connections c WHERE c.app_id = $2 AND ($3 = '' OR c.mode = $3))))`
-
 // AwaitLeasesReleased blocks until no lease in scope is both unreleased and
 // unexpired, or ctx ends: data-plane processes surrender their leases when
 // the change notification reaches them, and a process that never hears of it

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -44,6 +43,8 @@ const (
 	MaxTestBalance = 100_000 * wattfare.Dollar
 )
 
+func errNoWallet() error { return wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet") }
+
 // Wallets reads balances and ledgers and adds credit. Captures and holds are
 // the spend ledger's (SPEND); this service only reads them.
 type Wallets struct {
@@ -53,11 +54,8 @@ type Wallets struct {
 // Get returns the account's wallet in mode.
 func (s *Wallets) Get(ctx context.Context, accountID string, mode wattfare.Mode) (Wallet, error) {
 	r, err := queries.GetWallet(ctx, s.DB, sqlc.GetWalletParams{AccountID: accountID, Mode: string(mode)})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Wallet{}, wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
-	}
 	if err != nil {
-		return Wallet{}, fmt.Errorf("get wallet: %w", err)
+		return Wallet{}, fmt.Errorf("get wallet: %w", interpretError(err, errNoWallet()))
 	}
 	return Wallet{AccountID: accountID, Mode: mode, Credits: wattfare.Money(r.Credits), Captured: wattfare.Money(r.Captured), Held: wattfare.Money(r.Held)}, nil
 }
@@ -101,13 +99,10 @@ func (s *Wallets) AddTestCredit(ctx context.Context, accountID string, amount wa
 	}
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		c, err := queries.TestCreditsForUpdate(ctx, tx, accountID)
-		available := wattfare.Money(c)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return wattfare.Errorf(wattfare.ENOTFOUND, "no such wallet")
-		}
 		if err != nil {
-			return fmt.Errorf("lock wallet: %w", err)
+			return fmt.Errorf("lock wallet: %w", interpretError(err, errNoWallet()))
 		}
+		available := wattfare.Money(c)
 		// The bound is on what the wallet holds, not on what was ever
 		// credited: a developer who spent their test credit can top up again.
 		if available+amount > MaxTestBalance {

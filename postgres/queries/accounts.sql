@@ -39,3 +39,11 @@ DELETE FROM dashboard_sessions WHERE account_id = $1 AND expires_at <= now();
 -- name: DeleteExpiredSessions :execrows
 DELETE FROM dashboard_sessions WHERE token_sha256 IN (
   SELECT token_sha256 FROM dashboard_sessions WHERE expires_at <= now() LIMIT @lim);
+
+-- name: AccountsPage :many
+-- Every account, newest first, after the cursor (@after_at, @after_id) when given.
+SELECT * FROM accounts
+WHERE sqlc.narg(after_at)::timestamptz IS NULL
+   OR (created_at, id) < (sqlc.narg(after_at)::timestamptz, sqlc.narg(after_id)::text)
+ORDER BY created_at DESC, id DESC
+LIMIT @lim;

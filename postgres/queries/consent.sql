@@ -33,15 +33,13 @@ WHERE connections.account_id IS DISTINCT FROM EXCLUDED.account_id
    OR connections.status <> 'active'
 RETURNING id;
 
--- name: ConsentSandboxAccount :one
--- Only an account created as a sandbox (its password hash matches no
--- password) is one: a person who signed up with that email first is not.
-SELECT id FROM accounts WHERE email = $1 AND password_hash = '!sandbox';
-
--- name: ConsentWalletAvailable :one
-SELECT (credits - captured - held)::bigint AS available FROM wallets WHERE account_id = $1 AND mode = $2;
-
 -- name: ConsentLockConnection :exec
 -- Taken first by an approval, so that a revoke committing meanwhile is
 -- seen (and not silently undone by the upsert).
 SELECT id FROM connections WHERE app_id = $1 AND mode = $2 AND app_user_id = $3 FOR NO KEY UPDATE;
+
+-- name: SandboxCandidates :many
+-- The accounts holding any of @emails (an app's sandbox addresses), and
+-- whether each was created as a sandbox: its password hash matches no
+-- password, so a person who signed up with the address first is not one.
+SELECT email, id, password_hash = '!sandbox' AS sandbox FROM accounts WHERE email = ANY(@emails::text[]);

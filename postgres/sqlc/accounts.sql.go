@@ -77,6 +77,48 @@ func (q *Queries) AccountsByIDs(ctx context.Context, db DBTX, ids []string) ([]A
 	return items, nil
 }
 
+const accountsPage = `-- name: AccountsPage :many
+SELECT id, email, password_hash, display_name, is_admin, created_at FROM accounts
+WHERE $1::timestamptz IS NULL
+   OR (created_at, id) < ($1::timestamptz, $2::text)
+ORDER BY created_at DESC, id DESC
+LIMIT $3
+`
+
+type AccountsPageParams struct {
+	AfterAt *time.Time
+	AfterID *string
+	Lim     int32
+}
+
+// Every account, newest first, after the cursor (@after_at, @after_id) when given.
+func (q *Queries) AccountsPage(ctx context.Context, db DBTX, arg AccountsPageParams) ([]Account, error) {
+	rows, err := db.Query(ctx, accountsPage, arg.AfterAt, arg.AfterID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Account
+	for rows.Next() {
+		var i Account
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.PasswordHash,
+			&i.DisplayName,
+			&i.IsAdmin,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const createDashboardSession = `-- name: CreateDashboardSession :one
 INSERT INTO dashboard_sessions (token_sha256, account_id, expires_at)
 VALUES ($1, $2, now() + make_interval(secs => $3::bigint))

@@ -7,6 +7,7 @@ package sqlc
 
 import (
 	"context"
+	"time"
 )
 
 const appByID = `-- name: AppByID :one
@@ -87,6 +88,49 @@ func (q *Queries) AppsByIDs(ctx context.Context, db DBTX, ids []string) ([]App, 
 	return items, nil
 }
 
+const appsPage = `-- name: AppsPage :many
+SELECT id, owner_id, name, allowed_origins, suspended_at, suspended_reason, version, created_at FROM apps
+WHERE $1::timestamptz IS NULL
+   OR (created_at, id) < ($1::timestamptz, $2::text)
+ORDER BY created_at DESC, id DESC
+LIMIT $3
+`
+
+type AppsPageParams struct {
+	AfterAt *time.Time
+	AfterID *string
+	Lim     int32
+}
+
+func (q *Queries) AppsPage(ctx context.Context, db DBTX, arg AppsPageParams) ([]App, error) {
+	rows, err := db.Query(ctx, appsPage, arg.AfterAt, arg.AfterID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []App
+	for rows.Next() {
+		var i App
+		if err := rows.Scan(
+			&i.ID,
+			&i.OwnerID,
+			&i.Name,
+			&i.AllowedOrigins,
+			&i.SuspendedAt,
+			&i.SuspendedReason,
+			&i.Version,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insertApp = `-- name: InsertApp :one
 INSERT INTO apps (id, owner_id, name, allowed_origins) VALUES ($1, $2, $3, $4)
 RETURNING id, owner_id, name, allowed_origins, suspended_at, suspended_reason, version, created_at
@@ -120,6 +164,36 @@ func (q *Queries) InsertApp(ctx context.Context, db DBTX, arg InsertAppParams) (
 	return i, err
 }
 
+const lockOrigin = `-- name: LockOrigin :exec
+SELECT pg_advisory_xact_lock(hashtextextended('wattfare.app_origin:' || $1::text, 0))
+`
+
+// Held until the transaction ends, so that two developers registering one
+// origin at once cannot both pass OriginOfOtherOwner.
+func (q *Queries) LockOrigin(ctx context.Context, db DBTX, origin string) error {
+	_, err := db.Exec(ctx, lockOrigin, origin)
+	return err
+}
+
+const originOfOtherOwner = `-- name: OriginOfOtherOwner :one
+SELECT o::text AS origin FROM apps, unnest(apps.allowed_origins) AS o
+WHERE apps.owner_id <> $1::text AND o = ANY($2::text[])
+ORDER BY o LIMIT 1
+`
+
+type OriginOfOtherOwnerParams struct {
+	OwnerID string
+	Origins []string
+}
+
+// The first of @origins that an app of another owner than @owner_id lists.
+func (q *Queries) OriginOfOtherOwner(ctx context.Context, db DBTX, arg OriginOfOtherOwnerParams) (string, error) {
+	row := db.QueryRow(ctx, originOfOtherOwner, arg.OwnerID, arg.Origins)
+	var origin string
+	err := row.Scan(&origin)
+	return origin, err
+}
+
 const ownedApp = `-- name: OwnedApp :one
 SELECT id, owner_id, name, allowed_origins, suspended_at, suspended_reason, version, created_at FROM apps WHERE id = $1 AND owner_id = $2
 `
@@ -143,6 +217,59 @@ func (q *Queries) OwnedApp(ctx context.Context, db DBTX, arg OwnedAppParams) (Ap
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const ownerAppsPage = `-- name: OwnerAppsPage :many
+
+SELECT id, owner_id, name, allowed_origins, suspended_at, suspended_reason, version, created_at FROM apps
+WHERE owner_id = $1
+  AND ($2::timestamptz IS NULL
+       OR (created_at, id) < ($2::timestamptz, $3::text))
+ORDER BY created_at DESC, id DESC
+LIMIT $4
+`
+
+type OwnerAppsPageParams struct {
+	OwnerID string
+	AfterAt *time.Time
+	AfterID *string
+	Lim     int32
+}
+
+// Pages of apps are newest first, after the cursor (@after_at, @after_id)
+// when given.
+func (q *Queries) OwnerAppsPage(ctx context.Context, db DBTX, arg OwnerAppsPageParams) ([]App, error) {
+	rows, err := db.Query(ctx, ownerAppsPage,
+		arg.OwnerID,
+		arg.AfterAt,
+		arg.AfterID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []App
+	for rows.Next() {
+		var i App
+		if err := rows.Scan(
+			&i.ID,
+			&i.OwnerID,
+			&i.Name,
+			&i.AllowedOrigins,
+			&i.SuspendedAt,
+			&i.SuspendedReason,
+			&i.Version,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const suspendApp = `-- name: SuspendApp :one

@@ -121,19 +121,6 @@ func (q *Queries) ConsentOriginRegistered(ctx context.Context, db DBTX, origin s
 	return exists, err
 }
 
-const consentSandboxAccount = `-- name: ConsentSandboxAccount :one
-SELECT id FROM accounts WHERE email = $1 AND password_hash = '!sandbox'
-`
-
-// Only an account created as a sandbox (its password hash matches no
-// password) is one: a person who signed up with that email first is not.
-func (q *Queries) ConsentSandboxAccount(ctx context.Context, db DBTX, email string) (string, error) {
-	row := db.QueryRow(ctx, consentSandboxAccount, email)
-	var id string
-	err := row.Scan(&id)
-	return id, err
-}
-
 const consentUpsertConnection = `-- name: ConsentUpsertConnection :one
 INSERT INTO connections (id, app_id, mode, app_user_id, account_id, monthly_cap)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -175,18 +162,35 @@ func (q *Queries) ConsentUpsertConnection(ctx context.Context, db DBTX, arg Cons
 	return id, err
 }
 
-const consentWalletAvailable = `-- name: ConsentWalletAvailable :one
-SELECT (credits - captured - held)::bigint AS available FROM wallets WHERE account_id = $1 AND mode = $2
+const sandboxCandidates = `-- name: SandboxCandidates :many
+SELECT email, id, password_hash = '!sandbox' AS sandbox FROM accounts WHERE email = ANY($1::text[])
 `
 
-type ConsentWalletAvailableParams struct {
-	AccountID string
-	Mode      string
+type SandboxCandidatesRow struct {
+	Email   string
+	ID      string
+	Sandbox bool
 }
 
-func (q *Queries) ConsentWalletAvailable(ctx context.Context, db DBTX, arg ConsentWalletAvailableParams) (int64, error) {
-	row := db.QueryRow(ctx, consentWalletAvailable, arg.AccountID, arg.Mode)
-	var available int64
-	err := row.Scan(&available)
-	return available, err
+// The accounts holding any of @emails (an app's sandbox addresses), and
+// whether each was created as a sandbox: its password hash matches no
+// password, so a person who signed up with the address first is not one.
+func (q *Queries) SandboxCandidates(ctx context.Context, db DBTX, emails []string) ([]SandboxCandidatesRow, error) {
+	rows, err := db.Query(ctx, sandboxCandidates, emails)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SandboxCandidatesRow
+	for rows.Next() {
+		var i SandboxCandidatesRow
+		if err := rows.Scan(&i.Email, &i.ID, &i.Sandbox); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
