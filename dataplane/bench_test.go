@@ -72,6 +72,7 @@ func (h *freeHold) Err() error                  { return nil }
 func (h *freeHold) Settle(wattfare.Usage)       { h.s.settled.Add(1) }
 func (h *freeHold) Release()                    {}
 func (h *freeHold) OnDone(func()) func() bool   { return func() bool { return true } }
+func (h *freeHold) Checkpoint(*wattfare.Usage)  {}
 
 var (
 	benchJSON   = []byte(`{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":2,"total_tokens":10}}`)

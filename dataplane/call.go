@@ -198,17 +198,9 @@ var (
 	acceptJSON           = []byte("application/json")
 )
 
-// checkpointer is a hold that can record what a stream delivered so far,
-// so that a process killed mid-stream loses none of it (spend.Hold).
-type checkpointer interface {
-	Checkpoint(u *wattfare.Usage)
-}
-
 // checkpoint records what the stream has delivered so far with the hold,
 // before the bytes leave the process.
 func (c *call) checkpoint(u *streamUsage) {
-	if cp, ok := c.hold.(checkpointer); ok {
-		usage := c.usage(u, "interrupted")
-		cp.Checkpoint(&usage)
-	}
+	usage := c.usage(u, wattfare.StatusInterrupted)
+	c.hold.Checkpoint(&usage)
 }

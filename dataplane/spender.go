@@ -39,6 +39,9 @@ type Hold interface {
 	Err() error
 	// OnDone runs f once when Done closes; stop cancels it.
 	OnDone(f func()) (stop func() bool)
+	// Checkpoint records what a stream delivered so far, so that a
+	// process killed mid-stream loses none of it.
+	Checkpoint(u *wattfare.Usage)
 	Settle(u wattfare.Usage)
 	Release()
 }

@@ -2,10 +2,9 @@
 // budget leases held in memory, grows holds while streams run, settles usage
 // exactly once (spool first, then group-committed batches), and surrenders
 // leases on revoke and shutdown. It never imports pgx: Postgres sits behind
-// the Ledger interface, implemented by package postgres.
+// the wattfare.Ledger interface, implemented by package postgres.
 //
-// This file is the contract the proxy codes against. Its owner may add to it;
-// changing a signature means changing the proxy in the same commit.
+// This file holds the types the proxy codes against, and lists the methods.
 package spend
 
 import (
@@ -39,14 +38,17 @@ type Admission struct {
 	At        time.Time // admission time: decides the period charged
 }
 
-// The engine's methods, for the proxy (implemented in engine.go):
+// The engine's methods, for the proxy (engine.go, admit.go, budget.go,
+// invalidate.go; a hold's in hold.go, done.go, checkpoint.go):
 //
-//	func New(cfg Config, ledger Ledger) (*Engine, error)
+//	func New(cfg Config, ledger wattfare.Ledger) (*Engine, error)
 //	func (e *Engine) Admit(ctx context.Context, p Payer, a Admission) (*Hold, error)
 //	    errors are *wattfare.Error: ECapReached, EBudgetExhausted, EConnectionRevoked,
 //	    ENotConnected, EAppSuspended, EInvalidAPIKey, EUnavailable, with Metadata
-//	    (limit_source, cap_usd, spent_usd, resets_at) filled in.
-//	func (e *Engine) Budget(ctx context.Context, p Payer) (Budget, error)
+//	    (limit_source, cap_usd, spent_usd, held_usd, resets_at) filled in.
+//	func (q *Quote) OutputLimit(held wattfare.Money) int64 // max_tokens for the upstream
+//	func (e *Engine) Budget(ctx context.Context, p Payer) (wattfare.Budget, error)
+//	func (e *Engine) Remaining(ctx context.Context, p Payer, now time.Time) (wattfare.Money, bool)
 //	func (e *Engine) Invalidate(ev wattfare.ChangeEvent) // from the listener
 //	func (e *Engine) Resync()                            // after the listener reconnects
 //	func (e *Engine) Close(ctx context.Context) error    // flush settlements, return leases
@@ -56,6 +58,8 @@ type Admission struct {
 //	func (h *Hold) Done() <-chan struct{}        // closed when the payer is revoked/suspended:
 //	                                             // the proxy must end the request with Err()
 //	func (h *Hold) Err() error                   // why Done closed (a *wattfare.Error)
-//	func (h *Hold) Settle(u Usage)               // exactly once; durable before it returns
+//	func (h *Hold) OnDone(f func()) (stop func() bool) // f runs once when Done closes
+//	func (h *Hold) Checkpoint(u *wattfare.Usage)  // what a stream delivered so far: survives a SIGKILL
+//	func (h *Hold) Settle(u wattfare.Usage)      // exactly once; durable before it returns
 //	                                             // (spooled), committed in a later batch
 //	func (h *Hold) Release()                     // nothing reached the upstream: charge nothing

@@ -19,7 +19,8 @@ func (cs *connState) addHeld(d wattfare.Money) {
 	cs.walletHeld.Add(int64(d))
 }
 
-// walletHeld returns the shared counter of open holds on a wallet.
+// walletHeld returns the shared counter of open holds on a wallet; e.walletMu
+// must be held.
 func (e *Engine) walletHeld(accountID string, mode wattfare.Mode) *atomic.Int64 {
 	k := accountID + "\x00" + string(mode)
 	if v, ok := e.walletHolds.Load(k); ok {
@@ -27,6 +28,29 @@ func (e *Engine) walletHeld(accountID string, mode wattfare.Mode) *atomic.Int64 
 	}
 	v, _ := e.walletHolds.LoadOrStore(k, new(atomic.Int64))
 	return v.(*atomic.Int64)
+}
+
+// forgetEvery is how many maintenance ticks pass between forgetWallets runs.
+const forgetEvery = 40
+
+// forgetWallets drops the wallet counters no connection in memory refers to
+// and that count no hold: connections are forgotten when idle, and their
+// wallets must be too, or the map grows with every wallet ever seen.
+func (e *Engine) forgetWallets() {
+	e.walletMu.Lock()
+	defer e.walletMu.Unlock()
+	used := make(map[*atomic.Int64]struct{})
+	e.conns.Range(func(_, v any) bool {
+		used[v.(*connState).walletHeld] = struct{}{}
+		return true
+	})
+	e.walletHolds.Range(func(k, v any) bool {
+		c := v.(*atomic.Int64)
+		if _, ok := used[c]; !ok && c.Load() == 0 {
+			e.walletHolds.Delete(k)
+		}
+		return true
+	})
 }
 
 // pendingCharges sums the settlements of this process not yet committed:
@@ -106,8 +130,8 @@ func (e *Engine) Budget(ctx context.Context, p Payer) (wattfare.Budget, error) {
 		cs := v.(*connState)
 		held = max(0, wattfare.Money(cs.held.Load()))
 		walletHeld = max(0, wattfare.Money(cs.walletHeld.Load()))
-	} else {
-		walletHeld = max(0, wattfare.Money(e.walletHeld(p.AccountID, p.Mode).Load()))
+	} else if v, ok := e.walletHolds.Load(p.AccountID + "\x00" + string(p.Mode)); ok {
+		walletHeld = max(0, wattfare.Money(v.(*atomic.Int64).Load()))
 	}
 	b.Spent = min(b.Cap, b.Spent+pendConn)
 	b.Held = held

@@ -77,10 +77,12 @@ func (e *Engine) connFor(p Payer) *connState {
 		return v.(*connState)
 	}
 	cs := &connState{id: p.ConnectionID, appID: p.AppID, mode: p.Mode}
-	cs.walletHeld = e.walletHeld(p.AccountID, p.Mode)
 	empty := []*keyGate{}
 	cs.gates.Store(&empty)
+	e.walletMu.Lock()
+	cs.walletHeld = e.walletHeld(p.AccountID, p.Mode)
 	v, _ := e.conns.LoadOrStore(p.ConnectionID, cs)
+	e.walletMu.Unlock()
 	return v.(*connState)
 }
 

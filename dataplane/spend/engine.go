@@ -19,9 +19,10 @@ type Engine struct {
 	log    *slog.Logger
 	base   time.Time // monotonic origin for lease deadlines
 
-	conns       sync.Map // connection id → *connState
-	walletHolds sync.Map // account id + mode → *atomic.Int64 (connState.walletHeld)
-	memos       sync.Map // connection id → *remainingMemo
+	conns       sync.Map   // connection id → *connState
+	walletHolds sync.Map   // account id + mode → *atomic.Int64 (connState.walletHeld)
+	walletMu    sync.Mutex // orders connState creation against forgetWallets
+	memos       sync.Map   // connection id → *remainingMemo
 	nmemos      atomic.Int64
 
 	closingMu sync.Mutex
@@ -102,6 +103,7 @@ func (e *Engine) maintain() {
 	tick := min(e.cfg.LeaseTTL/10, 250*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-e.stop:
@@ -136,6 +138,9 @@ func (e *Engine) maintain() {
 			}
 			return true
 		})
+		if ticks++; ticks%forgetEvery == 0 {
+			e.forgetWallets()
+		}
 		var late []*lease
 		e.closingMu.Lock()
 		for l := range e.closing {
