@@ -103,11 +103,7 @@ func readsEnvAllowed(importPath string) bool {
 // knownEnvReaders are reads that must go but cannot yet, by file (relative
 // to the module root) and function, with why. The test fails when one is
 // gone, so that the list shrinks with them.
-var knownEnvReaders = map[string]string{
-	// Deprecated; cmd/wattfare/control.go, data.go and bench/main.go still
-	// call postgres.URLFromEnv instead of cmd/wattfare's databaseURL.
-	"postgres/db.go: os.Getenv": "postgres.URLFromEnv",
-}
+var knownEnvReaders = map[string]string{}
 
 // TestOnlyCmdReadsEnvironment keeps configuration in one place: no package
 // outside cmd/ (and the exceptions of readsEnvAllowed) calls os.Getenv,

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -29,19 +28,6 @@ import (
 // not trust. The package itself reads no environment: every function takes
 // the URL.
 const DefaultURL = "postgres://postgres:postgres@127.0.0.1:5432/wattfare?sslmode=disable"
-
-// URLFromEnv returns DATABASE_URL or DefaultURL.
-//
-// Deprecated: the environment is cmd/wattfare's to read (databaseURL in
-// cmd/wattfare/main.go). URLFromEnv stays only until cmd/wattfare/control.go,
-// cmd/wattfare/data.go and bench/main.go stop calling it; the boundary test
-// (boundaries_test.go) lists it as the one known offender.
-func URLFromEnv() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return DefaultURL
-}
 
 // Open connects a pool to databaseURL and checks that it answers.
 func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {

@@ -46,7 +46,7 @@ func init() {
 // DATABASE_URL. Migrations are `wattfare migrate`'s job.
 func runControl(ctx context.Context, args []string) error {
 	addr := envOr("WATTFARE_CONTROL_ADDR", "127.0.0.1:8080")
-	pool, err := postgres.Open(ctx, postgres.URLFromEnv())
+	pool, err := postgres.Open(ctx, databaseURL())
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 
 func init() {
 	register("data", "run the data plane (OpenAI-compatible proxy)", func(ctx context.Context, args []string) error {
-		url := postgres.URLFromEnv()
+		url := databaseURL()
 		pool, err := postgres.Open(ctx, url)
 		if err != nil {
 			return err

@@ -63,7 +63,7 @@ func runSpool(ctx context.Context, args []string) error {
 }
 
 func openLedger(ctx context.Context) (*postgres.Ledger, func(), error) {
-	pool, err := postgres.Open(ctx, postgres.URLFromEnv())
+	pool, err := postgres.Open(ctx, databaseURL())
 	if err != nil {
 		return nil, nil, err
 	}
