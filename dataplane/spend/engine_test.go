@@ -753,7 +753,7 @@ func TestRevokeRacingAdmissions(t *testing.T) {
 	engines := []*spend.Engine{v.engine(nil), v.engine(nil), v.engine(nil)}
 	v.listen(engines...)
 	var returned atomic.Bool
-	var lateAdmits atomic.Int64
+	var lateAdmits, admitted, triedAfter atomic.Int64
 	var mu sync.Mutex
 	var open []*spend.Hold
 	stop := make(chan struct{})
@@ -771,9 +771,13 @@ func TestRevokeRacingAdmissions(t *testing.T) {
 				}
 				after := returned.Load()
 				h, err := e.Admit(context.Background(), payer(f), spend.Admission{RequestID: reqID(), Amount: wattfare.Cent})
+				if after {
+					triedAfter.Add(1)
+				}
 				if err != nil {
 					continue
 				}
+				admitted.Add(1)
 				if after {
 					lateAdmits.Add(1)
 				}
@@ -787,7 +791,8 @@ func TestRevokeRacingAdmissions(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The revoke lands while every process is admitting.
+	waitFor(t, "admissions under way on all three processes", func() bool { return admitted.Load() >= 300 })
 	if _, err := v.pool.Exec(context.Background(), `UPDATE connections SET status = 'revoked' WHERE id = $1`, f.ConnectionID); err != nil {
 		t.Fatal(err)
 	}
@@ -827,7 +832,8 @@ func TestRevokeRacingAdmissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	returned.Store(true)
-	time.Sleep(200 * time.Millisecond)
+	// Every client tries again after the revoke returned, many times.
+	waitFor(t, "admissions tried after the revoke returned", func() bool { return triedAfter.Load() >= 12*20 })
 	close(stop)
 	wg.Wait()
 	<-ended
@@ -887,5 +893,18 @@ func TestCapLoweredWhileSpending(t *testing.T) {
 	v.quiesce(e)
 	if got := v.captured(f, wattfare.PeriodStart(time.Now())); got != 30*wattfare.Cent {
 		t.Fatalf("captured %s, want it stopped at the lowered cap 0.30", got)
+	}
+}
+
+// waitFor polls an observable condition until it holds, failing the test
+// after a generous deadline: a synchronisation point, not a timed sleep.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
