@@ -101,7 +101,7 @@ func TestLeaseFigures(t *testing.T) {
 			t.Fatal(err)
 		}
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if err := postgres.AwaitLeasesReleased(actx, c.pool, postgres.LeaseScope{ConnectionID: u.ConnectionID}); err != nil {
+		if err := invariants.AwaitLeasesReleased(actx, c.pool, postgres.LeaseScope{ConnectionID: u.ConnectionID}); err != nil {
 			t.Fatal(err)
 		}
 		cancel()

@@ -364,7 +364,7 @@ func (w *world) revokeWith(u *user, secret, sql, id string, scope postgres.Lease
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := postgres.AwaitLeasesReleased(ctx, w.c.pool, scope); err != nil {
+	if err := invariants.AwaitLeasesReleased(ctx, w.c.pool, scope); err != nil {
 		w.c.fatalf("revoke did not complete: %v", err)
 	}
 	returned := time.Now()

@@ -1,15 +1,7 @@
 package postgres
 
 import (
-	"context"
-	"fmt"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/internal/backoff"
-	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
 // LeaseScope names the leases a revocation must wait for: one connection's,
@@ -18,28 +10,4 @@ type LeaseScope struct {
 	ConnectionID string
 	AppID        string
 	Mode         wattfare.Mode
-}
-
-// AwaitLeasesReleased blocks until no lease in scope is both unreleased and
-// unexpired, or ctx ends: data-plane processes surrender their leases when
-// the change notification reaches them, and a process that never hears of it
-// stops admitting when its lease expires. When this returns nil, no
-// data-plane process can admit a new request in scope (DESIGN.md invariant
-// 4). Tests call it; revocations wait instead, after their transaction
-// commits, for the leases open at their write (openLeases, awaitLeases).
-func AwaitLeasesReleased(ctx context.Context, db *pgxpool.Pool, scope LeaseScope) error {
-	arg := sqlc.CountOpenLeasesInScopeParams{ConnectionID: scope.ConnectionID, AppID: scope.AppID, Mode: string(scope.Mode)}
-	wait := backoff.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}
-	for {
-		n, err := queries.CountOpenLeasesInScope(ctx, db, arg)
-		if err != nil {
-			return fmt.Errorf("await leases released: %w", interpretError(err))
-		}
-		if n == 0 {
-			return nil
-		}
-		if err := wait.Wait(ctx); err != nil {
-			return fmt.Errorf("await leases released: %d still open: %w", n, err)
-		}
-	}
 }

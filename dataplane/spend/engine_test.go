@@ -391,7 +391,7 @@ func TestRevokeWhileStreamsOpenOnEveryProcess(t *testing.T) {
 					h.Settle(usage(5 * wattfare.Cent))
 				}()
 			}
-			if err := postgres.AwaitLeasesReleased(ctx, v.pool, scope); err != nil {
+			if err := invariants.AwaitLeasesReleased(ctx, v.pool, scope); err != nil {
 				t.Fatal(err)
 			}
 			for i, h := range holds {
@@ -593,7 +593,7 @@ func TestIdleLeasesReturn(t *testing.T) {
 	h.Settle(usage(3 * wattfare.Cent))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := postgres.AwaitLeasesReleased(ctx, v.pool, postgres.LeaseScope{ConnectionID: f.ConnectionID}); err != nil {
+	if err := invariants.AwaitLeasesReleased(ctx, v.pool, postgres.LeaseScope{ConnectionID: f.ConnectionID}); err != nil {
 		t.Fatal(err)
 	}
 	if err := invariants.CheckQuiet(ctx, v.pool); err != nil {
@@ -828,7 +828,7 @@ func TestRevokeRacingAdmissions(t *testing.T) {
 			}
 		}
 	}()
-	if err := postgres.AwaitLeasesReleased(ctx, v.pool, postgres.LeaseScope{ConnectionID: f.ConnectionID}); err != nil {
+	if err := invariants.AwaitLeasesReleased(ctx, v.pool, postgres.LeaseScope{ConnectionID: f.ConnectionID}); err != nil {
 		t.Fatal(err)
 	}
 	returned.Store(true)
