@@ -30,12 +30,10 @@ type Config struct {
 	// durable in the spool already, so the interval costs no client any
 	// latency; it only delays dashboards. Lease releases do not wait for
 	// it, and a full batch commits at once. Defaults 200 ms, 1024. Each
-	// commit costs Postgres a fixed ~0.4 ms of CPU besides ~4 µs per
-	// settlement (BenchmarkSettlePostgres), and on a machine it shares with
-	// Postgres every commit briefly takes a core from the requests in
-	// flight: at 2,000 requests/s, commits every 50 ms added about 1 ms to
-	// the p99 latency (make bench, open loop), every 200 ms about 0.1–0.5 ms.
-	// At rates that fill a batch sooner the interval does not matter.
+	// commit has a fixed cost in Postgres (BenchmarkSettlePostgres), and on
+	// a machine shared with Postgres each commit briefly takes a core from
+	// the requests in flight: a longer interval spreads that cost over more
+	// settlements (BENCHMARKS.md has the measured effect on latency).
 	BatchInterval time.Duration
 	BatchSize     int
 	// SpoolDir holds one directory per process with its append-only spool.
