@@ -5,10 +5,13 @@ import (
 	"fmt"
 )
 
-// Error codes. The data plane's codes are DESIGN.md's error table and travel
-// in the OpenAI error envelope; the control plane's travel in GraphQL's
-// extensions.code. One Error type crosses every edge and each edge translates
-// it once.
+// Error codes: one vocabulary, whichever plane refuses. The data plane's
+// codes are DESIGN.md's error table and travel as they are in the OpenAI
+// error envelope's "code"; the control plane's travel in GraphQL's
+// extensions.code, which graph's error presenter upper-cases (so
+// ERateLimited is "RATE_LIMITED" there). One Error type crosses every edge
+// and each edge translates it once. A code both planes answer with is one
+// constant, not one per plane.
 const (
 	// Data plane (OpenAI envelope "code").
 	EInvalidRequest    = "invalid_request"
@@ -19,11 +22,16 @@ const (
 	EConnectionRevoked = "connection_revoked"
 	EAppSuspended      = "app_suspended"
 	EModelNotFound     = "model_not_found"
-	ERequestTooLarge   = "request_too_large"
-	ERateLimited       = "rate_limited"
 	EUpstreamError     = "upstream_error"
 	EUpstreamTimeout   = "upstream_timeout"
 	EUnavailable       = "unavailable"
+
+	// Both planes. ERequestTooLarge: a request body (or a GraphQL query)
+	// over the size limit, 413. ERateLimited: too many requests, 429 on
+	// the data plane; on the control plane a sign-in or sign-up tried too
+	// often, to retry after metadata retryAfterSeconds.
+	ERequestTooLarge = "request_too_large"
+	ERateLimited     = "rate_limited"
 
 	// Control plane (GraphQL extensions.code).
 	ENOTFOUND        = "NOT_FOUND"
@@ -32,11 +40,6 @@ const (
 	EINVALID         = "INVALID_INPUT"
 	ECONFLICT        = "CONFLICT"
 	EINTERNAL        = "INTERNAL"
-	// ERATELIMITED: a sign-in or sign-up tried too often; retry after
-	// extensions.retryAfterSeconds.
-	ERATELIMITED = "RATE_LIMITED"
-	// ETOOLARGE: a GraphQL request body or query over the size limit (413).
-	ETOOLARGE = "REQUEST_TOO_LARGE"
 	// EPROPAGATIONPENDING: a write that stops spending (revoke, suspend,
 	// lower a cap) committed, but a data-plane lease in scope was still open
 	// when the wait ended; metadata stopsBy says when it expires at the latest.

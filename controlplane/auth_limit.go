@@ -18,11 +18,6 @@ import (
 	"github.com/wattfare/wattfare/graph"
 )
 
-// CodeRateLimited is the extensions.code of a sign-in or sign-up refused
-// because its client tried too often; extensions.retryAfterSeconds says
-// when to try again.
-const CodeRateLimited = wattfare.ERATELIMITED
-
 // limit is a token bucket's shape: burst attempts at once, then one per every.
 type limit struct {
 	burst int
@@ -89,7 +84,7 @@ func newAuthThrottle(now func() time.Time) *authThrottle {
 }
 
 // Begin takes one attempt of action ("signIn" or "signUp") for email from
-// the request's client. It refuses with CodeRateLimited, taking nothing,
+// the request's client. It refuses with wattfare.ERateLimited, taking nothing,
 // when any of the client's buckets is empty. done reports the outcome: a
 // successful sign-in (done(true)) is not charged, anything else is.
 func (t *authThrottle) Begin(ctx context.Context, action, email string) (func(ok bool), error) {
@@ -124,7 +119,7 @@ func (t *authThrottle) Begin(ctx context.Context, action, email string) (func(ok
 		if ex, ok := ctx.Value(exchangeKey{}).(*exchange); ok {
 			ex.w.Header().Set("Retry-After", strconv.Itoa(secs))
 		}
-		return func(bool) {}, &wattfare.Error{Code: CodeRateLimited,
+		return func(bool) {}, &wattfare.Error{Code: wattfare.ERateLimited,
 			Message:  "too many attempts; try again in " + strconv.Itoa(secs) + " seconds",
 			Metadata: map[string]any{"retryAfterSeconds": secs}}
 	}

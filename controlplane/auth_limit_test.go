@@ -35,7 +35,7 @@ func TestAuthThrottle(t *testing.T) {
 			}
 		}
 		err := attempt(th, ctx, "signIn", "A@Example.com ", false)
-		if wattfare.ErrorCode(err) != CodeRateLimited {
+		if wattfare.ErrorCode(err) != wattfare.ERateLimited {
 			t.Fatalf("attempt past the burst = %v", err)
 		}
 		var we *wattfare.Error
@@ -47,7 +47,7 @@ func TestAuthThrottle(t *testing.T) {
 		if err := attempt(th, ctx, "signIn", "a@example.com", false); err != nil {
 			t.Fatalf("after the refill: %v", err)
 		}
-		if err := attempt(th, ctx, "signIn", "a@example.com", false); wattfare.ErrorCode(err) != CodeRateLimited {
+		if err := attempt(th, ctx, "signIn", "a@example.com", false); wattfare.ErrorCode(err) != wattfare.ERateLimited {
 			t.Fatalf("one refill, two attempts: %v", err)
 		}
 	})
@@ -68,7 +68,7 @@ func TestAuthThrottle(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := attempt(th, ctx, "signUp", "c@example.com", true); wattfare.ErrorCode(err) != CodeRateLimited {
+		if err := attempt(th, ctx, "signUp", "c@example.com", true); wattfare.ErrorCode(err) != wattfare.ERateLimited {
 			t.Fatalf("sign-up past the burst = %v", err)
 		}
 	})
@@ -81,7 +81,7 @@ func TestAuthThrottle(t *testing.T) {
 				t.Fatalf("attempt %d: %v", i+1, err)
 			}
 		}
-		if err := attempt(th, ctx, "signIn", "fresh@example.com", false); wattfare.ErrorCode(err) != CodeRateLimited {
+		if err := attempt(th, ctx, "signIn", "fresh@example.com", false); wattfare.ErrorCode(err) != wattfare.ERateLimited {
 			t.Fatalf("spraying past the per-IP burst = %v", err)
 		}
 		if err := attempt(th, from("203.0.113.1"), "signIn", "fresh@example.com", false); err != nil {
@@ -101,7 +101,7 @@ func TestAuthThrottle(t *testing.T) {
 			}
 			dones = append(dones, done)
 		}
-		if _, err := th.Begin(ctx, "signIn", "d@example.com"); wattfare.ErrorCode(err) != CodeRateLimited {
+		if _, err := th.Begin(ctx, "signIn", "d@example.com"); wattfare.ErrorCode(err) != wattfare.ERateLimited {
 			t.Fatalf("attempt past the burst while the others run = %v", err)
 		}
 		dones[0](true) // one of them was the right password
@@ -111,7 +111,7 @@ func TestAuthThrottle(t *testing.T) {
 		for _, done := range dones[1:] {
 			done(false)
 		}
-		if _, err := th.Begin(ctx, "signIn", "d@example.com"); wattfare.ErrorCode(err) != CodeRateLimited {
+		if _, err := th.Begin(ctx, "signIn", "d@example.com"); wattfare.ErrorCode(err) != wattfare.ERateLimited {
 			t.Fatalf("after the failures were charged = %v", err)
 		}
 	})

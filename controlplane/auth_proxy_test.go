@@ -43,14 +43,14 @@ func TestSignInLimitsBehindTrustedProxy(t *testing.T) {
 			t.Fatalf("attempt %d via the proxy: %s", i+1, code)
 		}
 	}
-	if code := signIn("10.0.0.1:40001", "203.0.113.5"); code != controlplane.CodeRateLimited {
-		t.Fatalf("attempt past the limit via the proxy: %s, want %s", code, controlplane.CodeRateLimited)
+	if code := signIn("10.0.0.1:40001", "203.0.113.5"); code != "RATE_LIMITED" {
+		t.Fatalf("attempt past the limit via the proxy: %s, want %s", code, "RATE_LIMITED")
 	}
 	if code := signIn("10.0.0.1:40002", "203.0.113.6"); code != "UNAUTHENTICATED" {
 		t.Fatalf("another client behind the same proxy: %s, want its own limit", code)
 	}
-	if code := signIn("10.0.0.1:40003", "203.0.113.5, 10.0.0.2"); code != controlplane.CodeRateLimited {
-		t.Fatalf("the limited client through two proxies: %s, want %s", code, controlplane.CodeRateLimited)
+	if code := signIn("10.0.0.1:40003", "203.0.113.5, 10.0.0.2"); code != "RATE_LIMITED" {
+		t.Fatalf("the limited client through two proxies: %s, want %s", code, "RATE_LIMITED")
 	}
 
 	for i := range burst {
@@ -58,7 +58,7 @@ func TestSignInLimitsBehindTrustedProxy(t *testing.T) {
 			t.Fatalf("direct attempt %d: %s", i+1, code)
 		}
 	}
-	if code := signIn("198.51.100.9:50001", "192.0.2.99"); code != controlplane.CodeRateLimited {
-		t.Fatalf("direct attempt with a fresh forged X-Forwarded-For: %s, want %s", code, controlplane.CodeRateLimited)
+	if code := signIn("198.51.100.9:50001", "192.0.2.99"); code != "RATE_LIMITED" {
+		t.Fatalf("direct attempt with a fresh forged X-Forwarded-For: %s, want %s", code, "RATE_LIMITED")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -29,7 +30,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			for k, v := range we.Metadata {
 				ext[k] = v
 			}
-			ext["code"] = we.Code
+			ext["code"] = ExtensionCode(we.Code)
 			if we.Field != "" {
 				ext["field"] = we.Field
 			}
@@ -51,6 +52,11 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		return internal(ctx, log, gqlErr, err)
 	}
 }
+
+// ExtensionCode is how a domain error code reads in extensions.code: upper
+// case, as GraphQL APIs spell codes, so that wattfare.ERateLimited
+// ("rate_limited", as the data plane sends it) is "RATE_LIMITED" here.
+func ExtensionCode(code string) string { return strings.ToUpper(code) }
 
 func internal(ctx context.Context, log *slog.Logger, gqlErr *gqlerror.Error, err error) *gqlerror.Error {
 	log.ErrorContext(ctx, "graphql: internal error", "path", gqlErr.Path.String(), "err", err)

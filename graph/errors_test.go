@@ -26,6 +26,18 @@ func TestPresentError(t *testing.T) {
 			t.Fatalf("presented %+v", e)
 		}
 	})
+	t.Run("CodeUpperCased", func(t *testing.T) {
+		// One vocabulary: the data plane's lowercase code is GraphQL's
+		// upper-case one, and the wire keeps its spelling.
+		err := &wattfare.Error{Code: wattfare.ERateLimited, Message: "too many attempts", Metadata: map[string]any{"retryAfterSeconds": 3}}
+		e := present(ctx, err)
+		if e.Extensions["code"] != "RATE_LIMITED" || e.Extensions["retryAfterSeconds"] != 3 {
+			t.Fatalf("presented %+v", e)
+		}
+		if CodeRequestTooLarge != ExtensionCode(wattfare.ERequestTooLarge) {
+			t.Fatalf("CodeRequestTooLarge is %s, the presenter says %s", CodeRequestTooLarge, ExtensionCode(wattfare.ERequestTooLarge))
+		}
+	})
 	t.Run("ErrInternalHidden", func(t *testing.T) {
 		e := present(ctx, errors.New(`pq: relation "secret_table" does not exist`))
 		if e.Message != "internal error" || e.Extensions["code"] != wattfare.EINTERNAL || strings.Contains(fmt.Sprint(e), "secret_table") {

@@ -138,8 +138,10 @@ func rulesWithoutSuggestions() *rules.Rules {
 const CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
 
 // CodeRequestTooLarge is the extensions.code of a request body or query
-// string over MaxQueryBytes, answered 413.
-const CodeRequestTooLarge = wattfare.ETOOLARGE
+// string over MaxQueryBytes, answered 413: wattfare.ERequestTooLarge as
+// ExtensionCode spells it (a test checks), a constant because limitBody
+// answers before gqlgen's presenter could.
+const CodeRequestTooLarge = "REQUEST_TOO_LARGE"
 
 func init() {
 	// gqlgen's complexity extension sets the code but does not register it
@@ -167,7 +169,7 @@ func limitBody(next http.Handler) http.Handler {
 			if err != nil {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusBadRequest)
-				io.WriteString(w, `{"errors":[{"message":"could not read the request body","extensions":{"code":"`+wattfare.EINVALID+`"}}],"data":null}`)
+				io.WriteString(w, `{"errors":[{"message":"could not read the request body","extensions":{"code":"`+ExtensionCode(wattfare.EINVALID)+`"}}],"data":null}`)
 				return
 			}
 			if len(body) > MaxQueryBytes {

@@ -23,7 +23,7 @@ type Sessions interface {
 
 // Throttle bounds how fast one client may try to sign in or sign up. Begin
 // takes an attempt of action ("signIn", "signUp") for email, or refuses it
-// with a RATE_LIMITED error; the caller reports the outcome with done, and a
+// with a wattfare.ERateLimited error; the caller reports the outcome with done, and a
 // successful sign-in may be given back. The control plane implements it, as
 // it knows the client's address.
 type Throttle interface {
