@@ -109,6 +109,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	}
 	srv.SetErrorPresenter(presentError(cfg.Logger))
 	srv.SetRecoverFunc(recoverPanic(cfg.Logger))
+	observeFields(srv)
 	var h http.Handler = srv
 	h = r.withLoaders(h)
 	return limitBody(h)
