@@ -86,4 +86,3 @@ func ErrorCode(err error) string {
 	}
 	return EINTERNAL
 }
-
