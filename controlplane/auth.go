@@ -9,7 +9,6 @@ import (
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/graph"
 	"github.com/wattfare/wattfare/graph/model"
-	"github.com/wattfare/wattfare/postgres"
 )
 
 // SessionCookie is the dashboard session cookie over plain http. It holds
@@ -43,7 +42,7 @@ type exchangeKey struct{}
 // dashboardSessions implements graph.Sessions with an HttpOnly, SameSite=Lax
 // cookie (Secure when the public URL is https).
 type dashboardSessions struct {
-	accounts *postgres.Accounts
+	accounts wattfare.SessionService
 	secure   bool
 }
 
@@ -116,7 +115,7 @@ func (d *dashboardSessions) End(ctx context.Context) (bool, error) {
 
 func (s *Server) dashboardSessions() *dashboardSessions {
 	return &dashboardSessions{
-		accounts: &postgres.Accounts{DB: s.cfg.DB},
+		accounts: s.cfg.Services.Sessions,
 		secure:   strings.HasPrefix(s.cfg.PublicURL, "https://"),
 	}
 }
@@ -126,13 +125,13 @@ func (s *Server) dashboardSessions() *dashboardSessions {
 // A missing, unknown or expired cookie leaves the request anonymous; so does
 // a database failure, which is logged: nothing is granted on doubt.
 func (s *Server) withDashboardSession(next http.Handler) http.Handler {
-	accounts := &postgres.Accounts{DB: s.cfg.DB}
+	sessions := s.cfg.Services.Sessions
 	name := s.dashboardSessions().name()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ex := &exchange{w: w, client: clientAddr(r, s.cfg.TrustedProxies)}
 		ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
 		if c, err := r.Cookie(name); err == nil && c.Value != "" {
-			a, err := accounts.SessionAccount(ctx, c.Value)
+			a, err := sessions.SessionAccount(ctx, c.Value)
 			switch {
 			case err == nil:
 				ex.token = c.Value

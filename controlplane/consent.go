@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/postgres"
 	wattfarejs "github.com/wattfare/wattfare/sdk/js"
 )
 
@@ -25,7 +24,7 @@ const DefaultRequestedCap = 10 * wattfare.Dollar
 // the app's page, the JSON endpoints of the /connect popup, and the client
 // script apps load.
 type consent struct {
-	store     *postgres.Consent
+	store     wattfare.ConsentService
 	verifier  *SessionVerifier
 	publicURL func(r *http.Request) string
 	account   func(r *http.Request) (string, bool)
@@ -40,7 +39,7 @@ func (s *Server) consentRoutes() error {
 }
 
 func (s *Server) newConsent() *consent {
-	store := &postgres.Consent{DB: s.cfg.DB}
+	store := s.cfg.Services.Consent
 	publicURL := func(r *http.Request) string {
 		if s.cfg.PublicURL != "" {
 			return strings.TrimSuffix(s.cfg.PublicURL, "/")
@@ -288,7 +287,7 @@ func (c *consent) handleContext(w http.ResponseWriter, r *http.Request) {
 // when the connection is new or already the sandbox's and active: a signed-in
 // person's account is never connected without their click, and a connection
 // someone revoked or owns is never taken over or revived unattended (the
-// approve endpoint enforces the same, see postgres.Approval.Unattended).
+// approve endpoint enforces the same, see wattfare.Approval.Unattended).
 func (c *consent) autoApprove(r *http.Request, s Session, signedIn bool, conn *consentConnection, owner string) (bool, error) {
 	if s.Mode != wattfare.ModeTest || signedIn {
 		return false, nil
@@ -345,7 +344,7 @@ func (c *consent) handleApprove(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	st, err := c.store.Approve(r.Context(), postgres.Approval{
+	st, err := c.store.Approve(r.Context(), wattfare.Approval{
 		AppID: s.App.ID, Mode: s.Mode, AppUserID: s.AppUserID, AccountID: accountID,
 		MonthlyCap: cap, IssuedAt: s.IssuedAt, Unattended: !signedIn,
 	}, c.now())

@@ -814,7 +814,7 @@ func TestSessionEndpoint(t *testing.T) {
 func TestConsentPagesRefuseFraming(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	s, err := New(Config{DB: pool, PublicURL: "http://wattfare.test"})
+	s, err := New(WithPostgres(Config{PublicURL: "http://wattfare.test"}, pool, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -870,7 +870,7 @@ func TestApproveThroughServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	s, err := New(Config{DB: f.pool, PublicURL: "http://" + srv.Listener.Addr().String()})
+	s, err := New(WithPostgres(Config{PublicURL: "http://" + srv.Listener.Addr().String()}, f.pool, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,14 +12,19 @@ import (
 // graphqlRoutes serves the GraphQL API at /graphql (and, in dev, a
 // playground at /graphql/playground).
 func (s *Server) graphqlRoutes() error {
+	svc := s.cfg.Services
 	h := graph.NewHandler(graph.HandlerConfig{
-		DB:              s.cfg.DB,
-		Sessions:        s.dashboardSessions(),
-		Dev:             s.cfg.Dev,
-		LeaseWait:       s.cfg.LeaseWait,
-		Throttle:        newAuthThrottle(nil),
-		ReservedOrigins: s.ownOrigins(),
-		Logger:          s.log,
+		Accounts:    svc.Accounts,
+		Apps:        svc.Apps,
+		Keys:        svc.Keys,
+		Connections: svc.Connections,
+		Wallets:     svc.Wallets,
+		Usage:       svc.Usage,
+		Models:      svc.Models,
+		Sessions:    s.dashboardSessions(),
+		Dev:         s.cfg.Dev,
+		Throttle:    newAuthThrottle(nil),
+		Logger:      s.log,
 	})
 	// GET carries queries only (gqlgen refuses mutations over GET); POST carries everything.
 	s.mux.Handle("GET /graphql", h)
@@ -30,13 +35,15 @@ func (s *Server) graphqlRoutes() error {
 	return nil
 }
 
-// ownOrigins are Wattfare's origins as browsers see them: the control
-// plane's (the consent page's) and the data plane's. With no PublicURL the
-// control plane's origin is whatever the request says, and cannot be known
-// here.
-func (s *Server) ownOrigins() []string {
+// OwnOrigins are Wattfare's origins as browsers see them: the control
+// plane's (the consent page's, at publicURL) and the data plane's (at
+// dataURL). No app may register them (postgres.ServiceOptions'
+// ReservedOrigins): the consent flow takes a page of a registered origin
+// for the app's own. With no publicURL the control plane's origin is
+// whatever the request says, and cannot be known here.
+func OwnOrigins(publicURL, dataURL string) []string {
 	var out []string
-	for _, raw := range []string{s.cfg.PublicURL, s.cfg.DataURL} {
+	for _, raw := range []string{publicURL, dataURL} {
 		u, err := url.Parse(raw)
 		if err != nil || u.Scheme == "" || u.Host == "" {
 			continue

@@ -432,8 +432,8 @@ func TestQueryLimits(t *testing.T) {
 func TestIntrospectionInDev(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	s, err := controlplane.New(controlplane.Config{DB: pool, PublicURL: "http://example.com", Dev: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := controlplane.New(controlplane.WithPostgres(controlplane.Config{PublicURL: "http://example.com", Dev: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, pool, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

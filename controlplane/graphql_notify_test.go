@@ -111,7 +111,7 @@ func TestNestedAppsAreBatched(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	s, err := controlplane.New(controlplane.Config{DB: pool, PublicURL: "http://example.com", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := controlplane.New(controlplane.WithPostgres(controlplane.Config{PublicURL: "http://example.com", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, pool, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

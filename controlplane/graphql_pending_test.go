@@ -15,7 +15,7 @@ import (
 // PROPAGATION_PENDING with stopsBy, the time the open lease expires.
 func TestStopWritesCommittedWhileLeasesOpen(t *testing.T) {
 	t.Parallel()
-	h := setupWith(t, func(c *controlplane.Config) { c.LeaseWait = 50 * time.Millisecond })
+	h := setupWait(t, 50*time.Millisecond, func(*controlplane.Config) {})
 	admin, adminID := h.signUp("pp-admin@example.com")
 	h.exec(`UPDATE accounts SET is_admin = true WHERE id = $1`, adminID)
 

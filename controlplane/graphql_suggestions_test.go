@@ -31,8 +31,8 @@ func TestNoSuggestionsOutsideDev(t *testing.T) {
 	}
 	for _, dev := range []bool{false, true} {
 		pool := pgtest.NewPool(t)
-		s, err := controlplane.New(controlplane.Config{DB: pool, PublicURL: "http://example.com", Dev: dev,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		s, err := controlplane.New(controlplane.WithPostgres(controlplane.Config{PublicURL: "http://example.com", Dev: dev,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, pool, 0))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,16 +33,21 @@ func setup(t *testing.T) *harness {
 // setupWith is setup with the configuration changed by edit.
 func setupWith(t *testing.T, edit func(*controlplane.Config)) *harness {
 	t.Helper()
+	return setupWait(t, 10*time.Second, edit)
+}
+
+// setupWait is setupWith with writes that stop spending waiting at most
+// leaseWait for data-plane leases.
+func setupWait(t *testing.T, leaseWait time.Duration, edit func(*controlplane.Config)) *harness {
+	t.Helper()
 	pool := pgtest.NewPool(t)
 	cfg := controlplane.Config{
-		DB:        pool,
 		PublicURL: "http://example.com",
 		DataURL:   "http://data.example.com",
-		LeaseWait: 10 * time.Second,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	edit(&cfg)
-	s, err := controlplane.New(cfg)
+	s, err := controlplane.New(controlplane.WithPostgres(cfg, pool, leaseWait))
 	if err != nil {
 		t.Fatal(err)
 	}

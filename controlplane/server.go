@@ -3,17 +3,20 @@
 package controlplane
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/wattfare/wattfare"
 )
 
 // Config is what the control plane needs to run.
 type Config struct {
-	DB *pgxpool.Pool
+	// Services are the domain services it serves, every one required.
+	// cmd/wattfare builds them (postgres.NewServices), with Wattfare's own
+	// origins (OwnOrigins) reserved.
+	Services wattfare.Services
 	// PublicURL is the control plane's own origin as browsers see it, e.g.
 	// "http://127.0.0.1:8080". The consent popup runs there.
 	PublicURL string
@@ -21,9 +24,6 @@ type Config struct {
 	DataURL string
 	// Dev enables GraphQL introspection and the playground.
 	Dev bool
-	// LeaseWait bounds how long a revoke waits for data-plane leases to be
-	// surrendered; leases expire by then anyway.
-	LeaseWait time.Duration
 	// TrustedProxies are the reverse proxies in front of the control plane
 	// whose X-Forwarded-For is believed, for the sign-in limits' client
 	// address (see clientAddr). Empty, the default, trusts none: the
@@ -46,8 +46,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.LeaseWait == 0 {
-		cfg.LeaseWait = 15 * time.Second
+	if err := checkServices(cfg.Services); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
 	if err := s.graphqlRoutes(); err != nil {
@@ -84,4 +84,18 @@ func securityHeaders(next http.Handler) http.Handler {
 		hdr.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkServices refuses a configuration that lacks a service: the control
+// plane fails at start, not at the first request that needs it.
+func checkServices(s wattfare.Services) error {
+	for name, svc := range map[string]any{
+		"Accounts": s.Accounts, "Sessions": s.Sessions, "Apps": s.Apps, "Keys": s.Keys,
+		"Connections": s.Connections, "Wallets": s.Wallets, "Usage": s.Usage, "Models": s.Models, "Consent": s.Consent,
+	} {
+		if svc == nil {
+			return fmt.Errorf("controlplane: no %s service in Config.Services", name)
+		}
+	}
+	return nil
 }

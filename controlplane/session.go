@@ -17,7 +17,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/postgres"
 )
 
 // SessionLeeway is the clock skew allowed between an app's backend, which
@@ -43,7 +42,7 @@ type sessionKeys interface {
 	App(ctx context.Context, appID string) (wattfare.App, error)
 }
 
-var _ sessionKeys = (*postgres.Consent)(nil)
+var _ sessionKeys = wattfare.ConsentService(nil)
 
 // SessionVerifier checks session tokens minted by app backends (see
 // sdk/go/wattfareapp): EdDSA only, typ wattfare-session+jwt, aud wattfare,

@@ -27,7 +27,7 @@ func TestSessionCookieName(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			pool := pgtest.NewPool(t)
-			s, err := controlplane.New(controlplane.Config{DB: pool, PublicURL: tc.publicURL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			s, err := controlplane.New(controlplane.WithPostgres(controlplane.Config{PublicURL: tc.publicURL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, pool, 0))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/graph/model"
-	"github.com/wattfare/wattfare/postgres"
 )
 
 // passwordCost is the complexity of a field that hashes a password:
@@ -27,7 +26,7 @@ func complexity() ComplexityRoot {
 	// it here keeps the product of nested pages from overflowing an int.
 	n := func(first *int, def int) int {
 		if first != nil && *first > 0 {
-			return min(*first, postgres.MaxPageSize+1)
+			return min(*first, wattfare.MaxPageSize+1)
 		}
 		return def
 	}

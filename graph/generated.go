@@ -18,7 +18,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/graph/model"
-	"github.com/wattfare/wattfare/postgres"
 )
 
 // region    ***************************** api!.gotpl *****************************
@@ -294,72 +293,72 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type AdminResolver interface {
-	UsageByDay(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time) ([]*postgres.UsageDay, error)
-	UsageByApp(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time, first *int) ([]*postgres.AppUsage, error)
-	UsageByModel(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time) ([]*postgres.ModelUsage, error)
+	UsageByDay(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time) ([]*wattfare.UsageDay, error)
+	UsageByApp(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time, first *int) ([]*wattfare.AppUsage, error)
+	UsageByModel(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time) ([]*wattfare.ModelUsage, error)
 	Accounts(ctx context.Context, obj *model.Admin, first *int, after *string) (*model.AccountPage, error)
 	Apps(ctx context.Context, obj *model.Admin, first *int, after *string) (*model.AppPage, error)
-	Models(ctx context.Context, obj *model.Admin) ([]*postgres.ModelPrice, error)
+	Models(ctx context.Context, obj *model.Admin) ([]*wattfare.ModelPrice, error)
 }
 type ApiKeyResolver interface {
 	Active(ctx context.Context, obj *wattfare.APIKey) (bool, error)
 }
 type AppResolver interface {
-	Owner(ctx context.Context, obj *postgres.App) (*postgres.Account, error)
+	Owner(ctx context.Context, obj *wattfare.AppDetails) (*wattfare.Account, error)
 
-	SuspendedReason(ctx context.Context, obj *postgres.App) (*string, error)
+	SuspendedReason(ctx context.Context, obj *wattfare.AppDetails) (*string, error)
 
-	PublishableKeys(ctx context.Context, obj *postgres.App) ([]*model.PublishableKey, error)
-	Keys(ctx context.Context, obj *postgres.App, mode *wattfare.Mode) ([]*wattfare.APIKey, error)
-	Connections(ctx context.Context, obj *postgres.App, mode wattfare.Mode, first *int, after *string) (*model.ConnectionPage, error)
-	UsageByDay(ctx context.Context, obj *postgres.App, mode wattfare.Mode, from time.Time, to time.Time) ([]*postgres.UsageDay, error)
-	UsageByModel(ctx context.Context, obj *postgres.App, mode wattfare.Mode, from time.Time, to time.Time) ([]*postgres.ModelUsage, error)
-	UsageByUser(ctx context.Context, obj *postgres.App, mode wattfare.Mode, from time.Time, to time.Time, first *int) ([]*postgres.UserUsage, error)
+	PublishableKeys(ctx context.Context, obj *wattfare.AppDetails) ([]*model.PublishableKey, error)
+	Keys(ctx context.Context, obj *wattfare.AppDetails, mode *wattfare.Mode) ([]*wattfare.APIKey, error)
+	Connections(ctx context.Context, obj *wattfare.AppDetails, mode wattfare.Mode, first *int, after *string) (*model.ConnectionPage, error)
+	UsageByDay(ctx context.Context, obj *wattfare.AppDetails, mode wattfare.Mode, from time.Time, to time.Time) ([]*wattfare.UsageDay, error)
+	UsageByModel(ctx context.Context, obj *wattfare.AppDetails, mode wattfare.Mode, from time.Time, to time.Time) ([]*wattfare.ModelUsage, error)
+	UsageByUser(ctx context.Context, obj *wattfare.AppDetails, mode wattfare.Mode, from time.Time, to time.Time, first *int) ([]*wattfare.UserUsage, error)
 }
 type AppUsageResolver interface {
-	App(ctx context.Context, obj *postgres.AppUsage) (*postgres.App, error)
+	App(ctx context.Context, obj *wattfare.AppUsage) (*wattfare.AppDetails, error)
 }
 type ConnectionResolver interface {
-	App(ctx context.Context, obj *postgres.Connection) (*postgres.App, error)
+	App(ctx context.Context, obj *wattfare.ConnectionSpend) (*wattfare.AppDetails, error)
 }
 type ModelUsageResolver interface {
-	Model(ctx context.Context, obj *postgres.ModelUsage) (*postgres.ModelPrice, error)
+	Model(ctx context.Context, obj *wattfare.ModelUsage) (*wattfare.ModelPrice, error)
 }
 type MutationResolver interface {
 	SignUp(ctx context.Context, input model.SignUpInput) (*model.Viewer, error)
 	SignIn(ctx context.Context, input model.SignInInput) (*model.Viewer, error)
 	SignOut(ctx context.Context) (bool, error)
-	CreateApp(ctx context.Context, input model.CreateAppInput) (*postgres.App, error)
-	UpdateApp(ctx context.Context, input model.UpdateAppInput) (*postgres.App, error)
+	CreateApp(ctx context.Context, input model.CreateAppInput) (*wattfare.AppDetails, error)
+	UpdateApp(ctx context.Context, input model.UpdateAppInput) (*wattfare.AppDetails, error)
 	CreateKey(ctx context.Context, appID string, mode wattfare.Mode) (*model.CreatedKey, error)
 	RollKey(ctx context.Context, keyID string, overlapSeconds int) (*model.CreatedKey, error)
 	RevokeKey(ctx context.Context, keyID string) (*wattfare.APIKey, error)
-	AddTestCredit(ctx context.Context, amount wattfare.Money) (*postgres.Wallet, error)
-	SetConnectionCap(ctx context.Context, connectionID string, monthlyCap wattfare.Money) (*postgres.Connection, error)
-	RevokeConnection(ctx context.Context, connectionID string) (*postgres.Connection, error)
-	SuspendApp(ctx context.Context, appID string, reason string) (*postgres.App, error)
-	UnsuspendApp(ctx context.Context, appID string) (*postgres.App, error)
-	UpdateModelPrice(ctx context.Context, input model.UpdateModelPriceInput) (*postgres.ModelPrice, error)
+	AddTestCredit(ctx context.Context, amount wattfare.Money) (*wattfare.Wallet, error)
+	SetConnectionCap(ctx context.Context, connectionID string, monthlyCap wattfare.Money) (*wattfare.ConnectionSpend, error)
+	RevokeConnection(ctx context.Context, connectionID string) (*wattfare.ConnectionSpend, error)
+	SuspendApp(ctx context.Context, appID string, reason string) (*wattfare.AppDetails, error)
+	UnsuspendApp(ctx context.Context, appID string) (*wattfare.AppDetails, error)
+	UpdateModelPrice(ctx context.Context, input model.UpdateModelPriceInput) (*wattfare.ModelPrice, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*model.Viewer, error)
-	App(ctx context.Context, id string) (*postgres.App, error)
-	Models(ctx context.Context) ([]*postgres.ModelPrice, error)
+	App(ctx context.Context, id string) (*wattfare.AppDetails, error)
+	Models(ctx context.Context) ([]*wattfare.ModelPrice, error)
 	Admin(ctx context.Context) (*model.Admin, error)
 }
 type ReceiptResolver interface {
-	App(ctx context.Context, obj *postgres.Receipt) (*postgres.App, error)
+	App(ctx context.Context, obj *wattfare.Receipt) (*wattfare.AppDetails, error)
 }
 type ViewerResolver interface {
-	Account(ctx context.Context, obj *model.Viewer) (*postgres.Account, error)
+	Account(ctx context.Context, obj *model.Viewer) (*wattfare.Account, error)
 	Apps(ctx context.Context, obj *model.Viewer, first *int, after *string) (*model.AppPage, error)
-	Wallet(ctx context.Context, obj *model.Viewer, mode wattfare.Mode) (*postgres.Wallet, error)
+	Wallet(ctx context.Context, obj *model.Viewer, mode wattfare.Mode) (*wattfare.Wallet, error)
 	Connections(ctx context.Context, obj *model.Viewer, mode *wattfare.Mode, first *int, after *string) (*model.ConnectionPage, error)
-	Connection(ctx context.Context, obj *model.Viewer, id string) (*postgres.Connection, error)
+	Connection(ctx context.Context, obj *model.Viewer, id string) (*wattfare.ConnectionSpend, error)
 	Receipts(ctx context.Context, obj *model.Viewer, mode wattfare.Mode, from *time.Time, to *time.Time, first *int, after *string) (*model.ReceiptPage, error)
 }
 type WalletResolver interface {
-	Ledger(ctx context.Context, obj *postgres.Wallet, first *int, after *string) (*model.LedgerPage, error)
+	Ledger(ctx context.Context, obj *wattfare.Wallet, first *int, after *string) (*model.LedgerPage, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -3193,7 +3192,7 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _Account_id(ctx context.Context, field graphql.CollectedField, obj *postgres.Account) (ret graphql.Marshaler) {
+func (ec *executionContext) _Account_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.Account) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3216,7 +3215,7 @@ func (ec *executionContext) fieldContext_Account_id(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Account", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Account_email(ctx context.Context, field graphql.CollectedField, obj *postgres.Account) (ret graphql.Marshaler) {
+func (ec *executionContext) _Account_email(ctx context.Context, field graphql.CollectedField, obj *wattfare.Account) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3239,7 +3238,7 @@ func (ec *executionContext) fieldContext_Account_email(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Account", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Account_displayName(ctx context.Context, field graphql.CollectedField, obj *postgres.Account) (ret graphql.Marshaler) {
+func (ec *executionContext) _Account_displayName(ctx context.Context, field graphql.CollectedField, obj *wattfare.Account) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3262,7 +3261,7 @@ func (ec *executionContext) fieldContext_Account_displayName(_ context.Context, 
 	return graphql.NewScalarFieldContext("Account", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Account_isAdmin(ctx context.Context, field graphql.CollectedField, obj *postgres.Account) (ret graphql.Marshaler) {
+func (ec *executionContext) _Account_isAdmin(ctx context.Context, field graphql.CollectedField, obj *wattfare.Account) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3285,7 +3284,7 @@ func (ec *executionContext) fieldContext_Account_isAdmin(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Account", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _Account_createdAt(ctx context.Context, field graphql.CollectedField, obj *postgres.Account) (ret graphql.Marshaler) {
+func (ec *executionContext) _Account_createdAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.Account) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3343,8 +3342,8 @@ func (ec *executionContext) _AccountEdge_node(ctx context.Context, field graphql
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Account) graphql.Marshaler {
-			return ec.marshalNAccount2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐAccount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAccount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3440,8 +3439,8 @@ func (ec *executionContext) _Admin_usageByDay(ctx context.Context, field graphql
 			return ec.Resolvers.Admin().UsageByDay(ctx, obj, fc.Args["mode"].(wattfare.Mode), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*postgres.UsageDay) graphql.Marshaler {
-			return ec.marshalNUsageDay2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐUsageDayᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.UsageDay) graphql.Marshaler {
+			return ec.marshalNUsageDay2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐUsageDayᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3484,8 +3483,8 @@ func (ec *executionContext) _Admin_usageByApp(ctx context.Context, field graphql
 			return ec.Resolvers.Admin().UsageByApp(ctx, obj, fc.Args["mode"].(wattfare.Mode), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["first"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*postgres.AppUsage) graphql.Marshaler {
-			return ec.marshalNAppUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐAppUsageᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.AppUsage) graphql.Marshaler {
+			return ec.marshalNAppUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppUsageᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3528,8 +3527,8 @@ func (ec *executionContext) _Admin_usageByModel(ctx context.Context, field graph
 			return ec.Resolvers.Admin().UsageByModel(ctx, obj, fc.Args["mode"].(wattfare.Mode), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*postgres.ModelUsage) graphql.Marshaler {
-			return ec.marshalNModelUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelUsageᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.ModelUsage) graphql.Marshaler {
+			return ec.marshalNModelUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelUsageᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3659,8 +3658,8 @@ func (ec *executionContext) _Admin_models(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Admin().Models(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*postgres.ModelPrice) graphql.Marshaler {
-			return ec.marshalNModel2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelPriceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.ModelPrice) graphql.Marshaler {
+			return ec.marshalNModel2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPriceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3840,7 +3839,7 @@ func (ec *executionContext) fieldContext_ApiKey_active(_ context.Context, field 
 	return graphql.NewScalarFieldContext("ApiKey", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _App_id(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3863,7 +3862,7 @@ func (ec *executionContext) fieldContext_App_id(_ context.Context, field graphql
 	return graphql.NewScalarFieldContext("App", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _App_name(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_name(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3886,7 +3885,7 @@ func (ec *executionContext) fieldContext_App_name(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("App", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _App_allowedOrigins(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_allowedOrigins(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3909,7 +3908,7 @@ func (ec *executionContext) fieldContext_App_allowedOrigins(_ context.Context, f
 	return graphql.NewScalarFieldContext("App", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _App_owner(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_owner(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3921,8 +3920,8 @@ func (ec *executionContext) _App_owner(ctx context.Context, field graphql.Collec
 			return ec.Resolvers.App().Owner(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Account) graphql.Marshaler {
-			return ec.marshalNAccount2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐAccount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAccount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3941,7 +3940,7 @@ func (ec *executionContext) fieldContext_App_owner(_ context.Context, field grap
 	return fc, nil
 }
 
-func (ec *executionContext) _App_suspended(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_suspended(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3964,7 +3963,7 @@ func (ec *executionContext) fieldContext_App_suspended(_ context.Context, field 
 	return graphql.NewScalarFieldContext("App", field, true, false, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _App_suspendedAt(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_suspendedAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3987,7 +3986,7 @@ func (ec *executionContext) fieldContext_App_suspendedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("App", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _App_suspendedReason(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_suspendedReason(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4010,7 +4009,7 @@ func (ec *executionContext) fieldContext_App_suspendedReason(_ context.Context, 
 	return graphql.NewScalarFieldContext("App", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _App_createdAt(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_createdAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4033,7 +4032,7 @@ func (ec *executionContext) fieldContext_App_createdAt(_ context.Context, field 
 	return graphql.NewScalarFieldContext("App", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _App_publishableKeys(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_publishableKeys(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4065,7 +4064,7 @@ func (ec *executionContext) fieldContext_App_publishableKeys(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _App_keys(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_keys(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4109,7 +4108,7 @@ func (ec *executionContext) fieldContext_App_keys(ctx context.Context, field gra
 	return fc, nil
 }
 
-func (ec *executionContext) _App_connections(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_connections(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4153,7 +4152,7 @@ func (ec *executionContext) fieldContext_App_connections(ctx context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _App_usageByDay(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_usageByDay(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4166,8 +4165,8 @@ func (ec *executionContext) _App_usageByDay(ctx context.Context, field graphql.C
 			return ec.Resolvers.App().UsageByDay(ctx, obj, fc.Args["mode"].(wattfare.Mode), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*postgres.UsageDay) graphql.Marshaler {
-			return ec.marshalNUsageDay2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐUsageDayᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.UsageDay) graphql.Marshaler {
+			return ec.marshalNUsageDay2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐUsageDayᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4197,7 +4196,7 @@ func (ec *executionContext) fieldContext_App_usageByDay(ctx context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _App_usageByModel(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_usageByModel(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4210,8 +4209,8 @@ func (ec *executionContext) _App_usageByModel(ctx context.Context, field graphql
 			return ec.Resolvers.App().UsageByModel(ctx, obj, fc.Args["mode"].(wattfare.Mode), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*postgres.ModelUsage) graphql.Marshaler {
-			return ec.marshalNModelUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelUsageᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.ModelUsage) graphql.Marshaler {
+			return ec.marshalNModelUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelUsageᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4241,7 +4240,7 @@ func (ec *executionContext) fieldContext_App_usageByModel(ctx context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _App_usageByUser(ctx context.Context, field graphql.CollectedField, obj *postgres.App) (ret graphql.Marshaler) {
+func (ec *executionContext) _App_usageByUser(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppDetails) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4254,8 +4253,8 @@ func (ec *executionContext) _App_usageByUser(ctx context.Context, field graphql.
 			return ec.Resolvers.App().UsageByUser(ctx, obj, fc.Args["mode"].(wattfare.Mode), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["first"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*postgres.UserUsage) graphql.Marshaler {
-			return ec.marshalNUserUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐUserUsageᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.UserUsage) graphql.Marshaler {
+			return ec.marshalNUserUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐUserUsageᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4320,8 +4319,8 @@ func (ec *executionContext) _AppEdge_node(ctx context.Context, field graphql.Col
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4404,7 +4403,7 @@ func (ec *executionContext) fieldContext_AppPage_pageInfo(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _AppUsage_app(ctx context.Context, field graphql.CollectedField, obj *postgres.AppUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _AppUsage_app(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4416,8 +4415,8 @@ func (ec *executionContext) _AppUsage_app(ctx context.Context, field graphql.Col
 			return ec.Resolvers.AppUsage().App(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4436,7 +4435,7 @@ func (ec *executionContext) fieldContext_AppUsage_app(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _AppUsage_requests(ctx context.Context, field graphql.CollectedField, obj *postgres.AppUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _AppUsage_requests(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4459,7 +4458,7 @@ func (ec *executionContext) fieldContext_AppUsage_requests(_ context.Context, fi
 	return graphql.NewScalarFieldContext("AppUsage", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AppUsage_promptTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.AppUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _AppUsage_promptTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4482,7 +4481,7 @@ func (ec *executionContext) fieldContext_AppUsage_promptTokens(_ context.Context
 	return graphql.NewScalarFieldContext("AppUsage", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AppUsage_completionTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.AppUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _AppUsage_completionTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4505,7 +4504,7 @@ func (ec *executionContext) fieldContext_AppUsage_completionTokens(_ context.Con
 	return graphql.NewScalarFieldContext("AppUsage", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AppUsage_cost(ctx context.Context, field graphql.CollectedField, obj *postgres.AppUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _AppUsage_cost(ctx context.Context, field graphql.CollectedField, obj *wattfare.AppUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4528,7 +4527,7 @@ func (ec *executionContext) fieldContext_AppUsage_cost(_ context.Context, field 
 	return graphql.NewScalarFieldContext("AppUsage", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_id(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4551,7 +4550,7 @@ func (ec *executionContext) fieldContext_Connection_id(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_app(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_app(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4563,8 +4562,8 @@ func (ec *executionContext) _Connection_app(ctx context.Context, field graphql.C
 			return ec.Resolvers.Connection().App(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4583,7 +4582,7 @@ func (ec *executionContext) fieldContext_Connection_app(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Connection_mode(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_mode(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4606,7 +4605,7 @@ func (ec *executionContext) fieldContext_Connection_mode(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type Mode does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_appUserId(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_appUserId(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4629,7 +4628,7 @@ func (ec *executionContext) fieldContext_Connection_appUserId(_ context.Context,
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_status(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_status(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4652,7 +4651,7 @@ func (ec *executionContext) fieldContext_Connection_status(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type ConnectionStatus does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_monthlyCap(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_monthlyCap(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4675,7 +4674,7 @@ func (ec *executionContext) fieldContext_Connection_monthlyCap(_ context.Context
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_spentThisPeriod(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_spentThisPeriod(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4698,7 +4697,7 @@ func (ec *executionContext) fieldContext_Connection_spentThisPeriod(_ context.Co
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_held(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_held(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4721,7 +4720,7 @@ func (ec *executionContext) fieldContext_Connection_held(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_remaining(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_remaining(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4744,7 +4743,7 @@ func (ec *executionContext) fieldContext_Connection_remaining(_ context.Context,
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_resetsAt(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_resetsAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4767,7 +4766,7 @@ func (ec *executionContext) fieldContext_Connection_resetsAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_createdAt(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_createdAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4790,7 +4789,7 @@ func (ec *executionContext) fieldContext_Connection_createdAt(_ context.Context,
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Connection_revokedAt(ctx context.Context, field graphql.CollectedField, obj *postgres.Connection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Connection_revokedAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4848,8 +4847,8 @@ func (ec *executionContext) _ConnectionEdge_node(ctx context.Context, field grap
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Connection) graphql.Marshaler {
-			return ec.marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.ConnectionSpend) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐConnectionSpend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5022,8 +5021,8 @@ func (ec *executionContext) _LedgerEdge_node(ctx context.Context, field graphql.
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.LedgerEntry) graphql.Marshaler {
-			return ec.marshalNLedgerEntry2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐLedgerEntry(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.LedgerEntry) graphql.Marshaler {
+			return ec.marshalNLedgerEntry2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐLedgerEntry(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5042,7 +5041,7 @@ func (ec *executionContext) fieldContext_LedgerEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _LedgerEntry_id(ctx context.Context, field graphql.CollectedField, obj *postgres.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5065,7 +5064,7 @@ func (ec *executionContext) fieldContext_LedgerEntry_id(_ context.Context, field
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _LedgerEntry_kind(ctx context.Context, field graphql.CollectedField, obj *postgres.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_kind(ctx context.Context, field graphql.CollectedField, obj *wattfare.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5088,7 +5087,7 @@ func (ec *executionContext) fieldContext_LedgerEntry_kind(_ context.Context, fie
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _LedgerEntry_amount(ctx context.Context, field graphql.CollectedField, obj *postgres.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_amount(ctx context.Context, field graphql.CollectedField, obj *wattfare.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5111,7 +5110,7 @@ func (ec *executionContext) fieldContext_LedgerEntry_amount(_ context.Context, f
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _LedgerEntry_description(ctx context.Context, field graphql.CollectedField, obj *postgres.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_description(ctx context.Context, field graphql.CollectedField, obj *wattfare.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5134,7 +5133,7 @@ func (ec *executionContext) fieldContext_LedgerEntry_description(_ context.Conte
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _LedgerEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *postgres.LedgerEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _LedgerEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.LedgerEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5221,7 +5220,7 @@ func (ec *executionContext) fieldContext_LedgerPage_pageInfo(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Model_id(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5244,7 +5243,7 @@ func (ec *executionContext) fieldContext_Model_id(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Model_upstream(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_upstream(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5267,7 +5266,7 @@ func (ec *executionContext) fieldContext_Model_upstream(_ context.Context, field
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Model_upstreamModel(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_upstreamModel(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5290,7 +5289,7 @@ func (ec *executionContext) fieldContext_Model_upstreamModel(_ context.Context, 
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Model_kind(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_kind(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5313,7 +5312,7 @@ func (ec *executionContext) fieldContext_Model_kind(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Model_displayName(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_displayName(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5336,7 +5335,7 @@ func (ec *executionContext) fieldContext_Model_displayName(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Model_promptPerMillion(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_promptPerMillion(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5359,7 +5358,7 @@ func (ec *executionContext) fieldContext_Model_promptPerMillion(_ context.Contex
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Model_completionPerMillion(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_completionPerMillion(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5382,7 +5381,7 @@ func (ec *executionContext) fieldContext_Model_completionPerMillion(_ context.Co
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Model_contextLength(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_contextLength(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5405,7 +5404,7 @@ func (ec *executionContext) fieldContext_Model_contextLength(_ context.Context, 
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _Model_maxOutputTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_maxOutputTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5428,7 +5427,7 @@ func (ec *executionContext) fieldContext_Model_maxOutputTokens(_ context.Context
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _Model_enabled(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelPrice) (ret graphql.Marshaler) {
+func (ec *executionContext) _Model_enabled(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5451,7 +5450,7 @@ func (ec *executionContext) fieldContext_Model_enabled(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _ModelUsage_modelId(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _ModelUsage_modelId(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5474,7 +5473,7 @@ func (ec *executionContext) fieldContext_ModelUsage_modelId(_ context.Context, f
 	return graphql.NewScalarFieldContext("ModelUsage", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ModelUsage_model(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _ModelUsage_model(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5486,8 +5485,8 @@ func (ec *executionContext) _ModelUsage_model(ctx context.Context, field graphql
 			return ec.Resolvers.ModelUsage().Model(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.ModelPrice) graphql.Marshaler {
-			return ec.marshalOModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelPrice(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.ModelPrice) graphql.Marshaler {
+			return ec.marshalOModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPrice(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5506,7 +5505,7 @@ func (ec *executionContext) fieldContext_ModelUsage_model(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _ModelUsage_requests(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _ModelUsage_requests(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5529,7 +5528,7 @@ func (ec *executionContext) fieldContext_ModelUsage_requests(_ context.Context, 
 	return graphql.NewScalarFieldContext("ModelUsage", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _ModelUsage_promptTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _ModelUsage_promptTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5552,7 +5551,7 @@ func (ec *executionContext) fieldContext_ModelUsage_promptTokens(_ context.Conte
 	return graphql.NewScalarFieldContext("ModelUsage", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _ModelUsage_completionTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _ModelUsage_completionTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5575,7 +5574,7 @@ func (ec *executionContext) fieldContext_ModelUsage_completionTokens(_ context.C
 	return graphql.NewScalarFieldContext("ModelUsage", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _ModelUsage_cost(ctx context.Context, field graphql.CollectedField, obj *postgres.ModelUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _ModelUsage_cost(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5726,7 +5725,7 @@ func (ec *executionContext) _Mutation_createApp(ctx context.Context, field graph
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Auth == nil {
-					var zeroVal *postgres.App
+					var zeroVal *wattfare.AppDetails
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
 				return ec.Directives.Auth(ctx, nil, directive0)
@@ -5735,8 +5734,8 @@ func (ec *executionContext) _Mutation_createApp(ctx context.Context, field graph
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5783,7 +5782,7 @@ func (ec *executionContext) _Mutation_updateApp(ctx context.Context, field graph
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Auth == nil {
-					var zeroVal *postgres.App
+					var zeroVal *wattfare.AppDetails
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
 				return ec.Directives.Auth(ctx, nil, directive0)
@@ -5792,8 +5791,8 @@ func (ec *executionContext) _Mutation_updateApp(ctx context.Context, field graph
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6011,7 +6010,7 @@ func (ec *executionContext) _Mutation_addTestCredit(ctx context.Context, field g
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Auth == nil {
-					var zeroVal *postgres.Wallet
+					var zeroVal *wattfare.Wallet
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
 				return ec.Directives.Auth(ctx, nil, directive0)
@@ -6020,8 +6019,8 @@ func (ec *executionContext) _Mutation_addTestCredit(ctx context.Context, field g
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Wallet) graphql.Marshaler {
-			return ec.marshalNWallet2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐWallet(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Wallet) graphql.Marshaler {
+			return ec.marshalNWallet2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐWallet(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6068,7 +6067,7 @@ func (ec *executionContext) _Mutation_setConnectionCap(ctx context.Context, fiel
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Auth == nil {
-					var zeroVal *postgres.Connection
+					var zeroVal *wattfare.ConnectionSpend
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
 				return ec.Directives.Auth(ctx, nil, directive0)
@@ -6077,8 +6076,8 @@ func (ec *executionContext) _Mutation_setConnectionCap(ctx context.Context, fiel
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Connection) graphql.Marshaler {
-			return ec.marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.ConnectionSpend) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐConnectionSpend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6125,7 +6124,7 @@ func (ec *executionContext) _Mutation_revokeConnection(ctx context.Context, fiel
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Auth == nil {
-					var zeroVal *postgres.Connection
+					var zeroVal *wattfare.ConnectionSpend
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
 				return ec.Directives.Auth(ctx, nil, directive0)
@@ -6134,8 +6133,8 @@ func (ec *executionContext) _Mutation_revokeConnection(ctx context.Context, fiel
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Connection) graphql.Marshaler {
-			return ec.marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.ConnectionSpend) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐConnectionSpend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6182,7 +6181,7 @@ func (ec *executionContext) _Mutation_suspendApp(ctx context.Context, field grap
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Admin == nil {
-					var zeroVal *postgres.App
+					var zeroVal *wattfare.AppDetails
 					return zeroVal, errors.New("directive admin is not implemented")
 				}
 				return ec.Directives.Admin(ctx, nil, directive0)
@@ -6191,8 +6190,8 @@ func (ec *executionContext) _Mutation_suspendApp(ctx context.Context, field grap
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6239,7 +6238,7 @@ func (ec *executionContext) _Mutation_unsuspendApp(ctx context.Context, field gr
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Admin == nil {
-					var zeroVal *postgres.App
+					var zeroVal *wattfare.AppDetails
 					return zeroVal, errors.New("directive admin is not implemented")
 				}
 				return ec.Directives.Admin(ctx, nil, directive0)
@@ -6248,8 +6247,8 @@ func (ec *executionContext) _Mutation_unsuspendApp(ctx context.Context, field gr
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6296,7 +6295,7 @@ func (ec *executionContext) _Mutation_updateModelPrice(ctx context.Context, fiel
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Admin == nil {
-					var zeroVal *postgres.ModelPrice
+					var zeroVal *wattfare.ModelPrice
 					return zeroVal, errors.New("directive admin is not implemented")
 				}
 				return ec.Directives.Admin(ctx, nil, directive0)
@@ -6305,8 +6304,8 @@ func (ec *executionContext) _Mutation_updateModelPrice(ctx context.Context, fiel
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.ModelPrice) graphql.Marshaler {
-			return ec.marshalNModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelPrice(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.ModelPrice) graphql.Marshaler {
+			return ec.marshalNModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPrice(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6523,7 +6522,7 @@ func (ec *executionContext) _Query_app(ctx context.Context, field graphql.Collec
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Auth == nil {
-					var zeroVal *postgres.App
+					var zeroVal *wattfare.AppDetails
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
 				return ec.Directives.Auth(ctx, nil, directive0)
@@ -6532,8 +6531,8 @@ func (ec *executionContext) _Query_app(ctx context.Context, field graphql.Collec
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6575,8 +6574,8 @@ func (ec *executionContext) _Query_models(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Models(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*postgres.ModelPrice) graphql.Marshaler {
-			return ec.marshalNModel2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelPriceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.ModelPrice) graphql.Marshaler {
+			return ec.marshalNModel2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPriceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6716,7 +6715,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Receipt_requestId(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_requestId(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6739,7 +6738,7 @@ func (ec *executionContext) fieldContext_Receipt_requestId(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_createdAt(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_createdAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6762,7 +6761,7 @@ func (ec *executionContext) fieldContext_Receipt_createdAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_app(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_app(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6774,8 +6773,8 @@ func (ec *executionContext) _Receipt_app(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Receipt().App(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6794,7 +6793,7 @@ func (ec *executionContext) fieldContext_Receipt_app(_ context.Context, field gr
 	return fc, nil
 }
 
-func (ec *executionContext) _Receipt_mode(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_mode(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6817,7 +6816,7 @@ func (ec *executionContext) fieldContext_Receipt_mode(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type Mode does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_model(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_model(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6840,7 +6839,7 @@ func (ec *executionContext) fieldContext_Receipt_model(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_status(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_status(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6863,7 +6862,7 @@ func (ec *executionContext) fieldContext_Receipt_status(_ context.Context, field
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_stream(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_stream(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6886,7 +6885,7 @@ func (ec *executionContext) fieldContext_Receipt_stream(_ context.Context, field
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_promptTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_promptTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6909,7 +6908,7 @@ func (ec *executionContext) fieldContext_Receipt_promptTokens(_ context.Context,
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_completionTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_completionTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6932,7 +6931,7 @@ func (ec *executionContext) fieldContext_Receipt_completionTokens(_ context.Cont
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_cost(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_cost(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6955,7 +6954,7 @@ func (ec *executionContext) fieldContext_Receipt_cost(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_charged(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_charged(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6978,7 +6977,7 @@ func (ec *executionContext) fieldContext_Receipt_charged(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Receipt_durationMs(ctx context.Context, field graphql.CollectedField, obj *postgres.Receipt) (ret graphql.Marshaler) {
+func (ec *executionContext) _Receipt_durationMs(ctx context.Context, field graphql.CollectedField, obj *wattfare.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7036,8 +7035,8 @@ func (ec *executionContext) _ReceiptEdge_node(ctx context.Context, field graphql
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Receipt) graphql.Marshaler {
-			return ec.marshalNReceipt2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐReceipt(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Receipt) graphql.Marshaler {
+			return ec.marshalNReceipt2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐReceipt(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7120,7 +7119,7 @@ func (ec *executionContext) fieldContext_ReceiptPage_pageInfo(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _UsageDay_day(ctx context.Context, field graphql.CollectedField, obj *postgres.UsageDay) (ret graphql.Marshaler) {
+func (ec *executionContext) _UsageDay_day(ctx context.Context, field graphql.CollectedField, obj *wattfare.UsageDay) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7143,7 +7142,7 @@ func (ec *executionContext) fieldContext_UsageDay_day(_ context.Context, field g
 	return graphql.NewScalarFieldContext("UsageDay", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _UsageDay_requests(ctx context.Context, field graphql.CollectedField, obj *postgres.UsageDay) (ret graphql.Marshaler) {
+func (ec *executionContext) _UsageDay_requests(ctx context.Context, field graphql.CollectedField, obj *wattfare.UsageDay) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7166,7 +7165,7 @@ func (ec *executionContext) fieldContext_UsageDay_requests(_ context.Context, fi
 	return graphql.NewScalarFieldContext("UsageDay", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _UsageDay_promptTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.UsageDay) (ret graphql.Marshaler) {
+func (ec *executionContext) _UsageDay_promptTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.UsageDay) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7189,7 +7188,7 @@ func (ec *executionContext) fieldContext_UsageDay_promptTokens(_ context.Context
 	return graphql.NewScalarFieldContext("UsageDay", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _UsageDay_completionTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.UsageDay) (ret graphql.Marshaler) {
+func (ec *executionContext) _UsageDay_completionTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.UsageDay) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7212,7 +7211,7 @@ func (ec *executionContext) fieldContext_UsageDay_completionTokens(_ context.Con
 	return graphql.NewScalarFieldContext("UsageDay", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _UsageDay_cost(ctx context.Context, field graphql.CollectedField, obj *postgres.UsageDay) (ret graphql.Marshaler) {
+func (ec *executionContext) _UsageDay_cost(ctx context.Context, field graphql.CollectedField, obj *wattfare.UsageDay) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7235,7 +7234,7 @@ func (ec *executionContext) fieldContext_UsageDay_cost(_ context.Context, field 
 	return graphql.NewScalarFieldContext("UsageDay", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _UserUsage_connectionId(ctx context.Context, field graphql.CollectedField, obj *postgres.UserUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserUsage_connectionId(ctx context.Context, field graphql.CollectedField, obj *wattfare.UserUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7258,7 +7257,7 @@ func (ec *executionContext) fieldContext_UserUsage_connectionId(_ context.Contex
 	return graphql.NewScalarFieldContext("UserUsage", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _UserUsage_appUserId(ctx context.Context, field graphql.CollectedField, obj *postgres.UserUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserUsage_appUserId(ctx context.Context, field graphql.CollectedField, obj *wattfare.UserUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7281,7 +7280,7 @@ func (ec *executionContext) fieldContext_UserUsage_appUserId(_ context.Context, 
 	return graphql.NewScalarFieldContext("UserUsage", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _UserUsage_requests(ctx context.Context, field graphql.CollectedField, obj *postgres.UserUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserUsage_requests(ctx context.Context, field graphql.CollectedField, obj *wattfare.UserUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7304,7 +7303,7 @@ func (ec *executionContext) fieldContext_UserUsage_requests(_ context.Context, f
 	return graphql.NewScalarFieldContext("UserUsage", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _UserUsage_promptTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.UserUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserUsage_promptTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.UserUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7327,7 +7326,7 @@ func (ec *executionContext) fieldContext_UserUsage_promptTokens(_ context.Contex
 	return graphql.NewScalarFieldContext("UserUsage", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _UserUsage_completionTokens(ctx context.Context, field graphql.CollectedField, obj *postgres.UserUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserUsage_completionTokens(ctx context.Context, field graphql.CollectedField, obj *wattfare.UserUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7350,7 +7349,7 @@ func (ec *executionContext) fieldContext_UserUsage_completionTokens(_ context.Co
 	return graphql.NewScalarFieldContext("UserUsage", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _UserUsage_cost(ctx context.Context, field graphql.CollectedField, obj *postgres.UserUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserUsage_cost(ctx context.Context, field graphql.CollectedField, obj *wattfare.UserUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7385,8 +7384,8 @@ func (ec *executionContext) _Viewer_account(ctx context.Context, field graphql.C
 			return ec.Resolvers.Viewer().Account(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Account) graphql.Marshaler {
-			return ec.marshalNAccount2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐAccount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAccount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7462,8 +7461,8 @@ func (ec *executionContext) _Viewer_wallet(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Viewer().Wallet(ctx, obj, fc.Args["mode"].(wattfare.Mode))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Wallet) graphql.Marshaler {
-			return ec.marshalNWallet2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐWallet(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Wallet) graphql.Marshaler {
+			return ec.marshalNWallet2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐWallet(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7550,8 +7549,8 @@ func (ec *executionContext) _Viewer_connection(ctx context.Context, field graphq
 			return ec.Resolvers.Viewer().Connection(ctx, obj, fc.Args["id"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *postgres.Connection) graphql.Marshaler {
-			return ec.marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.ConnectionSpend) graphql.Marshaler {
+			return ec.marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐConnectionSpend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7625,7 +7624,7 @@ func (ec *executionContext) fieldContext_Viewer_receipts(ctx context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _Wallet_mode(ctx context.Context, field graphql.CollectedField, obj *postgres.Wallet) (ret graphql.Marshaler) {
+func (ec *executionContext) _Wallet_mode(ctx context.Context, field graphql.CollectedField, obj *wattfare.Wallet) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7648,7 +7647,7 @@ func (ec *executionContext) fieldContext_Wallet_mode(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Wallet", field, false, false, errors.New("field of type Mode does not have child fields"))
 }
 
-func (ec *executionContext) _Wallet_available(ctx context.Context, field graphql.CollectedField, obj *postgres.Wallet) (ret graphql.Marshaler) {
+func (ec *executionContext) _Wallet_available(ctx context.Context, field graphql.CollectedField, obj *wattfare.Wallet) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7671,7 +7670,7 @@ func (ec *executionContext) fieldContext_Wallet_available(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Wallet", field, true, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Wallet_credits(ctx context.Context, field graphql.CollectedField, obj *postgres.Wallet) (ret graphql.Marshaler) {
+func (ec *executionContext) _Wallet_credits(ctx context.Context, field graphql.CollectedField, obj *wattfare.Wallet) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7694,7 +7693,7 @@ func (ec *executionContext) fieldContext_Wallet_credits(_ context.Context, field
 	return graphql.NewScalarFieldContext("Wallet", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Wallet_captured(ctx context.Context, field graphql.CollectedField, obj *postgres.Wallet) (ret graphql.Marshaler) {
+func (ec *executionContext) _Wallet_captured(ctx context.Context, field graphql.CollectedField, obj *wattfare.Wallet) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7717,7 +7716,7 @@ func (ec *executionContext) fieldContext_Wallet_captured(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Wallet", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Wallet_held(ctx context.Context, field graphql.CollectedField, obj *postgres.Wallet) (ret graphql.Marshaler) {
+func (ec *executionContext) _Wallet_held(ctx context.Context, field graphql.CollectedField, obj *wattfare.Wallet) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7740,7 +7739,7 @@ func (ec *executionContext) fieldContext_Wallet_held(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Wallet", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
-func (ec *executionContext) _Wallet_ledger(ctx context.Context, field graphql.CollectedField, obj *postgres.Wallet) (ret graphql.Marshaler) {
+func (ec *executionContext) _Wallet_ledger(ctx context.Context, field graphql.CollectedField, obj *wattfare.Wallet) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9063,7 +9062,7 @@ func (ec *executionContext) unmarshalInputUpdateModelPriceInput(ctx context.Cont
 
 var accountImplementors = []string{"Account"}
 
-func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, obj *postgres.Account) graphql.Marshaler {
+func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, obj *wattfare.Account) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, accountImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9569,7 +9568,7 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 
 var appImplementors = []string{"App"}
 
-func (ec *executionContext) _App(ctx context.Context, sel ast.SelectionSet, obj *postgres.App) graphql.Marshaler {
+func (ec *executionContext) _App(ctx context.Context, sel ast.SelectionSet, obj *wattfare.AppDetails) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, appImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10022,7 +10021,7 @@ func (ec *executionContext) _AppPage(ctx context.Context, sel ast.SelectionSet, 
 
 var appUsageImplementors = []string{"AppUsage"}
 
-func (ec *executionContext) _AppUsage(ctx context.Context, sel ast.SelectionSet, obj *postgres.AppUsage) graphql.Marshaler {
+func (ec *executionContext) _AppUsage(ctx context.Context, sel ast.SelectionSet, obj *wattfare.AppUsage) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, appUsageImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10113,7 +10112,7 @@ func (ec *executionContext) _AppUsage(ctx context.Context, sel ast.SelectionSet,
 
 var connectionImplementors = []string{"Connection"}
 
-func (ec *executionContext) _Connection(ctx context.Context, sel ast.SelectionSet, obj *postgres.Connection) graphql.Marshaler {
+func (ec *executionContext) _Connection(ctx context.Context, sel ast.SelectionSet, obj *wattfare.ConnectionSpend) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, connectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10411,7 +10410,7 @@ func (ec *executionContext) _LedgerEdge(ctx context.Context, sel ast.SelectionSe
 
 var ledgerEntryImplementors = []string{"LedgerEntry"}
 
-func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionSet, obj *postgres.LedgerEntry) graphql.Marshaler {
+func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionSet, obj *wattfare.LedgerEntry) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, ledgerEntryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10512,7 +10511,7 @@ func (ec *executionContext) _LedgerPage(ctx context.Context, sel ast.SelectionSe
 
 var modelImplementors = []string{"Model"}
 
-func (ec *executionContext) _Model(ctx context.Context, sel ast.SelectionSet, obj *postgres.ModelPrice) graphql.Marshaler {
+func (ec *executionContext) _Model(ctx context.Context, sel ast.SelectionSet, obj *wattfare.ModelPrice) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, modelImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10595,7 +10594,7 @@ func (ec *executionContext) _Model(ctx context.Context, sel ast.SelectionSet, ob
 
 var modelUsageImplementors = []string{"ModelUsage"}
 
-func (ec *executionContext) _ModelUsage(ctx context.Context, sel ast.SelectionSet, obj *postgres.ModelUsage) graphql.Marshaler {
+func (ec *executionContext) _ModelUsage(ctx context.Context, sel ast.SelectionSet, obj *wattfare.ModelUsage) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, modelUsageImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -11069,7 +11068,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 
 var receiptImplementors = []string{"Receipt"}
 
-func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, obj *postgres.Receipt) graphql.Marshaler {
+func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, obj *wattfare.Receipt) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, receiptImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -11281,7 +11280,7 @@ func (ec *executionContext) _ReceiptPage(ctx context.Context, sel ast.SelectionS
 
 var usageDayImplementors = []string{"UsageDay"}
 
-func (ec *executionContext) _UsageDay(ctx context.Context, sel ast.SelectionSet, obj *postgres.UsageDay) graphql.Marshaler {
+func (ec *executionContext) _UsageDay(ctx context.Context, sel ast.SelectionSet, obj *wattfare.UsageDay) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, usageDayImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -11339,7 +11338,7 @@ func (ec *executionContext) _UsageDay(ctx context.Context, sel ast.SelectionSet,
 
 var userUsageImplementors = []string{"UserUsage"}
 
-func (ec *executionContext) _UserUsage(ctx context.Context, sel ast.SelectionSet, obj *postgres.UserUsage) graphql.Marshaler {
+func (ec *executionContext) _UserUsage(ctx context.Context, sel ast.SelectionSet, obj *wattfare.UserUsage) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userUsageImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -11663,7 +11662,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 
 var walletImplementors = []string{"Wallet"}
 
-func (ec *executionContext) _Wallet(ctx context.Context, sel ast.SelectionSet, obj *postgres.Wallet) graphql.Marshaler {
+func (ec *executionContext) _Wallet(ctx context.Context, sel ast.SelectionSet, obj *wattfare.Wallet) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, walletImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -12149,7 +12148,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAccount2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐAccount(ctx context.Context, sel ast.SelectionSet, v *postgres.Account) graphql.Marshaler {
+func (ec *executionContext) marshalNAccount2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAccount(ctx context.Context, sel ast.SelectionSet, v *wattfare.Account) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12231,7 +12230,7 @@ func (ec *executionContext) marshalNApiKey2ᚖgithubᚗcomᚋwattfareᚋwattfare
 	return ec._ApiKey(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐApp(ctx context.Context, sel ast.SelectionSet, v *postgres.App) graphql.Marshaler {
+func (ec *executionContext) marshalNApp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppDetails(ctx context.Context, sel ast.SelectionSet, v *wattfare.AppDetails) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12277,11 +12276,11 @@ func (ec *executionContext) marshalNAppPage2ᚖgithubᚗcomᚋwattfareᚋwattfar
 	return ec._AppPage(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAppUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐAppUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*postgres.AppUsage) graphql.Marshaler {
+func (ec *executionContext) marshalNAppUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.AppUsage) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAppUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐAppUsage(ctx, sel, v[i])
+		return ec.marshalNAppUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppUsage(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -12293,7 +12292,7 @@ func (ec *executionContext) marshalNAppUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwat
 	return ret
 }
 
-func (ec *executionContext) marshalNAppUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐAppUsage(ctx context.Context, sel ast.SelectionSet, v *postgres.AppUsage) graphql.Marshaler {
+func (ec *executionContext) marshalNAppUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAppUsage(ctx context.Context, sel ast.SelectionSet, v *wattfare.AppUsage) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12319,7 +12318,7 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐConnection(ctx context.Context, sel ast.SelectionSet, v *postgres.Connection) graphql.Marshaler {
+func (ec *executionContext) marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐConnectionSpend(ctx context.Context, sel ast.SelectionSet, v *wattfare.ConnectionSpend) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12482,7 +12481,7 @@ func (ec *executionContext) marshalNLedgerEdge2ᚖgithubᚗcomᚋwattfareᚋwatt
 	return ec._LedgerEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNLedgerEntry2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐLedgerEntry(ctx context.Context, sel ast.SelectionSet, v *postgres.LedgerEntry) graphql.Marshaler {
+func (ec *executionContext) marshalNLedgerEntry2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐLedgerEntry(ctx context.Context, sel ast.SelectionSet, v *wattfare.LedgerEntry) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12530,11 +12529,11 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalNModel2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelPriceᚄ(ctx context.Context, sel ast.SelectionSet, v []*postgres.ModelPrice) graphql.Marshaler {
+func (ec *executionContext) marshalNModel2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPriceᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.ModelPrice) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelPrice(ctx, sel, v[i])
+		return ec.marshalNModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPrice(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -12546,7 +12545,7 @@ func (ec *executionContext) marshalNModel2ᚕᚖgithubᚗcomᚋwattfareᚋwattfa
 	return ret
 }
 
-func (ec *executionContext) marshalNModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelPrice(ctx context.Context, sel ast.SelectionSet, v *postgres.ModelPrice) graphql.Marshaler {
+func (ec *executionContext) marshalNModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPrice(ctx context.Context, sel ast.SelectionSet, v *wattfare.ModelPrice) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12556,11 +12555,11 @@ func (ec *executionContext) marshalNModel2ᚖgithubᚗcomᚋwattfareᚋwattfare�
 	return ec._Model(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNModelUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*postgres.ModelUsage) graphql.Marshaler {
+func (ec *executionContext) marshalNModelUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.ModelUsage) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNModelUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelUsage(ctx, sel, v[i])
+		return ec.marshalNModelUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelUsage(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -12572,7 +12571,7 @@ func (ec *executionContext) marshalNModelUsage2ᚕᚖgithubᚗcomᚋwattfareᚋw
 	return ret
 }
 
-func (ec *executionContext) marshalNModelUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelUsage(ctx context.Context, sel ast.SelectionSet, v *postgres.ModelUsage) graphql.Marshaler {
+func (ec *executionContext) marshalNModelUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelUsage(ctx context.Context, sel ast.SelectionSet, v *wattfare.ModelUsage) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12634,7 +12633,7 @@ func (ec *executionContext) marshalNPublishableKey2ᚖgithubᚗcomᚋwattfareᚋ
 	return ec._PublishableKey(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNReceipt2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐReceipt(ctx context.Context, sel ast.SelectionSet, v *postgres.Receipt) graphql.Marshaler {
+func (ec *executionContext) marshalNReceipt2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐReceipt(ctx context.Context, sel ast.SelectionSet, v *wattfare.Receipt) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12761,11 +12760,11 @@ func (ec *executionContext) unmarshalNUpdateModelPriceInput2githubᚗcomᚋwattf
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNUsageDay2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐUsageDayᚄ(ctx context.Context, sel ast.SelectionSet, v []*postgres.UsageDay) graphql.Marshaler {
+func (ec *executionContext) marshalNUsageDay2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐUsageDayᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.UsageDay) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNUsageDay2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐUsageDay(ctx, sel, v[i])
+		return ec.marshalNUsageDay2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐUsageDay(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -12777,7 +12776,7 @@ func (ec *executionContext) marshalNUsageDay2ᚕᚖgithubᚗcomᚋwattfareᚋwat
 	return ret
 }
 
-func (ec *executionContext) marshalNUsageDay2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐUsageDay(ctx context.Context, sel ast.SelectionSet, v *postgres.UsageDay) graphql.Marshaler {
+func (ec *executionContext) marshalNUsageDay2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐUsageDay(ctx context.Context, sel ast.SelectionSet, v *wattfare.UsageDay) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12787,11 +12786,11 @@ func (ec *executionContext) marshalNUsageDay2ᚖgithubᚗcomᚋwattfareᚋwattfa
 	return ec._UsageDay(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUserUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐUserUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*postgres.UserUsage) graphql.Marshaler {
+func (ec *executionContext) marshalNUserUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐUserUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.UserUsage) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNUserUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐUserUsage(ctx, sel, v[i])
+		return ec.marshalNUserUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐUserUsage(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -12803,7 +12802,7 @@ func (ec *executionContext) marshalNUserUsage2ᚕᚖgithubᚗcomᚋwattfareᚋwa
 	return ret
 }
 
-func (ec *executionContext) marshalNUserUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐUserUsage(ctx context.Context, sel ast.SelectionSet, v *postgres.UserUsage) graphql.Marshaler {
+func (ec *executionContext) marshalNUserUsage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐUserUsage(ctx context.Context, sel ast.SelectionSet, v *wattfare.UserUsage) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -12823,7 +12822,7 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋwattfareᚋwattfare
 	return ec._Viewer(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNWallet2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐWallet(ctx context.Context, sel ast.SelectionSet, v *postgres.Wallet) graphql.Marshaler {
+func (ec *executionContext) marshalNWallet2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐWallet(ctx context.Context, sel ast.SelectionSet, v *wattfare.Wallet) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -13051,7 +13050,7 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalOModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋpostgresᚐModelPrice(ctx context.Context, sel ast.SelectionSet, v *postgres.ModelPrice) graphql.Marshaler {
+func (ec *executionContext) marshalOModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPrice(ctx context.Context, sel ast.SelectionSet, v *wattfare.ModelPrice) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

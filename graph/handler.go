@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -16,13 +15,11 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/postgres"
 )
 
 // Limits on what one request may ask for.
@@ -36,19 +33,23 @@ const (
 	ParserTokenLimit = 5000
 )
 
-// HandlerConfig is what the GraphQL handler needs.
+// HandlerConfig is what the GraphQL handler needs: the domain services its
+// resolvers call, which cmd/wattfare builds (postgres's), and how the
+// control plane signs browsers in and throttles them.
 type HandlerConfig struct {
-	DB       *pgxpool.Pool
-	Sessions Sessions
+	Accounts    wattfare.AccountService
+	Apps        wattfare.AppService
+	Keys        wattfare.KeyService
+	Connections wattfare.ConnectionService
+	Wallets     wattfare.WalletService
+	Usage       wattfare.UsageService
+	Models      wattfare.ModelService
+	Sessions    Sessions
 	// Dev enables introspection.
-	Dev       bool
-	LeaseWait time.Duration
+	Dev bool
 	// Throttle limits sign-in and sign-up attempts; nil means no limit.
 	Throttle Throttle
-	// ReservedOrigins are Wattfare's own public origins, which no app may
-	// register (see postgres.Apps).
-	ReservedOrigins []string
-	Logger          *slog.Logger
+	Logger   *slog.Logger
 }
 
 // NewHandler returns the /graphql handler: POST for everything, GET for
@@ -63,13 +64,13 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		cfg.Throttle = noThrottle{}
 	}
 	r := &Resolver{
-		accounts: &postgres.Accounts{DB: cfg.DB},
-		apps:     &postgres.Apps{DB: cfg.DB, LeaseWait: cfg.LeaseWait, ReservedOrigins: cfg.ReservedOrigins},
-		keys:     &postgres.Keys{DB: cfg.DB, LeaseWait: cfg.LeaseWait},
-		conns:    &postgres.Connections{DB: cfg.DB, LeaseWait: cfg.LeaseWait},
-		wallets:  &postgres.Wallets{DB: cfg.DB},
-		usage:    &postgres.Usage{DB: cfg.DB},
-		models:   &postgres.Models{DB: cfg.DB},
+		accounts: cfg.Accounts,
+		apps:     cfg.Apps,
+		keys:     cfg.Keys,
+		conns:    cfg.Connections,
+		wallets:  cfg.Wallets,
+		usage:    cfg.Usage,
+		models:   cfg.Models,
 		sessions: cfg.Sessions,
 		throttle: cfg.Throttle,
 		log:      cfg.Logger,

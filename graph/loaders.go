@@ -8,7 +8,6 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/postgres"
 )
 
 // loaders batch the lookups of nested lists (a page of connections or
@@ -17,9 +16,9 @@ import (
 // into one query per list. They live for one request, so nothing is cached
 // across requests or viewers.
 type loaders struct {
-	apps     *dataloadgen.Loader[string, *postgres.App]
-	accounts *dataloadgen.Loader[string, *postgres.Account]
-	models   *dataloadgen.Loader[string, *postgres.ModelPrice]
+	apps     *dataloadgen.Loader[string, *wattfare.AppDetails]
+	accounts *dataloadgen.Loader[string, *wattfare.Account]
+	models   *dataloadgen.Loader[string, *wattfare.ModelPrice]
 	// appKeys are an app's keys in both modes, newest first.
 	appKeys *dataloadgen.Loader[string, []wattfare.APIKey]
 }
@@ -67,7 +66,7 @@ func (r *Resolver) loadersFor(ctx context.Context) *loaders {
 	return r.newLoaders() // called outside the middleware (tests): unbatched but correct
 }
 
-func (r *Resolver) loadApp(ctx context.Context, id string) (*postgres.App, error) {
+func (r *Resolver) loadApp(ctx context.Context, id string) (*wattfare.AppDetails, error) {
 	a, err := r.loadersFor(ctx).apps.Load(ctx, id)
 	if err != nil {
 		return nil, err

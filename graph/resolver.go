@@ -1,5 +1,6 @@
 // Package graph is the control plane's GraphQL API (gqlgen, schema-first):
-// generated execution code, thin resolvers that call the postgres services,
+// generated execution code, thin resolvers that call the domain services
+// (the root package's interfaces, which HandlerConfig hands in),
 // auth directives, per-request dataloaders and the error presenter.
 package graph
 
@@ -11,7 +12,6 @@ import (
 
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/graph/model"
-	"github.com/wattfare/wattfare/postgres"
 )
 
 // Sessions starts and ends dashboard sessions on the current HTTP exchange
@@ -36,15 +36,16 @@ func (noThrottle) Begin(context.Context, string, string) (func(bool), error) {
 	return func(bool) {}, nil
 }
 
-// Resolver holds the services resolvers call.
+// Resolver holds the services resolvers call: the root package's
+// interfaces, whatever implements them (cmd/wattfare wires postgres's).
 type Resolver struct {
-	accounts *postgres.Accounts
-	apps     *postgres.Apps
-	keys     *postgres.Keys
-	conns    *postgres.Connections
-	wallets  *postgres.Wallets
-	usage    *postgres.Usage
-	models   *postgres.Models
+	accounts wattfare.AccountService
+	apps     wattfare.AppService
+	keys     wattfare.KeyService
+	conns    wattfare.ConnectionService
+	wallets  wattfare.WalletService
+	usage    wattfare.UsageService
+	models   wattfare.ModelService
 	sessions Sessions
 	throttle Throttle
 	log      *slog.Logger
@@ -92,7 +93,7 @@ func adminViewer(ctx context.Context) (model.Viewer, error) {
 
 // authorizeApp lets the app's owner and admins see an app's private fields;
 // anyone else gets NOT_FOUND, as if the app did not exist.
-func authorizeApp(ctx context.Context, a *postgres.App) error {
+func authorizeApp(ctx context.Context, a *wattfare.AppDetails) error {
 	v, err := viewer(ctx)
 	if err != nil {
 		return err
@@ -104,19 +105,19 @@ func authorizeApp(ctx context.Context, a *postgres.App) error {
 }
 
 // committed lets a write's result through when its only error is that the
-// data plane has yet to catch up (postgres.CodePropagationPending): the write
+// data plane has yet to catch up (wattfare.EPROPAGATIONPENDING): the write
 // committed, so the caller gets its result, and the error goes to the
 // response's errors with its code and stopsBy, never in place of the result.
 func committed(ctx context.Context, err error) error {
-	if wattfare.ErrorCode(err) == postgres.CodePropagationPending {
+	if wattfare.ErrorCode(err) == wattfare.EPROPAGATIONPENDING {
 		graphql.AddError(ctx, err)
 		return nil
 	}
 	return err
 }
 
-func pageOf(first *int, after *string) postgres.Page {
-	p := postgres.Page{First: 20}
+func pageOf(first *int, after *string) wattfare.Page {
+	p := wattfare.Page{First: 20}
 	if first != nil {
 		p.First = *first
 	}
@@ -126,7 +127,7 @@ func pageOf(first *int, after *string) postgres.Page {
 	return p
 }
 
-func pageInfo[T any](p postgres.Paged[T]) *model.PageInfo {
+func pageInfo[T any](p wattfare.Paged[T]) *model.PageInfo {
 	return &model.PageInfo{HasNextPage: p.HasNext, EndCursor: p.EndCursor(), HasPreviousPage: p.HasPrev, StartCursor: p.StartCursor()}
 }
 

@@ -11,10 +11,9 @@ import (
 
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/graph/model"
-	"github.com/wattfare/wattfare/postgres"
 )
 
-func (r *adminResolver) UsageByDay(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time) ([]*postgres.UsageDay, error) {
+func (r *adminResolver) UsageByDay(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time) ([]*wattfare.UsageDay, error) {
 	if _, err := adminViewer(ctx); err != nil {
 		return nil, err
 	}
@@ -22,7 +21,7 @@ func (r *adminResolver) UsageByDay(ctx context.Context, obj *model.Admin, mode w
 	return ptrs(days), err
 }
 
-func (r *adminResolver) UsageByApp(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time, first *int) ([]*postgres.AppUsage, error) {
+func (r *adminResolver) UsageByApp(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time, first *int) ([]*wattfare.AppUsage, error) {
 	if _, err := adminViewer(ctx); err != nil {
 		return nil, err
 	}
@@ -30,7 +29,7 @@ func (r *adminResolver) UsageByApp(ctx context.Context, obj *model.Admin, mode w
 	return ptrs(rows), err
 }
 
-func (r *adminResolver) UsageByModel(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time) ([]*postgres.ModelUsage, error) {
+func (r *adminResolver) UsageByModel(ctx context.Context, obj *model.Admin, mode wattfare.Mode, from time.Time, to time.Time) ([]*wattfare.ModelUsage, error) {
 	if _, err := adminViewer(ctx); err != nil {
 		return nil, err
 	}
@@ -60,7 +59,7 @@ func (r *adminResolver) Apps(ctx context.Context, obj *model.Admin, first *int, 
 	return appPage(p), nil
 }
 
-func (r *adminResolver) Models(ctx context.Context, obj *model.Admin) ([]*postgres.ModelPrice, error) {
+func (r *adminResolver) Models(ctx context.Context, obj *model.Admin) ([]*wattfare.ModelPrice, error) {
 	if _, err := adminViewer(ctx); err != nil {
 		return nil, err
 	}
@@ -69,10 +68,10 @@ func (r *adminResolver) Models(ctx context.Context, obj *model.Admin) ([]*postgr
 }
 
 func (r *apiKeyResolver) Active(ctx context.Context, obj *wattfare.APIKey) (bool, error) {
-	return postgres.KeyActive(*obj, time.Now()), nil
+	return obj.UsableAt(time.Now()), nil
 }
 
-func (r *appResolver) Owner(ctx context.Context, obj *postgres.App) (*postgres.Account, error) {
+func (r *appResolver) Owner(ctx context.Context, obj *wattfare.AppDetails) (*wattfare.Account, error) {
 	if err := authorizeApp(ctx, obj); err != nil {
 		return nil, err
 	}
@@ -83,7 +82,7 @@ func (r *appResolver) Owner(ctx context.Context, obj *postgres.App) (*postgres.A
 	return a, err
 }
 
-func (r *appResolver) SuspendedReason(ctx context.Context, obj *postgres.App) (*string, error) {
+func (r *appResolver) SuspendedReason(ctx context.Context, obj *wattfare.AppDetails) (*string, error) {
 	// A connected user sees that the app is suspended, not an admin's note.
 	if authorizeApp(ctx, obj) != nil {
 		return nil, nil
@@ -91,7 +90,7 @@ func (r *appResolver) SuspendedReason(ctx context.Context, obj *postgres.App) (*
 	return obj.SuspendedReason, nil
 }
 
-func (r *appResolver) PublishableKeys(ctx context.Context, obj *postgres.App) ([]*model.PublishableKey, error) {
+func (r *appResolver) PublishableKeys(ctx context.Context, obj *wattfare.AppDetails) ([]*model.PublishableKey, error) {
 	if err := authorizeApp(ctx, obj); err != nil {
 		return nil, err
 	}
@@ -106,7 +105,7 @@ func (r *appResolver) PublishableKeys(ctx context.Context, obj *postgres.App) ([
 	return out, nil
 }
 
-func (r *appResolver) Keys(ctx context.Context, obj *postgres.App, mode *wattfare.Mode) ([]*wattfare.APIKey, error) {
+func (r *appResolver) Keys(ctx context.Context, obj *wattfare.AppDetails, mode *wattfare.Mode) ([]*wattfare.APIKey, error) {
 	if err := authorizeApp(ctx, obj); err != nil {
 		return nil, err
 	}
@@ -123,7 +122,7 @@ func (r *appResolver) Keys(ctx context.Context, obj *postgres.App, mode *wattfar
 	return keys, nil
 }
 
-func (r *appResolver) Connections(ctx context.Context, obj *postgres.App, mode wattfare.Mode, first *int, after *string) (*model.ConnectionPage, error) {
+func (r *appResolver) Connections(ctx context.Context, obj *wattfare.AppDetails, mode wattfare.Mode, first *int, after *string) (*model.ConnectionPage, error) {
 	if err := authorizeApp(ctx, obj); err != nil {
 		return nil, err
 	}
@@ -134,7 +133,7 @@ func (r *appResolver) Connections(ctx context.Context, obj *postgres.App, mode w
 	return connectionPage(p), nil
 }
 
-func (r *appResolver) UsageByDay(ctx context.Context, obj *postgres.App, mode wattfare.Mode, from time.Time, to time.Time) ([]*postgres.UsageDay, error) {
+func (r *appResolver) UsageByDay(ctx context.Context, obj *wattfare.AppDetails, mode wattfare.Mode, from time.Time, to time.Time) ([]*wattfare.UsageDay, error) {
 	if err := authorizeApp(ctx, obj); err != nil {
 		return nil, err
 	}
@@ -142,7 +141,7 @@ func (r *appResolver) UsageByDay(ctx context.Context, obj *postgres.App, mode wa
 	return ptrs(days), err
 }
 
-func (r *appResolver) UsageByModel(ctx context.Context, obj *postgres.App, mode wattfare.Mode, from time.Time, to time.Time) ([]*postgres.ModelUsage, error) {
+func (r *appResolver) UsageByModel(ctx context.Context, obj *wattfare.AppDetails, mode wattfare.Mode, from time.Time, to time.Time) ([]*wattfare.ModelUsage, error) {
 	if err := authorizeApp(ctx, obj); err != nil {
 		return nil, err
 	}
@@ -150,7 +149,7 @@ func (r *appResolver) UsageByModel(ctx context.Context, obj *postgres.App, mode 
 	return ptrs(rows), err
 }
 
-func (r *appResolver) UsageByUser(ctx context.Context, obj *postgres.App, mode wattfare.Mode, from time.Time, to time.Time, first *int) ([]*postgres.UserUsage, error) {
+func (r *appResolver) UsageByUser(ctx context.Context, obj *wattfare.AppDetails, mode wattfare.Mode, from time.Time, to time.Time, first *int) ([]*wattfare.UserUsage, error) {
 	if err := authorizeApp(ctx, obj); err != nil {
 		return nil, err
 	}
@@ -158,15 +157,15 @@ func (r *appResolver) UsageByUser(ctx context.Context, obj *postgres.App, mode w
 	return ptrs(rows), err
 }
 
-func (r *appUsageResolver) App(ctx context.Context, obj *postgres.AppUsage) (*postgres.App, error) {
+func (r *appUsageResolver) App(ctx context.Context, obj *wattfare.AppUsage) (*wattfare.AppDetails, error) {
 	return r.loadApp(ctx, obj.AppID)
 }
 
-func (r *connectionResolver) App(ctx context.Context, obj *postgres.Connection) (*postgres.App, error) {
+func (r *connectionResolver) App(ctx context.Context, obj *wattfare.ConnectionSpend) (*wattfare.AppDetails, error) {
 	return r.loadApp(ctx, obj.AppID)
 }
 
-func (r *modelUsageResolver) Model(ctx context.Context, obj *postgres.ModelUsage) (*postgres.ModelPrice, error) {
+func (r *modelUsageResolver) Model(ctx context.Context, obj *wattfare.ModelUsage) (*wattfare.ModelPrice, error) {
 	return r.loadersFor(ctx).models.Load(ctx, obj.ModelID)
 }
 
@@ -210,7 +209,7 @@ func (r *mutationResolver) SignOut(ctx context.Context) (bool, error) {
 	return r.sessions.End(ctx)
 }
 
-func (r *mutationResolver) CreateApp(ctx context.Context, input model.CreateAppInput) (*postgres.App, error) {
+func (r *mutationResolver) CreateApp(ctx context.Context, input model.CreateAppInput) (*wattfare.AppDetails, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
@@ -222,7 +221,7 @@ func (r *mutationResolver) CreateApp(ctx context.Context, input model.CreateAppI
 	return &a, nil
 }
 
-func (r *mutationResolver) UpdateApp(ctx context.Context, input model.UpdateAppInput) (*postgres.App, error) {
+func (r *mutationResolver) UpdateApp(ctx context.Context, input model.UpdateAppInput) (*wattfare.AppDetails, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
@@ -251,8 +250,8 @@ func (r *mutationResolver) RollKey(ctx context.Context, keyID string, overlapSec
 	if err != nil {
 		return nil, err
 	}
-	if overlapSeconds < 0 || overlapSeconds > int(postgres.MaxKeyOverlap/time.Second) {
-		return nil, wattfare.InvalidField("overlapSeconds", "must be between 0 and %d", int(postgres.MaxKeyOverlap/time.Second))
+	if overlapSeconds < 0 || overlapSeconds > int(wattfare.MaxKeyOverlap/time.Second) {
+		return nil, wattfare.InvalidField("overlapSeconds", "must be between 0 and %d", int(wattfare.MaxKeyOverlap/time.Second))
 	}
 	k, secret, err := r.keys.Roll(ctx, v.AccountID, keyID, time.Duration(overlapSeconds)*time.Second)
 	if err = committed(ctx, err); err != nil {
@@ -273,7 +272,7 @@ func (r *mutationResolver) RevokeKey(ctx context.Context, keyID string) (*wattfa
 	return &k, nil
 }
 
-func (r *mutationResolver) AddTestCredit(ctx context.Context, amount wattfare.Money) (*postgres.Wallet, error) {
+func (r *mutationResolver) AddTestCredit(ctx context.Context, amount wattfare.Money) (*wattfare.Wallet, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
@@ -285,7 +284,7 @@ func (r *mutationResolver) AddTestCredit(ctx context.Context, amount wattfare.Mo
 	return &w, nil
 }
 
-func (r *mutationResolver) SetConnectionCap(ctx context.Context, connectionID string, monthlyCap wattfare.Money) (*postgres.Connection, error) {
+func (r *mutationResolver) SetConnectionCap(ctx context.Context, connectionID string, monthlyCap wattfare.Money) (*wattfare.ConnectionSpend, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
@@ -297,7 +296,7 @@ func (r *mutationResolver) SetConnectionCap(ctx context.Context, connectionID st
 	return &c, nil
 }
 
-func (r *mutationResolver) RevokeConnection(ctx context.Context, connectionID string) (*postgres.Connection, error) {
+func (r *mutationResolver) RevokeConnection(ctx context.Context, connectionID string) (*wattfare.ConnectionSpend, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
@@ -309,7 +308,7 @@ func (r *mutationResolver) RevokeConnection(ctx context.Context, connectionID st
 	return &c, nil
 }
 
-func (r *mutationResolver) SuspendApp(ctx context.Context, appID string, reason string) (*postgres.App, error) {
+func (r *mutationResolver) SuspendApp(ctx context.Context, appID string, reason string) (*wattfare.AppDetails, error) {
 	v, err := adminViewer(ctx)
 	if err != nil {
 		return nil, err
@@ -321,7 +320,7 @@ func (r *mutationResolver) SuspendApp(ctx context.Context, appID string, reason 
 	return &a, nil
 }
 
-func (r *mutationResolver) UnsuspendApp(ctx context.Context, appID string) (*postgres.App, error) {
+func (r *mutationResolver) UnsuspendApp(ctx context.Context, appID string) (*wattfare.AppDetails, error) {
 	v, err := adminViewer(ctx)
 	if err != nil {
 		return nil, err
@@ -333,7 +332,7 @@ func (r *mutationResolver) UnsuspendApp(ctx context.Context, appID string) (*pos
 	return &a, nil
 }
 
-func (r *mutationResolver) UpdateModelPrice(ctx context.Context, input model.UpdateModelPriceInput) (*postgres.ModelPrice, error) {
+func (r *mutationResolver) UpdateModelPrice(ctx context.Context, input model.UpdateModelPriceInput) (*wattfare.ModelPrice, error) {
 	v, err := adminViewer(ctx)
 	if err != nil {
 		return nil, err
@@ -353,12 +352,12 @@ func (r *queryResolver) Me(ctx context.Context) (*model.Viewer, error) {
 	return &v, nil
 }
 
-func (r *queryResolver) App(ctx context.Context, id string) (*postgres.App, error) {
+func (r *queryResolver) App(ctx context.Context, id string) (*wattfare.AppDetails, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var a postgres.App
+	var a wattfare.AppDetails
 	if v.IsAdmin {
 		a, err = r.apps.Get(ctx, id)
 	} else {
@@ -370,7 +369,7 @@ func (r *queryResolver) App(ctx context.Context, id string) (*postgres.App, erro
 	return &a, nil
 }
 
-func (r *queryResolver) Models(ctx context.Context) ([]*postgres.ModelPrice, error) {
+func (r *queryResolver) Models(ctx context.Context) ([]*wattfare.ModelPrice, error) {
 	ms, err := r.models.List(ctx)
 	return ptrs(ms), err
 }
@@ -382,11 +381,11 @@ func (r *queryResolver) Admin(ctx context.Context) (*model.Admin, error) {
 	return &model.Admin{}, nil
 }
 
-func (r *receiptResolver) App(ctx context.Context, obj *postgres.Receipt) (*postgres.App, error) {
+func (r *receiptResolver) App(ctx context.Context, obj *wattfare.Receipt) (*wattfare.AppDetails, error) {
 	return r.loadApp(ctx, obj.AppID)
 }
 
-func (r *viewerResolver) Account(ctx context.Context, obj *model.Viewer) (*postgres.Account, error) {
+func (r *viewerResolver) Account(ctx context.Context, obj *model.Viewer) (*wattfare.Account, error) {
 	a, err := r.loadersFor(ctx).accounts.Load(ctx, obj.AccountID)
 	if err == nil && a == nil {
 		err = errUnauthenticated()
@@ -402,7 +401,7 @@ func (r *viewerResolver) Apps(ctx context.Context, obj *model.Viewer, first *int
 	return appPage(p), nil
 }
 
-func (r *viewerResolver) Wallet(ctx context.Context, obj *model.Viewer, mode wattfare.Mode) (*postgres.Wallet, error) {
+func (r *viewerResolver) Wallet(ctx context.Context, obj *model.Viewer, mode wattfare.Mode) (*wattfare.Wallet, error) {
 	w, err := r.wallets.Get(ctx, obj.AccountID, mode)
 	if err != nil {
 		return nil, err
@@ -422,7 +421,7 @@ func (r *viewerResolver) Connections(ctx context.Context, obj *model.Viewer, mod
 	return connectionPage(p), nil
 }
 
-func (r *viewerResolver) Connection(ctx context.Context, obj *model.Viewer, id string) (*postgres.Connection, error) {
+func (r *viewerResolver) Connection(ctx context.Context, obj *model.Viewer, id string) (*wattfare.ConnectionSpend, error) {
 	c, err := r.conns.ForAccount(ctx, obj.AccountID, id)
 	if err != nil {
 		return nil, err
@@ -438,7 +437,7 @@ func (r *viewerResolver) Receipts(ctx context.Context, obj *model.Viewer, mode w
 	return receiptPage(p), nil
 }
 
-func (r *walletResolver) Ledger(ctx context.Context, obj *postgres.Wallet, first *int, after *string) (*model.LedgerPage, error) {
+func (r *walletResolver) Ledger(ctx context.Context, obj *wattfare.Wallet, first *int, after *string) (*model.LedgerPage, error) {
 	p, err := r.wallets.Ledger(ctx, obj.AccountID, obj.Mode, pageOf(first, after))
 	if err != nil {
 		return nil, err

@@ -34,10 +34,9 @@ type controlPlane struct {
 func newControlPlane(c *cluster) *controlPlane {
 	c.t.Helper()
 	s, err := controlplane.New(controlplane.Config{
-		DB:        c.pool,
+		Services:  postgres.NewServices(c.pool, postgres.ServiceOptions{LeaseWait: 30 * time.Second}),
 		PublicURL: "http://127.0.0.1",
 		DataURL:   "http://" + c.procs[0].addr,
-		LeaseWait: 30 * time.Second,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

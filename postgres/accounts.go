@@ -20,16 +20,6 @@ import (
 // queries are the sqlc-generated plain queries; each runs on a pool or a tx.
 var queries = sqlc.New()
 
-// Account is a Wattfare login. One account can own apps (a developer), fund
-// connections (a budget owner), or both; IsAdmin makes it a platform admin.
-type Account struct {
-	ID          string
-	Email       string
-	DisplayName string
-	IsAdmin     bool
-	CreatedAt   time.Time
-}
-
 // SignUpCredit is what a new account's test wallet starts with.
 const SignUpCredit = 20 * wattfare.Dollar
 
@@ -41,31 +31,36 @@ type Accounts struct {
 	DB *pgxpool.Pool
 }
 
-func accountFrom(a sqlc.Account) Account {
-	return Account{ID: a.ID, Email: a.Email, DisplayName: a.DisplayName, IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt}
+var (
+	_ wattfare.AccountService = (*Accounts)(nil)
+	_ wattfare.SessionService = (*Accounts)(nil)
+)
+
+func accountFrom(a sqlc.Account) wattfare.Account {
+	return wattfare.Account{ID: a.ID, Email: a.Email, DisplayName: a.DisplayName, IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt}
 }
 
 // SignUp creates an account with its two wallets: the test wallet funded
 // with SignUpCredit of test credit, the live wallet empty. A malformed email,
 // an address in SandboxDomain or a weak password is EINVALID naming the
 // field; a taken email is ECONFLICT.
-func (s *Accounts) SignUp(ctx context.Context, email, password, displayName string) (Account, error) {
+func (s *Accounts) SignUp(ctx context.Context, email, password, displayName string) (wattfare.Account, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
-		return Account{}, err
+		return wattfare.Account{}, err
 	}
 	if ReservedEmail(email) {
-		return Account{}, wattfare.InvalidField("email", "addresses at %s are reserved for Wattfare's sandbox test accounts; sign up with your own email", SandboxDomain)
+		return wattfare.Account{}, wattfare.InvalidField("email", "addresses at %s are reserved for Wattfare's sandbox test accounts; sign up with your own email", SandboxDomain)
 	}
 	if err := CheckPassword(password); err != nil {
-		return Account{}, err
+		return wattfare.Account{}, err
 	}
 	displayName = strings.TrimSpace(displayName)
 	if len([]rune(displayName)) > 100 {
-		return Account{}, wattfare.InvalidField("displayName", "use at most 100 characters")
+		return wattfare.Account{}, wattfare.InvalidField("displayName", "use at most 100 characters")
 	}
 	hash := hashPassword(password)
-	var a Account
+	var a wattfare.Account
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.InsertAccount(ctx, tx, sqlc.InsertAccountParams{
 			ID: wattfare.NewID("acct_"), Email: email, PasswordHash: hash, DisplayName: displayName,
@@ -87,22 +82,22 @@ func (s *Accounts) SignUp(ctx context.Context, email, password, displayName stri
 // Authenticate checks an email and password. Every failure is the same
 // EUNAUTHENTICATED error, and costs the same time, whether or not the
 // account exists.
-func (s *Accounts) Authenticate(ctx context.Context, email, password string) (Account, error) {
+func (s *Accounts) Authenticate(ctx context.Context, email, password string) (wattfare.Account, error) {
 	fail := wattfare.Errorf(wattfare.EUNAUTHENTICATED, "wrong email or password")
 	email = strings.ToLower(strings.TrimSpace(email))
 	if len(password) > MaxPasswordLen || len(email) > 254 {
-		return Account{}, fail
+		return wattfare.Account{}, fail
 	}
 	row, err := queries.AccountByEmail(ctx, s.DB, email)
 	if isNotFound(err) {
 		verifyPassword(dummyHash(), password)
-		return Account{}, fail
+		return wattfare.Account{}, fail
 	}
 	if err != nil {
-		return Account{}, fmt.Errorf("look up account: %w", interpretError(err))
+		return wattfare.Account{}, fmt.Errorf("look up account: %w", interpretError(err))
 	}
 	if !verifyPassword(row.PasswordHash, password) {
-		return Account{}, fail
+		return wattfare.Account{}, fail
 	}
 	return accountFrom(row), nil
 }
@@ -110,23 +105,23 @@ func (s *Accounts) Authenticate(ctx context.Context, email, password string) (Ac
 // EnsureAccount returns the account with email, creating it (as SignUp does)
 // when it does not exist. The demo seed uses it; it never changes the
 // password of an existing account.
-func (s *Accounts) EnsureAccount(ctx context.Context, email, password, displayName string) (Account, error) {
+func (s *Accounts) EnsureAccount(ctx context.Context, email, password, displayName string) (wattfare.Account, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
-		return Account{}, err
+		return wattfare.Account{}, err
 	}
 	row, err := queries.AccountByEmail(ctx, s.DB, email)
 	if err == nil {
 		return accountFrom(row), nil
 	}
 	if !isNotFound(err) {
-		return Account{}, fmt.Errorf("look up account: %w", interpretError(err))
+		return wattfare.Account{}, fmt.Errorf("look up account: %w", interpretError(err))
 	}
 	a, err := s.SignUp(ctx, email, password, displayName)
 	if wattfare.ErrorCode(err) == wattfare.ECONFLICT { // created meanwhile
 		row, err := queries.AccountByEmail(ctx, s.DB, email)
 		if err != nil {
-			return Account{}, fmt.Errorf("look up account: %w", interpretError(err))
+			return wattfare.Account{}, fmt.Errorf("look up account: %w", interpretError(err))
 		}
 		return accountFrom(row), nil
 	}
@@ -147,24 +142,24 @@ func (s *Accounts) SetAdmin(ctx context.Context, accountID string, admin bool) e
 
 // ByIDs returns the accounts with the given ids, in that order; a missing
 // one is a nil entry. Dataloaders call it.
-func (s *Accounts) ByIDs(ctx context.Context, ids []string) ([]*Account, error) {
+func (s *Accounts) ByIDs(ctx context.Context, ids []string) ([]*wattfare.Account, error) {
 	found, err := queries.AccountsByIDs(ctx, s.DB, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load accounts: %w", err)
 	}
-	return inIDOrder(ids, found, accountFrom, func(a *Account) string { return a.ID }), nil
+	return inIDOrder(ids, found, accountFrom, func(a *wattfare.Account) string { return a.ID }), nil
 }
 
 // List returns every account, newest first, for admins.
-func (s *Accounts) List(ctx context.Context, p Page) (Paged[Account], error) {
-	return fetchPage(p, func(after *cursorKey, limit int32) ([]Account, error) {
+func (s *Accounts) List(ctx context.Context, p wattfare.Page) (wattfare.Paged[wattfare.Account], error) {
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]wattfare.Account, error) {
 		rows, err := queries.AccountsPage(ctx, s.DB, sqlc.AccountsPageParams{AfterAt: after.at(), AfterID: after.id(), Lim: limit})
-		out := make([]Account, len(rows))
+		out := make([]wattfare.Account, len(rows))
 		for i, r := range rows {
 			out[i] = accountFrom(r)
 		}
 		return out, interpretError(err)
-	}, func(a Account) cursorKey { return cursorKey{a.CreatedAt, a.ID} })
+	}, func(a wattfare.Account) cursorKey { return cursorKey{a.CreatedAt, a.ID} })
 }
 
 // Sessions.
@@ -195,20 +190,20 @@ func (s *Accounts) CreateSession(ctx context.Context, accountID string) (token s
 }
 
 // SessionAccount returns the account of an unexpired session token.
-func (s *Accounts) SessionAccount(ctx context.Context, token string) (Account, error) {
+func (s *Accounts) SessionAccount(ctx context.Context, token string) (wattfare.Account, error) {
 	if token == "" || len(token) > 128 {
-		return Account{}, wattfare.Errorf(wattfare.EUNAUTHENTICATED, "not signed in")
+		return wattfare.Account{}, wattfare.Errorf(wattfare.EUNAUTHENTICATED, "not signed in")
 	}
 	row, err := queries.DashboardSessionAccount(ctx, s.DB, sessionHash(token))
 	if isNotFound(err) {
 		// An expired session is deleted the first time it is presented.
 		if err := queries.DeleteExpiredSession(ctx, s.DB, sessionHash(token)); err != nil {
-			return Account{}, fmt.Errorf("delete expired session: %w", err)
+			return wattfare.Account{}, fmt.Errorf("delete expired session: %w", err)
 		}
-		return Account{}, wattfare.Errorf(wattfare.EUNAUTHENTICATED, "not signed in")
+		return wattfare.Account{}, wattfare.Errorf(wattfare.EUNAUTHENTICATED, "not signed in")
 	}
 	if err != nil {
-		return Account{}, fmt.Errorf("look up session: %w", interpretError(err))
+		return wattfare.Account{}, fmt.Errorf("look up session: %w", interpretError(err))
 	}
 	return accountFrom(row), nil
 }

@@ -35,21 +35,6 @@ func audit(ctx context.Context, tx pgx.Tx, actorID, action, targetType, targetID
 	return nil
 }
 
-// ModelPrice is a catalog entry as the dashboard and admins see it, with
-// prices in dollars per million tokens.
-type ModelPrice struct {
-	ID                   string
-	Upstream             string
-	UpstreamModel        string
-	Kind                 string
-	DisplayName          string
-	PromptPerMillion     wattfare.Money
-	CompletionPerMillion wattfare.Money
-	ContextLength        int
-	MaxOutputTokens      int
-	Enabled              bool
-}
-
 // MaxPricePerMillion bounds a model price an admin can set.
 const MaxPricePerMillion = 100_000 * wattfare.Dollar
 
@@ -59,8 +44,10 @@ type Models struct {
 	DB *pgxpool.Pool
 }
 
-func modelPriceFrom(r sqlc.Model) ModelPrice {
-	return ModelPrice{
+var _ wattfare.ModelService = (*Models)(nil)
+
+func modelPriceFrom(r sqlc.Model) wattfare.ModelPrice {
+	return wattfare.ModelPrice{
 		ID: r.ID, Upstream: r.Upstream, UpstreamModel: r.UpstreamModel, Kind: r.Kind, DisplayName: r.DisplayName,
 		PromptPerMillion:     wattfare.Price(r.PromptPrice).PerMillion(),
 		CompletionPerMillion: wattfare.Price(r.CompletionPrice).PerMillion(),
@@ -69,12 +56,12 @@ func modelPriceFrom(r sqlc.Model) ModelPrice {
 }
 
 // List returns the catalog, enabled or not, by id.
-func (s *Models) List(ctx context.Context) ([]ModelPrice, error) {
+func (s *Models) List(ctx context.Context) ([]wattfare.ModelPrice, error) {
 	rows, err := queries.ListModels(ctx, s.DB)
 	if err != nil {
 		return nil, fmt.Errorf("list models: %w", interpretError(err))
 	}
-	ms := make([]ModelPrice, len(rows))
+	ms := make([]wattfare.ModelPrice, len(rows))
 	for i, r := range rows {
 		ms[i] = modelPriceFrom(r)
 	}
@@ -82,12 +69,12 @@ func (s *Models) List(ctx context.Context) ([]ModelPrice, error) {
 }
 
 // ByIDs returns the models with the given ids in that order (nil when missing).
-func (s *Models) ByIDs(ctx context.Context, ids []string) ([]*ModelPrice, error) {
+func (s *Models) ByIDs(ctx context.Context, ids []string) ([]*wattfare.ModelPrice, error) {
 	found, err := queries.ModelsByIDs(ctx, s.DB, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load models: %w", interpretError(err))
 	}
-	return inIDOrder(ids, found, modelPriceFrom, func(m *ModelPrice) string { return m.ID }), nil
+	return inIDOrder(ids, found, modelPriceFrom, func(m *wattfare.ModelPrice) string { return m.ID }), nil
 }
 
 func checkPrice(field string, m wattfare.Money) (wattfare.Price, error) {
@@ -102,16 +89,16 @@ func checkPrice(field string, m wattfare.Money) (wattfare.Price, error) {
 }
 
 // UpdatePrice sets a model's prices, given in dollars per million tokens.
-func (s *Models) UpdatePrice(ctx context.Context, adminID, modelID string, promptPerMillion, completionPerMillion wattfare.Money) (ModelPrice, error) {
+func (s *Models) UpdatePrice(ctx context.Context, adminID, modelID string, promptPerMillion, completionPerMillion wattfare.Money) (wattfare.ModelPrice, error) {
 	prompt, err := checkPrice("promptPerMillion", promptPerMillion)
 	if err != nil {
-		return ModelPrice{}, err
+		return wattfare.ModelPrice{}, err
 	}
 	completion, err := checkPrice("completionPerMillion", completionPerMillion)
 	if err != nil {
-		return ModelPrice{}, err
+		return wattfare.ModelPrice{}, err
 	}
-	var m ModelPrice
+	var m wattfare.ModelPrice
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		r, err := queries.UpdateModelPrices(ctx, tx, sqlc.UpdateModelPricesParams{ID: modelID, PromptPrice: int64(prompt), CompletionPrice: int64(completion)})
 		if err != nil {

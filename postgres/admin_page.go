@@ -11,44 +11,6 @@ import (
 	"github.com/wattfare/wattfare"
 )
 
-// Page asks for one page of a list that grows: at most First items after
-// the opaque cursor After (Relay-style). Lists are newest first.
-type Page struct {
-	First int
-	After string
-}
-
-// MaxPageSize bounds First.
-const MaxPageSize = 100
-
-// Paged is one page of a list, with a cursor per item.
-type Paged[T any] struct {
-	Items   []T
-	Cursors []string
-	HasNext bool
-	// HasPrev is true when the page starts after a cursor, so items
-	// precede it.
-	HasPrev bool
-}
-
-// StartCursor returns the cursor of the first item, or nil for an empty page.
-func (p Paged[T]) StartCursor() *string {
-	if len(p.Cursors) == 0 {
-		return nil
-	}
-	c := p.Cursors[0]
-	return &c
-}
-
-// EndCursor returns the cursor of the last item, or nil for an empty page.
-func (p Paged[T]) EndCursor() *string {
-	if len(p.Cursors) == 0 {
-		return nil
-	}
-	c := p.Cursors[len(p.Cursors)-1]
-	return &c
-}
-
 // cursorKey is the keyset position of an item: (created_at, id), both
 // descending.
 type cursorKey struct {
@@ -80,17 +42,10 @@ func decodeCursor(s string) (*cursorKey, error) {
 	return &cursorKey{At: time.UnixMicro(us).UTC(), ID: id}, nil
 }
 
-func (p Page) limit() (int, error) {
-	if p.First < 1 || p.First > MaxPageSize {
-		return 0, wattfare.InvalidField("first", "must be between 1 and %d", MaxPageSize)
-	}
-	return p.First, nil
-}
-
 // newPage returns the page of the first n of items, which a query fetched
 // n+1 of to learn whether more follow, with a cursor per item.
-func newPage[T any](items []T, n int, hasPrev bool, key func(T) cursorKey) Paged[T] {
-	out := Paged[T]{HasPrev: hasPrev}
+func newPage[T any](items []T, n int, hasPrev bool, key func(T) cursorKey) wattfare.Paged[T] {
+	out := wattfare.Paged[T]{HasPrev: hasPrev}
 	if len(items) > n {
 		items, out.HasNext = items[:n], true
 	}
@@ -105,18 +60,18 @@ func newPage[T any](items []T, n int, hasPrev bool, key func(T) cursorKey) Paged
 // fetchPage reads one page through fetch, a generated query: fetch gets the
 // position of p's cursor (nil for the first page) and how many rows to
 // read, one more than the page, to learn whether more follow.
-func fetchPage[T any](p Page, fetch func(after *cursorKey, limit int32) ([]T, error), key func(T) cursorKey) (Paged[T], error) {
-	n, err := p.limit()
+func fetchPage[T any](p wattfare.Page, fetch func(after *cursorKey, limit int32) ([]T, error), key func(T) cursorKey) (wattfare.Paged[T], error) {
+	n, err := p.Check()
 	if err != nil {
-		return Paged[T]{}, err
+		return wattfare.Paged[T]{}, err
 	}
 	after, err := decodeCursor(p.After)
 	if err != nil {
-		return Paged[T]{}, err
+		return wattfare.Paged[T]{}, err
 	}
 	items, err := fetch(after, int32(n+1))
 	if err != nil {
-		return Paged[T]{}, fmt.Errorf("list: %w", err)
+		return wattfare.Paged[T]{}, fmt.Errorf("list: %w", err)
 	}
 	return newPage(items, n, after != nil, key), nil
 }

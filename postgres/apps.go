@@ -18,16 +18,6 @@ import (
 	"github.com/wattfare/wattfare/postgres/sqlc"
 )
 
-// App is a developer's application as the dashboard shows it: the domain's
-// App and why it was suspended, if it was.
-type App struct {
-	wattfare.App
-	SuspendedReason *string
-}
-
-// Suspended reports whether an admin suspended the app.
-func (a App) Suspended() bool { return a.SuspendedAt != nil }
-
 // MaxOrigins bounds an app's allowed origins.
 const MaxOrigins = 20
 
@@ -44,8 +34,10 @@ type Apps struct {
 	ReservedOrigins []string
 }
 
-func appFrom(r sqlc.App) App {
-	a := App{App: wattfare.App{ID: r.ID, OwnerID: r.OwnerID, Name: r.Name, AllowedOrigins: r.AllowedOrigins,
+var _ wattfare.AppService = (*Apps)(nil)
+
+func appFrom(r sqlc.App) wattfare.AppDetails {
+	a := wattfare.AppDetails{App: wattfare.App{ID: r.ID, OwnerID: r.OwnerID, Name: r.Name, AllowedOrigins: r.AllowedOrigins,
 		SuspendedAt: r.SuspendedAt, CreatedAt: r.CreatedAt, Version: r.Version}, SuspendedReason: r.SuspendedReason}
 	if a.AllowedOrigins == nil {
 		a.AllowedOrigins = []string{}
@@ -54,9 +46,9 @@ func appFrom(r sqlc.App) App {
 }
 
 // oneApp maps a single-app query's result: no row is NOT_FOUND.
-func oneApp(r sqlc.App, err error) (App, error) {
+func oneApp(r sqlc.App, err error) (wattfare.AppDetails, error) {
 	if err != nil {
-		return App{}, fmt.Errorf("app: %w", interpretError(err, errNoApp()))
+		return wattfare.AppDetails{}, fmt.Errorf("app: %w", interpretError(err, errNoApp()))
 	}
 	return appFrom(r), nil
 }
@@ -199,19 +191,19 @@ func claimOrigins(ctx context.Context, tx pgx.Tx, ownerID string, origins []stri
 }
 
 // Create makes an app owned by ownerID.
-func (s *Apps) Create(ctx context.Context, ownerID, name string, origins []string) (App, error) {
+func (s *Apps) Create(ctx context.Context, ownerID, name string, origins []string) (wattfare.AppDetails, error) {
 	name, err := CheckAppName(name)
 	if err != nil {
-		return App{}, err
+		return wattfare.AppDetails{}, err
 	}
 	origins, err = CheckOrigins(origins)
 	if err != nil {
-		return App{}, err
+		return wattfare.AppDetails{}, err
 	}
 	if err := s.checkReserved(origins); err != nil {
-		return App{}, err
+		return wattfare.AppDetails{}, err
 	}
-	var a App
+	var a wattfare.AppDetails
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		if err := claimOrigins(ctx, tx, ownerID, origins); err != nil {
 			return err
@@ -227,24 +219,24 @@ func (s *Apps) Create(ctx context.Context, ownerID, name string, origins []strin
 }
 
 // Update changes an app's name and/or allowed origins (nil leaves a field as it is).
-func (s *Apps) Update(ctx context.Context, ownerID, appID string, name *string, origins []string) (App, error) {
+func (s *Apps) Update(ctx context.Context, ownerID, appID string, name *string, origins []string) (wattfare.AppDetails, error) {
 	var err error
 	if name != nil {
 		n, err := CheckAppName(*name)
 		if err != nil {
-			return App{}, err
+			return wattfare.AppDetails{}, err
 		}
 		name = &n
 	}
 	if origins != nil {
 		if origins, err = CheckOrigins(origins); err != nil {
-			return App{}, err
+			return wattfare.AppDetails{}, err
 		}
 		if err := s.checkReserved(origins); err != nil {
-			return App{}, err
+			return wattfare.AppDetails{}, err
 		}
 	}
-	var a App
+	var a wattfare.AppDetails
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		if err := claimOrigins(ctx, tx, ownerID, origins); err != nil {
 			return err
@@ -260,64 +252,64 @@ func (s *Apps) Update(ctx context.Context, ownerID, appID string, name *string, 
 }
 
 // ForOwner returns the app when ownerID owns it, NOT_FOUND otherwise.
-func (s *Apps) ForOwner(ctx context.Context, ownerID, appID string) (App, error) {
+func (s *Apps) ForOwner(ctx context.Context, ownerID, appID string) (wattfare.AppDetails, error) {
 	return oneApp(queries.OwnedApp(ctx, s.DB, sqlc.OwnedAppParams{ID: appID, OwnerID: ownerID}))
 }
 
 // Get returns any app, for admins.
-func (s *Apps) Get(ctx context.Context, appID string) (App, error) {
+func (s *Apps) Get(ctx context.Context, appID string) (wattfare.AppDetails, error) {
 	return oneApp(queries.AppByID(ctx, s.DB, appID))
 }
 
 // FindByOwnerAndName returns ownerID's app called name; the demo seed uses it.
-func (s *Apps) FindByOwnerAndName(ctx context.Context, ownerID, name string) (App, error) {
+func (s *Apps) FindByOwnerAndName(ctx context.Context, ownerID, name string) (wattfare.AppDetails, error) {
 	return oneApp(queries.AppByOwnerAndName(ctx, s.DB, sqlc.AppByOwnerAndNameParams{OwnerID: ownerID, Name: name}))
 }
 
 // ByIDs returns the apps with the given ids in that order (nil when
 // missing). Dataloaders call it; callers authorize what they show.
-func (s *Apps) ByIDs(ctx context.Context, ids []string) ([]*App, error) {
+func (s *Apps) ByIDs(ctx context.Context, ids []string) ([]*wattfare.AppDetails, error) {
 	found, err := queries.AppsByIDs(ctx, s.DB, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load apps: %w", err)
 	}
-	return inIDOrder(ids, found, appFrom, func(a *App) string { return a.ID }), nil
+	return inIDOrder(ids, found, appFrom, func(a *wattfare.AppDetails) string { return a.ID }), nil
 }
 
 // ListForOwner returns a page of ownerID's apps, newest first.
-func (s *Apps) ListForOwner(ctx context.Context, ownerID string, p Page) (Paged[App], error) {
-	return fetchPage(p, func(after *cursorKey, limit int32) ([]App, error) {
+func (s *Apps) ListForOwner(ctx context.Context, ownerID string, p wattfare.Page) (wattfare.Paged[wattfare.AppDetails], error) {
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]wattfare.AppDetails, error) {
 		rows, err := queries.OwnerAppsPage(ctx, s.DB, sqlc.OwnerAppsPageParams{OwnerID: ownerID, AfterAt: after.at(), AfterID: after.id(), Lim: limit})
 		return apps(rows), interpretError(err)
 	}, appKey)
 }
 
 // List returns a page of every app, for admins.
-func (s *Apps) List(ctx context.Context, p Page) (Paged[App], error) {
-	return fetchPage(p, func(after *cursorKey, limit int32) ([]App, error) {
+func (s *Apps) List(ctx context.Context, p wattfare.Page) (wattfare.Paged[wattfare.AppDetails], error) {
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]wattfare.AppDetails, error) {
 		rows, err := queries.AppsPage(ctx, s.DB, sqlc.AppsPageParams{AfterAt: after.at(), AfterID: after.id(), Lim: limit})
 		return apps(rows), interpretError(err)
 	}, appKey)
 }
 
-func apps(rows []sqlc.App) []App {
-	out := make([]App, len(rows))
+func apps(rows []sqlc.App) []wattfare.AppDetails {
+	out := make([]wattfare.AppDetails, len(rows))
 	for i, r := range rows {
 		out[i] = appFrom(r)
 	}
 	return out
 }
 
-func appKey(a App) cursorKey { return cursorKey{a.CreatedAt, a.ID} }
+func appKey(a wattfare.AppDetails) cursorKey { return cursorKey{a.CreatedAt, a.ID} }
 
 // Suspend stops an app: the data plane refuses it with app_suspended. It
 // returns once no data-plane process admits requests for the app.
-func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (App, error) {
+func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (wattfare.AppDetails, error) {
 	reason = strings.TrimSpace(reason)
 	if n := len([]rune(reason)); n < 1 || n > 500 {
-		return App{}, wattfare.InvalidField("reason", "use 1 to 500 characters")
+		return wattfare.AppDetails{}, wattfare.InvalidField("reason", "use 1 to 500 characters")
 	}
-	var a App
+	var a wattfare.AppDetails
 	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
@@ -331,14 +323,14 @@ func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (App,
 		return audit(ctx, tx, adminID, "app.suspend", "app", appID, map[string]any{"reason": reason})
 	})
 	if err != nil {
-		return App{}, err
+		return wattfare.AppDetails{}, err
 	}
 	return a, awaitLeases(ctx, s.DB, s.LeaseWait, leases)
 }
 
 // Unsuspend lets a suspended app spend again.
-func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (App, error) {
-	var a App
+func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (wattfare.AppDetails, error) {
+	var a wattfare.AppDetails
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
 		a, err = oneApp(queries.UnsuspendApp(ctx, tx, appID))

@@ -15,23 +15,6 @@ import (
 // MaxMonthlyCap bounds a connection's monthly cap.
 const MaxMonthlyCap = wattfare.MaxMonthlyCap
 
-// Connection is a user's consent to an app with this period's spend.
-type Connection struct {
-	wattfare.Connection
-	// SpentThisPeriod is what was captured in the current calendar month (UTC).
-	SpentThisPeriod wattfare.Money
-	// Held is reserved by data-plane budget leases: requests in progress and
-	// the reserve a process keeps to admit without a database round trip. It
-	// comes back when unused, so it is shown apart and not taken from Remaining.
-	Held wattfare.Money
-	// Remaining is what can still be spent this period: the cap less what was
-	// spent, bounded by what the wallet has not spent; zero once revoked.
-	// It reads like the data plane's GET /v1/budget, which likewise leaves
-	// idle lease reserve out.
-	Remaining wattfare.Money
-	ResetsAt  time.Time
-}
-
 // Connections lists connections and lets their owners change caps and
 // revoke. Methods that take an accountID answer NOT_FOUND for another
 // account's connection, exactly as for one that does not exist.
@@ -44,6 +27,8 @@ type Connections struct {
 	Now func() time.Time
 }
 
+var _ wattfare.ConnectionService = (*Connections)(nil)
+
 func (s *Connections) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -53,8 +38,8 @@ func (s *Connections) now() time.Time {
 
 // connectionFrom is a connection row with its spend in the period ending at
 // resetsAt (captured and held) and what its wallet has not spent.
-func connectionFrom(r sqlc.Connection, captured, held, walletUnspent int64, resetsAt time.Time) Connection {
-	c := Connection{
+func connectionFrom(r sqlc.Connection, captured, held, walletUnspent int64, resetsAt time.Time) wattfare.ConnectionSpend {
+	c := wattfare.ConnectionSpend{
 		Connection: wattfare.Connection{
 			ID: r.ID, AppID: r.AppID, Mode: wattfare.Mode(r.Mode), AppUserID: r.AppUserID, AccountID: r.AccountID,
 			MonthlyCap: wattfare.Money(r.MonthlyCap), Status: wattfare.ConnectionStatus(r.Status), Version: r.Version,
@@ -78,20 +63,20 @@ func remaining(status wattfare.ConnectionStatus, cap, spent, wallet wattfare.Mon
 	return max(0, min(cap-spent, wallet))
 }
 
-func connectionKey(c Connection) cursorKey { return cursorKey{c.CreatedAt, c.ID} }
+func connectionKey(c wattfare.ConnectionSpend) cursorKey { return cursorKey{c.CreatedAt, c.ID} }
 
 func errNoConnection() error { return wattfare.Errorf(wattfare.ENOTFOUND, "no such connection") }
 
 // ListForAccount returns a page of the apps accountID connected (mode "" for
 // both modes), newest first.
-func (s *Connections) ListForAccount(ctx context.Context, accountID string, mode wattfare.Mode, p Page) (Paged[Connection], error) {
+func (s *Connections) ListForAccount(ctx context.Context, accountID string, mode wattfare.Mode, p wattfare.Page) (wattfare.Paged[wattfare.ConnectionSpend], error) {
 	now := s.now()
-	return fetchPage(p, func(after *cursorKey, limit int32) ([]Connection, error) {
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]wattfare.ConnectionSpend, error) {
 		rows, err := queries.AccountConnectionsPage(ctx, s.DB, sqlc.AccountConnectionsPageParams{
 			Period: pgDate(wattfare.PeriodStart(now)), AccountID: accountID, Mode: string(mode),
 			AfterAt: after.at(), AfterID: after.id(), Lim: limit,
 		})
-		out := make([]Connection, len(rows))
+		out := make([]wattfare.ConnectionSpend, len(rows))
 		for i, r := range rows {
 			out[i] = connectionFrom(r.Connection, r.Captured, r.Held, r.WalletUnspent, wattfare.PeriodEnd(now))
 		}
@@ -101,14 +86,14 @@ func (s *Connections) ListForAccount(ctx context.Context, accountID string, mode
 
 // ListForApp returns a page of an app's connections in mode. The caller has
 // authorized the app.
-func (s *Connections) ListForApp(ctx context.Context, appID string, mode wattfare.Mode, p Page) (Paged[Connection], error) {
+func (s *Connections) ListForApp(ctx context.Context, appID string, mode wattfare.Mode, p wattfare.Page) (wattfare.Paged[wattfare.ConnectionSpend], error) {
 	now := s.now()
-	return fetchPage(p, func(after *cursorKey, limit int32) ([]Connection, error) {
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]wattfare.ConnectionSpend, error) {
 		rows, err := queries.AppConnectionsPage(ctx, s.DB, sqlc.AppConnectionsPageParams{
 			Period: pgDate(wattfare.PeriodStart(now)), AppID: appID, Mode: string(mode),
 			AfterAt: after.at(), AfterID: after.id(), Lim: limit,
 		})
-		out := make([]Connection, len(rows))
+		out := make([]wattfare.ConnectionSpend, len(rows))
 		for i, r := range rows {
 			out[i] = connectionFrom(r.Connection, r.Captured, r.Held, r.WalletUnspent, wattfare.PeriodEnd(now))
 		}
@@ -117,13 +102,13 @@ func (s *Connections) ListForApp(ctx context.Context, appID string, mode wattfar
 }
 
 // ForAccount returns one of accountID's connections.
-func (s *Connections) ForAccount(ctx context.Context, accountID, connID string) (Connection, error) {
+func (s *Connections) ForAccount(ctx context.Context, accountID, connID string) (wattfare.ConnectionSpend, error) {
 	now := s.now()
 	r, err := queries.AccountConnection(ctx, s.DB, sqlc.AccountConnectionParams{
 		Period: pgDate(wattfare.PeriodStart(now)), ID: connID, AccountID: accountID,
 	})
 	if err != nil {
-		return Connection{}, fmt.Errorf("get connection: %w", interpretError(err, errNoConnection()))
+		return wattfare.ConnectionSpend{}, fmt.Errorf("get connection: %w", interpretError(err, errNoConnection()))
 	}
 	return connectionFrom(r.Connection, r.Captured, r.Held, r.WalletUnspent, wattfare.PeriodEnd(now)), nil
 }
@@ -131,9 +116,9 @@ func (s *Connections) ForAccount(ctx context.Context, accountID, connID string) 
 // SetCap changes the monthly cap of one of accountID's connections. When the
 // cap goes down it returns once no data-plane process holds a lease granted
 // under the old cap.
-func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap wattfare.Money) (Connection, error) {
+func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap wattfare.Money) (wattfare.ConnectionSpend, error) {
 	if cap < 0 || cap > MaxMonthlyCap {
-		return Connection{}, wattfare.InvalidField("monthlyCap", "must be between 0.00 and %s", MaxMonthlyCap)
+		return wattfare.ConnectionSpend{}, wattfare.InvalidField("monthlyCap", "must be between 0.00 and %s", MaxMonthlyCap)
 	}
 	var old wattfare.Money
 	var leases []string
@@ -165,7 +150,7 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 		return audit(ctx, tx, accountID, "connection.cap", "connection", connID, map[string]any{"from": old, "to": cap})
 	})
 	if err != nil {
-		return Connection{}, err
+		return wattfare.ConnectionSpend{}, err
 	}
 	return s.reread(ctx, accountID, connID, awaitLeases(ctx, s.DB, s.LeaseWait, leases))
 }
@@ -195,17 +180,17 @@ func capCoversSpend(ctx context.Context, tx pgx.Tx, connID string, period time.T
 // reread returns the connection as committed, with pending (a
 // CodePropagationPending error or nil) alongside: a committed write is
 // reported as done even when the data plane has yet to catch up.
-func (s *Connections) reread(ctx context.Context, accountID, connID string, pending error) (Connection, error) {
+func (s *Connections) reread(ctx context.Context, accountID, connID string, pending error) (wattfare.ConnectionSpend, error) {
 	c, err := s.ForAccount(context.WithoutCancel(ctx), accountID, connID)
 	if err != nil {
-		return Connection{}, err
+		return wattfare.ConnectionSpend{}, err
 	}
 	return c, pending
 }
 
 // Revoke stops one of accountID's connections. It returns once no
 // data-plane process can admit a request for it.
-func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Connection, error) {
+func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (wattfare.ConnectionSpend, error) {
 	var leases []string
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.OwnedConnectionForUpdate(ctx, tx, sqlc.OwnedConnectionForUpdateParams{ID: connID, AccountID: accountID})
@@ -226,7 +211,7 @@ func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Con
 		return err
 	})
 	if err != nil {
-		return Connection{}, err
+		return wattfare.ConnectionSpend{}, err
 	}
 	return s.reread(ctx, accountID, connID, awaitLeases(ctx, s.DB, s.LeaseWait, leases))
 }
@@ -234,17 +219,17 @@ func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (Con
 // Ensure returns the connection (appID, mode, appUserID), creating it for
 // accountID with cap when it does not exist. The demo seed uses it; the
 // consent flow creates connections in normal operation.
-func (s *Connections) Ensure(ctx context.Context, appID string, mode wattfare.Mode, appUserID, accountID string, cap wattfare.Money) (Connection, error) {
+func (s *Connections) Ensure(ctx context.Context, appID string, mode wattfare.Mode, appUserID, accountID string, cap wattfare.Money) (wattfare.ConnectionSpend, error) {
 	id, err := queries.EnsureConnection(ctx, s.DB, sqlc.EnsureConnectionParams{
 		ID: wattfare.NewID("conn_"), AppID: appID, Mode: string(mode), AppUserID: appUserID, AccountID: accountID, MonthlyCap: cap.Nanos(),
 	})
 	if err != nil {
-		return Connection{}, fmt.Errorf("ensure connection: %w", interpretError(err))
+		return wattfare.ConnectionSpend{}, fmt.Errorf("ensure connection: %w", interpretError(err))
 	}
 	now := s.now()
 	r, err := queries.ConnectionByID(ctx, s.DB, sqlc.ConnectionByIDParams{Period: pgDate(wattfare.PeriodStart(now)), ID: id})
 	if err != nil {
-		return Connection{}, fmt.Errorf("get connection: %w", interpretError(err, errNoConnection()))
+		return wattfare.ConnectionSpend{}, fmt.Errorf("get connection: %w", interpretError(err, errNoConnection()))
 	}
 	return connectionFrom(r.Connection, r.Captured, r.Held, r.WalletUnspent, wattfare.PeriodEnd(now)), nil
 }

@@ -22,22 +22,7 @@ type Consent struct {
 	DB *pgxpool.Pool
 }
 
-// ConnectionState is a connection as the app's browser and the consent popup
-// see it: whether it exists and is active, and its spend this period.
-type ConnectionState struct {
-	ID         string
-	AccountID  string
-	Status     wattfare.ConnectionStatus
-	MonthlyCap wattfare.Money
-	Spent      wattfare.Money // captured this period
-	Held       wattfare.Money // reserved by data-plane leases; comes back when unused
-	// Remaining is what can still be spent this period: the cap less what
-	// was spent, bounded by what the paying wallet has not spent. Like the
-	// data plane's GET /v1/budget it leaves idle lease reserve out.
-	Remaining wattfare.Money
-	ResetsAt  time.Time
-	RevokedAt *time.Time
-}
+var _ wattfare.ConsentService = (*Consent)(nil)
 
 // SessionKey returns the stored key whose kid signed a session token.
 // An unknown kid is ENOTFOUND.
@@ -77,19 +62,19 @@ func (s *Consent) OriginRegistered(ctx context.Context, origin string) (bool, er
 
 // Connection returns the state of the connection of (app, mode, app user)
 // at now. A user who never connected is ENOTFOUND.
-func (s *Consent) Connection(ctx context.Context, appID string, mode wattfare.Mode, appUserID string, now time.Time) (ConnectionState, error) {
+func (s *Consent) Connection(ctx context.Context, appID string, mode wattfare.Mode, appUserID string, now time.Time) (wattfare.ConnectionState, error) {
 	return s.connection(ctx, s.DB, appID, mode, appUserID, now)
 }
 
-func (s *Consent) connection(ctx context.Context, db sqlc.DBTX, appID string, mode wattfare.Mode, appUserID string, now time.Time) (ConnectionState, error) {
+func (s *Consent) connection(ctx context.Context, db sqlc.DBTX, appID string, mode wattfare.Mode, appUserID string, now time.Time) (wattfare.ConnectionState, error) {
 	row, err := queries.ConsentConnection(ctx, db, sqlc.ConsentConnectionParams{
 		AppID: appID, Mode: string(mode), AppUserID: appUserID,
 		Period: pgtype.Date{Time: wattfare.PeriodStart(now), Valid: true},
 	})
 	if err != nil {
-		return ConnectionState{}, interpretError(err)
+		return wattfare.ConnectionState{}, interpretError(err)
 	}
-	st := ConnectionState{
+	st := wattfare.ConnectionState{
 		ID:         row.ID,
 		AccountID:  row.AccountID,
 		Status:     wattfare.ConnectionStatus(row.Status),
@@ -103,34 +88,14 @@ func (s *Consent) connection(ctx context.Context, db sqlc.DBTX, appID string, mo
 	return st, nil
 }
 
-// Approval is a user's yes in the consent popup.
-type Approval struct {
-	AppID     string
-	Mode      wattfare.Mode
-	AppUserID string
-	AccountID string
-	// MonthlyCap is what the user typed (or accepted), never the app's
-	// request alone.
-	MonthlyCap wattfare.Money
-	// IssuedAt is the session token's iat. An approval whose token predates
-	// the connection's revocation is stale: a replayed approval must not
-	// undo a revoke.
-	IssuedAt time.Time
-	// Unattended marks an approval no person made: test-mode consent from a
-	// browser not signed in to Wattfare, for the app's sandbox account. It
-	// may create a connection or renew the sandbox's own active one, never
-	// take over a person's connection or revive a revoked one.
-	Unattended bool
-}
-
 // Approve stores an approval: the connection of (app, mode, app user) is
 // created or reactivated for the approving account with its cap. Approving
 // the same thing again changes nothing.
-func (s *Consent) Approve(ctx context.Context, a Approval, now time.Time) (ConnectionState, error) {
+func (s *Consent) Approve(ctx context.Context, a wattfare.Approval, now time.Time) (wattfare.ConnectionState, error) {
 	if a.MonthlyCap < wattfare.Cent || a.MonthlyCap > MaxMonthlyCap {
-		return ConnectionState{}, wattfare.InvalidField("monthlyCap", "choose a monthly cap between $0.01 and $100,000")
+		return wattfare.ConnectionState{}, wattfare.InvalidField("monthlyCap", "choose a monthly cap between $0.01 and $100,000")
 	}
-	var st ConnectionState
+	var st wattfare.ConnectionState
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		// Lock first: a revoke committing while this approval runs must be
 		// what the checks below see, or the upsert would undo it.
@@ -312,18 +277,11 @@ func (s *Consent) IsSandboxAccount(ctx context.Context, appID, accountID string)
 	return id != "" && id == accountID, nil
 }
 
-// ConsentAccount is who the popup says is signed in.
-type ConsentAccount struct {
-	ID          string
-	Email       string
-	DisplayName string
-}
-
 // Account returns the signed-in account's name for the popup.
-func (s *Consent) Account(ctx context.Context, id string) (ConsentAccount, error) {
+func (s *Consent) Account(ctx context.Context, id string) (wattfare.ConsentAccount, error) {
 	row, err := queries.AccountByID(ctx, s.DB, id)
 	if err != nil {
-		return ConsentAccount{}, interpretError(err)
+		return wattfare.ConsentAccount{}, interpretError(err)
 	}
-	return ConsentAccount{ID: row.ID, Email: row.Email, DisplayName: row.DisplayName}, nil
+	return wattfare.ConsentAccount{ID: row.ID, Email: row.Email, DisplayName: row.DisplayName}, nil
 }

@@ -27,7 +27,7 @@ func TestApproveDoesNotUndoAConcurrentRevoke(t *testing.T) {
 	exec(`INSERT INTO apps (id, owner_id, name, allowed_origins) VALUES ('app_a', 'acct_dev', 'A', '{https://a.example}')`)
 	store := &postgres.Consent{DB: pool}
 	issued := time.Now().Add(-time.Minute)
-	approval := postgres.Approval{AppID: "app_a", Mode: wattfare.ModeLive, AppUserID: "u1", AccountID: "acct_u", MonthlyCap: wattfare.USD(5), IssuedAt: issued}
+	approval := wattfare.Approval{AppID: "app_a", Mode: wattfare.ModeLive, AppUserID: "u1", AccountID: "acct_u", MonthlyCap: wattfare.USD(5), IssuedAt: issued}
 	if _, err := store.Approve(ctx, approval, time.Now()); err != nil {
 		t.Fatal(err)
 	}

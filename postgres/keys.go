@@ -13,7 +13,7 @@ import (
 )
 
 // MaxKeyOverlap bounds how long a rolled key keeps working.
-const MaxKeyOverlap = 7 * 24 * time.Hour
+const MaxKeyOverlap = wattfare.MaxKeyOverlap
 
 // MaxKeysPerApp bounds the live (unrevoked) keys of an app per mode.
 const MaxKeysPerApp = 20
@@ -28,6 +28,8 @@ type Keys struct {
 	LeaseWait time.Duration
 }
 
+var _ wattfare.KeyService = (*Keys)(nil)
+
 func keyFrom(r sqlc.ApiKey) wattfare.APIKey {
 	k := wattfare.APIKey{
 		ID: r.ID, AppID: r.AppID, Mode: wattfare.Mode(r.Mode), PublicKey: r.PublicKey, Hint: r.Hint,
@@ -38,11 +40,6 @@ func keyFrom(r sqlc.ApiKey) wattfare.APIKey {
 }
 
 func errNoKey() error { return wattfare.Errorf(wattfare.ENOTFOUND, "no such key") }
-
-// KeyActive reports whether k can still authenticate at now.
-func KeyActive(k wattfare.APIKey, now time.Time) bool {
-	return k.RevokedAt == nil && (k.ExpiresAt == nil || k.ExpiresAt.After(now))
-}
 
 // Create makes a new secret key for ownerID's app in mode and returns it
 // with its secret.
@@ -109,7 +106,7 @@ func (s *Keys) Roll(ctx context.Context, ownerID, keyID string, overlap time.Dur
 			return fmt.Errorf("lock key: %w", interpretError(err, errNoKey()))
 		}
 		old = keyFrom(row)
-		if !KeyActive(old, time.Now()) {
+		if !old.UsableAt(time.Now()) {
 			return wattfare.Errorf(wattfare.ECONFLICT, "this key is revoked or expired; create a new key instead")
 		}
 		if err := queries.ShortenKeyWindow(ctx, tx, sqlc.ShortenKeyWindowParams{KeyID: keyID, OverlapSeconds: int64(overlap / time.Second)}); err != nil {

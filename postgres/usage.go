@@ -18,58 +18,7 @@ type Usage struct {
 	DB *pgxpool.Pool
 }
 
-// UsageDay is the usage of one UTC day.
-type UsageDay struct {
-	Day              string // YYYY-MM-DD
-	Requests         int64
-	PromptTokens     int64
-	CompletionTokens int64
-	Cost             wattfare.Money
-}
-
-// ModelUsage is usage per model.
-type ModelUsage struct {
-	ModelID          string
-	Requests         int64
-	PromptTokens     int64
-	CompletionTokens int64
-	Cost             wattfare.Money
-}
-
-// UserUsage is usage per connection of an app (one of the app's users).
-type UserUsage struct {
-	ConnectionID     string
-	AppUserID        string
-	Requests         int64
-	PromptTokens     int64
-	CompletionTokens int64
-	Cost             wattfare.Money
-}
-
-// AppUsage is usage per app.
-type AppUsage struct {
-	AppID            string
-	Requests         int64
-	PromptTokens     int64
-	CompletionTokens int64
-	Cost             wattfare.Money
-}
-
-// Receipt is one settled request. It holds ids, tokens and cost, never content.
-type Receipt struct {
-	RequestID        string
-	CreatedAt        time.Time
-	AppID            string
-	Mode             wattfare.Mode
-	Model            string
-	Status           string
-	Stream           bool
-	PromptTokens     int64
-	CompletionTokens int64
-	Cost             wattfare.Money
-	Charged          wattfare.Money
-	DurationMs       int
-}
+var _ wattfare.UsageService = (*Usage)(nil)
 
 // MaxUsageRange bounds a usage query.
 const MaxUsageRange = 366 * 24 * time.Hour
@@ -98,17 +47,17 @@ func Days(from, to time.Time) (DayRange, error) {
 const dayLayout = "2006-01-02"
 
 // fillDays returns one entry per day of r, zero where rows has none.
-func fillDays(r DayRange, rows []UsageDay) []UsageDay {
-	byDay := make(map[string]UsageDay, len(rows))
+func fillDays(r DayRange, rows []wattfare.UsageDay) []wattfare.UsageDay {
+	byDay := make(map[string]wattfare.UsageDay, len(rows))
 	for _, u := range rows {
 		byDay[u.Day] = u
 	}
-	var out []UsageDay
+	var out []wattfare.UsageDay
 	for d := r.First; !d.After(r.Last); d = d.AddDate(0, 0, 1) {
 		k := d.Format(dayLayout)
 		u, ok := byDay[k]
 		if !ok {
-			u = UsageDay{Day: k}
+			u = wattfare.UsageDay{Day: k}
 		}
 		out = append(out, u)
 	}
@@ -116,19 +65,19 @@ func fillDays(r DayRange, rows []UsageDay) []UsageDay {
 }
 
 // usageDay is a generated row of usage per day.
-func usageDay(day pgtype.Date, requests, promptTokens, completionTokens, cost int64) UsageDay {
-	return UsageDay{Day: day.Time.Format(dayLayout), Requests: requests, PromptTokens: promptTokens,
+func usageDay(day pgtype.Date, requests, promptTokens, completionTokens, cost int64) wattfare.UsageDay {
+	return wattfare.UsageDay{Day: day.Time.Format(dayLayout), Requests: requests, PromptTokens: promptTokens,
 		CompletionTokens: completionTokens, Cost: wattfare.Money(cost)}
 }
 
-func modelUsage(model string, requests, promptTokens, completionTokens, cost int64) ModelUsage {
-	return ModelUsage{ModelID: model, Requests: requests, PromptTokens: promptTokens,
+func modelUsage(model string, requests, promptTokens, completionTokens, cost int64) wattfare.ModelUsage {
+	return wattfare.ModelUsage{ModelID: model, Requests: requests, PromptTokens: promptTokens,
 		CompletionTokens: completionTokens, Cost: wattfare.Money(cost)}
 }
 
 // AppByDay returns an app's usage per UTC day over [from, to), every day
 // present. The caller has authorized the app.
-func (s *Usage) AppByDay(ctx context.Context, appID string, mode wattfare.Mode, from, to time.Time) ([]UsageDay, error) {
+func (s *Usage) AppByDay(ctx context.Context, appID string, mode wattfare.Mode, from, to time.Time) ([]wattfare.UsageDay, error) {
 	r, err := Days(from, to)
 	if err != nil {
 		return nil, err
@@ -139,7 +88,7 @@ func (s *Usage) AppByDay(ctx context.Context, appID string, mode wattfare.Mode, 
 	if err != nil {
 		return nil, fmt.Errorf("usage by day: %w", interpretError(err))
 	}
-	days := make([]UsageDay, len(rows))
+	days := make([]wattfare.UsageDay, len(rows))
 	for i, u := range rows {
 		days[i] = usageDay(u.Day, u.Requests, u.PromptTokens, u.CompletionTokens, u.Cost)
 	}
@@ -147,7 +96,7 @@ func (s *Usage) AppByDay(ctx context.Context, appID string, mode wattfare.Mode, 
 }
 
 // AppByModel returns an app's usage per model over [from, to), costliest first.
-func (s *Usage) AppByModel(ctx context.Context, appID string, mode wattfare.Mode, from, to time.Time) ([]ModelUsage, error) {
+func (s *Usage) AppByModel(ctx context.Context, appID string, mode wattfare.Mode, from, to time.Time) ([]wattfare.ModelUsage, error) {
 	r, err := Days(from, to)
 	if err != nil {
 		return nil, err
@@ -158,7 +107,7 @@ func (s *Usage) AppByModel(ctx context.Context, appID string, mode wattfare.Mode
 	if err != nil {
 		return nil, fmt.Errorf("usage by model: %w", interpretError(err))
 	}
-	out := make([]ModelUsage, len(rows))
+	out := make([]wattfare.ModelUsage, len(rows))
 	for i, u := range rows {
 		out[i] = modelUsage(u.Model, u.Requests, u.PromptTokens, u.CompletionTokens, u.Cost)
 	}
@@ -166,14 +115,14 @@ func (s *Usage) AppByModel(ctx context.Context, appID string, mode wattfare.Mode
 }
 
 func checkTop(first int) error {
-	if first < 1 || first > MaxPageSize {
-		return wattfare.InvalidField("first", "must be between 1 and %d", MaxPageSize)
+	if first < 1 || first > wattfare.MaxPageSize {
+		return wattfare.InvalidField("first", "must be between 1 and %d", wattfare.MaxPageSize)
 	}
 	return nil
 }
 
 // AppByUser returns the app's first users by cost over [from, to).
-func (s *Usage) AppByUser(ctx context.Context, appID string, mode wattfare.Mode, from, to time.Time, first int) ([]UserUsage, error) {
+func (s *Usage) AppByUser(ctx context.Context, appID string, mode wattfare.Mode, from, to time.Time, first int) ([]wattfare.UserUsage, error) {
 	r, err := Days(from, to)
 	if err != nil {
 		return nil, err
@@ -187,16 +136,16 @@ func (s *Usage) AppByUser(ctx context.Context, appID string, mode wattfare.Mode,
 	if err != nil {
 		return nil, fmt.Errorf("usage by user: %w", interpretError(err))
 	}
-	out := make([]UserUsage, len(rows))
+	out := make([]wattfare.UserUsage, len(rows))
 	for i, u := range rows {
-		out[i] = UserUsage{ConnectionID: u.ConnectionID, AppUserID: u.AppUserID, Requests: u.Requests,
+		out[i] = wattfare.UserUsage{ConnectionID: u.ConnectionID, AppUserID: u.AppUserID, Requests: u.Requests,
 			PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, Cost: wattfare.Money(u.Cost)}
 	}
 	return out, nil
 }
 
 // PlatformByDay returns usage across every app per UTC day, for admins.
-func (s *Usage) PlatformByDay(ctx context.Context, mode wattfare.Mode, from, to time.Time) ([]UsageDay, error) {
+func (s *Usage) PlatformByDay(ctx context.Context, mode wattfare.Mode, from, to time.Time) ([]wattfare.UsageDay, error) {
 	r, err := Days(from, to)
 	if err != nil {
 		return nil, err
@@ -207,7 +156,7 @@ func (s *Usage) PlatformByDay(ctx context.Context, mode wattfare.Mode, from, to 
 	if err != nil {
 		return nil, fmt.Errorf("platform usage by day: %w", interpretError(err))
 	}
-	days := make([]UsageDay, len(rows))
+	days := make([]wattfare.UsageDay, len(rows))
 	for i, u := range rows {
 		days[i] = usageDay(u.Day, u.Requests, u.PromptTokens, u.CompletionTokens, u.Cost)
 	}
@@ -215,7 +164,7 @@ func (s *Usage) PlatformByDay(ctx context.Context, mode wattfare.Mode, from, to 
 }
 
 // PlatformByModel returns usage across every app per model, for admins.
-func (s *Usage) PlatformByModel(ctx context.Context, mode wattfare.Mode, from, to time.Time) ([]ModelUsage, error) {
+func (s *Usage) PlatformByModel(ctx context.Context, mode wattfare.Mode, from, to time.Time) ([]wattfare.ModelUsage, error) {
 	r, err := Days(from, to)
 	if err != nil {
 		return nil, err
@@ -226,7 +175,7 @@ func (s *Usage) PlatformByModel(ctx context.Context, mode wattfare.Mode, from, t
 	if err != nil {
 		return nil, fmt.Errorf("platform usage by model: %w", interpretError(err))
 	}
-	out := make([]ModelUsage, len(rows))
+	out := make([]wattfare.ModelUsage, len(rows))
 	for i, u := range rows {
 		out[i] = modelUsage(u.Model, u.Requests, u.PromptTokens, u.CompletionTokens, u.Cost)
 	}
@@ -234,7 +183,7 @@ func (s *Usage) PlatformByModel(ctx context.Context, mode wattfare.Mode, from, t
 }
 
 // PlatformByApp returns the first apps by cost, for admins.
-func (s *Usage) PlatformByApp(ctx context.Context, mode wattfare.Mode, from, to time.Time, first int) ([]AppUsage, error) {
+func (s *Usage) PlatformByApp(ctx context.Context, mode wattfare.Mode, from, to time.Time, first int) ([]wattfare.AppUsage, error) {
 	r, err := Days(from, to)
 	if err != nil {
 		return nil, err
@@ -248,9 +197,9 @@ func (s *Usage) PlatformByApp(ctx context.Context, mode wattfare.Mode, from, to 
 	if err != nil {
 		return nil, fmt.Errorf("platform usage by app: %w", interpretError(err))
 	}
-	out := make([]AppUsage, len(rows))
+	out := make([]wattfare.AppUsage, len(rows))
 	for i, u := range rows {
-		out[i] = AppUsage{AppID: u.AppID, Requests: u.Requests, PromptTokens: u.PromptTokens,
+		out[i] = wattfare.AppUsage{AppID: u.AppID, Requests: u.Requests, PromptTokens: u.PromptTokens,
 			CompletionTokens: u.CompletionTokens, Cost: wattfare.Money(u.Cost)}
 	}
 	return out, nil
@@ -258,22 +207,22 @@ func (s *Usage) PlatformByApp(ctx context.Context, mode wattfare.Mode, from, to 
 
 // Receipts returns a page of accountID's settled requests in mode within
 // [from, to) (either may be nil), newest first.
-func (s *Usage) Receipts(ctx context.Context, accountID string, mode wattfare.Mode, from, to *time.Time, p Page) (Paged[Receipt], error) {
+func (s *Usage) Receipts(ctx context.Context, accountID string, mode wattfare.Mode, from, to *time.Time, p wattfare.Page) (wattfare.Paged[wattfare.Receipt], error) {
 	if from != nil && to != nil && !to.After(*from) {
-		return Paged[Receipt]{}, wattfare.InvalidField("to", "must be after from")
+		return wattfare.Paged[wattfare.Receipt]{}, wattfare.InvalidField("to", "must be after from")
 	}
-	return fetchPage(p, func(after *cursorKey, limit int32) ([]Receipt, error) {
+	return fetchPage(p, func(after *cursorKey, limit int32) ([]wattfare.Receipt, error) {
 		rows, err := queries.ReceiptsPage(ctx, s.DB, sqlc.ReceiptsPageParams{
 			AccountID: accountID, Mode: string(mode), FromAt: from, ToAt: to,
 			AfterAt: after.at(), AfterID: after.id(), Lim: limit,
 		})
-		out := make([]Receipt, len(rows))
+		out := make([]wattfare.Receipt, len(rows))
 		for i, r := range rows {
-			out[i] = Receipt{RequestID: r.RequestID, CreatedAt: r.CreatedAt, AppID: r.AppID, Mode: wattfare.Mode(r.Mode),
+			out[i] = wattfare.Receipt{RequestID: r.RequestID, CreatedAt: r.CreatedAt, AppID: r.AppID, Mode: wattfare.Mode(r.Mode),
 				Model: r.Model, Status: r.Status, Stream: r.Stream, PromptTokens: r.PromptTokens,
 				CompletionTokens: r.CompletionTokens, Cost: wattfare.Money(r.Cost), Charged: wattfare.Money(r.Charged),
 				DurationMs: int(r.DurationMs)}
 		}
 		return out, interpretError(err)
-	}, func(r Receipt) cursorKey { return cursorKey{r.CreatedAt, r.RequestID} })
+	}, func(r wattfare.Receipt) cursorKey { return cursorKey{r.CreatedAt, r.RequestID} })
 }

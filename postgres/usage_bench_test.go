@@ -53,14 +53,14 @@ func BenchmarkAppUsageByDay(b *testing.B) {
 	from := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
 	to := from.AddDate(0, 0, 30)
 
-	fromRollups := func() []postgres.UsageDay {
+	fromRollups := func() []wattfare.UsageDay {
 		days, err := usage.AppByDay(ctx, "app_3", wattfare.ModeTest, from, to)
 		if err != nil {
 			b.Fatal(err)
 		}
 		return days
 	}
-	fromEvents := func() []postgres.UsageDay {
+	fromEvents := func() []wattfare.UsageDay {
 		rows, err := pool.Query(ctx, `
 SELECT (created_at AT TIME ZONE 'UTC')::date, count(*), sum(prompt_tokens)::bigint, sum(completion_tokens)::bigint, sum(cost)::bigint
 FROM usage_events WHERE app_id = $1 AND mode = $2 AND created_at >= $3 AND created_at < $4
@@ -68,8 +68,8 @@ GROUP BY 1 ORDER BY 1`, "app_3", "test", from, to)
 		if err != nil {
 			b.Fatal(err)
 		}
-		days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (postgres.UsageDay, error) {
-			var u postgres.UsageDay
+		days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (wattfare.UsageDay, error) {
+			var u wattfare.UsageDay
 			var d time.Time
 			err := r.Scan(&d, &u.Requests, &u.PromptTokens, &u.CompletionTokens, &u.Cost)
 			u.Day = d.Format("2006-01-02")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,29 +11,6 @@ import (
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/postgres/sqlc"
 )
-
-// Wallet is an account's balance in one mode. It funds all the account's
-// connections in that mode.
-type Wallet struct {
-	AccountID string
-	Mode      wattfare.Mode
-	Credits   wattfare.Money
-	Captured  wattfare.Money
-	Held      wattfare.Money
-}
-
-// Available is what the wallet can still fund: credits - captured - held.
-func (w Wallet) Available() wattfare.Money { return w.Credits - w.Captured - w.Held }
-
-// LedgerEntry is one credit or adjustment of a wallet. Charges are the
-// usage receipts themselves.
-type LedgerEntry struct {
-	ID          string
-	Kind        string
-	Amount      wattfare.Money
-	Description string
-	CreatedAt   time.Time
-}
 
 // MaxTestCredit bounds one AddTestCredit, and MaxTestBalance what a test
 // wallet can have available after it.
@@ -51,19 +27,21 @@ type Wallets struct {
 	DB *pgxpool.Pool
 }
 
+var _ wattfare.WalletService = (*Wallets)(nil)
+
 // Get returns the account's wallet in mode.
-func (s *Wallets) Get(ctx context.Context, accountID string, mode wattfare.Mode) (Wallet, error) {
+func (s *Wallets) Get(ctx context.Context, accountID string, mode wattfare.Mode) (wattfare.Wallet, error) {
 	r, err := queries.GetWallet(ctx, s.DB, sqlc.GetWalletParams{AccountID: accountID, Mode: string(mode)})
 	if err != nil {
-		return Wallet{}, fmt.Errorf("get wallet: %w", interpretError(err, errNoWallet()))
+		return wattfare.Wallet{}, fmt.Errorf("get wallet: %w", interpretError(err, errNoWallet()))
 	}
-	return Wallet{AccountID: accountID, Mode: mode, Credits: wattfare.Money(r.Credits), Captured: wattfare.Money(r.Captured), Held: wattfare.Money(r.Held)}, nil
+	return wattfare.Wallet{AccountID: accountID, Mode: mode, Credits: wattfare.Money(r.Credits), Captured: wattfare.Money(r.Captured), Held: wattfare.Money(r.Held)}, nil
 }
 
 // Ledger returns a page of the wallet's ledger, newest first.
-func (s *Wallets) Ledger(ctx context.Context, accountID string, mode wattfare.Mode, p Page) (Paged[LedgerEntry], error) {
-	var out Paged[LedgerEntry]
-	n, err := p.limit()
+func (s *Wallets) Ledger(ctx context.Context, accountID string, mode wattfare.Mode, p wattfare.Page) (wattfare.Paged[wattfare.LedgerEntry], error) {
+	var out wattfare.Paged[wattfare.LedgerEntry]
+	n, err := p.Check()
 	if err != nil {
 		return out, err
 	}
@@ -83,19 +61,19 @@ func (s *Wallets) Ledger(ctx context.Context, accountID string, mode wattfare.Mo
 	if err != nil {
 		return out, fmt.Errorf("list ledger: %w", err)
 	}
-	items := make([]LedgerEntry, len(rows))
+	items := make([]wattfare.LedgerEntry, len(rows))
 	for i, r := range rows {
-		items[i] = LedgerEntry{ID: strconv.FormatInt(r.ID, 10), Kind: r.Kind, Amount: wattfare.Money(r.Amount), Description: r.Description, CreatedAt: r.CreatedAt}
+		items[i] = wattfare.LedgerEntry{ID: strconv.FormatInt(r.ID, 10), Kind: r.Kind, Amount: wattfare.Money(r.Amount), Description: r.Description, CreatedAt: r.CreatedAt}
 	}
-	return newPage(items, n, after != nil, func(e LedgerEntry) cursorKey { return cursorKey{At: e.CreatedAt, ID: e.ID} }), nil
+	return newPage(items, n, after != nil, func(e wattfare.LedgerEntry) cursorKey { return cursorKey{At: e.CreatedAt, ID: e.ID} }), nil
 }
 
 // AddTestCredit adds test-mode credit to the account's test wallet. Amounts
 // must be positive and at most MaxTestCredit, and what the wallet has
 // available stays at most MaxTestBalance.
-func (s *Wallets) AddTestCredit(ctx context.Context, accountID string, amount wattfare.Money) (Wallet, error) {
+func (s *Wallets) AddTestCredit(ctx context.Context, accountID string, amount wattfare.Money) (wattfare.Wallet, error) {
 	if amount <= 0 || amount > MaxTestCredit {
-		return Wallet{}, wattfare.InvalidField("amount", "must be more than 0 and at most %s", MaxTestCredit)
+		return wattfare.Wallet{}, wattfare.InvalidField("amount", "must be more than 0 and at most %s", MaxTestCredit)
 	}
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		c, err := queries.TestCreditsForUpdate(ctx, tx, accountID)
@@ -111,7 +89,7 @@ func (s *Wallets) AddTestCredit(ctx context.Context, accountID string, amount wa
 		return creditWallet(ctx, tx, accountID, accountID, wattfare.ModeTest, amount, "test credit")
 	})
 	if err != nil {
-		return Wallet{}, err
+		return wattfare.Wallet{}, err
 	}
 	return s.Get(ctx, accountID, wattfare.ModeTest)
 }

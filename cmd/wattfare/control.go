@@ -25,12 +25,10 @@ func init() {
 	registerDev("control", 30, func(ctx context.Context, env *devEnv) error {
 		printDemoLogins(env.Info)
 		leaseWait, _ := time.ParseDuration(defaultLeaseWait())
-		return serveControl(ctx, env.ControlAddr, controlplane.Config{
-			DB:        env.Pool,
+		return serveControl(ctx, env.ControlAddr, env.Pool, leaseWait, controlplane.Config{
 			PublicURL: "http://" + env.ControlAddr,
 			DataURL:   "http://" + env.DataAddr,
 			Dev:       true,
-			LeaseWait: leaseWait,
 		})
 	})
 	devSeed = func(ctx context.Context, env *devEnv) error {
@@ -61,12 +59,10 @@ func runControl(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("WATTFARE_TRUSTED_PROXIES: %w", err)
 	}
-	return serveControl(ctx, addr, controlplane.Config{
-		DB:             pool,
+	return serveControl(ctx, addr, pool, leaseWait, controlplane.Config{
 		PublicURL:      envOr("WATTFARE_PUBLIC_URL", "http://"+addr),
 		DataURL:        envOr("WATTFARE_DATA_URL", "http://127.0.0.1:8787"),
 		Dev:            os.Getenv("WATTFARE_DEV") == "1",
-		LeaseWait:      leaseWait,
 		TrustedProxies: trusted,
 	})
 }
@@ -86,8 +82,14 @@ func leaseWaitFor(leaseTTL string) string {
 
 // serveControl serves the control plane on addr until ctx ends, then shuts
 // down gracefully: in-flight requests (a revoke waiting for leases among
-// them) get time to finish.
-func serveControl(ctx context.Context, addr string, cfg controlplane.Config) error {
+// them) get time to finish. It wires the control plane to the postgres
+// services on pool: writes that stop spending wait at most leaseWait for
+// the data plane, and no app may register Wattfare's own origins.
+func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWait time.Duration, cfg controlplane.Config) error {
+	cfg.Services = postgres.NewServices(pool, postgres.ServiceOptions{
+		LeaseWait:       leaseWait,
+		ReservedOrigins: controlplane.OwnOrigins(cfg.PublicURL, cfg.DataURL),
+	})
 	s, err := controlplane.New(cfg)
 	if err != nil {
 		return err
@@ -104,7 +106,7 @@ func serveControl(ctx context.Context, addr string, cfg controlplane.Config) err
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	go (&postgres.Accounts{DB: cfg.DB}).SweepSessions(ctx, time.Hour, slog.Default())
+	go (&postgres.Accounts{DB: pool}).SweepSessions(ctx, time.Hour, slog.Default())
 	done := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
@@ -209,7 +211,7 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, env *devEnv, prev *devInf
 	secretFor := func(mode wattfare.Mode, previous string) (string, error) {
 		if previous != "" {
 			k, err := keys.BySecret(ctx, previous)
-			if err == nil && k.AppID == app.ID && k.Mode == mode && postgres.KeyActive(k, time.Now()) {
+			if err == nil && k.AppID == app.ID && k.Mode == mode && k.UsableAt(time.Now()) {
 				return previous, nil
 			}
 		}
@@ -222,8 +224,8 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, env *devEnv, prev *devInf
 				return "", lerr
 			}
 			for i := len(all) - 1; i >= 0; i-- { // newest first: walk from the oldest
-				if postgres.KeyActive(all[i], time.Now()) {
-					if _, err := keys.Revoke(ctx, dev.ID, all[i].ID); err != nil && wattfare.ErrorCode(err) != postgres.CodePropagationPending {
+				if all[i].UsableAt(time.Now()) {
+					if _, err := keys.Revoke(ctx, dev.ID, all[i].ID); err != nil && wattfare.ErrorCode(err) != wattfare.EPROPAGATIONPENDING {
 						return "", err
 					}
 					break

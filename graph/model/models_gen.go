@@ -4,12 +4,11 @@ package model
 
 import (
 	"github.com/wattfare/wattfare"
-	"github.com/wattfare/wattfare/postgres"
 )
 
 type AccountEdge struct {
 	Cursor string            `json:"cursor"`
-	Node   *postgres.Account `json:"node"`
+	Node   *wattfare.Account `json:"node"`
 }
 
 type AccountPage struct {
@@ -18,8 +17,8 @@ type AccountPage struct {
 }
 
 type AppEdge struct {
-	Cursor string        `json:"cursor"`
-	Node   *postgres.App `json:"node"`
+	Cursor string               `json:"cursor"`
+	Node   *wattfare.AppDetails `json:"node"`
 }
 
 type AppPage struct {
@@ -28,8 +27,8 @@ type AppPage struct {
 }
 
 type ConnectionEdge struct {
-	Cursor string               `json:"cursor"`
-	Node   *postgres.Connection `json:"node"`
+	Cursor string                    `json:"cursor"`
+	Node   *wattfare.ConnectionSpend `json:"node"`
 }
 
 type ConnectionPage struct {
@@ -51,7 +50,7 @@ type CreatedKey struct {
 
 type LedgerEdge struct {
 	Cursor string                `json:"cursor"`
-	Node   *postgres.LedgerEntry `json:"node"`
+	Node   *wattfare.LedgerEntry `json:"node"`
 }
 
 type LedgerPage struct {
@@ -80,7 +79,7 @@ type Query struct {
 
 type ReceiptEdge struct {
 	Cursor string            `json:"cursor"`
-	Node   *postgres.Receipt `json:"node"`
+	Node   *wattfare.Receipt `json:"node"`
 }
 
 type ReceiptPage struct {

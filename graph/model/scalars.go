@@ -1,6 +1,6 @@
 // Package model holds the GraphQL-only types of the control-plane API and
-// its custom scalars. Domain results are bound to the postgres package's
-// types (see gqlgen.yml).
+// its custom scalars. Domain results are bound to the root package's types
+// (see gqlgen.yml), never to an adapter's.
 package model
 
 import (

@@ -1,0 +1,35 @@
+package postgres
+
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+)
+
+// ServiceOptions are what the services of NewServices take besides the pool.
+type ServiceOptions struct {
+	// LeaseWait bounds how long a write that stops spending (a revoke, a
+	// suspension, a lowered cap) waits for data-plane leases.
+	LeaseWait time.Duration
+	// ReservedOrigins are Wattfare's own origins, which no app may register
+	// (see Apps).
+	ReservedOrigins []string
+}
+
+// NewServices returns every domain service on db.
+func NewServices(db *pgxpool.Pool, o ServiceOptions) wattfare.Services {
+	accounts := &Accounts{DB: db}
+	return wattfare.Services{
+		Accounts:    accounts,
+		Sessions:    accounts,
+		Apps:        &Apps{DB: db, LeaseWait: o.LeaseWait, ReservedOrigins: o.ReservedOrigins},
+		Keys:        &Keys{DB: db, LeaseWait: o.LeaseWait},
+		Connections: &Connections{DB: db, LeaseWait: o.LeaseWait},
+		Wallets:     &Wallets{DB: db},
+		Usage:       &Usage{DB: db},
+		Models:      &Models{DB: db},
+		Consent:     &Consent{DB: db},
+	}
+}
