@@ -90,11 +90,26 @@ type OverrunEvent struct {
 // Overrun returns the part of the cost nobody was charged.
 func (e OverrunEvent) Overrun() Money { return e.Cost - e.Charged }
 
+// AbandonedLease is one lease of a lost spool, captured in full: a usage
+// event of status StatusAbandoned, which `wattfare spool abandon` records
+// for each open lease of a dead data-plane process whose spool cannot be
+// replayed, since what its requests consumed is unknown.
+type AbandonedLease struct {
+	RequestID    string // "abandon_" + the lease id
+	CreatedAt    time.Time
+	ProcessID    string // the data-plane process whose spool was lost ("" if its lease is gone)
+	AppID        string
+	AccountID    string
+	ConnectionID string
+	AppUserID    string
+	Charged      Money // the lease's amount
+}
+
 // UsageService answers dashboards and admins about spend. Usage is read
 // from daily rollups, receipts and overruns from the settled events.
 //
 // Methods named App… take an app the caller has authorized (its owner or
-// an admin); Platform… are for admins only; the caller checks
+// an admin); Platform… and Abandoned are for admins only; the caller checks
 // the role. Ranges [from, to) may span at most 366 days, and top-N lists
 // take first between 1 and MaxPageSize: anything else is EINVALID naming
 // the field (to, first).
@@ -120,6 +135,13 @@ type UsageService interface {
 	//
 	// Returns EINVALID (field latest) for latest not between 1 and MaxPageSize.
 	PlatformOverrun(ctx context.Context, mode Mode, at time.Time, latest int) (Overrun, error)
+
+	// Abandoned returns the latest leases of lost spools captured in mode
+	// in the period (calendar month, UTC) that contains at, newest first,
+	// at most latest.
+	//
+	// Returns EINVALID (field latest) as PlatformOverrun does.
+	Abandoned(ctx context.Context, mode Mode, at time.Time, latest int) ([]AbandonedLease, error)
 
 	// Receipts returns a page of accountID's settled requests in mode
 	// within [from, to) (either may be nil), newest first. It acts for the

@@ -446,3 +446,119 @@ func TestIntrospectionInDev(t *testing.T) {
 		t.Fatalf("introspection = %+v", out)
 	}
 }
+
+// TestAdminOverrun: admins see this month's overrun (what requests cost
+// beyond what was captured for them) with the latest overrunning requests,
+// and the leases of lost spools that `wattfare spool abandon` captured.
+func TestAdminOverrun(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	f := newFixture(t, h, "ov")
+	admin, adminID := h.signUp("ov-root@example.com")
+	h.exec(`UPDATE accounts SET is_admin = true WHERE id = $1`, adminID)
+	period := wattfare.PeriodStart(time.Now())
+	settled := func(id string, at time.Duration, mode, status string, cost, charged wattfare.Money) {
+		t.Helper()
+		h.exec(`INSERT INTO usage_events (request_id, created_at, app_id, mode, connection_id, account_id, app_user_id, key_id, model, status, cost, charged)
+			VALUES ($1, $2, $3, $4, $5, $6, 'user-1', $7, 'sandbox/echo', $8, $9, $10)`,
+			id, period.Add(at), f.appID, mode, f.connID, f.userID, f.keyID, status, cost.Nanos(), charged.Nanos())
+	}
+	settled("req_over_a", time.Second, "test", "ok", 250*wattfare.Cent, 60*wattfare.Cent)
+	settled("req_over_b", 2*time.Second, "test", "cut", 50*wattfare.Cent, 30*wattfare.Cent)
+	settled("req_even", 3*time.Second, "test", "ok", wattfare.Dollar, wattfare.Dollar)
+	settled("req_live", 4*time.Second, "live", "ok", wattfare.Dollar, 0)
+	settled("req_last_month", -time.Second, "test", "ok", 9*wattfare.Dollar, 0)
+	// A lost spool's lease, captured in full.
+	h.exec(`INSERT INTO leases (id, connection_id, account_id, mode, period, process_id, amount, expires_at, released_at)
+		VALUES ('lease_dead', $1, $2, 'test', $3, 'proc-dead', 0, $4, $4)`, f.connID, f.userID, period, period.Add(5*time.Second))
+	settled("abandon_lease_dead", 5*time.Second, "test", wattfare.StatusAbandoned, 40*wattfare.Cent, 40*wattfare.Cent)
+	settled("abandon_lease_old", -2*time.Second, "test", wattfare.StatusAbandoned, wattfare.Dollar, wattfare.Dollar) // last month
+
+	const q = `query($latest: Int) { admin {
+		overrun(mode: TEST, latest: $latest) { periodStart periodEnd total requests latest {
+			requestId createdAt appId accountId connectionId appUserId model status cost charged overrun } }
+		abandonedLeases(mode: TEST) { requestId createdAt processId appId accountId connectionId appUserId charged }
+	} }`
+	type overrunEvent struct {
+		RequestID, AppID, AccountID, ConnectionID, AppUserID, Model, Status string
+		CreatedAt                                                           time.Time
+		Cost, Charged, Overrun                                              string
+	}
+	var out struct {
+		Admin struct {
+			Overrun struct {
+				PeriodStart, PeriodEnd time.Time
+				Total                  string
+				Requests               int
+				Latest                 []overrunEvent
+			}
+			AbandonedLeases []struct {
+				RequestID, ProcessID, AppID, AccountID, ConnectionID, AppUserID, Charged string
+				CreatedAt                                                               time.Time
+			}
+		}
+	}
+
+	t.Run("OK", func(t *testing.T) {
+		admin.mustDo(q, map[string]any{"latest": 2}, &out)
+		o := out.Admin.Overrun
+		if !o.PeriodStart.Equal(period) || !o.PeriodEnd.Equal(wattfare.PeriodEnd(period)) {
+			t.Fatalf("period = %s to %s, want %s to %s", o.PeriodStart, o.PeriodEnd, period, wattfare.PeriodEnd(period))
+		}
+		// 1.90 + 0.20: neither the even request, nor live mode, nor last month.
+		if o.Total != "2.10" || o.Requests != 2 {
+			t.Fatalf("overrun total %s over %d requests, want 2.10 over 2", o.Total, o.Requests)
+		}
+		want := overrunEvent{RequestID: "req_over_b", AppID: f.appID, AccountID: f.userID, ConnectionID: f.connID, AppUserID: "user-1",
+			Model: "sandbox/echo", Status: "cut", CreatedAt: period.Add(2 * time.Second), Cost: "0.50", Charged: "0.30", Overrun: "0.20"}
+		if len(o.Latest) != 2 || !o.Latest[0].CreatedAt.Equal(want.CreatedAt) || o.Latest[1].RequestID != "req_over_a" || o.Latest[1].Overrun != "1.90" {
+			t.Fatalf("latest = %+v", o.Latest)
+		}
+		o.Latest[0].CreatedAt = want.CreatedAt
+		if o.Latest[0] != want {
+			t.Fatalf("latest[0] = %+v, want %+v", o.Latest[0], want)
+		}
+		a := out.Admin.AbandonedLeases
+		if len(a) != 1 || a[0].RequestID != "abandon_lease_dead" || a[0].ProcessID != "proc-dead" || a[0].Charged != "0.40" ||
+			a[0].AppID != f.appID || a[0].AccountID != f.userID || a[0].ConnectionID != f.connID || a[0].AppUserID != "user-1" ||
+			!a[0].CreatedAt.Equal(period.Add(5*time.Second)) {
+			t.Fatalf("abandonedLeases = %+v", a)
+		}
+	})
+	t.Run("LatestDefault", func(t *testing.T) {
+		admin.mustDo(q, nil, &out)
+		if n := len(out.Admin.Overrun.Latest); n != 3 { // req_last_month too: the latest are of any period
+			t.Fatalf("%d latest overruns, want 3", n)
+		}
+	})
+	t.Run("ErrNotAdmin", func(t *testing.T) {
+		f.dev.wantCode("FORBIDDEN", "", `{ admin { overrun(mode: TEST) { total } } }`, nil)
+		f.dev.wantCode("FORBIDDEN", "", `{ admin { abandonedLeases(mode: TEST) { requestId } } }`, nil)
+		h.browser().wantCode("UNAUTHENTICATED", "", `{ admin { overrun(mode: TEST) { total } } }`, nil)
+	})
+	t.Run("ErrLatestOutOfRange", func(t *testing.T) {
+		for _, n := range []int{0, 101} {
+			admin.wantCode("INVALID_INPUT", "latest", `query($n: Int) { admin { overrun(mode: TEST, latest: $n) { total } } }`, map[string]any{"n": n})
+			admin.wantCode("INVALID_INPUT", "latest", `query($n: Int) { admin { abandonedLeases(mode: TEST, latest: $n) { requestId } } }`, map[string]any{"n": n})
+		}
+	})
+	t.Run("ErrTooComplex", func(t *testing.T) {
+		// Each field lists up to latest events: aliased, they are priced
+		// as the rows they may return.
+		var q strings.Builder
+		q.WriteString("{ admin {")
+		for i := range 30 {
+			fmt.Fprintf(&q, ` o%d: overrun(mode: TEST, latest: 100) { latest { requestId } }`, i)
+		}
+		q.WriteString(" } }")
+		r := httptest.NewRequest(http.MethodPost, "http://example.com/graphql", strings.NewReader(fmt.Sprintf(`{"query": %q}`, q.String())))
+		r.Header.Set("Content-Type", "application/json")
+		r.AddCookie(&http.Cookie{Name: "wf_session", Value: admin.cookies["wf_session"].Value})
+		var resp struct{ Errors []gqlError }
+		w := h.serve(r)
+		json.Unmarshal(w.Body.Bytes(), &resp)
+		if w.Code != http.StatusUnprocessableEntity || len(resp.Errors) == 0 || resp.Errors[0].code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+			t.Fatalf("30 aliased overruns of 100 events: %d %s, want 422 COMPLEXITY_LIMIT_EXCEEDED", w.Code, w.Body)
+		}
+	})
+}

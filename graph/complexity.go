@@ -58,5 +58,9 @@ func complexity() ComplexityRoot {
 	c.Admin.UsageByDay = func(child int, mode wattfare.Mode, from, to time.Time) int { return days(child, from, to) }
 	c.Admin.UsageByApp = func(child int, mode wattfare.Mode, from, to time.Time, first *int) int { return 1 + child*n(first, 50) }
 	c.Admin.UsageByModel = func(child int, mode wattfare.Mode, from, to time.Time) int { return 1 + child*20 }
+	// The latest events are a list inside the object: priced here, by how
+	// many of them the field asks for.
+	c.Admin.Overrun = func(child int, mode wattfare.Mode, latest *int) int { return 1 + child*n(latest, 20) }
+	c.Admin.AbandonedLeases = func(child int, mode wattfare.Mode, latest *int) int { return 1 + child*n(latest, 20) }
 	return c
 }

@@ -49,6 +49,17 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AbandonedLease struct {
+		AccountID    func(childComplexity int) int
+		AppID        func(childComplexity int) int
+		AppUserID    func(childComplexity int) int
+		Charged      func(childComplexity int) int
+		ConnectionID func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		ProcessID    func(childComplexity int) int
+		RequestID    func(childComplexity int) int
+	}
+
 	Account struct {
 		CreatedAt   func(childComplexity int) int
 		DisplayName func(childComplexity int) int
@@ -68,12 +79,14 @@ type ComplexityRoot struct {
 	}
 
 	Admin struct {
-		Accounts     func(childComplexity int, first *int, after *string) int
-		Apps         func(childComplexity int, first *int, after *string) int
-		Models       func(childComplexity int) int
-		UsageByApp   func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time, first *int) int
-		UsageByDay   func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time) int
-		UsageByModel func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time) int
+		AbandonedLeases func(childComplexity int, mode wattfare.Mode, latest *int) int
+		Accounts        func(childComplexity int, first *int, after *string) int
+		Apps            func(childComplexity int, first *int, after *string) int
+		Models          func(childComplexity int) int
+		Overrun         func(childComplexity int, mode wattfare.Mode, latest *int) int
+		UsageByApp      func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time, first *int) int
+		UsageByDay      func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time) int
+		UsageByModel    func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time) int
 	}
 
 	ApiKey struct {
@@ -208,6 +221,28 @@ type ComplexityRoot struct {
 		UpdateModelPrice func(childComplexity int, input model.UpdateModelPriceInput) int
 	}
 
+	Overrun struct {
+		Latest      func(childComplexity int) int
+		PeriodEnd   func(childComplexity int) int
+		PeriodStart func(childComplexity int) int
+		Requests    func(childComplexity int) int
+		Total       func(childComplexity int) int
+	}
+
+	OverrunEvent struct {
+		AccountID    func(childComplexity int) int
+		AppID        func(childComplexity int) int
+		AppUserID    func(childComplexity int) int
+		Charged      func(childComplexity int) int
+		ConnectionID func(childComplexity int) int
+		Cost         func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Model        func(childComplexity int) int
+		Overrun      func(childComplexity int) int
+		RequestID    func(childComplexity int) int
+		Status       func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -299,6 +334,8 @@ type AdminResolver interface {
 	Accounts(ctx context.Context, obj *model.Admin, first *int, after *string) (*model.AccountPage, error)
 	Apps(ctx context.Context, obj *model.Admin, first *int, after *string) (*model.AppPage, error)
 	Models(ctx context.Context, obj *model.Admin) ([]*wattfare.ModelPrice, error)
+	Overrun(ctx context.Context, obj *model.Admin, mode wattfare.Mode, latest *int) (*wattfare.Overrun, error)
+	AbandonedLeases(ctx context.Context, obj *model.Admin, mode wattfare.Mode, latest *int) ([]*wattfare.AbandonedLease, error)
 }
 type ApiKeyResolver interface {
 	Active(ctx context.Context, obj *wattfare.APIKey) (bool, error)
@@ -379,6 +416,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	_ = ec
 	switch typeName + "." + field {
 
+	case "AbandonedLease.accountId":
+		if e.ComplexityRoot.AbandonedLease.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AbandonedLease.AccountID(childComplexity), true
+	case "AbandonedLease.appId":
+		if e.ComplexityRoot.AbandonedLease.AppID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AbandonedLease.AppID(childComplexity), true
+	case "AbandonedLease.appUserId":
+		if e.ComplexityRoot.AbandonedLease.AppUserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AbandonedLease.AppUserID(childComplexity), true
+	case "AbandonedLease.charged":
+		if e.ComplexityRoot.AbandonedLease.Charged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AbandonedLease.Charged(childComplexity), true
+	case "AbandonedLease.connectionId":
+		if e.ComplexityRoot.AbandonedLease.ConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AbandonedLease.ConnectionID(childComplexity), true
+	case "AbandonedLease.createdAt":
+		if e.ComplexityRoot.AbandonedLease.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AbandonedLease.CreatedAt(childComplexity), true
+	case "AbandonedLease.processId":
+		if e.ComplexityRoot.AbandonedLease.ProcessID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AbandonedLease.ProcessID(childComplexity), true
+	case "AbandonedLease.requestId":
+		if e.ComplexityRoot.AbandonedLease.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AbandonedLease.RequestID(childComplexity), true
+
 	case "Account.createdAt":
 		if e.ComplexityRoot.Account.CreatedAt == nil {
 			break
@@ -436,6 +522,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AccountPage.PageInfo(childComplexity), true
 
+	case "Admin.abandonedLeases":
+		if e.ComplexityRoot.Admin.AbandonedLeases == nil {
+			break
+		}
+
+		args, err := ec.field_Admin_abandonedLeases_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Admin.AbandonedLeases(childComplexity, args["mode"].(wattfare.Mode), args["latest"].(*int)), true
 	case "Admin.accounts":
 		if e.ComplexityRoot.Admin.Accounts == nil {
 			break
@@ -464,6 +561,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Admin.Models(childComplexity), true
+	case "Admin.overrun":
+		if e.ComplexityRoot.Admin.Overrun == nil {
+			break
+		}
+
+		args, err := ec.field_Admin_overrun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Admin.Overrun(childComplexity, args["mode"].(wattfare.Mode), args["latest"].(*int)), true
 	case "Admin.usageByApp":
 		if e.ComplexityRoot.Admin.UsageByApp == nil {
 			break
@@ -1124,6 +1232,104 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateModelPrice(childComplexity, args["input"].(model.UpdateModelPriceInput)), true
+
+	case "Overrun.latest":
+		if e.ComplexityRoot.Overrun.Latest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Overrun.Latest(childComplexity), true
+	case "Overrun.periodEnd":
+		if e.ComplexityRoot.Overrun.PeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Overrun.PeriodEnd(childComplexity), true
+	case "Overrun.periodStart":
+		if e.ComplexityRoot.Overrun.PeriodStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Overrun.PeriodStart(childComplexity), true
+	case "Overrun.requests":
+		if e.ComplexityRoot.Overrun.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Overrun.Requests(childComplexity), true
+	case "Overrun.total":
+		if e.ComplexityRoot.Overrun.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Overrun.Total(childComplexity), true
+
+	case "OverrunEvent.accountId":
+		if e.ComplexityRoot.OverrunEvent.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.AccountID(childComplexity), true
+	case "OverrunEvent.appId":
+		if e.ComplexityRoot.OverrunEvent.AppID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.AppID(childComplexity), true
+	case "OverrunEvent.appUserId":
+		if e.ComplexityRoot.OverrunEvent.AppUserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.AppUserID(childComplexity), true
+	case "OverrunEvent.charged":
+		if e.ComplexityRoot.OverrunEvent.Charged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.Charged(childComplexity), true
+	case "OverrunEvent.connectionId":
+		if e.ComplexityRoot.OverrunEvent.ConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.ConnectionID(childComplexity), true
+	case "OverrunEvent.cost":
+		if e.ComplexityRoot.OverrunEvent.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.Cost(childComplexity), true
+	case "OverrunEvent.createdAt":
+		if e.ComplexityRoot.OverrunEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.CreatedAt(childComplexity), true
+	case "OverrunEvent.model":
+		if e.ComplexityRoot.OverrunEvent.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.Model(childComplexity), true
+	case "OverrunEvent.overrun":
+		if e.ComplexityRoot.OverrunEvent.Overrun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.Overrun(childComplexity), true
+	case "OverrunEvent.requestId":
+		if e.ComplexityRoot.OverrunEvent.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.RequestID(childComplexity), true
+	case "OverrunEvent.status":
+		if e.ComplexityRoot.OverrunEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OverrunEvent.Status(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1895,6 +2101,66 @@ type Admin {
   accounts(first: Int = 20, after: String): AccountPage!
   apps(first: Int = 20, after: String): AppPage!
   models: [Model!]!
+  """
+  What settled requests of this month (UTC) cost beyond what was captured
+  for them, which Wattfare bore, and the latest such requests (1 to 100).
+  """
+  overrun(mode: Mode!, latest: Int = 20): Overrun!
+  """
+  The latest leases of lost data-plane spools captured in full this month
+  (UTC) by ` + "`" + `wattfare spool abandon` + "`" + ` (1 to 100), newest first: usage events
+  of status "abandoned".
+  """
+  abandonedLeases(mode: Mode!, latest: Int = 20): [AbandonedLease!]!
+}
+
+"""
+Overrun is what requests cost beyond what was captured for them: a request
+whose cost outgrew its hold when the lease, the cap or the wallet had no
+room for the rest. Nobody is charged past a cap or a wallet, so Wattfare
+bears it.
+"""
+type Overrun {
+  periodStart: Time!
+  periodEnd: Time!
+  "The sum of cost - charged over the period's overrunning requests."
+  total: Money!
+  "How many requests of the period overran."
+  requests: Int!
+  "The latest overrunning requests, of any period, newest first."
+  latest: [OverrunEvent!]!
+}
+
+type OverrunEvent {
+  requestId: ID!
+  createdAt: Time!
+  appId: ID!
+  accountId: ID!
+  connectionId: ID!
+  appUserId: String!
+  model: String!
+  status: String!
+  "What the request cost."
+  cost: Money!
+  "What was captured for it."
+  charged: Money!
+  "cost - charged: what nobody was charged."
+  overrun: Money!
+}
+
+"One lease of a lost spool, captured in full since what its requests consumed is unknown."
+type AbandonedLease {
+  "abandon_ followed by the lease id."
+  requestId: ID!
+  createdAt: Time!
+  "The data-plane process whose spool was lost (empty if its lease row is gone)."
+  processId: String!
+  appId: ID!
+  accountId: ID!
+  connectionId: ID!
+  appUserId: String!
+  "The lease's amount, all of it captured."
+  charged: Money!
 }
 
 type AccountPage {
@@ -1913,6 +2179,28 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AbandonedLease(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "requestId":
+		return ec.fieldContext_AbandonedLease_requestId(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AbandonedLease_createdAt(ctx, field)
+	case "processId":
+		return ec.fieldContext_AbandonedLease_processId(ctx, field)
+	case "appId":
+		return ec.fieldContext_AbandonedLease_appId(ctx, field)
+	case "accountId":
+		return ec.fieldContext_AbandonedLease_accountId(ctx, field)
+	case "connectionId":
+		return ec.fieldContext_AbandonedLease_connectionId(ctx, field)
+	case "appUserId":
+		return ec.fieldContext_AbandonedLease_appUserId(ctx, field)
+	case "charged":
+		return ec.fieldContext_AbandonedLease_charged(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AbandonedLease", field.Name)
+}
 
 func (ec *executionContext) childFields_Account(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1964,6 +2252,10 @@ func (ec *executionContext) childFields_Admin(ctx context.Context, field graphql
 		return ec.fieldContext_Admin_apps(ctx, field)
 	case "models":
 		return ec.fieldContext_Admin_models(ctx, field)
+	case "overrun":
+		return ec.fieldContext_Admin_overrun(ctx, field)
+	case "abandonedLeases":
+		return ec.fieldContext_Admin_abandonedLeases(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Admin", field.Name)
 }
@@ -2196,6 +2488,50 @@ func (ec *executionContext) childFields_ModelUsage(ctx context.Context, field gr
 		return ec.fieldContext_ModelUsage_cost(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ModelUsage", field.Name)
+}
+
+func (ec *executionContext) childFields_Overrun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "periodStart":
+		return ec.fieldContext_Overrun_periodStart(ctx, field)
+	case "periodEnd":
+		return ec.fieldContext_Overrun_periodEnd(ctx, field)
+	case "total":
+		return ec.fieldContext_Overrun_total(ctx, field)
+	case "requests":
+		return ec.fieldContext_Overrun_requests(ctx, field)
+	case "latest":
+		return ec.fieldContext_Overrun_latest(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Overrun", field.Name)
+}
+
+func (ec *executionContext) childFields_OverrunEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "requestId":
+		return ec.fieldContext_OverrunEvent_requestId(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_OverrunEvent_createdAt(ctx, field)
+	case "appId":
+		return ec.fieldContext_OverrunEvent_appId(ctx, field)
+	case "accountId":
+		return ec.fieldContext_OverrunEvent_accountId(ctx, field)
+	case "connectionId":
+		return ec.fieldContext_OverrunEvent_connectionId(ctx, field)
+	case "appUserId":
+		return ec.fieldContext_OverrunEvent_appUserId(ctx, field)
+	case "model":
+		return ec.fieldContext_OverrunEvent_model(ctx, field)
+	case "status":
+		return ec.fieldContext_OverrunEvent_status(ctx, field)
+	case "cost":
+		return ec.fieldContext_OverrunEvent_cost(ctx, field)
+	case "charged":
+		return ec.fieldContext_OverrunEvent_charged(ctx, field)
+	case "overrun":
+		return ec.fieldContext_OverrunEvent_overrun(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OverrunEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2458,6 +2794,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Admin_abandonedLeases_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "mode",
+		func(ctx context.Context, v any) (wattfare.Mode, error) {
+			return ec.unmarshalNMode2githubᚗcomᚋwattfareᚋwattfareᚐMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mode"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "latest",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["latest"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Admin_accounts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2499,6 +2857,28 @@ func (ec *executionContext) field_Admin_apps_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Admin_overrun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "mode",
+		func(ctx context.Context, v any) (wattfare.Mode, error) {
+			return ec.unmarshalNMode2githubᚗcomᚋwattfareᚋwattfareᚐMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mode"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "latest",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["latest"] = arg1
 	return args, nil
 }
 
@@ -3192,6 +3572,190 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _AbandonedLease_requestId(ctx context.Context, field graphql.CollectedField, obj *wattfare.AbandonedLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AbandonedLease_requestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AbandonedLease_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AbandonedLease", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AbandonedLease_createdAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.AbandonedLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AbandonedLease_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AbandonedLease_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AbandonedLease", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AbandonedLease_processId(ctx context.Context, field graphql.CollectedField, obj *wattfare.AbandonedLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AbandonedLease_processId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProcessID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AbandonedLease_processId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AbandonedLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AbandonedLease_appId(ctx context.Context, field graphql.CollectedField, obj *wattfare.AbandonedLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AbandonedLease_appId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AbandonedLease_appId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AbandonedLease", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AbandonedLease_accountId(ctx context.Context, field graphql.CollectedField, obj *wattfare.AbandonedLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AbandonedLease_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AbandonedLease_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AbandonedLease", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AbandonedLease_connectionId(ctx context.Context, field graphql.CollectedField, obj *wattfare.AbandonedLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AbandonedLease_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AbandonedLease_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AbandonedLease", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AbandonedLease_appUserId(ctx context.Context, field graphql.CollectedField, obj *wattfare.AbandonedLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AbandonedLease_appUserId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppUserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AbandonedLease_appUserId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AbandonedLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AbandonedLease_charged(ctx context.Context, field graphql.CollectedField, obj *wattfare.AbandonedLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AbandonedLease_charged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Charged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AbandonedLease_charged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AbandonedLease", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
 func (ec *executionContext) _Account_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.Account) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3674,6 +4238,94 @@ func (ec *executionContext) fieldContext_Admin_models(_ context.Context, field g
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Model(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Admin_overrun(ctx context.Context, field graphql.CollectedField, obj *model.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_overrun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Admin().Overrun(ctx, obj, fc.Args["mode"].(wattfare.Mode), fc.Args["latest"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Overrun) graphql.Marshaler {
+			return ec.marshalNOverrun2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐOverrun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_overrun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Admin",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Overrun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Admin_overrun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Admin_abandonedLeases(ctx context.Context, field graphql.CollectedField, obj *model.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_abandonedLeases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Admin().AbandonedLeases(ctx, obj, fc.Args["mode"].(wattfare.Mode), fc.Args["latest"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.AbandonedLease) graphql.Marshaler {
+			return ec.marshalNAbandonedLease2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐAbandonedLeaseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_abandonedLeases(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Admin",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AbandonedLease(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Admin_abandonedLeases_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6333,6 +6985,383 @@ func (ec *executionContext) fieldContext_Mutation_updateModelPrice(ctx context.C
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Overrun_periodStart(ctx context.Context, field graphql.CollectedField, obj *wattfare.Overrun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Overrun_periodStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Overrun_periodStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Overrun", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Overrun_periodEnd(ctx context.Context, field graphql.CollectedField, obj *wattfare.Overrun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Overrun_periodEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodEnd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Overrun_periodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Overrun", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Overrun_total(ctx context.Context, field graphql.CollectedField, obj *wattfare.Overrun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Overrun_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Overrun_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Overrun", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _Overrun_requests(ctx context.Context, field graphql.CollectedField, obj *wattfare.Overrun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Overrun_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Requests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Overrun_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Overrun", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Overrun_latest(ctx context.Context, field graphql.CollectedField, obj *wattfare.Overrun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Overrun_latest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Latest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []wattfare.OverrunEvent) graphql.Marshaler {
+			return ec.marshalNOverrunEvent2ᚕgithubᚗcomᚋwattfareᚋwattfareᚐOverrunEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Overrun_latest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Overrun",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OverrunEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OverrunEvent_requestId(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_requestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_appId(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_appId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_appId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_accountId(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_connectionId(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_appUserId(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_appUserId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppUserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_appUserId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_model(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_status(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_cost(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_cost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_charged(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_charged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Charged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_charged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _OverrunEvent_overrun(ctx context.Context, field graphql.CollectedField, obj *wattfare.OverrunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OverrunEvent_overrun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Overrun(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OverrunEvent_overrun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OverrunEvent", field, true, false, errors.New("field of type Money does not have child fields"))
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -9060,6 +10089,79 @@ func (ec *executionContext) unmarshalInputUpdateModelPriceInput(ctx context.Cont
 
 // region    **************************** object.gotpl ****************************
 
+var abandonedLeaseImplementors = []string{"AbandonedLease"}
+
+func (ec *executionContext) _AbandonedLease(ctx context.Context, sel ast.SelectionSet, obj *wattfare.AbandonedLease) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, abandonedLeaseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AbandonedLease")
+		case "requestId":
+			out.Values[i] = ec._AbandonedLease_requestId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._AbandonedLease_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "processId":
+			out.Values[i] = ec._AbandonedLease_processId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appId":
+			out.Values[i] = ec._AbandonedLease_appId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accountId":
+			out.Values[i] = ec._AbandonedLease_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connectionId":
+			out.Values[i] = ec._AbandonedLease_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appUserId":
+			out.Values[i] = ec._AbandonedLease_appUserId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "charged":
+			out.Values[i] = ec._AbandonedLease_charged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var accountImplementors = []string{"Account"}
 
 func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, obj *wattfare.Account) graphql.Marshaler {
@@ -9416,6 +10518,82 @@ func (ec *executionContext) _Admin(ctx context.Context, sel ast.SelectionSet, ob
 					}
 				}()
 				res = ec._Admin_models(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "overrun":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Admin_overrun(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "abandonedLeases":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Admin_abandonedLeases(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -10827,6 +12005,152 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	return out
 }
 
+var overrunImplementors = []string{"Overrun"}
+
+func (ec *executionContext) _Overrun(ctx context.Context, sel ast.SelectionSet, obj *wattfare.Overrun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, overrunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Overrun")
+		case "periodStart":
+			out.Values[i] = ec._Overrun_periodStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "periodEnd":
+			out.Values[i] = ec._Overrun_periodEnd(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._Overrun_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requests":
+			out.Values[i] = ec._Overrun_requests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "latest":
+			out.Values[i] = ec._Overrun_latest(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var overrunEventImplementors = []string{"OverrunEvent"}
+
+func (ec *executionContext) _OverrunEvent(ctx context.Context, sel ast.SelectionSet, obj *wattfare.OverrunEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, overrunEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OverrunEvent")
+		case "requestId":
+			out.Values[i] = ec._OverrunEvent_requestId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._OverrunEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appId":
+			out.Values[i] = ec._OverrunEvent_appId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accountId":
+			out.Values[i] = ec._OverrunEvent_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connectionId":
+			out.Values[i] = ec._OverrunEvent_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appUserId":
+			out.Values[i] = ec._OverrunEvent_appUserId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "model":
+			out.Values[i] = ec._OverrunEvent_model(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._OverrunEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cost":
+			out.Values[i] = ec._OverrunEvent_cost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "charged":
+			out.Values[i] = ec._OverrunEvent_charged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overrun":
+			out.Values[i] = ec._OverrunEvent_overrun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
@@ -12148,6 +13472,32 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAbandonedLease2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐAbandonedLeaseᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.AbandonedLease) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAbandonedLease2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAbandonedLease(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAbandonedLease2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAbandonedLease(ctx context.Context, sel ast.SelectionSet, v *wattfare.AbandonedLease) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AbandonedLease(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAccount2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAccount(ctx context.Context, sel ast.SelectionSet, v *wattfare.Account) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -12595,6 +13945,36 @@ func (ec *executionContext) marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐM
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNOverrun2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐOverrun(ctx context.Context, sel ast.SelectionSet, v *wattfare.Overrun) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Overrun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOverrunEvent2githubᚗcomᚋwattfareᚋwattfareᚐOverrunEvent(ctx context.Context, sel ast.SelectionSet, v wattfare.OverrunEvent) graphql.Marshaler {
+	return ec._OverrunEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOverrunEvent2ᚕgithubᚗcomᚋwattfareᚋwattfareᚐOverrunEventᚄ(ctx context.Context, sel ast.SelectionSet, v []wattfare.OverrunEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOverrunEvent2githubᚗcomᚋwattfareᚋwattfareᚐOverrunEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {

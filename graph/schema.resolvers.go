@@ -67,6 +67,25 @@ func (r *adminResolver) Models(ctx context.Context, obj *model.Admin) ([]*wattfa
 	return ptrs(ms), err
 }
 
+func (r *adminResolver) Overrun(ctx context.Context, obj *model.Admin, mode wattfare.Mode, latest *int) (*wattfare.Overrun, error) {
+	if _, err := adminViewer(ctx); err != nil {
+		return nil, err
+	}
+	o, err := r.usage.PlatformOverrun(ctx, mode, time.Now(), pageOf(latest, nil).First)
+	if err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+func (r *adminResolver) AbandonedLeases(ctx context.Context, obj *model.Admin, mode wattfare.Mode, latest *int) ([]*wattfare.AbandonedLease, error) {
+	if _, err := adminViewer(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := r.usage.Abandoned(ctx, mode, time.Now(), pageOf(latest, nil).First)
+	return ptrs(rows), err
+}
+
 func (r *apiKeyResolver) Active(ctx context.Context, obj *wattfare.APIKey) (bool, error) {
 	return obj.UsableAt(time.Now()), nil
 }
