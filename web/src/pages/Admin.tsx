@@ -1,14 +1,14 @@
 import { useState, type FormEvent } from "react";
 import { useClient, useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
-import type { AdminAppsQuery, AdminConsoleQuery, AdminModelsQuery, Mode } from "../gql/graphql";
-import { Alert, Badge, Button, Card, Dialog, Field, Pager, Spinner, TextArea, usePager } from "../components/ui";
+import type { AdminAppsQuery, AdminConsoleQuery, AdminModelsQuery, AdminOverrunQuery, Mode } from "../gql/graphql";
+import { Alert, Badge, Button, Card, Dialog, Field, Pager, Spinner, Stat, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable, useUsageRange } from "../components/usage";
 import { toSignIn, useMe } from "../components/auth";
 import { ModeSwitch, modeOf, modeText } from "../components/mode";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, useLocation } from "../lib/router";
-import { capInput, formatDate, formatUSD, moneyInput, validPrice } from "../lib/money";
+import { capInput, formatDate, formatDateTime, formatUSD, moneyInput, validPrice } from "../lib/money";
 
 const ConsoleDoc = graphql(`
   query AdminConsole($mode: Mode!, $from: Time!, $to: Time!) {
@@ -29,6 +29,37 @@ const ConsoleDoc = graphql(`
       }
       usageByModel(mode: $mode, from: $from, to: $to) {
         ...ModelUsageFields
+      }
+    }
+  }
+`);
+
+const AdminOverrunDoc = graphql(`
+  query AdminOverrun($mode: Mode!) {
+    admin {
+      overrun(mode: $mode, latest: 10) {
+        periodStart
+        total
+        requests
+        latest {
+          requestId
+          createdAt
+          appId
+          appUserId
+          model
+          status
+          cost
+          charged
+          overrun
+        }
+      }
+      abandonedLeases(mode: $mode, latest: 10) {
+        requestId
+        createdAt
+        processId
+        appId
+        appUserId
+        charged
       }
     }
   }
@@ -167,13 +198,14 @@ function Console() {
       <div className="page-head">
         <div>
           <h1>Admin console</h1>
-          <p className="muted">Usage across apps, users and models; app suspension; model prices.</p>
+          <p className="muted">Usage across apps, users and models; overrun; app suspension; model prices.</p>
         </div>
         <ModeSwitch mode={mode} fallback="LIVE" />
       </div>
       <Card title={`Platform usage · ${modeText(mode)} mode`} actions={<RangeSelect value={range} />}>
         {res.error && !res.data ? <Alert>{errorMessage(res.error)}</Alert> : !res.data ? <Spinner label="Loading usage" /> : <PlatformUsage usage={res.data.admin} mode={mode} />}
       </Card>
+      <OverrunCard mode={mode} />
       <AppsCard />
       <ModelsCard />
       <AccountsCard />
@@ -207,6 +239,115 @@ function PlatformUsage({ usage, mode }: { usage: Usage; mode: Mode }) {
           empty="No model was used in this range."
         />
       </div>
+    </>
+  );
+}
+
+type Overrun = AdminOverrunQuery["admin"];
+
+const monthText = (iso: string) => new Date(iso).toLocaleDateString("en-US", { year: "numeric", month: "long", timeZone: "UTC" });
+
+/**
+ * OverrunCard shows what Wattfare bore this month: requests that cost more
+ * than could be captured for them, and the leases of lost data-plane spools
+ * that an operator captured in full (wattfare spool abandon).
+ */
+function OverrunCard({ mode }: { mode: Mode }) {
+  const [res] = useQuery({ query: AdminOverrunDoc, variables: { mode } });
+  const data = res.data?.admin;
+  return (
+    <Card title={`Overrun this month · ${modeText(mode)} mode`}>
+      <p className="muted small card-intro">What settled requests cost beyond what their cap or wallet let Wattfare capture: nobody is charged past a cap, so Wattfare bears it.</p>
+      {res.error && !res.data ? <Alert>{errorMessage(res.error)}</Alert> : !data ? <Spinner label="Loading overrun" /> : <OverrunTables data={data} />}
+    </Card>
+  );
+}
+
+function OverrunTables({ data }: { data: Overrun }) {
+  const { overrun, abandonedLeases } = data;
+  return (
+    <>
+      <div className="stats">
+        <Stat label="Overrun" value={<span data-testid="overrun-total">{formatUSD(overrun.total)}</span>} sub={monthText(overrun.periodStart)} />
+        <Stat label="Requests" value={<span data-testid="overrun-requests">{overrun.requests}</span>} sub="cost more than was captured" />
+      </div>
+      {overrun.latest.length === 0 ? (
+        <p className="empty">No request has cost more than was captured for it.</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="data-table">
+            <caption>Latest overruns</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">App · user</th>
+                <th scope="col">Model</th>
+                <th scope="col">Status</th>
+                <th scope="col" className="num">Cost</th>
+                <th scope="col" className="num">Charged</th>
+                <th scope="col" className="num">Overrun</th>
+              </tr>
+            </thead>
+            <tbody>
+              {overrun.latest.map((e) => (
+                <tr key={e.requestId} aria-label={e.requestId}>
+                  <td>
+                    {formatDateTime(e.createdAt)}
+                    <div className="muted small">
+                      <code>{e.requestId}</code>
+                    </div>
+                  </td>
+                  <td>
+                    <code>{e.appId}</code>
+                    <div className="muted small">{e.appUserId}</div>
+                  </td>
+                  <td>
+                    <code>{e.model}</code>
+                  </td>
+                  <td>{e.status}</td>
+                  <td className="num">{formatUSD(e.cost)}</td>
+                  <td className="num">{formatUSD(e.charged)}</td>
+                  <td className="num">{formatUSD(e.overrun)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h3 className="sub-title">Abandoned spools</h3>
+      <p className="muted small">Leases of data-plane processes whose spool was lost, captured in full by <code>wattfare spool abandon</code>: what their requests consumed is unknown.</p>
+      {abandonedLeases.length === 0 ? (
+        <p className="empty">No spool was abandoned this month.</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="data-table">
+            <caption className="sr-only">Abandoned spools this month</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Process</th>
+                <th scope="col">App · user</th>
+                <th scope="col" className="num">Captured</th>
+              </tr>
+            </thead>
+            <tbody>
+              {abandonedLeases.map((l) => (
+                <tr key={l.requestId} aria-label={l.requestId}>
+                  <td>{formatDateTime(l.createdAt)}</td>
+                  <td>
+                    <code>{l.processId || "—"}</code>
+                  </td>
+                  <td>
+                    <code>{l.appId}</code>
+                    <div className="muted small">{l.appUserId}</div>
+                  </td>
+                  <td className="num">{formatUSD(l.charged)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </>
   );
 }
