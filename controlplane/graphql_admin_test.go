@@ -494,7 +494,7 @@ func TestAdminOverrun(t *testing.T) {
 			}
 			AbandonedLeases []struct {
 				RequestID, ProcessID, AppID, AccountID, ConnectionID, AppUserID, Charged string
-				CreatedAt                                                               time.Time
+				CreatedAt                                                                time.Time
 			}
 		}
 	}
