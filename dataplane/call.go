@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/bytebufferpool"
 	"github.com/valyala/fasthttp"
 
 	"github.com/wattfare/wattfare"
@@ -38,6 +39,8 @@ type call struct {
 	up    *Upstream
 	quote spend.Quote
 	hold  Hold
+	sent  *bytebufferpool.ByteBuffer // the rewritten body, until it is sent
+	ck    wattfare.Usage             // the last checkpoint (a field: no allocation per frame)
 
 	stopWatch func() bool // cancels the hold's OnDone callback
 	resolved  bool
@@ -201,6 +204,6 @@ var (
 // checkpoint records what the stream has delivered so far with the hold,
 // before the bytes leave the process.
 func (c *call) checkpoint(u *streamUsage) {
-	usage := c.usage(u, wattfare.StatusInterrupted)
-	c.hold.Checkpoint(&usage)
+	c.ck = c.usage(u, wattfare.StatusInterrupted)
+	c.hold.Checkpoint(&c.ck)
 }

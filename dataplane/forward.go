@@ -89,8 +89,10 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string, now tim
 		var b [24]byte
 		ctx.Response.Header.SetBytesV(hdrRemaining, rem.AppendDecimal(b[:0]))
 	}
-	out, err := Rewrite(body, &c.req, m.UpstreamModel, limit)
+	c.sent = bodyPool.Get()
+	out, err := Rewrite(c.sent, body, &c.req, m.UpstreamModel, limit)
 	if err != nil {
+		bodyPool.Put(c.sent)
 		c.hold.Release()
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
@@ -117,6 +119,8 @@ func (c *call) forward(ctx *fasthttp.RequestCtx, body []byte) {
 		resp.Reset()
 	}
 	fasthttp.ReleaseRequest(req)
+	bodyPool.Put(c.sent) // the request, its body included, is written
+	c.sent = nil
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
 		if !c.req.Stream && c.gotByte.Load() {
@@ -207,6 +211,9 @@ func meterWhole(body []byte, u *streamUsage) {
 		}
 		return true
 	})
+	if u.HaveUsage {
+		return // what is counted is charged only when there is no usage
+	}
 	choices.ForEach(func(_, ch gjson.Result) bool {
 		u.Counted += countOutput(ch.Get("message"))
 		return true

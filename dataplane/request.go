@@ -1,11 +1,13 @@
 package dataplane
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+	"github.com/valyala/bytebufferpool"
 
 	"github.com/wattfare/wattfare"
 )
@@ -29,8 +31,9 @@ type Request struct {
 	// is set. LimitField names the field it came from.
 	MaxTokens  int64
 	LimitField string
-	// HasMaxTokens and HasMaxCompletion say which limit fields the body has.
-	HasMaxTokens, HasMaxCompletion bool
+	// HasMaxTokens and HasMaxCompletion say which limit fields the body
+	// has, HasStreamOptions whether it has stream_options (even null).
+	HasMaxTokens, HasMaxCompletion, HasStreamOptions bool
 	// Choices is n (1 when absent).
 	Choices int64
 	// PromptEstimate bounds the prompt's tokens from above for the hold:
@@ -77,8 +80,11 @@ const messageOverhead = 4
 // and was seen before, differs from it only by case, or spells it with
 // escapes. seen collects the exact names met.
 func checkKey(key gjson.Result, known []string, seen *uint32, where string) *wattfare.Error {
+	// An ASCII name folds only to names of its own length; one with other
+	// bytes may fold to a shorter one ("\u212a" is a K).
+	ascii := isASCII(key.Str)
 	for i, name := range known {
-		if len(key.Str) != len(name) && !strings.EqualFold(key.Str, name) {
+		if len(key.Str) != len(name) && (ascii || !strings.EqualFold(key.Str, name)) {
 			continue
 		}
 		if key.Str == name {
@@ -96,6 +102,15 @@ func checkKey(key gjson.Result, known []string, seen *uint32, where string) *wat
 		}
 	}
 	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func parseRequest(body []byte, textField string) (Request, error) {
@@ -122,6 +137,7 @@ func parseRequest(body []byte, textField string) (Request, error) {
 			stream = value
 		case "stream_options":
 			streamOpts = value
+			r.HasStreamOptions = true
 		case "max_tokens":
 			maxTokens = value
 		case "max_completion_tokens":
@@ -289,19 +305,31 @@ func countWords(s string) int64 {
 // upstream's name, stream_options.include_usage forced on for streams (usage
 // is always metered), and the output limit set to maxTokens (what the hold
 // covers; 0 leaves the body's limit as it is) in the field the client used,
-// max_tokens when it used none. Each edit splices bytes; the rest of the body
-// is forwarded untouched. parseRequest refused bodies that name these fields
-// twice, so each edit is the only copy the upstream reads.
-func Rewrite(body []byte, r *Request, upstreamModel string, maxTokens int64) ([]byte, error) {
+// max_tokens when it used none. The rest of the body is forwarded untouched.
+// parseRequest refused bodies that name these fields twice, so each edit is
+// the only copy the upstream reads.
+//
+// A field the body lacks (the usual case: no stream_options, no limit) is
+// inserted after the opening brace, all of them in one copy into buf (a
+// pooled buffer the caller returns once the body is sent; nil: a new
+// slice); a field it has is edited in place with sjson, which copies the
+// body once per edit.
+func Rewrite(buf *bytebufferpool.ByteBuffer, body []byte, r *Request, upstreamModel string, maxTokens int64) ([]byte, error) {
 	var err error
 	if upstreamModel != "" && upstreamModel != r.Model {
 		if body, err = sjson.SetBytes(body, "model", upstreamModel); err != nil {
 			return nil, err
 		}
 	}
+	var ins [64]byte
+	insert := ins[:0]
 	if r.Stream && !r.IncludeUsage {
-		if body, err = sjson.SetRawBytes(body, "stream_options.include_usage", []byte("true")); err != nil {
-			return nil, err
+		if r.HasStreamOptions {
+			if body, err = sjson.SetRawBytes(body, "stream_options.include_usage", []byte("true")); err != nil {
+				return nil, err
+			}
+		} else {
+			insert = append(insert, `"stream_options":{"include_usage":true},`...)
 		}
 	}
 	if maxTokens > 0 && maxTokens != r.MaxTokens {
@@ -312,11 +340,30 @@ func Rewrite(body []byte, r *Request, upstreamModel string, maxTokens int64) ([]
 				return nil, err
 			}
 		}
-		if r.HasMaxTokens || !r.HasMaxCompletion {
+		switch {
+		case r.HasMaxTokens:
 			if body, err = sjson.SetRawBytes(body, "max_tokens", v); err != nil {
 				return nil, err
 			}
+		case !r.HasMaxCompletion:
+			insert = append(append(append(insert, `"max_tokens":`...), v...), ',')
 		}
 	}
-	return body, nil
+	if len(insert) == 0 {
+		return body, nil
+	}
+	// The body is a JSON object with at least a model: what follows its
+	// brace is a member, so inserting "key":value, there keeps it valid.
+	open := bytes.IndexByte(body, '{') + 1
+	var out []byte
+	if buf != nil {
+		out = buf.B[:0]
+	}
+	out = append(out, body[:open]...)
+	out = append(out, insert...)
+	out = append(out, body[open:]...)
+	if buf != nil {
+		buf.B = out
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tidwall/gjson"
+	"github.com/valyala/bytebufferpool"
 
 	"github.com/wattfare/wattfare"
 )
@@ -21,7 +22,7 @@ func TestParseChatRequest(t *testing.T) {
 			Request{Model: "sandbox/echo", PromptWords: 3, Choices: 1}, ""},
 		{"OKStream", `{"model":"m","stream":true,"stream_options":{"include_usage":true},"max_tokens":5,"max_completion_tokens":9,"messages":[{"role":"user","content":[{"type":"text","text":"a b"}]}]}`,
 			Request{Model: "m", Stream: true, IncludeUsage: true, MaxTokens: 9, LimitField: "max_completion_tokens",
-				HasMaxTokens: true, HasMaxCompletion: true, PromptWords: 2, Choices: 1}, ""},
+				HasMaxTokens: true, HasMaxCompletion: true, HasStreamOptions: true, PromptWords: 2, Choices: 1}, ""},
 		{"OKChoices", `{"model":"m","n":8,"messages":[]}`, Request{Model: "m", Choices: 8}, ""},
 		{"ErrChoices", `{"model":"m","n":0,"messages":[]}`, Request{}, wattfare.EInvalidRequest},
 		// What the proxy meters must be what the upstream reads: a field
@@ -99,11 +100,11 @@ func TestRewrite(t *testing.T) {
 		t.Parallel()
 		body := []byte(`{"model":"a/b","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 		r, _ := ParseChatRequest(body)
-		out, err := Rewrite(body, &r, "b", 12)
+		out, err := Rewrite(nil, body, &r, "b", 12)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := `{"model":"b","stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true},"max_tokens":12}`
+		want := `{"stream_options":{"include_usage":true},"max_tokens":12,"model":"b","stream":true,"messages":[{"role":"user","content":"hi"}]}`
 		if string(out) != want {
 			t.Errorf("got  %s\nwant %s", out, want)
 		}
@@ -112,7 +113,7 @@ func TestRewrite(t *testing.T) {
 		t.Parallel()
 		body := []byte(`{"model":"m","stream":true,"stream_options":{"include_usage":false},"messages":[]}`)
 		r, _ := ParseChatRequest(body)
-		out, _ := Rewrite(body, &r, "m", 0)
+		out, _ := Rewrite(nil, body, &r, "m", 0)
 		if !gjson.GetBytes(out, "stream_options.include_usage").Bool() {
 			t.Errorf("got %s", out)
 		}
@@ -121,16 +122,28 @@ func TestRewrite(t *testing.T) {
 		t.Parallel()
 		body := []byte(`{"model":"m","stream":true,"stream_options":null,"messages":[]}`)
 		r, _ := ParseChatRequest(body)
-		out, err := Rewrite(body, &r, "m", 0)
+		out, err := Rewrite(nil, body, &r, "m", 0)
 		if err != nil || !gjson.GetBytes(out, "stream_options.include_usage").Bool() || !gjson.ValidBytes(out) {
 			t.Errorf("got %s, %v", out, err)
+		}
+	})
+	t.Run("InsertedIntoTheBuffer", func(t *testing.T) {
+		t.Parallel()
+		var buf bytebufferpool.ByteBuffer
+		buf.B = append(buf.B, "stale bytes from the last request"...)
+		body := []byte(" \n\t{ \"model\" : \"m\", \"stream\":true, \"messages\":[]}")
+		r, _ := ParseChatRequest(body)
+		out, err := Rewrite(&buf, body, &r, "m", 9)
+		want := " \n\t{\"stream_options\":{\"include_usage\":true},\"max_tokens\":9, \"model\" : \"m\", \"stream\":true, \"messages\":[]}"
+		if err != nil || string(out) != want || string(buf.B) != want {
+			t.Errorf("got %q (buffer %q), %v\nwant %q", out, buf.B, err, want)
 		}
 	})
 	t.Run("LimitInTheClientsField", func(t *testing.T) {
 		t.Parallel()
 		body := []byte(`{"model":"m","max_completion_tokens":100000,"messages":[]}`)
 		r, _ := ParseChatRequest(body)
-		out, _ := Rewrite(body, &r, "m", 4096)
+		out, _ := Rewrite(nil, body, &r, "m", 4096)
 		if got := gjson.GetBytes(out, "max_completion_tokens").Int(); got != 4096 || gjson.GetBytes(out, "max_tokens").Exists() {
 			t.Errorf("got %s", out)
 		}
@@ -139,7 +152,7 @@ func TestRewrite(t *testing.T) {
 		t.Parallel()
 		body := []byte(`{"model":"m", "messages":[ ]}`)
 		r, _ := ParseChatRequest(body)
-		out, _ := Rewrite(body, &r, "m", 0)
+		out, _ := Rewrite(nil, body, &r, "m", 0)
 		if string(out) != string(body) {
 			t.Errorf("got %s", out)
 		}
@@ -168,13 +181,16 @@ func FuzzParseRequest(f *testing.F) {
 			if !r.Stream {
 				continue
 			}
-			out, err := Rewrite(append([]byte(nil), body...), &r, "up", 7)
+			out, err := Rewrite(nil, append([]byte(nil), body...), &r, "up", 7)
 			if err != nil {
 				continue
 			}
 			if !gjson.ValidBytes(out) || gjson.GetBytes(out, "model").Str != "up" ||
 				!gjson.GetBytes(out, "stream_options.include_usage").Bool() || gjson.GetBytes(out, "max_tokens").Int() != 7 {
 				t.Fatalf("rewrite of %q gave %q", body, out)
+			}
+			if again, err := parse(out); err != nil || again.MaxTokens != 7 || !again.IncludeUsage {
+				t.Fatalf("rewrite of %q gave %q, which reads as %+v, %v", body, out, again, err)
 			}
 		}
 	})
