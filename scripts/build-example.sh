@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds the demo app that `wattfare dev` serves: examples/acme-chat with its
+# wattfare.patch applied, in build/acme-chat. Does nothing when no input is
+# newer than the last build; otherwise copies the example afresh, applies the
+# patch, installs Node packages when node_modules is missing or older than
+# the example's package files, the patch or the wattfare package, and builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=examples/acme-chat
+out=build/acme-chat
+sdk=sdk/js
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "build-example: npm is missing; install Node.js 20+ (apt-get install -y nodejs npm)" >&2
+  exit 1
+fi
+# node_modules are their own (empty) Go modules, so `go vet ./...` never
+# descends into packages that ship .go files.
+[ ! -d "$src/node_modules" ] || [ -f "$src/node_modules/go.mod" ] || printf 'module ignore\n' > "$src/node_modules/go.mod"
+
+inputs=("$src/src" "$src/server" "$src/index.html" "$src/vite.config.ts" "$src/tsconfig.json" "$src/package.json"
+  "$src/package-lock.json" "$src/wattfare.patch" "$sdk/package.json" "$sdk/dist" scripts/build-example.sh)
+newer() { [ ! -e "$1" ] || [ -n "$(find "${inputs[@]}" -newer "$1" -print -quit 2>/dev/null)" ]; }
+
+stamp=$out/dist/server/index.js
+if ! newer "$stamp"; then
+  echo "build-example: $out is up to date" >&2
+  exit 0
+fi
+
+mkdir -p "$out"
+find "$out" -mindepth 1 -maxdepth 1 ! -name node_modules -exec rm -rf {} +
+tar -C "$src" --exclude=./node_modules --exclude=./dist -cf - . | tar -C "$out" -xf -
+# The copy lies inside this repository: stop git from finding it, or paths
+# would be taken from the repository's root.
+(cd "$out" && GIT_CEILING_DIRECTORIES="$(cd .. && pwd)" git apply wattfare.patch)
+
+if newer "$out/node_modules/.package-lock.json"; then
+  echo "build-example: npm install (with the wattfare package from $sdk)" >&2
+  # --install-links installs the package as npm would from the registry (a
+  # copy, its dependencies beside the app's), not a symlink into sdk/js, so
+  # the app and the package share one React and one AI SDK.
+  # npm keeps an installed copy of the same version: drop it to take the new build.
+  rm -rf "$out/node_modules/wattfare"
+  (cd "$out" && npm install --install-links --no-audit --no-fund --loglevel=error)
+  touch "$out/node_modules/.package-lock.json"
+fi
+[ -f "$out/node_modules/go.mod" ] || printf 'module ignore\n' > "$out/node_modules/go.mod"
+
+echo "build-example: vite build" >&2
+(cd "$out" && npm run --silent build)
