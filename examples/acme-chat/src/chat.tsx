@@ -7,7 +7,7 @@ export function Chat() {
   const busy = ai.status === "submitted" || ai.status === "streaming";
   return (
     <section className="chat" aria-label="Chat">
-      <ol className="messages" aria-label="Messages" aria-live="polite">
+      <ol className="messages" aria-label="Conversation" aria-live="polite">
         {ai.messages.map((m) => (
           <li key={m.id} className={m.role} data-testid={`message-${m.role}`}>
             {m.parts.map((p, i) => (p.type === "text" ? <span key={i}>{p.text}</span> : null))}
