@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { join } from "node:path";
-import { artifacts, controlURL, demoURL, exhaustSignIn, launch, unique } from "./harness.mjs";
+import { acme, artifacts, controlURL, demoURL, exhaustSignIn, launch, unique } from "./harness.mjs";
 
 const tooMany = /^Too many attempts\. Try again in (\d+) seconds?\.$/;
 
@@ -35,8 +35,7 @@ test("consent popup: the inline sign-in says when to try again", async (t) => {
   const context = await launch(t);
   const app = await context.newPage();
   await app.goto(`${demoURL}/?mode=live&user=${unique("e2e_limited")}`);
-  await app.locator("#status", { hasText: /^Not connected$/ }).waitFor();
-  const [popup] = await Promise.all([app.waitForEvent("popup"), app.getByRole("button", { name: "Connect AI budget" }).click()]);
+  const [popup] = await Promise.all([app.waitForEvent("popup"), acme(app).connect.click()]);
   await popup.getByRole("heading", { name: /Allow Acme Chat to charge AI to your budget/ }).waitFor();
   await expectTooMany(popup, email, retryAfter);
   await popup.screenshot({ path: join(artifacts, "consent-rate-limited.png"), fullPage: true });

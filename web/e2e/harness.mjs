@@ -40,11 +40,43 @@ export function unique(prefix) {
   return `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** demoSession mints a session token the way the demo's frontend does. */
+/**
+ * demoSignIn signs in to Acme Chat as user with the demo's ?user= shortcut
+ * (examples/acme-chat/server/auth.ts) in mode "test" or "live", as a page
+ * view does; it returns the Cookie header that keeps the sign-in and mode.
+ */
+export async function demoSignIn(mode, user) {
+  const res = await fetch(`${demoURL}/?mode=${mode}&user=${encodeURIComponent(user)}`);
+  if (!res.ok) throw new Error(`demo sign-in: ${res.status}`);
+  return res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+}
+
+/** demoSession mints a session token the way the demo's page does: POST /api/ai-session as the signed-in user. */
 export async function demoSession(mode, user) {
-  const res = await fetch(`${demoURL}/api/session?mode=${mode}&user=${encodeURIComponent(user)}`);
+  const res = await fetch(`${demoURL}/api/ai-session`, {
+    method: "POST",
+    headers: { Cookie: await demoSignIn(mode, user), Origin: new URL(demoURL).origin },
+  });
   if (!res.ok) throw new Error(`demo session: ${res.status}`);
-  return (await res.json()).session_token;
+  return (await res.json()).token;
+}
+
+/** acme returns the parts of the Acme Chat page (examples/acme-chat) that tests drive. */
+export function acme(page) {
+  return {
+    // Shown while the user has no connected budget.
+    connect: page.getByRole("button", { name: "Connect AI budget" }),
+    // Shown once connected: the chat.
+    message: page.getByRole("textbox", { name: "Message" }),
+    send: page.getByRole("button", { name: "Send" }),
+    replies: page.getByTestId("message-assistant"),
+    /** say sends text and returns the locator of a reply that contains it. */
+    async say(text, reply = text) {
+      await this.message.fill(text);
+      await this.send.click();
+      return this.replies.filter({ hasText: reply });
+    },
+  };
 }
 
 /** sessionStatus asks GET /v1/session, as an app's page would. */
