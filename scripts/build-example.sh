@@ -18,6 +18,23 @@ fi
 # descends into packages that ship .go files.
 [ ! -d "$src/node_modules" ] || [ -f "$src/node_modules/go.mod" ] || printf 'module ignore\n' > "$src/node_modules/go.mod"
 
+if [ ! -f "$sdk/package.json" ]; then
+  echo "build-example: $sdk is not the wattfare npm package yet (no package.json)" >&2
+  exit 1
+fi
+# The package, built as its own scripts build it: npm ci when its
+# node_modules is stale, the build when a source is newer than dist.
+if [ ! -f "$sdk/node_modules/.package-lock.json" ] || [ "$sdk/package-lock.json" -nt "$sdk/node_modules/.package-lock.json" ]; then
+  echo "build-example: npm ci in $sdk" >&2
+  (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+[ ! -d "$sdk/node_modules" ] || [ -f "$sdk/node_modules/go.mod" ] || printf 'module ignore\n' > "$sdk/node_modules/go.mod"
+if [ ! -d "$sdk/dist" ] || [ -n "$(find "$sdk" -path "$sdk/node_modules" -prune -o -path "$sdk/dist" -prune -o -type f -newer "$sdk/dist" -print -quit)" ]; then
+  echo "build-example: npm run build in $sdk" >&2
+  (cd "$sdk" && npm run --silent build)
+  touch "$sdk/dist"
+fi
+
 inputs=("$src/src" "$src/server" "$src/index.html" "$src/vite.config.ts" "$src/tsconfig.json" "$src/package.json"
   "$src/package-lock.json" "$src/wattfare.patch" "$sdk/package.json" "$sdk/dist" scripts/build-example.sh)
 newer() { [ ! -e "$1" ] || [ -n "$(find "${inputs[@]}" -newer "$1" -print -quit 2>/dev/null)" ]; }
