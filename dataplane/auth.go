@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -84,8 +83,23 @@ func (s *Server) connect(ctx *fasthttp.RequestCtx, c *call) error {
 	return nil
 }
 
-// model finds the model a request names, as this key's mode may use it.
-func (s *Server) model(ctx context.Context, id, kind string, mode wattfare.Mode) (*wattfare.Model, *Upstream, error) {
+// hdrSimulated marks an answer of the sandbox rather than of a real model:
+// every answer to a test key (each catalog model is simulated in test
+// mode), and any answer of a sandbox model. It is set once the model is
+// known, so errors after that (the simulation's own included) carry it too.
+const hdrSimulated = "Wattfare-Simulated"
+
+// simulateHeader is sandbox.SimulateHeader (the data plane does not import
+// the sandbox's server): it asks the sandbox to answer in the name of a
+// catalog model, within that model's context window.
+const simulateHeader = "Wattfare-Simulate"
+
+// sandboxUpstream is the upstream name of the sandbox's own models.
+const sandboxUpstream = "sandbox"
+
+// model finds the model a request names and the upstream that answers it
+// for keys of mode (route).
+func (s *Server) model(ctx *fasthttp.RequestCtx, id, kind string, mode wattfare.Mode) (*wattfare.Model, *Upstream, error) {
 	ms, err := s.cache.Models(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -94,21 +108,63 @@ func (s *Server) model(ctx context.Context, id, kind string, mode wattfare.Mode)
 	if m == nil || !m.Enabled || m.Kind != kind {
 		return nil, nil, &wattfare.Error{Code: wattfare.EModelNotFound, Field: "model", Message: fmt.Sprintf("the model %q does not exist", id)}
 	}
-	if s.testModeForbids(mode, m.Upstream) {
-		return nil, nil, &wattfare.Error{Code: wattfare.EModelNotFound, Field: "model", Message: fmt.Sprintf("test keys can call sandbox models only, not %q", id)}
-	}
-	u := s.upstreams[m.Upstream]
+	m, u, simulated := s.route(m, mode)
 	if u == nil {
 		return nil, nil, &wattfare.Error{Code: wattfare.EModelNotFound, Field: "model", Message: fmt.Sprintf("the model %q is not served here", id)}
+	}
+	if simulated {
+		ctx.Response.Header.Set(hdrSimulated, "true")
 	}
 	return m, u, nil
 }
 
-// testModeForbids reports whether keys of mode may not call models of
-// upstream: test mode is served by the sandbox only (unless
-// TestModeAnyUpstream), so that test credit never buys real inference.
-func (s *Server) testModeForbids(mode wattfare.Mode, upstream string) bool {
-	return mode == wattfare.ModeTest && upstream != "sandbox" && !s.cfg.TestModeAnyUpstream
+// route returns the upstream that answers for catalog model m to keys of
+// mode (nil when this process has none), the model as the call is to use
+// it, and whether the answer is the sandbox's. Live keys get m's own
+// upstream. Test keys get the sandbox: its own models as they are, and
+// every other model simulated in that model's name, at its prices and
+// within its limits (max_output_tokens through the hold, as for any model;
+// the context window through simulateHeader), so that test mode runs the
+// code live mode runs and test credit never buys real inference — unless
+// TestModeAnyUpstream sends them to m's own upstream as well.
+func (s *Server) route(m *wattfare.Model, mode wattfare.Mode) (*wattfare.Model, *Upstream, bool) {
+	switch {
+	case m.Upstream == sandboxUpstream:
+		return m, s.upstreams[sandboxUpstream], true
+	case mode == wattfare.ModeTest && !s.cfg.TestModeAnyUpstream:
+		sim := s.simulation(m)
+		if sim == nil {
+			return m, nil, true
+		}
+		return &sim.model, sim.up, true
+	}
+	return m, s.upstreams[m.Upstream], false
+}
+
+// simulated is a catalog model as the sandbox simulates it.
+type simulated struct {
+	from  *wattfare.Model // the catalog entry it was made from
+	model wattfare.Model  // from, asked of the sandbox by its catalog id
+	up    *Upstream       // the sandbox, told from's context window
+}
+
+// simulation returns the simulation of m, made once per catalog entry (a
+// catalog reload makes new entries, and so new simulations); nil without
+// a sandbox.
+func (s *Server) simulation(m *wattfare.Model) *simulated {
+	if v, ok := s.sims.Load(m.ID); ok && v.(*simulated).from == m {
+		return v.(*simulated)
+	}
+	sb := s.upstreams[sandboxUpstream]
+	if sb == nil {
+		return nil
+	}
+	sim := &simulated{from: m, model: *m, up: sb.simulating(m.ContextLength)}
+	// The sandbox answers in the name it was asked for: the client sees
+	// the id it sent in the answer's "model", as from the real upstream.
+	sim.model.UpstreamModel = m.ID
+	s.sims.Store(m.ID, sim)
+	return sim
 }
 
 // admitRate applies the per-key and per-connection rate limits, answering

@@ -39,8 +39,9 @@ func (s *Server) models(ctx *fasthttp.RequestCtx, now time.Time) {
 		Object string  `json:"object"`
 		Data   []model `json:"data"`
 	}{Object: "list", Data: []model{}}
-	for _, m := range ms.list {
-		if !m.Enabled || s.upstreams[m.Upstream] == nil || s.testModeForbids(c.key.Mode, m.Upstream) {
+	for i := range ms.list {
+		m := &ms.list[i]
+		if _, u, _ := s.route(m, c.key.Mode); !m.Enabled || u == nil {
 			continue
 		}
 		out.Data = append(out.Data, model{

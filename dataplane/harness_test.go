@@ -200,8 +200,14 @@ func (e *env) connect(user string, cap wattfare.Money) string {
 // call sends a request to the data plane with the env's key.
 func (e *env) call(method, path, user, body string) (*http.Response, []byte) {
 	e.t.Helper()
+	return e.callWith(e.key, method, path, user, body)
+}
+
+// callWith sends a request to the data plane with the secret key key.
+func (e *env) callWith(key, method, path, user, body string) (*http.Response, []byte) {
+	e.t.Helper()
 	req, _ := http.NewRequest(method, e.dataURL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+e.key)
+	req.Header.Set("Authorization", "Bearer "+key)
 	if user != "" {
 		req.Header.Set("Wattfare-User", user)
 	}

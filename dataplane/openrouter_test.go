@@ -69,7 +69,9 @@ func TestOpenRouter(t *testing.T) {
 		c.Upstreams = append(c.Upstreams, &dataplane.Upstream{Name: "openrouter", BaseURL: or.URL + "/api/v1", APIKey: "or-key"})
 	})
 	e.exec(`INSERT INTO models (id, upstream, upstream_model, prompt_price, completion_price, max_output_tokens)
-		VALUES ('openai/gpt-4o-mini', 'openrouter', 'openai/gpt-4o-mini', 150000, 600000, 1000)`)
+		VALUES ('openai/gpt-4o-mini', 'openrouter', 'openai/gpt-4o-mini', 150000, 600000, 1000)
+		ON CONFLICT (id) DO UPDATE SET upstream = EXCLUDED.upstream, upstream_model = EXCLUDED.upstream_model,
+			prompt_price = EXCLUDED.prompt_price, completion_price = EXCLUDED.completion_price, max_output_tokens = EXCLUDED.max_output_tokens`)
 	body := func(content, extra string) string {
 		return `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"` + content + `"}]` + extra + `}`
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,8 +97,23 @@ func TestChat(t *testing.T) {
 			}
 		}
 		json.Unmarshal(body, &got)
-		if resp.StatusCode != 200 || len(got.Data) != 3 || got.Data[0].ID != "sandbox/echo" || got.Data[0].Pricing.Prompt != "0.000001" || got.Data[0].Pricing.Completion != "0.000002" {
-			t.Errorf("status %d: %s", resp.StatusCode, body)
+		// A test key lists the whole catalog: the sandbox simulates the
+		// models it does not have.
+		var ids []string
+		prices := map[string][2]string{}
+		for _, m := range got.Data {
+			ids = append(ids, m.ID)
+			prices[m.ID] = [2]string{m.Pricing.Prompt, m.Pricing.Completion}
+		}
+		want := []string{"anthropic/claude-sonnet-4", "openai/gpt-4o", "openai/gpt-4o-mini", "openai/text-embedding-3-small", "sandbox/echo", "sandbox/embed", "sandbox/pricey"}
+		if resp.StatusCode != 200 || !slices.Equal(ids, want) {
+			t.Errorf("status %d, models %v, want %v", resp.StatusCode, ids, want)
+		}
+		if p := prices["sandbox/echo"]; p != [2]string{"0.000001", "0.000002"} {
+			t.Errorf("sandbox/echo priced %v: %s", p, body)
+		}
+		if p := prices["anthropic/claude-sonnet-4"]; p != [2]string{"0.000003", "0.000015"} {
+			t.Errorf("anthropic/claude-sonnet-4 priced %v: %s", p, body)
 		}
 	})
 

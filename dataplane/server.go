@@ -50,9 +50,11 @@ type Config struct {
 	KeyRateLimit        float64
 	ConnectionRateLimit float64
 	RateBurst           int
-	// TestModeAnyUpstream lets test keys call non-sandbox models. By default
-	// test mode is served by the sandbox only, so test credit never buys
-	// real inference.
+	// TestModeAnyUpstream sends test keys' calls of non-sandbox models to
+	// the model's own upstream, as live keys' are. By default the sandbox
+	// simulates every catalog model for test keys (route), so that test
+	// credit never buys real inference; Wattfare's own tests of real
+	// upstreams, whose keys are test keys, set it.
 	TestModeAnyUpstream bool
 	Logger              *slog.Logger
 	// Now is the clock (tests); default time.Now.
@@ -72,6 +74,7 @@ type Server struct {
 	draining  atomic.Bool // Shutdown has begun
 	keyRate   *rateLimiter
 	connRate  *rateLimiter
+	sims      sync.Map // catalog model id → *simulated, test mode's simulations
 	// realClock is true when cfg.Now is time.Now: a request's clock is then
 	// read once, in Handle, and passed down.
 	realClock bool

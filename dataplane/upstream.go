@@ -2,7 +2,9 @@ package dataplane
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -86,4 +88,20 @@ func (u *Upstream) init(t *transport) error {
 		ReadBufferSize:                4096,
 	}
 	return nil
+}
+
+// simulating returns the sandbox upstream u asking the sandbox to simulate
+// a catalog model with a context window of contextLength tokens
+// (simulateHeader): the same connections, one header more.
+func (u *Upstream) simulating(contextLength int) *Upstream {
+	sim := &Upstream{
+		Name: u.Name, BaseURL: u.BaseURL, APIKey: u.APIKey, MaxConns: u.MaxConns, MaxConnWait: u.MaxConnWait,
+		Headers: make(map[string]string, len(u.Headers)+1),
+		client:  u.client, auth: u.auth,
+	}
+	maps.Copy(sim.Headers, u.Headers)
+	sim.Headers[simulateHeader] = "context_length=" + strconv.Itoa(contextLength)
+	u.chatURL.CopyTo(&sim.chatURL)
+	u.embedURL.CopyTo(&sim.embedURL)
+	return sim
 }

@@ -1,9 +1,12 @@
 // Package sandbox is Wattfare's deterministic OpenAI-compatible model server.
 // App developers (and Wattfare's own tests and benchmarks) use it to exercise
-// every path of an integration for free: the reply echoes the last user
-// message one token per word, and switches written in that message force
-// long replies, slow tokens, failures before the first byte, a connection
-// dropped mid-stream, or a stream without its usage chunk.
+// every path of an integration without real inference: the reply echoes the
+// last user message one token per word, and switches written in that message
+// force long replies, slow tokens, failures before the first byte, a
+// connection dropped mid-stream, or a stream without its usage chunk.
+//
+// Besides its own models it simulates any other on request (SimulateHeader):
+// that is how test mode answers for every catalog model.
 //
 // The same request always gets the same bytes back, so a test can compare
 // what a client received through the proxy with what the sandbox sent.
@@ -39,6 +42,60 @@ var Models = []Model{
 	{ID: "sandbox/embed", Kind: "embedding"},
 }
 
+// SimulateHeader, on a request, asks the sandbox to answer in the name of
+// the model the body names even though the sandbox has no such model: the
+// data plane sends it when a test key calls a catalog model such as
+// anthropic/claude-sonnet-4, so that test mode runs the same code as live
+// mode without buying real inference. The reply is the sandbox's (switches
+// and all) with the body's model in its "model" field.
+//
+// Its value is "context_length=N", the model's context window: a prompt of
+// more than N tokens is refused as OpenAI-compatible upstreams refuse it
+// (400 context_length_exceeded), and a reply stops with finish_reason
+// "length" where prompt and reply together reach N. Any other value
+// simulates without a window.
+const SimulateHeader = "Wattfare-Simulate"
+
+// simulation is what SimulateHeader asked for.
+type simulation struct {
+	on            bool
+	contextLength int // 0: no window
+}
+
+func simulationOf(r *http.Request) simulation {
+	v, ok := r.Header[http.CanonicalHeaderKey(SimulateHeader)]
+	if !ok || len(v) == 0 {
+		return simulation{}
+	}
+	sim := simulation{on: true}
+	if n, ok := strings.CutPrefix(v[0], "context_length="); ok {
+		sim.contextLength, _ = strconv.Atoi(n)
+		sim.contextLength = max(0, sim.contextLength)
+	}
+	return sim
+}
+
+// serves reports whether the sandbox answers for model on an endpoint of
+// kind: its own models of that kind, and any model not its own when asked
+// to simulate.
+func (sim simulation) serves(model, kind string) bool {
+	own := kindOf(model)
+	return own == kind || sim.on && own == "" && model != ""
+}
+
+// overContext answers 400 context_length_exceeded, in OpenAI's words, when
+// the tokens of param ("messages", "input") do not fit the simulated
+// model's window.
+func (sim simulation) overContext(w http.ResponseWriter, tokens int, param string) bool {
+	if sim.contextLength <= 0 || tokens <= sim.contextLength {
+		return false
+	}
+	writeErrorParam(w, http.StatusBadRequest, "invalid_request_error", "context_length_exceeded", param,
+		"This model's maximum context length is "+strconv.Itoa(sim.contextLength)+" tokens. However, your "+param+" resulted in "+
+			strconv.Itoa(tokens)+" tokens. Please reduce the length of the "+param+".")
+	return true
+}
+
 func kindOf(model string) string {
 	for _, m := range Models {
 		if m.ID == model {
@@ -69,6 +126,9 @@ type Switches struct {
 	PromptTokens      int      // words of all messages
 	LastUserMessage   string
 	RequestedMaxToken int // max_tokens or max_completion_tokens; 0 when unset
+	// ContextLeft is how many tokens a simulated model's window leaves for
+	// the reply; -1 when there is no window.
+	ContextLeft int
 }
 
 var switchRE = regexp.MustCompile(`\[\[sandbox:([a-z-]+)(?:=(\d+))?\]\]`)
@@ -118,7 +178,7 @@ type chatRequest struct {
 
 // parseSwitches reads the switches and token counts of a chat request's messages.
 func parseSwitches(req *chatRequest) Switches {
-	sw := Switches{Tokens: -1}
+	sw := Switches{Tokens: -1, ContextLeft: -1}
 	for _, m := range req.Messages {
 		t := m.text()
 		sw.PromptTokens += Words(t)
@@ -165,6 +225,9 @@ func (sw Switches) reply() ([]string, string) {
 	if sw.RequestedMaxToken > 0 && n > sw.RequestedMaxToken {
 		n, finish = sw.RequestedMaxToken, "length"
 	}
+	if sw.ContextLeft >= 0 && n > sw.ContextLeft {
+		n, finish = sw.ContextLeft, "length"
+	}
 	out := make([]string, n)
 	for i := range out {
 		w := words[i%len(words)]
@@ -177,9 +240,17 @@ func (sw Switches) reply() ([]string, string) {
 }
 
 func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
+	writeErrorParam(w, status, typ, code, "", msg)
+}
+
+func writeErrorParam(w http.ResponseWriter, status int, typ, code, param, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": code, "param": nil}})
+	var p any
+	if param != "" {
+		p = param
+	}
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": code, "param": p}})
 	w.Write(b)
 }
 
@@ -214,11 +285,18 @@ func chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "malformed JSON")
 		return
 	}
-	if kindOf(req.Model) != "chat" {
+	sim := simulationOf(r)
+	if !sim.serves(req.Model, "chat") {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "model_not_found", "the sandbox has no chat model "+strconv.Quote(req.Model))
 		return
 	}
 	sw := parseSwitches(&req)
+	if sim.overContext(w, sw.PromptTokens, "messages") {
+		return
+	}
+	if sim.contextLength > 0 {
+		sw.ContextLeft = sim.contextLength - sw.PromptTokens
+	}
 	if sw.FailBeforeFirst {
 		writeError(w, http.StatusBadGateway, "upstream_error", "upstream_error", "sandbox: failing before the first byte as asked")
 		return
@@ -327,7 +405,8 @@ func embeddings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "malformed JSON")
 		return
 	}
-	if kindOf(req.Model) != "embedding" {
+	sim := simulationOf(r)
+	if !sim.serves(req.Model, "embedding") {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "model_not_found", "the sandbox has no embedding model "+strconv.Quote(req.Model))
 		return
 	}
@@ -342,6 +421,9 @@ func embeddings(w http.ResponseWriter, r *http.Request) {
 	tokens := 0
 	data := make([]any, len(inputs))
 	for i, in := range inputs {
+		if sim.overContext(w, Words(in), "input") {
+			return
+		}
 		tokens += Words(in)
 		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": vector(in)}
 	}

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -152,4 +153,84 @@ func TestEmbeddings(t *testing.T) {
 	if len(got.Data) != 2 || len(got.Data[0].Embedding) != 8 || got.Usage.P != 3 {
 		t.Errorf("body %s", body)
 	}
+}
+
+// postSimulating is post with SimulateHeader set to value.
+func postSimulating(t *testing.T, srv *httptest.Server, path, value, body string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(sandbox.SimulateHeader, value)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestSimulate: asked to, the sandbox answers in the name of a model it
+// does not have, with its switches, within the model's context window.
+func TestSimulate(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(sandbox.Handler())
+	t.Cleanup(srv.Close)
+	const sonnet = `{"model":"anthropic/claude-sonnet-4","messages":[{"role":"user","content":%q}]}`
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		resp, body := postSimulating(t, srv, "/v1/chat/completions", "context_length=200000", fmt.Sprintf(sonnet, "a b [[sandbox:tokens=5]]"))
+		if resp.StatusCode != 200 || !strings.Contains(body, `"model":"anthropic/claude-sonnet-4"`) || !strings.Contains(body, `"content":"a b a b a"`) {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("ErrNotAsked", func(t *testing.T) {
+		t.Parallel()
+		resp, body, _ := post(t, srv, "/v1/chat/completions", fmt.Sprintf(sonnet, "hi"))
+		if resp.StatusCode != 404 || !strings.Contains(body, "model_not_found") {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("ErrOwnModelOfOtherKind", func(t *testing.T) {
+		t.Parallel()
+		resp, body := postSimulating(t, srv, "/v1/chat/completions", "context_length=10", `{"model":"sandbox/embed","messages":[]}`)
+		if resp.StatusCode != 404 {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("ErrContextLengthExceeded", func(t *testing.T) {
+		t.Parallel()
+		resp, body := postSimulating(t, srv, "/v1/chat/completions", "context_length=3", fmt.Sprintf(sonnet, "one two three four"))
+		var e struct {
+			Error struct{ Code, Type, Param string }
+		}
+		json.Unmarshal([]byte(body), &e)
+		if resp.StatusCode != 400 || e.Error.Code != "context_length_exceeded" || e.Error.Type != "invalid_request_error" || e.Error.Param != "messages" {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("ReplyStopsAtTheWindow", func(t *testing.T) {
+		t.Parallel()
+		resp, body := postSimulating(t, srv, "/v1/chat/completions", "context_length=5", fmt.Sprintf(sonnet, "x y [[sandbox:tokens=9]]"))
+		if resp.StatusCode != 200 || !strings.Contains(body, `"content":"x y"`) || !strings.Contains(body, `"finish_reason":"length"`) {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("Embeddings", func(t *testing.T) {
+		t.Parallel()
+		resp, body := postSimulating(t, srv, "/v1/embeddings", "context_length=8192", `{"model":"openai/text-embedding-3-small","input":"one two"}`)
+		if resp.StatusCode != 200 || !strings.Contains(body, `"model":"openai/text-embedding-3-small"`) || !strings.Contains(body, `"prompt_tokens":2`) {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+		resp, body = postSimulating(t, srv, "/v1/embeddings", "context_length=1", `{"model":"openai/text-embedding-3-small","input":["one","two three"]}`)
+		if resp.StatusCode != 400 || !strings.Contains(body, "context_length_exceeded") {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
 }
