@@ -139,20 +139,31 @@ Wattfare is running (Ctrl-C to stop)
 
   control plane   %s        (dashboard, consent popup, GraphQL at /graphql)
   data plane      %s        (OpenAI-compatible: /v1/chat/completions)
-  demo app        %s
+  demo app        %s        (Acme Chat: examples/acme-chat with its wattfare.patch)
 
   demo app "%s"
     publishable   %s
     secret        %s
   demo user       %s / %s  (connected as app user %q)
 
-Try it:
-  curl %s/v1/chat/completions \
-    -H "Authorization: Bearer %s" -H "Wattfare-User: %s" \
-    -H "Content-Type: application/json" \
-    -d '{"model":"sandbox/echo","messages":[{"role":"user","content":"hello wattfare"}]}'
-
+Try it: a streamed answer, charged in test money to %q's budget
+%s
 `, info.ControlURL, info.DataURL, info.DemoURL, info.App.Name, info.App.PublishableKey, info.App.SecretKey,
-		info.User.Email, info.User.Password, info.ConnectedUserID,
-		info.DataURL, info.App.SecretKey, info.ConnectedUserID)
+		info.User.Email, info.User.Password, info.ConnectedUserID, info.ConnectedUserID, devCurl(info))
+}
+
+// devCurlModel is the model the banner's curl asks for: a real catalog
+// model, which test keys have the sandbox simulate at its real prices.
+const devCurlModel = "openai/gpt-4o-mini"
+
+// devCurl is a ready-to-paste command that streams one answer through the
+// data plane with the seeded test key, as the connected demo user. It is
+// the banner's "Try it", and the browser tests run it as printed.
+func devCurl(info *devInfo) string {
+	return fmt.Sprintf(`  curl -N %s/v1/chat/completions \
+    -H "Authorization: Bearer %s" \
+    -H "Wattfare-User: %s" \
+    -H "Content-Type: application/json" \
+    -d '{"model":"%s","stream":true,"messages":[{"role":"user","content":"hello wattfare"}]}'
+`, info.DataURL, info.App.SecretKey, info.ConnectedUserID, devCurlModel)
 }
