@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -95,7 +94,8 @@ type consentTarget struct {
 }
 
 // target checks the opener's origin (popup flow) or the return URL (redirect
-// flow) against the app's registered origins, exactly.
+// flow) against the app's registered origins, exactly (and, in test mode,
+// loopback origins: originAllowed).
 func target(s Session, req consentRequest) (consentTarget, error) {
 	notAllowed := func(o string) error {
 		return &wattfare.Error{Code: wattfare.EFORBIDDEN, Field: "origin",
@@ -116,7 +116,7 @@ func target(s Session, req consentRequest) (consentTarget, error) {
 	if t.Origin == "" {
 		return t, &wattfare.Error{Code: wattfare.EINVALID, Field: "origin", Message: "the opener's origin is missing"}
 	}
-	if !slices.Contains(s.App.AllowedOrigins, t.Origin) {
+	if !originAllowed(s, t.Origin) {
 		return t, notAllowed(t.Origin)
 	}
 	return t, nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,11 @@ func TestAdmin(t *testing.T) {
 		if len(out.Admin.Apps.Edges) != 1 || out.Admin.Apps.Edges[0].Node.Owner.Email != "ad-dev@example.com" {
 			t.Fatalf("apps = %+v", out.Admin.Apps)
 		}
-		if len(out.Admin.Models) < 2 || out.Admin.Models[0].ID != "sandbox/echo" || out.Admin.Models[0].CompletionPerMillion != "2.00" {
+		prices := map[string]string{}
+		for _, m := range out.Admin.Models {
+			prices[m.ID] = m.PromptPerMillion + "/" + m.CompletionPerMillion
+		}
+		if len(prices) != 7 || prices["sandbox/echo"] != "1.00/2.00" || prices["anthropic/claude-sonnet-4"] != "3.00/15.00" || prices["openai/gpt-4o-mini"] != "0.15/0.60" {
 			t.Fatalf("models = %+v", out.Admin.Models)
 		}
 		// An admin may open any app.
@@ -131,7 +136,7 @@ func TestAdmin(t *testing.T) {
 			Models []struct{ ID, PromptPerMillion string }
 		}
 		h.browser().mustDo(`{ models { id promptPerMillion } }`, nil, &pub)
-		if pub.Models[0].ID != "sandbox/echo" || pub.Models[0].PromptPerMillion != "2.50" {
+		if i := slices.IndexFunc(pub.Models, func(m struct{ ID, PromptPerMillion string }) bool { return m.ID == "sandbox/echo" }); i < 0 || pub.Models[i].PromptPerMillion != "2.50" {
 			t.Fatalf("public models = %+v", pub)
 		}
 	})

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -324,7 +323,7 @@ func (c *consent) handleSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if origin != "" {
-		if !slices.Contains(s.App.AllowedOrigins, origin) {
+		if !originAllowed(s, origin) {
 			// No CORS headers: the browser keeps the answer from the page.
 			writeAPIError(w, http.StatusForbidden, "origin_not_allowed", "this origin is not registered for the app")
 			return
@@ -352,17 +351,21 @@ func (c *consent) handleSession(w http.ResponseWriter, r *http.Request) {
 }
 
 // preflight answers a CORS preflight, which carries no token: any origin
-// that some app registered may ask; the real request is checked against
-// the token's own app.
+// that some app registered, and any loopback origin (test-mode sessions
+// accept them all), may ask; the real request is checked against the
+// token's own app and mode.
 func (c *consent) preflight(w http.ResponseWriter, r *http.Request, origin string) {
 	if origin == "" {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	ok, err := c.store.OriginRegistered(r.Context(), origin)
-	if err != nil {
-		c.fail(w, r, err)
-		return
+	ok := loopbackOrigin(origin)
+	if !ok {
+		var err error
+		if ok, err = c.store.OriginRegistered(r.Context(), origin); err != nil {
+			c.fail(w, r, err)
+			return
+		}
 	}
 	if ok {
 		h := w.Header()
@@ -375,9 +378,15 @@ func (c *consent) preflight(w http.ResponseWriter, r *http.Request, origin strin
 }
 
 // allowRegisteredOrigin lets origin read an error answer when some app
-// registered it. Error answers carry nothing about any user.
+// registered it, or when it is a loopback origin (a developer's app in
+// test mode, which would otherwise see a bare CORS failure). Error answers
+// carry nothing about any user.
 func (c *consent) allowRegisteredOrigin(w http.ResponseWriter, r *http.Request, origin string) {
 	if origin == "" {
+		return
+	}
+	if loopbackOrigin(origin) {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
 		return
 	}
 	if ok, err := c.store.OriginRegistered(r.Context(), origin); err == nil && ok {
