@@ -10,12 +10,16 @@ root=$(pwd)
 
 bash scripts/ensure-chromium.sh
 bash scripts/build-web.sh
+# The demo app `wattfare dev` serves: examples/acme-chat with its patch.
+bash scripts/build-example.sh
 # Always built: the web app is embedded, and an existing binary may predate
 # the build above.
 go build -o bin/wattfare ./cmd/wattfare
 
 # The Node SDK needs no server: its tests check it against the vectors.
 (cd sdk/node && node --test wattfare.test.mjs)
+# wattfare.patch applies to the example, is +10 -2 at most, and is the README's quickstart.
+node --test examples/acme-chat.test.mjs
 
 artifacts="$root/build/artifacts"
 mkdir -p "$artifacts"
@@ -73,5 +77,5 @@ done
 
 cd web
 WATTFARE_E2E_CONTROL_URL="http://$control" WATTFARE_E2E_DATA_URL="http://$data" WATTFARE_E2E_DEMO_URL="http://$demo" \
-  WATTFARE_E2E_DEV_JSON="$run_dir/.wattfare/dev.json" WATTFARE_E2E_ARTIFACTS="$artifacts" \
+  WATTFARE_E2E_DEV_JSON="$run_dir/.wattfare/dev.json" WATTFARE_E2E_DEV_LOG="$log" WATTFARE_E2E_ARTIFACTS="$artifacts" \
   node --test --test-concurrency=1 e2e/*.test.mjs

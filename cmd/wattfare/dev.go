@@ -146,10 +146,10 @@ Wattfare is running (Ctrl-C to stop)
     secret        %s
   demo user       %s / %s  (connected as app user %q)
 
-Try it: a streamed answer, charged in test money to %q's budget
+Try it: a streamed answer, charged in test money to the demo user's budget
 %s
 `, info.ControlURL, info.DataURL, info.DemoURL, info.App.Name, info.App.PublishableKey, info.App.SecretKey,
-		info.User.Email, info.User.Password, info.ConnectedUserID, info.ConnectedUserID, devCurl(info))
+		info.User.Email, info.User.Password, info.ConnectedUserID, devCurl(info))
 }
 
 // devCurlModel is the model the banner's curl asks for: a real catalog
