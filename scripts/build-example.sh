@@ -64,5 +64,7 @@ if newer "$out/node_modules/.package-lock.json"; then
 fi
 [ -f "$out/node_modules/go.mod" ] || printf 'module ignore\n' > "$out/node_modules/go.mod"
 
-echo "build-example: vite build" >&2
-(cd "$out" && npm run --silent build)
+echo "build-example: tsc --noEmit and vite build" >&2
+# The patched app type-checks against the package's own .d.ts, as a
+# developer's editor would check it.
+(cd "$out" && npm run --silent typecheck && npm run --silent build)

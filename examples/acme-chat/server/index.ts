@@ -9,6 +9,8 @@ import { csrf } from "hono/csrf";
 import { page } from "./page";
 import { signedIn, type SignedIn } from "./auth";
 
+// Each user's conversation, kept for support. In memory: a real app has a database.
+const conversations = new Map<string, UIMessage[]>();
 const app = new Hono<SignedIn>();
 app.use("/assets/*", serveStatic({ root: "./dist/client" }));
 app.use(csrf()); // another site's page must not post to our routes in a signed-in user's browser
@@ -26,7 +28,12 @@ app.post("/api/chat", async (c) => {
     messages: await convertToModelMessages(messages),
     onFinish: ({ totalUsage }) => console.log(`chat: ${userId} used ${totalUsage.totalTokens ?? 0} tokens`),
   });
-  return result.toUIMessageStreamResponse();
+  return result.toUIMessageStreamResponse({
+    originalMessages: messages,
+    onFinish: ({ messages }) => {
+      conversations.set(userId, messages);
+    },
+  });
 });
 
 const port = Number(process.env.PORT ?? 3000);
