@@ -801,7 +801,7 @@ func TestSessionEndpoint(t *testing.T) {
 	}
 	js, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") || !bytes.Contains(js, []byte("global.Wattfare = {")) {
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") || !bytes.Contains(js, []byte("var Wattfare=")) {
 		t.Errorf("connect.js: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	// Revoked connections say so.
