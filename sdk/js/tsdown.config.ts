@@ -7,7 +7,7 @@ import { defineConfig } from "tsdown";
 export default defineConfig({
   entry: ["src/server.ts", "src/client.ts", "src/react.tsx"],
   format: ["esm", "cjs"],
-  platform: "neutral",
+  platform: "node",
   target: "es2022",
   dts: true,
   fixedExtension: true,
