@@ -5,14 +5,14 @@ SHELL := /bin/bash
 GO ?= go
 export DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/wattfare?sslmode=disable
 
-.PHONY: dev test bench generate build postgres web check-generated test-go test-fuzz test-web clean
+.PHONY: dev test bench generate build postgres web example check-generated test-go test-fuzz test-web clean
 
 dev: postgres build
 	./bin/wattfare dev
 
 test: postgres check-generated test-go test-fuzz test-web
 
-build: web
+build: web example
 	$(GO) build -o bin/wattfare ./cmd/wattfare
 
 bench: postgres build
@@ -26,6 +26,10 @@ postgres:
 
 web:
 	@bash scripts/build-web.sh
+
+# The demo app: examples/acme-chat with its wattfare.patch, in build/acme-chat.
+example:
+	@bash scripts/build-example.sh
 
 check-generated:
 	bash scripts/check-generated.sh
