@@ -26,6 +26,7 @@ type consent struct {
 	store     wattfare.ConsentService
 	verifier  *SessionVerifier
 	publicURL func(r *http.Request) string
+	own       []string // Wattfare's own origins (OwnOrigins): never a developer's (devOrigin)
 	account   func(r *http.Request) (string, bool)
 	now       func() time.Time
 	log       *slog.Logger
@@ -49,6 +50,7 @@ func (s *Server) newConsent() *consent {
 		store:     store,
 		verifier:  &SessionVerifier{Keys: store},
 		publicURL: publicURL,
+		own:       OwnOrigins(s.cfg.PublicURL, s.cfg.DataURL),
 		account:   func(r *http.Request) (string, bool) { return AccountIDFromContext(r.Context()) },
 		now:       time.Now,
 		log:       s.log,
@@ -95,8 +97,8 @@ type consentTarget struct {
 
 // target checks the opener's origin (popup flow) or the return URL (redirect
 // flow) against the app's registered origins, exactly (and, in test mode,
-// loopback origins: originAllowed).
-func target(s Session, req consentRequest) (consentTarget, error) {
+// developers' loopback origins: originAllowed).
+func (c *consent) target(r *http.Request, s Session, req consentRequest) (consentTarget, error) {
 	notAllowed := func(o string) error {
 		return &wattfare.Error{Code: wattfare.EFORBIDDEN, Field: "origin",
 			Message: o + " is not a registered origin of " + s.App.Name + "; nothing was connected"}
@@ -116,7 +118,7 @@ func target(s Session, req consentRequest) (consentTarget, error) {
 	if t.Origin == "" {
 		return t, &wattfare.Error{Code: wattfare.EINVALID, Field: "origin", Message: "the opener's origin is missing"}
 	}
-	if !originAllowed(s, t.Origin) {
+	if !c.originAllowed(r, s, t.Origin) {
 		return t, notAllowed(t.Origin)
 	}
 	return t, nil
@@ -178,7 +180,7 @@ func (c *consent) decode(w http.ResponseWriter, r *http.Request, bind bool) (con
 		writeAPIError(w, http.StatusForbidden, wattfare.EAppSuspended, s.App.Name+" is suspended and cannot be connected")
 		return req, s, consentTarget{}, false
 	}
-	t, err := target(s, req)
+	t, err := c.target(r, s, req)
 	if err != nil {
 		c.fail(w, r, err)
 		return req, s, t, false

@@ -323,7 +323,7 @@ func (c *consent) handleSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if origin != "" {
-		if !originAllowed(s, origin) {
+		if !c.originAllowed(r, s, origin) {
 			// No CORS headers: the browser keeps the answer from the page.
 			writeAPIError(w, http.StatusForbidden, "origin_not_allowed", "this origin is not registered for the app")
 			return
@@ -351,15 +351,15 @@ func (c *consent) handleSession(w http.ResponseWriter, r *http.Request) {
 }
 
 // preflight answers a CORS preflight, which carries no token: any origin
-// that some app registered, and any loopback origin (test-mode sessions
-// accept them all), may ask; the real request is checked against the
-// token's own app and mode.
+// that some app registered, and any developer's loopback origin
+// (devOrigin; test-mode sessions accept them), may ask; the real request
+// is checked against the token's own app and mode.
 func (c *consent) preflight(w http.ResponseWriter, r *http.Request, origin string) {
 	if origin == "" {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	ok := loopbackOrigin(origin)
+	ok := c.devOrigin(r, origin)
 	if !ok {
 		var err error
 		if ok, err = c.store.OriginRegistered(r.Context(), origin); err != nil {
@@ -378,14 +378,14 @@ func (c *consent) preflight(w http.ResponseWriter, r *http.Request, origin strin
 }
 
 // allowRegisteredOrigin lets origin read an error answer when some app
-// registered it, or when it is a loopback origin (a developer's app in
+// registered it, or when it is a developer's loopback origin (an app in
 // test mode, which would otherwise see a bare CORS failure). Error answers
 // carry nothing about any user.
 func (c *consent) allowRegisteredOrigin(w http.ResponseWriter, r *http.Request, origin string) {
 	if origin == "" {
 		return
 	}
-	if loopbackOrigin(origin) {
+	if c.devOrigin(r, origin) {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 		return
 	}
