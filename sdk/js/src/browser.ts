@@ -38,7 +38,8 @@ function control(opts: { controlUrl?: string } | undefined): string {
   return controlOrigin(u);
 }
 
-type Result = { type: "wattfare:result"; status: "approved" | "denied" | "closed" | "blocked" };
+// What the popup posted (mode, app_user_id, monthly_cap_usd…), as before.
+type Result = { type: "wattfare:result"; status: "approved" | "denied" | "closed" | "blocked"; [field: string]: unknown };
 
 /** connect opens the consent popup with a session token; with redirect: false a blocked popup resolves "blocked" instead of redirecting. */
 export function connect(opts: TokenOptions & { redirect?: boolean }): Promise<Result> {
@@ -50,7 +51,7 @@ export function connect(opts: TokenOptions & { redirect?: boolean }): Promise<Re
     if (opts.redirect === false) return Promise.resolve({ type: "wattfare:result", status: "blocked" });
     return redirectToConnect(win, origin, opts.sessionToken);
   }
-  return awaitResult(win, popup, origin).then((status) => ({ type: "wattfare:result", status }));
+  return awaitResult(win, popup, origin).then((r) => ({ ...r.data, type: "wattfare:result", status: r.status }));
 }
 
 /** session is GET /v1/session as Wattfare answers it (snake_case fields). */

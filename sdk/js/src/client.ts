@@ -211,7 +211,7 @@ export function createWattfareClient(options: WattfareClientOptions): WattfareCl
       .then(
         (t) => {
           if (!ready) popup.location.replace(popupURL(control, t.token, win));
-          return awaitResult(win, popup, control);
+          return awaitResult(win, popup, control).then((r) => r.status);
         },
         (err) => {
           popup.close();

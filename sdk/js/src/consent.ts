@@ -69,6 +69,9 @@ export function redirectToConnect(win: Window, control: string, token: string): 
   return new Promise<never>(() => {});
 }
 
+/** PopupResult is how the popup ended, with what it posted (mode, app_user_id, monthly_cap_usd…) when it said so. */
+export type PopupResult = { status: ConnectResult; data?: Record<string, unknown> };
+
 /**
  * awaitResult speaks the popup's protocol: the popup says wattfare:hello
  * with a nonce, this page answers wattfare:ready with that nonce to
@@ -76,10 +79,10 @@ export function redirectToConnect(win: Window, control: string, token: string): 
  * only when they come from Wattfare's origin and from the popup itself, so
  * neither another site nor another window of Wattfare can answer for it.
  */
-export function awaitResult(win: Window, popup: Window, control: string): Promise<ConnectResult> {
+export function awaitResult(win: Window, popup: Window, control: string): Promise<PopupResult> {
   return new Promise((resolve) => {
     let done = false;
-    function finish(r: ConnectResult) {
+    function finish(r: PopupResult) {
       if (done) return;
       done = true;
       win.removeEventListener("message", onMessage);
@@ -93,12 +96,12 @@ export function awaitResult(win: Window, popup: Window, control: string): Promis
       if (d.type === "wattfare:hello") {
         popup.postMessage({ type: "wattfare:ready", nonce: d.nonce }, control);
       } else if (d.type === "wattfare:result") {
-        finish(d.status === "approved" ? "approved" : d.status === "denied" ? "denied" : "closed");
+        finish({ status: d.status === "approved" ? "approved" : d.status === "denied" ? "denied" : "closed", data: d });
       }
     }
     win.addEventListener("message", onMessage);
     const watch = setInterval(() => {
-      if (popup.closed) finish("closed");
+      if (popup.closed) finish({ status: "closed" });
     }, POPUP_POLL_MS);
   });
 }
