@@ -31,6 +31,7 @@ export function controlOrigin(url: string): string {
   return u.origin;
 }
 
+/** browserWindow is the page's window, read when a method runs (never at import, so that SSR can import the client). */
 export function browserWindow(): Window {
   const win = globalThis.window as Window | undefined;
   if (!win || typeof win.open !== "function") throw new Error("Wattfare: connect() runs in a browser");
