@@ -16,8 +16,6 @@ bash scripts/build-example.sh
 # the build above.
 go build -o bin/wattfare ./cmd/wattfare
 
-# The Node SDK needs no server: its tests check it against the vectors.
-(cd sdk/node && node --test wattfare.test.mjs)
 # wattfare.patch applies to the example, is +10 -2 at most, and is the README's quickstart.
 node --test examples/acme-chat.test.mjs
 
@@ -74,6 +72,10 @@ for i in $(seq 1 600); do
   if [ "$i" = 600 ]; then echo "test-web: wattfare dev did not become healthy" >&2; tail -50 "$log" >&2; exit 1; fi
   sleep 0.1
 done
+
+# The npm package, built, packed and installed into apps on ai 6 and ai 7, against this server.
+WATTFARE_E2E_CONTROL_URL="http://$control" WATTFARE_E2E_DATA_URL="http://$data" WATTFARE_E2E_DEV_JSON="$run_dir/.wattfare/dev.json" \
+  bash scripts/test-sdk.sh
 
 cd web
 WATTFARE_E2E_CONTROL_URL="http://$control" WATTFARE_E2E_DATA_URL="http://$data" WATTFARE_E2E_DEMO_URL="http://$demo" \
