@@ -128,7 +128,19 @@ func CheckQuiet(ctx context.Context, db *pgxpool.Pool) error {
 		return err
 	}
 	if open != 0 || held != 0 {
-		return fmt.Errorf("quiet: %d leases still open, %s still held", open, wattfare.Money(held))
+		var which []string
+		rows, err := db.Query(ctx, `SELECT id || ' of ' || process_id || ' (' || amount || ' pico, granted ' || granted_at || ', expires ' || expires_at || ')'
+			FROM leases WHERE released_at IS NULL ORDER BY granted_at LIMIT 5`)
+		if err == nil {
+			for rows.Next() {
+				var w string
+				if rows.Scan(&w) == nil {
+					which = append(which, w)
+				}
+			}
+			rows.Close()
+		}
+		return fmt.Errorf("quiet: %d leases still open, %s still held; open: %s", open, wattfare.Money(held), strings.Join(which, "; "))
 	}
 	return nil
 }

@@ -74,11 +74,13 @@ func (e *Engine) newHold(cs *connState, l *lease, sig *signal, p Payer, a Admiss
 // admitSlow asks the ledger for budget under the connection's lock, so that
 // one grant serves every request waiting behind it.
 func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admission, period int32) (*Hold, error) {
+	e.admitting.Add(1) // before the closed check below: Close sees one or the other
+	defer e.admitting.Add(-1)
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	periodStart := wattfare.PeriodStart(a.At)
-	pressed := false
-	for attempt := 0; attempt < 4; attempt++ {
+	pressed := 0 // pressure tries so far
+	for attempt := 0; attempt < 4+pressureTries; attempt++ {
 		if e.closed.Load() {
 			return nil, errClosed
 		}
@@ -138,8 +140,8 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 			if cs.epoch.Load() != epoch {
 				continue // status changed meanwhile: ask again
 			}
-			if !pressed && e.pressure(cs, grant) {
-				pressed = true
+			if e.pressure(cs, grant, pressed) {
+				pressed++
 				continue
 			}
 			return nil, e.refuse(cs, p.KeyID, grant, a, periodStart, now)

@@ -34,13 +34,16 @@ type Engine struct {
 	adoptMu   sync.Mutex    // one adoption pass at a time
 	recovered chan struct{} // closed once the previous run of this process id is recovered
 
-	events   chan wattfare.ChangeEvent
-	resync   chan struct{}
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	closed   atomic.Bool
-	closeErr error
-	once     sync.Once
+	events chan wattfare.ChangeEvent
+	resync chan struct{}
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	closed atomic.Bool
+	// admitting counts admissions asking the ledger: Close waits for them,
+	// so that a lease granted while it runs is released with the rest.
+	admitting atomic.Int64
+	closeErr  error
+	once      sync.Once
 }
 
 // New starts an engine: it opens this process's spool and stream
@@ -164,7 +167,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.once.Do(func() {
 		e.closed.Store(true)
 		for {
-			open := int64(0)
+			open := e.admitting.Load()
 			e.conns.Range(func(_, v any) bool {
 				if l := v.(*connState).lease.Load(); l != nil {
 					open += l.holds.Load()

@@ -107,7 +107,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 	delta := to - h.amount
 	if !l.closed.Load() {
 		cs.mu.Lock()
-		for pressed := false; cs.lease.Load() == l && !l.closed.Load(); pressed = true {
+		for pressed := 0; cs.lease.Load() == l && !l.closed.Load(); pressed++ {
 			now := e.mono()
 			need := max(0, delta-max(0, wattfare.Money(l.avail.Load())))
 			want := max(e.leaseTarget(cs, delta, now), need)
@@ -125,7 +125,7 @@ func (e *Engine) growSlow(h *Hold, to wattfare.Money) bool {
 				if cs.epoch.Load() != epoch {
 					e.closeLease(l)
 				}
-			} else if err == nil && !pressed && e.pressure(cs, grant) {
+			} else if err == nil && e.pressure(cs, grant, pressed) {
 				continue // others gave back spare: ask again
 			} else if err == nil {
 				e.renewalRefused(cs, l, h.payer.KeyID, grant.Reason, now)

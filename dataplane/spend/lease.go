@@ -89,20 +89,35 @@ func (e *Engine) queueRelease(l *lease) {
 
 func newLeaseID() string { return wattfare.NewID("lease_") }
 
-// pressureWait is how long a refused admission waits, once, for other
+// pressureWait is how long a refused admission first waits for other
 // processes to give back the spare of their leases on the connection.
 const pressureWait = 50 * time.Millisecond
 
+// pressureTries is how many times a refused admission asks the ledger again
+// after announcing pressure, waiting pressureWait, then twice as long, and
+// so on (50+100+200 ms at most): the other processes' shrinks are a
+// notification and a commit away, which a loaded machine may take longer
+// than 50 ms to deliver.
+const pressureTries = 3
+
 // pressure announces that the connection's budget is short while leases
-// hold some of it, and waits for the spare to come back. It reports whether
-// the caller should ask the ledger again. Announcements are rate-limited per
-// connection.
-func (e *Engine) pressure(cs *connState, g wattfare.LeaseGrant) bool {
+// hold some of it (try 0), and waits for the spare to come back. It reports
+// whether the caller should ask the ledger again. Announcements are
+// rate-limited per connection: only the request that announced waits, and
+// it waits again (try 1, 2) only while other leases still hold budget.
+func (e *Engine) pressure(cs *connState, g wattfare.LeaseGrant, try int) bool {
 	if g.Reason != wattfare.ECapReached && g.Reason != wattfare.EBudgetExhausted {
 		return false
 	}
 	if g.Held <= 0 || g.Reason == wattfare.EBudgetExhausted && g.WalletAvailable+g.Held <= 0 {
 		return false
+	}
+	if try >= pressureTries {
+		return false
+	}
+	if try > 0 {
+		time.Sleep(pressureWait << try)
+		return true
 	}
 	now := e.mono()
 	last := cs.pressed.Load()
