@@ -12,15 +12,15 @@
  * Node.js 20+ (it signs with node:crypto, synchronously).
  */
 import { createPrivateKey, type KeyObject, randomBytes, sign } from "node:crypto";
-import { createOpenAICompatible, type OpenAICompatibleChatModelId } from "@ai-sdk/openai-compatible";
-import {
-  APICallError,
-  type EmbeddingModelV3,
-  type LanguageModelV3,
-  type LanguageModelV3CallOptions,
-  type LanguageModelV3GenerateResult,
-  type LanguageModelV3StreamResult,
-  type LanguageModelV3StreamPart,
+import type { OpenAICompatibleChatModelId, OpenAICompatibleProviderSettings } from "@ai-sdk/openai-compatible";
+import type {
+  EmbeddingModelV3,
+  EmbeddingModelV3Result,
+  LanguageModelV3,
+  LanguageModelV3CallOptions,
+  LanguageModelV3GenerateResult,
+  LanguageModelV3StreamResult,
+  LanguageModelV3StreamPart,
 } from "@ai-sdk/provider";
 import { wattfareErrorFromBody, WattfareInvalidKeyError } from "./errors";
 import { base32, type Mode, parseKey } from "./keys";
@@ -171,18 +171,19 @@ export class Wattfare {
     const fetchImpl = this.#fetch;
     const secretKey = this.#secretKey;
     const baseURL = this.baseURL;
-    const provider = (headers?: Record<string, string>) =>
-      createOpenAICompatible({
-        name: "wattfare",
-        baseURL,
-        apiKey: secretKey,
-        headers: { ...headers, "Wattfare-User": userId },
-        includeUsage: true,
-        fetch: fetchImpl,
-      });
+    const settings = (headers?: Record<string, string>): OpenAICompatibleProviderSettings => ({
+      name: "wattfare",
+      baseURL,
+      apiKey: secretKey,
+      headers: { ...headers, "Wattfare-User": userId },
+      includeUsage: true,
+      fetch: fetchImpl,
+    });
     return {
-      model: (modelId, settings) => new WattfareLanguageModel(provider(settings?.headers).chatModel(modelId)),
-      embedding: (modelId) => wrapEmbedding(provider().textEmbeddingModel(modelId)),
+      model: (modelId, modelSettings) =>
+        new WattfareLanguageModel(modelId, async () => (await loadProvider()).createOpenAICompatible(settings(modelSettings?.headers)).chatModel(modelId)),
+      embedding: (modelId) =>
+        new WattfareEmbeddingModel(modelId, async () => (await loadProvider()).createOpenAICompatible(settings()).textEmbeddingModel(modelId)),
       budget: async () => {
         const res = await (fetchImpl ?? globalThis.fetch)(`${baseURL}/budget`, {
           headers: { Authorization: `Bearer ${secretKey}`, "Wattfare-User": userId },
@@ -241,9 +242,31 @@ function checkUserId(userId: unknown): asserts userId is string {
     throw new TypeError("Wattfare: the user id must be UTF-8 with no control characters or surrounding spaces");
 }
 
+/**
+ * loadProvider imports the OpenAI-compatible provider on the first model
+ * call, not with wattfare/server: it and its schemas take most of a cold
+ * import, which a route that only mints sessions should not pay.
+ */
+let providerModule: Promise<typeof import("@ai-sdk/openai-compatible")> | undefined;
+function loadProvider(): Promise<typeof import("@ai-sdk/openai-compatible")> {
+  return (providerModule ??= import("@ai-sdk/openai-compatible"));
+}
+
+interface APICallErrorLike {
+  statusCode?: number;
+  responseHeaders?: Record<string, string>;
+  responseBody?: string;
+  data?: unknown;
+}
+
+/** isAPICallError is APICallError.isInstance of @ai-sdk/provider, by its Symbol.for marker, without importing it. */
+function isAPICallError(e: unknown): e is APICallErrorLike {
+  return typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[Symbol.for("vercel.ai.error.AI_APICallError")] === true;
+}
+
 /** typedError turns an AI SDK APICallError with a Wattfare error body into the typed error. */
 function typedError(e: unknown): unknown {
-  if (!APICallError.isInstance(e) || e.statusCode === undefined) return e;
+  if (!isAPICallError(e) || e.statusCode === undefined) return e;
   const requestId = headerOf(e.responseHeaders, REQUEST_ID_HEADER);
   return wattfareErrorFromBody(e.statusCode, e.responseBody ?? e.data, requestId) ?? e;
 }
@@ -263,27 +286,25 @@ function headerOf(headers: Record<string, string> | undefined, name: string): st
  */
 class WattfareLanguageModel implements LanguageModelV3 {
   readonly specificationVersion = "v3";
-  readonly #inner: LanguageModelV3;
+  readonly provider = "wattfare.chat";
+  readonly modelId: string;
+  // What @ai-sdk/openai-compatible's chat model says: no URLs are passed through.
+  readonly supportedUrls: LanguageModelV3["supportedUrls"] = {};
+  readonly #load: () => Promise<LanguageModelV3>;
+  #inner: Promise<LanguageModelV3> | undefined;
 
-  constructor(inner: LanguageModelV3) {
-    this.#inner = inner;
+  constructor(modelId: string, load: () => Promise<LanguageModelV3>) {
+    this.modelId = modelId;
+    this.#load = load;
   }
 
-  get provider(): string {
-    return this.#inner.provider;
-  }
-
-  get modelId(): string {
-    return this.#inner.modelId;
-  }
-
-  get supportedUrls(): LanguageModelV3["supportedUrls"] {
-    return this.#inner.supportedUrls;
+  #model(): Promise<LanguageModelV3> {
+    return (this.#inner ??= this.#load());
   }
 
   async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
     try {
-      return await this.#inner.doGenerate(options);
+      return await (await this.#model()).doGenerate(options);
     } catch (e) {
       throw typedError(e);
     }
@@ -294,7 +315,7 @@ class WattfareLanguageModel implements LanguageModelV3 {
     try {
       // Raw chunks carry the error event whole: the parsed error part has
       // lost its metadata (the cap, the spend) to the provider's schema.
-      result = await this.#inner.doStream({ ...options, includeRawChunks: true });
+      result = await (await this.#model()).doStream({ ...options, includeRawChunks: true });
     } catch (e) {
       throw typedError(e);
     }
@@ -322,20 +343,27 @@ class WattfareLanguageModel implements LanguageModelV3 {
   }
 }
 
-function wrapEmbedding(inner: EmbeddingModelV3): EmbeddingModelV3 {
-  return {
-    specificationVersion: inner.specificationVersion,
-    provider: inner.provider,
-    modelId: inner.modelId,
-    maxEmbeddingsPerCall: inner.maxEmbeddingsPerCall,
-    supportsParallelCalls: inner.supportsParallelCalls,
-    async doEmbed(options) {
-      try {
-        return await inner.doEmbed(options);
-      } catch (e) {
-        throw typedError(e);
-      }
-    },
-  };
-}
+/** WattfareEmbeddingModel is the OpenAI-compatible embedding model with Wattfare's errors typed. */
+class WattfareEmbeddingModel implements EmbeddingModelV3 {
+  readonly specificationVersion = "v3";
+  readonly provider = "wattfare.embedding";
+  readonly modelId: string;
+  // @ai-sdk/openai-compatible's defaults.
+  readonly maxEmbeddingsPerCall = 2048;
+  readonly supportsParallelCalls = true;
+  readonly #load: () => Promise<EmbeddingModelV3>;
+  #inner: Promise<EmbeddingModelV3> | undefined;
 
+  constructor(modelId: string, load: () => Promise<EmbeddingModelV3>) {
+    this.modelId = modelId;
+    this.#load = load;
+  }
+
+  async doEmbed(options: Parameters<EmbeddingModelV3["doEmbed"]>[0]): Promise<EmbeddingModelV3Result> {
+    try {
+      return await (await (this.#inner ??= this.#load())).doEmbed(options);
+    } catch (e) {
+      throw typedError(e);
+    }
+  }
+}
