@@ -60,6 +60,15 @@ if newer "$out/node_modules/.package-lock.json"; then
   # npm keeps an installed copy of the same version: drop it to take the new build.
   rm -rf "$out/node_modules/wattfare"
   (cd "$out" && npm install --install-links --no-audit --no-fund --loglevel=error)
+  # A build of sdk/js running at the same time (its tsdown cleans dist
+  # first) leaves a partial copy: refuse it rather than build on it.
+  for f in server.mjs server.d.mts react.mjs react.d.mts; do
+    if [ ! -f "$out/node_modules/wattfare/dist/$f" ]; then
+      rm -rf "$out/node_modules/wattfare"
+      echo "build-example: the installed wattfare package lacks dist/$f (was sdk/js being rebuilt?); run again" >&2
+      exit 1
+    fi
+  done
   touch "$out/node_modules/.package-lock.json"
 fi
 [ -f "$out/node_modules/go.mod" ] || printf 'module ignore\n' > "$out/node_modules/go.mod"
