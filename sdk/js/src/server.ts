@@ -181,9 +181,9 @@ export class Wattfare {
     });
     return {
       model: (modelId, modelSettings) =>
-        new WattfareLanguageModel(modelId, async () => (await loadProvider()).createOpenAICompatible(settings(modelSettings?.headers)).chatModel(modelId)),
+        wattfareLanguageModel(modelId, async () => (await loadProvider()).createOpenAICompatible(settings(modelSettings?.headers)).chatModel(modelId)),
       embedding: (modelId) =>
-        new WattfareEmbeddingModel(modelId, async () => (await loadProvider()).createOpenAICompatible(settings()).textEmbeddingModel(modelId)),
+        wattfareEmbeddingModel(modelId, async () => (await loadProvider()).createOpenAICompatible(settings()).textEmbeddingModel(modelId)),
       budget: async () => {
         const res = await (fetchImpl ?? globalThis.fetch)(`${baseURL}/budget`, {
           headers: { Authorization: `Bearer ${secretKey}`, "Wattfare-User": userId },
@@ -278,92 +278,79 @@ function headerOf(headers: Record<string, string> | undefined, name: string): st
 }
 
 /**
- * WattfareLanguageModel is the OpenAI-compatible chat model with Wattfare's
+ * wattfareLanguageModel is the OpenAI-compatible chat model with Wattfare's
  * errors typed: a refusal before the answer is thrown as the WattfareError
  * (never an APICallError, so the AI SDK does not retry it), and an error
  * event in a stream (a stream cut at the cap ends with one) becomes an
  * `error` part carrying the WattfareError.
  */
-class WattfareLanguageModel implements LanguageModelV3 {
-  readonly specificationVersion = "v3";
-  readonly provider = "wattfare.chat";
-  readonly modelId: string;
-  // What @ai-sdk/openai-compatible's chat model says: no URLs are passed through.
-  readonly supportedUrls: LanguageModelV3["supportedUrls"] = {};
-  readonly #load: () => Promise<LanguageModelV3>;
-  #inner: Promise<LanguageModelV3> | undefined;
-
-  constructor(modelId: string, load: () => Promise<LanguageModelV3>) {
-    this.modelId = modelId;
-    this.#load = load;
-  }
-
-  #model(): Promise<LanguageModelV3> {
-    return (this.#inner ??= this.#load());
-  }
-
-  async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
-    try {
-      return await (await this.#model()).doGenerate(options);
-    } catch (e) {
-      throw typedError(e);
-    }
-  }
-
-  async doStream(options: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
-    let result: Awaited<Promise<LanguageModelV3StreamResult>>;
-    try {
-      // Raw chunks carry the error event whole: the parsed error part has
-      // lost its metadata (the cap, the spend) to the provider's schema.
-      result = await (await this.#model()).doStream({ ...options, includeRawChunks: true });
-    } catch (e) {
-      throw typedError(e);
-    }
-    const requestId = result.response?.headers?.[REQUEST_ID_HEADER] ?? headerOf(result.response?.headers, REQUEST_ID_HEADER);
-    const keepRaw = options.includeRawChunks === true;
-    let lastRaw: unknown;
-    const stream = result.stream.pipeThrough(
-      new TransformStream<LanguageModelV3StreamPart, LanguageModelV3StreamPart>({
-        transform(part, controller) {
-          if (part.type === "raw") {
-            lastRaw = part.rawValue;
-            if (keepRaw) controller.enqueue(part);
-            return;
-          }
-          if (part.type === "error") {
-            const typed = wattfareErrorFromBody(200, lastRaw, requestId) ?? wattfareErrorFromBody(200, { error: part.error }, requestId);
-            controller.enqueue(typed ? { type: "error", error: typed } : part);
-            return;
-          }
-          controller.enqueue(part);
-        },
-      }),
-    );
-    return { ...result, stream };
-  }
+function wattfareLanguageModel(modelId: string, load: () => Promise<LanguageModelV3>): LanguageModelV3 {
+  // Closures, not private fields or `this`: ai 7 wraps v3 models in a Proxy.
+  let inner: Promise<LanguageModelV3> | undefined;
+  const model = () => (inner ??= load());
+  return {
+    specificationVersion: "v3",
+    provider: "wattfare.chat",
+    modelId,
+    // What @ai-sdk/openai-compatible's chat model says: no URLs are passed through.
+    supportedUrls: {},
+    async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
+      try {
+        return await (await model()).doGenerate(options);
+      } catch (e) {
+        throw typedError(e);
+      }
+    },
+    async doStream(options: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
+      let result: LanguageModelV3StreamResult;
+      try {
+        // Raw chunks carry the error event whole: the parsed error part has
+        // lost its metadata (the cap, the spend) to the provider's schema.
+        result = await (await model()).doStream({ ...options, includeRawChunks: true });
+      } catch (e) {
+        throw typedError(e);
+      }
+      const requestId = headerOf(result.response?.headers, REQUEST_ID_HEADER);
+      const keepRaw = options.includeRawChunks === true;
+      let lastRaw: unknown;
+      const stream = result.stream.pipeThrough(
+        new TransformStream<LanguageModelV3StreamPart, LanguageModelV3StreamPart>({
+          transform(part, controller) {
+            if (part.type === "raw") {
+              lastRaw = part.rawValue;
+              if (keepRaw) controller.enqueue(part);
+              return;
+            }
+            if (part.type === "error") {
+              const typed = wattfareErrorFromBody(200, lastRaw, requestId) ?? wattfareErrorFromBody(200, { error: part.error }, requestId);
+              controller.enqueue(typed ? { type: "error", error: typed } : part);
+              return;
+            }
+            controller.enqueue(part);
+          },
+        }),
+      );
+      return { ...result, stream };
+    },
+  };
 }
 
-/** WattfareEmbeddingModel is the OpenAI-compatible embedding model with Wattfare's errors typed. */
-class WattfareEmbeddingModel implements EmbeddingModelV3 {
-  readonly specificationVersion = "v3";
-  readonly provider = "wattfare.embedding";
-  readonly modelId: string;
-  // @ai-sdk/openai-compatible's defaults.
-  readonly maxEmbeddingsPerCall = 2048;
-  readonly supportsParallelCalls = true;
-  readonly #load: () => Promise<EmbeddingModelV3>;
-  #inner: Promise<EmbeddingModelV3> | undefined;
-
-  constructor(modelId: string, load: () => Promise<EmbeddingModelV3>) {
-    this.modelId = modelId;
-    this.#load = load;
-  }
-
-  async doEmbed(options: Parameters<EmbeddingModelV3["doEmbed"]>[0]): Promise<EmbeddingModelV3Result> {
-    try {
-      return await (await (this.#inner ??= this.#load())).doEmbed(options);
-    } catch (e) {
-      throw typedError(e);
-    }
-  }
+/** wattfareEmbeddingModel is the OpenAI-compatible embedding model with Wattfare's errors typed. */
+function wattfareEmbeddingModel(modelId: string, load: () => Promise<EmbeddingModelV3>): EmbeddingModelV3 {
+  let inner: Promise<EmbeddingModelV3> | undefined;
+  return {
+    specificationVersion: "v3",
+    provider: "wattfare.embedding",
+    modelId,
+    // @ai-sdk/openai-compatible's defaults.
+    maxEmbeddingsPerCall: 2048,
+    supportsParallelCalls: true,
+    async doEmbed(options: Parameters<EmbeddingModelV3["doEmbed"]>[0]): Promise<EmbeddingModelV3Result> {
+      try {
+        return await (await (inner ??= load())).doEmbed(options);
+      } catch (e) {
+        throw typedError(e);
+      }
+    },
+  };
 }
