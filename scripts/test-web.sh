@@ -73,11 +73,13 @@ for i in $(seq 1 600); do
   sleep 0.1
 done
 
-# The npm package, built, packed and installed into apps on ai 6 and ai 7, against this server.
-WATTFARE_E2E_CONTROL_URL="http://$control" WATTFARE_E2E_DATA_URL="http://$data" WATTFARE_E2E_DEV_JSON="$run_dir/.wattfare/dev.json" \
-  bash scripts/test-sdk.sh
-
 cd web
 WATTFARE_E2E_CONTROL_URL="http://$control" WATTFARE_E2E_DATA_URL="http://$data" WATTFARE_E2E_DEMO_URL="http://$demo" \
   WATTFARE_E2E_DEV_JSON="$run_dir/.wattfare/dev.json" WATTFARE_E2E_DEV_LOG="$log" WATTFARE_E2E_ARTIFACTS="$artifacts" \
   node --test --test-concurrency=1 e2e/*.test.mjs
+
+# The npm package, built, packed and installed into apps on ai 6 and ai 7, against this server;
+# after web/e2e, whose dashboard test expects the demo user among the app's first ten connections.
+cd "$root"
+WATTFARE_E2E_CONTROL_URL="http://$control" WATTFARE_E2E_DATA_URL="http://$data" WATTFARE_E2E_DEV_JSON="$run_dir/.wattfare/dev.json" \
+  bash scripts/test-sdk.sh
