@@ -37,7 +37,10 @@ sandbox=127.0.0.1:$(free_port)
 demo=127.0.0.1:$(free_port)
 
 run_dir=$(mktemp -d)
-log="$artifacts/wattfare-dev.log"
+# The server writes its log in this run's own directory (runs of this script
+# at once would mix theirs in one file; a test reads the banner from it),
+# copied to build/artifacts when the run ends.
+log="$run_dir/wattfare-dev.log"
 pid=""
 cleanup() {
   status=$?
@@ -47,8 +50,9 @@ cleanup() {
     kill -9 "$pid" 2>/dev/null || true
   fi
   psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  cp "$log" "$artifacts/wattfare-dev.log" 2>/dev/null || true
   rm -rf "$run_dir"
-  if [ $status -ne 0 ]; then echo "test-web: failed; server log in $log" >&2; fi
+  if [ $status -ne 0 ]; then echo "test-web: failed; server log in $artifacts/wattfare-dev.log" >&2; fi
   exit $status
 }
 trap cleanup EXIT
