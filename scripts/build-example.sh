@@ -29,7 +29,7 @@ if [ ! -f "$sdk/node_modules/.package-lock.json" ] || [ "$sdk/package-lock.json"
   (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 [ ! -d "$sdk/node_modules" ] || [ -f "$sdk/node_modules/go.mod" ] || printf 'module ignore\n' > "$sdk/node_modules/go.mod"
-if [ ! -d "$sdk/dist" ] || [ -n "$(find "$sdk" -path "$sdk/node_modules" -prune -o -path "$sdk/dist" -prune -o -type f -newer "$sdk/dist" -print -quit)" ]; then
+if [ ! -d "$sdk/dist" ] || [ -n "$(find "$sdk/src" "$sdk"/package*.json "$sdk"/tsconfig.json "$sdk"/tsdown*.ts -newer "$sdk/dist" -print -quit 2>/dev/null)" ]; then
   echo "build-example: npm run build in $sdk" >&2
   (cd "$sdk" && npm run --silent build)
   touch "$sdk/dist"
