@@ -117,11 +117,15 @@ func Handler() http.Handler {
 
 // Switches are what the sandbox read from a chat request: the switches found in the last user message.
 type Switches struct {
-	Tokens            int // -1 when unset
-	DelayMS           int
-	FailBeforeFirst   bool
-	FailMidStream     bool
-	NoUsage           bool
+	Tokens          int // -1 when unset
+	DelayMS         int
+	FailBeforeFirst bool
+	FailMidStream   bool
+	NoUsage         bool
+	// ToolCall (the switch tool-call, when the request has tools and its
+	// last message is not a tool's result) answers with a call of the first
+	// tool instead of text.
+	ToolCall          bool
 	ReplyWords        []string // the message's words without the switches
 	PromptTokens      int      // words of all messages
 	LastUserMessage   string
@@ -174,6 +178,12 @@ type chatRequest struct {
 	} `json:"stream_options"`
 	MaxTokens           *int `json:"max_tokens"`
 	MaxCompletionTokens *int `json:"max_completion_tokens"`
+	Tools               []struct {
+		Function struct {
+			Name       string          `json:"name"`
+			Parameters json.RawMessage `json:"parameters"`
+		} `json:"function"`
+	} `json:"tools"`
 }
 
 // parseSwitches reads the switches and token counts of a chat request's messages.
@@ -199,7 +209,14 @@ func parseSwitches(req *chatRequest) Switches {
 			sw.FailMidStream = true
 		case "no-usage":
 			sw.NoUsage = true
+		case "tool-call":
+			sw.ToolCall = len(req.Tools) > 0
 		}
+	}
+	if n := len(req.Messages); n > 0 && req.Messages[n-1].Role == "tool" {
+		// The app sent the tool's result: answer it in words.
+		sw.ToolCall = false
+		sw.LastUserMessage = "the tool said: " + req.Messages[n-1].text()
 	}
 	sw.ReplyWords = strings.Fields(switchRE.ReplaceAllString(sw.LastUserMessage, " "))
 	if req.MaxTokens != nil {
@@ -306,6 +323,10 @@ func chat(w http.ResponseWriter, r *http.Request) {
 	delay := time.Duration(sw.DelayMS) * time.Millisecond
 	u := usage{PromptTokens: sw.PromptTokens, CompletionTokens: len(tokens), TotalTokens: sw.PromptTokens + len(tokens)}
 
+	if sw.ToolCall {
+		writeToolCall(w, &req, sw, id)
+		return
+	}
 	if !req.Stream {
 		for range tokens {
 			sleep(r, delay)
@@ -321,12 +342,7 @@ func chat(w http.ResponseWriter, r *http.Request) {
 				"finish_reason": finish,
 			}},
 		}
-		if !sw.NoUsage {
-			resp["usage"] = u
-		}
-		b, _ := json.Marshal(resp)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(b)
+		writeWhole(w, resp, u, sw.NoUsage)
 		return
 	}
 
@@ -461,6 +477,87 @@ func models(w http.ResponseWriter, r *http.Request) {
 		data[i] = map[string]any{"id": m.ID, "object": "model", "created": Created, "owned_by": "wattfare-sandbox"}
 	}
 	b, _ := json.Marshal(map[string]any{"object": "list", "data": data})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// writeToolCall answers with a call of the request's first tool, its
+// arguments made from the message's words: every string property the
+// tool's JSON schema lists gets them, numbers 1, booleans true.
+func writeToolCall(w http.ResponseWriter, req *chatRequest, sw Switches, id string) {
+	tool := req.Tools[0].Function
+	var schema struct {
+		Properties map[string]struct {
+			Type string `json:"type"`
+		} `json:"properties"`
+	}
+	json.Unmarshal(tool.Parameters, &schema)
+	text := strings.Join(sw.ReplyWords, " ")
+	args := map[string]any{}
+	for name, p := range schema.Properties {
+		switch p.Type {
+		case "number", "integer":
+			args[name] = 1
+		case "boolean":
+			args[name] = true
+		default:
+			args[name] = text
+		}
+	}
+	ab, _ := json.Marshal(args)
+	callID := "call_" + strings.TrimPrefix(id, "chatcmpl-")
+	u := usage{PromptTokens: sw.PromptTokens, CompletionTokens: max(1, Words(string(ab)))}
+	u.TotalTokens = u.PromptTokens + u.CompletionTokens
+	call := func(args string) map[string]any {
+		return map[string]any{"index": 0, "id": callID, "type": "function",
+			"function": map[string]any{"name": tool.Name, "arguments": args}}
+	}
+	if !req.Stream {
+		resp := map[string]any{
+			"id": id, "object": "chat.completion", "created": Created, "model": req.Model,
+			"choices": []any{map[string]any{
+				"index":         0,
+				"message":       map[string]any{"role": "assistant", "content": nil, "tool_calls": []any{call(string(ab))}},
+				"finish_reason": "tool_calls",
+			}},
+		}
+		writeWhole(w, resp, u, sw.NoUsage)
+		return
+	}
+	fl, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	chunk := func(choices []any, withUsage bool) {
+		c := map[string]any{"id": id, "object": "chat.completion.chunk", "created": Created, "model": req.Model, "choices": choices}
+		if withUsage {
+			c["usage"] = u
+		}
+		b, _ := json.Marshal(c)
+		w.Write(append(append([]byte("data: "), b...), '\n', '\n'))
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	delta := func(d map[string]any, finish any) []any {
+		return []any{map[string]any{"index": 0, "delta": d, "finish_reason": finish}}
+	}
+	chunk(delta(map[string]any{"role": "assistant", "content": nil, "tool_calls": []any{call("")}}, nil), false)
+	chunk(delta(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": string(ab)}}}}, nil), false)
+	chunk(delta(map[string]any{}, "tool_calls"), false)
+	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !sw.NoUsage {
+		chunk([]any{}, true)
+	}
+	w.Write([]byte("data: [DONE]\n\n"))
+}
+
+// writeWhole writes a whole chat completion, with its usage unless the
+// no-usage switch is on.
+func writeWhole(w http.ResponseWriter, resp map[string]any, u usage, noUsage bool) {
+	if !noUsage {
+		resp["usage"] = u
+	}
+	b, _ := json.Marshal(resp)
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(b)
 }

@@ -234,3 +234,59 @@ func TestSimulate(t *testing.T) {
 		}
 	})
 }
+
+// TestToolCall: [[sandbox:tool-call]] answers with a call of the first tool
+// (its string properties filled with the message's words), whole or
+// streamed; the tool's result is then answered in words.
+func TestToolCall(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(sandbox.Handler())
+	t.Cleanup(srv.Close)
+	tools := `"tools":[{"type":"function","function":{"name":"weather","parameters":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}}}}}]`
+	t.Run("Whole", func(t *testing.T) {
+		t.Parallel()
+		_, body, err := post(t, srv, "/v1/chat/completions", `{"model":"sandbox/echo",`+tools+`,"messages":[{"role":"user","content":"[[sandbox:tool-call]] Paris"}]}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Choices []struct {
+				Message struct {
+					ToolCalls []struct {
+						ID       string `json:"id"`
+						Function struct{ Name, Arguments string }
+					} `json:"tool_calls"`
+				}
+				FinishReason string `json:"finish_reason"`
+			}
+		}
+		json.Unmarshal([]byte(body), &got)
+		if len(got.Choices) != 1 || got.Choices[0].FinishReason != "tool_calls" || len(got.Choices[0].Message.ToolCalls) != 1 {
+			t.Fatalf("got %s", body)
+		}
+		tc := got.Choices[0].Message.ToolCalls[0]
+		if tc.Function.Name != "weather" || tc.Function.Arguments != `{"city":"Paris","days":1}` || tc.ID == "" {
+			t.Errorf("tool call %+v", tc)
+		}
+	})
+	t.Run("Stream", func(t *testing.T) {
+		t.Parallel()
+		_, body, err := post(t, srv, "/v1/chat/completions", `{"model":"sandbox/echo","stream":true,"stream_options":{"include_usage":true},`+tools+`,"messages":[{"role":"user","content":"[[sandbox:tool-call]] Paris"}]}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`"name":"weather"`, `"arguments":"{\"city\":\"Paris\",\"days\":1}"`, `"finish_reason":"tool_calls"`, `"usage":{"prompt_tokens":`, "data: [DONE]"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("stream lacks %s:\n%s", want, body)
+			}
+		}
+	})
+	t.Run("ResultAnswered", func(t *testing.T) {
+		t.Parallel()
+		_, body, err := post(t, srv, "/v1/chat/completions", `{"model":"sandbox/echo",`+tools+`,"messages":[{"role":"user","content":"[[sandbox:tool-call]] Paris"},`+
+			`{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_1","content":"sunny"}]}`)
+		if err != nil || !strings.Contains(body, `"content":"the tool said: sunny"`) || strings.Contains(body, "tool_calls") {
+			t.Fatalf("got %s, %v", body, err)
+		}
+	})
+}

@@ -234,26 +234,46 @@ export function liveSuite(mods) {
       assert.deepEqual(body.stream_options, { include_usage: true });
     });
 
-    test("tools: the tool definitions reach the data plane and the call answers", async () => {
+    test("tools: the model calls the tool, the app runs it, the model answers its result (generate and stream)", async () => {
       const user = await connected("sdk_tools");
+      const tools = {
+        weather: ai.tool({
+          description: "The weather in a city",
+          inputSchema: z.object({ city: z.string() }),
+          execute: async ({ city }) => `sunny in ${city}`,
+        }),
+      };
+      // [[sandbox:tool-call]] makes the sandbox call the first tool with the
+      // message's words; it answers the tool's result in words.
       const { calls, fetch } = counting();
       const r = await ai.generateText({
         model: testApp(fetch).user(user).model("sandbox/echo"),
-        tools: {
-          weather: ai.tool({
-            description: "The weather in a city",
-            inputSchema: z.object({ city: z.string() }),
-            execute: async ({ city }) => `sunny in ${city}`,
-          }),
-        },
-        prompt: "what is the weather",
+        tools,
+        stopWhen: ai.stepCountIs(2),
+        prompt: "[[sandbox:tool-call]] Paris",
       });
-      assert.equal(r.text, "what is the weather");
-      assert.equal(calls.length, 1);
-      const body = JSON.parse(calls[0].body);
-      assert.equal(body.tools?.[0]?.type, "function");
-      assert.equal(body.tools[0].function.name, "weather");
-      assert.equal(body.tools[0].function.parameters.properties.city.type, "string");
+      assert.equal(calls.length, 2, "one call for the tool call, one for the answer");
+      assert.equal(r.steps.length, 2);
+      assert.deepEqual(r.steps[0].toolCalls.map((c) => [c.toolName, c.input]), [["weather", { city: "Paris" }]]);
+      assert.deepEqual(r.steps[0].toolResults.map((t) => t.output), ["sunny in Paris"]);
+      assert.match(r.text, /the tool said: .*sunny in Paris/);
+      const first = JSON.parse(calls[0].body);
+      assert.equal(first.tools?.[0]?.function?.name, "weather");
+      assert.equal(first.tools[0].function.parameters.properties.city.type, "string");
+      const second = JSON.parse(calls[1].body);
+      assert.equal(second.messages.at(-1).role, "tool");
+      assert.ok(r.totalUsage.outputTokens > 0);
+
+      const streamed = testApp().user(user).model("sandbox/echo");
+      const s = ai.streamText({ model: streamed, tools, stopWhen: ai.stepCountIs(2), prompt: "[[sandbox:tool-call]] Lyon" });
+      const parts = [];
+      for await (const part of s.fullStream) parts.push(part);
+      const call = parts.find((p) => p.type === "tool-call");
+      const result = parts.find((p) => p.type === "tool-result");
+      assert.deepEqual([call?.toolName, call?.input], ["weather", { city: "Lyon" }]);
+      assert.equal(result?.output, "sunny in Lyon");
+      assert.match(await s.text, /sunny in Lyon/);
+      assert.equal(parts.filter((p) => p.type === "error").length, 0);
     });
 
     test("embeddings: embed and embedMany on sandbox/embed", async () => {
@@ -364,7 +384,9 @@ export function liveSuite(mods) {
       expectTyped(mods, e, server.WattfareCapReachedError, "cap_reached", 402);
       assert.equal(e.limitSource, "connection_cap");
       assert.equal(Number(e.capUsd), 0.05);
-      assert.equal(Number(e.spentUsd), 0.05);
+      // spent_usd is what the ledger captured; the cut stream's charge may
+      // still sit in its lease (held_usd) until its batch commits.
+      assert.ok(Number(e.spentUsd) > 0 && Number(e.spentUsd) <= 0.05, `spentUsd ${e.spentUsd}`);
       assert.ok(!Number.isNaN(Date.parse(e.resetsAt)));
       assert.equal(calls.length, 2, "never retried");
     });
