@@ -57,11 +57,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The demo app runs from this run's copy of its build (its packages shared):
+# another build of build/acme-chat, by a run beside this one, replaces the
+# files under a running server.
+mkdir "$run_dir/acme-chat"
+cp -R build/acme-chat/dist build/acme-chat/package.json "$run_dir/acme-chat/"
+ln -s "$root/build/acme-chat/node_modules" "$run_dir/acme-chat/node_modules"
+
 echo "test-web: wattfare dev on database $db (control $control, data $data, demo $demo)" >&2
 (
   cd "$run_dir"
   DATABASE_URL="$e2e_url" WATTFARE_CONTROL_ADDR=$control WATTFARE_DATA_ADDR=$data \
-    WATTFARE_SANDBOX_ADDR=$sandbox WATTFARE_DEMO_ADDR=$demo \
+    WATTFARE_SANDBOX_ADDR=$sandbox WATTFARE_DEMO_ADDR=$demo WATTFARE_DEMO_DIR="$run_dir/acme-chat" \
     exec "$root/bin/wattfare" dev
 ) >"$log" 2>&1 &
 pid=$!
