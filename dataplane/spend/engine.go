@@ -166,6 +166,7 @@ func (e *Engine) maintain() {
 func (e *Engine) Close(ctx context.Context) error {
 	e.once.Do(func() {
 		e.closed.Store(true)
+		idle := false // every admission and hold ended before ctx did
 		for {
 			open := e.admitting.Load()
 			e.conns.Range(func(_, v any) bool {
@@ -174,7 +175,7 @@ func (e *Engine) Close(ctx context.Context) error {
 				}
 				return true
 			})
-			if open == 0 || ctx.Err() != nil {
+			if idle = open == 0; idle || ctx.Err() != nil {
 				break
 			}
 			select {
@@ -200,6 +201,16 @@ func (e *Engine) Close(ctx context.Context) error {
 		close(e.stop)
 		e.wg.Wait()
 		e.closeErr = e.batch.drain(ctx)
+		if idle && e.closeErr == nil {
+			// Everything this run charged is committed and nothing is open:
+			// no lease of this process is needed any more. One still open
+			// here escaped the releases above; leave none holding budget.
+			if n, err := e.ledger.ReleaseProcessLeases(ctx, e.cfg.ProcessID); err != nil {
+				e.closeErr = err
+			} else if n > 0 {
+				e.log.Warn("released leases left open at shutdown", "leases", n)
+			}
+		}
 		e.slots.close()
 		if err := e.batch.sp.unlock(); err != nil && e.closeErr == nil {
 			e.closeErr = err
