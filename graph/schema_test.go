@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -13,11 +14,19 @@ import (
 // Float, and everything named like an amount of money is Money.
 func TestMoneyIsNeverAFloat(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../schema.graphqls")
+	files, err := filepath.Glob("schema/*.graphqls")
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema, gqlErr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphqls", Input: string(b)})
+	var sources []*ast.Source
+	for _, name := range append([]string{"../schema.graphqls"}, files...) {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, &ast.Source{Name: name, Input: string(b)})
+	}
+	schema, gqlErr := gqlparser.LoadSchema(sources...)
 	if gqlErr != nil {
 		t.Fatal(gqlErr)
 	}

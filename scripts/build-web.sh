@@ -19,7 +19,7 @@ fi
 [ -f node_modules/go.mod ] || printf 'module ignore\n' > node_modules/go.mod # also written by postinstall
 
 stamp=dist/app/index.html
-if [ -f "$stamp" ] && [ -z "$(find src index.html vite.config.ts tsconfig.json package.json package-lock.json ../schema.graphqls -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+if [ -f "$stamp" ] && [ -z "$(find src index.html vite.config.ts tsconfig.json package.json package-lock.json ../schema.graphqls ../graph/schema -newer "$stamp" -print -quit 2>/dev/null)" ]; then
   echo "build-web: dist/app is up to date" >&2
   exit 0
 fi

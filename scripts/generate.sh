@@ -2,6 +2,8 @@
 # Regenerates every generated file: gqlgen's Go code and the web app's GraphQL types.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One generator at a time in a checkout (several people or agents may share it).
+exec 9>"${TMPDIR:-/tmp}/wattfare-generate.lock"; flock 9
 SQLC_VERSION=v1.31.1
 if [ -f sqlc.yaml ]; then
   sqlc=$(go env GOPATH)/bin/sqlc

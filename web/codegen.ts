@@ -1,9 +1,9 @@
 import type { CodegenConfig } from "@graphql-codegen/cli";
 
-// Types for every GraphQL operation in src/, from the one schema. The output
+// Types for every GraphQL operation in src/, from the schema (schema.graphqls and graph/schema/). The output
 // in src/gql is committed; `make test` regenerates it and fails on a diff.
 const config: CodegenConfig = {
-  schema: "../schema.graphqls",
+  schema: ["../schema.graphqls", "../graph/schema/*.graphqls"],
   documents: ["src/**/*.tsx", "src/**/*.ts", "!src/gql/**/*"],
   ignoreNoDocuments: true,
   generates: {
