@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/migrations"
@@ -107,7 +110,60 @@ func MigrateConn(ctx context.Context, conn *pgx.Conn) error {
 	if err := m.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if err := MigrateRiver(ctx, conn); err != nil {
+		return err
+	}
 	return ApplyFunctions(ctx, conn)
+}
+
+// riverLock serialises MigrateRiver across starters, as tern's own lock does
+// for the numbered migrations.
+const riverLock = 4242003
+
+// MigrateRiver applies river's own schema (its job table, leader and queue
+// tables: the durable jobs of package jobs) up to the version this build of
+// river wants. River's migrations are versioned apart from ours
+// (river_migration), so upgrading river upgrades its schema on the next
+// `wattfare migrate` without a numbered migration of ours. Each version runs
+// in a transaction of its own (one adds an enum value that the next uses,
+// which Postgres refuses within one transaction), under a lock so that
+// concurrent starters apply each once.
+func MigrateRiver(ctx context.Context, conn *pgx.Conn) error {
+	m, err := rivermigrate.New(riverpgxv5.New(nil), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	for {
+		var applied int
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if err := queries.AdvisoryXactLock(ctx, tx, riverLock); err != nil {
+				return fmt.Errorf("lock river migrations: %w", err)
+			}
+			res, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
+			if err != nil {
+				return fmt.Errorf("migrate river: %w", err)
+			}
+			applied = len(res.Versions)
+			return nil
+		})
+		if err != nil || applied == 0 {
+			return err
+		}
+	}
+}
+
+// RiverSchemaVersion is the newest river migration this build applies;
+// pgtest names its template after it.
+func RiverSchemaVersion() int {
+	m, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		return 0
+	}
+	all := m.AllVersions()
+	if len(all) == 0 {
+		return 0
+	}
+	return all[len(all)-1].Version
 }
 
 // functionsLock serialises ApplyFunctions across starters: two concurrent

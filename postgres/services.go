@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/jobs"
 )
 
 // ServiceOptions are what the services of NewServices take besides the pool.
@@ -16,6 +17,10 @@ type ServiceOptions struct {
 	// ReservedOrigins are Wattfare's own origins, which no app may register
 	// (see Apps).
 	ReservedOrigins []string
+	// Jobs inserts the durable jobs that writes cause, in their own
+	// transaction (package jobs). Nil in tests that run no jobs: the
+	// writes then cause none.
+	Jobs jobs.Queue
 }
 
 // NewServices returns every domain service on db.

@@ -85,10 +85,20 @@ func leaseWaitFor(leaseTTL string) string {
 // them) get time to finish. It wires the control plane to the postgres
 // services on pool: writes that stop spending wait at most leaseWait for
 // the data plane, and no app may register Wattfare's own origins.
+//
+// The process also works the durable jobs (package jobs): writes insert
+// them in their own transaction, and they run here until the HTTP server
+// has shut down, so a job caused by a request that just finished is still
+// taken (or left for the next process).
 func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWait time.Duration, cfg controlplane.Config) error {
+	jc, err := newJobs(ctx, pool)
+	if err != nil {
+		return err
+	}
 	cfg.Services = postgres.NewServices(pool, postgres.ServiceOptions{
 		LeaseWait:       leaseWait,
 		ReservedOrigins: controlplane.OwnOrigins(cfg.PublicURL, cfg.DataURL),
+		Jobs:            jc,
 	})
 	s, err := controlplane.New(cfg)
 	if err != nil {
@@ -107,6 +117,10 @@ func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWai
 		MaxHeaderBytes:    64 << 10,
 	}
 	go (&postgres.Accounts{DB: pool}).SweepSessions(ctx, time.Hour, slog.Default())
+	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	jobsDone := make(chan error, 1)
+	go func() { jobsDone <- jc.Run(jctx) }()
 	done := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
@@ -118,7 +132,12 @@ func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWai
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return <-done
+	err = <-done
+	stopJobs()
+	if jerr := <-jobsDone; jerr != nil {
+		slog.Error("durable jobs stopped", "err", jerr)
+	}
+	return err
 }
 
 // The demo seed's fixed identities. The passwords are printed and written to

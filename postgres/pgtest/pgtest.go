@@ -51,7 +51,8 @@ func withDB(base, name string) string {
 }
 
 // schemaHash names the template after everything Migrate applies, so that
-// an edited migration or function file gets a template of its own.
+// an edited migration or function file, or a river upgrade, gets a template
+// of its own.
 func schemaHash() string {
 	h := sha256.New()
 	for _, fsys := range []fs.FS{migrations.FS, migrations.FunctionsFS} {
@@ -64,6 +65,7 @@ func schemaHash() string {
 			return nil
 		})
 	}
+	fmt.Fprintf(h, "river:%d", postgres.RiverSchemaVersion())
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
