@@ -33,7 +33,7 @@ func (q *Queries) InsertAudit(ctx context.Context, db DBTX, arg InsertAuditParam
 }
 
 const modelsByIDs = `-- name: ModelsByIDs :many
-SELECT id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled, version, updated_at FROM models WHERE id = ANY($1::text[])
+SELECT id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled, version, updated_at, markup_bps, admin_disabled, disabled_reason, pricing, architecture, supported_parameters, synced_at FROM models WHERE id = ANY($1::text[])
 `
 
 func (q *Queries) ModelsByIDs(ctx context.Context, db DBTX, ids []string) ([]Model, error) {
@@ -58,6 +58,13 @@ func (q *Queries) ModelsByIDs(ctx context.Context, db DBTX, ids []string) ([]Mod
 			&i.Enabled,
 			&i.Version,
 			&i.UpdatedAt,
+			&i.MarkupBps,
+			&i.AdminDisabled,
+			&i.DisabledReason,
+			&i.Pricing,
+			&i.Architecture,
+			&i.SupportedParameters,
+			&i.SyncedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -72,7 +79,7 @@ func (q *Queries) ModelsByIDs(ctx context.Context, db DBTX, ids []string) ([]Mod
 const updateModelPrices = `-- name: UpdateModelPrices :one
 UPDATE models SET prompt_price = $1, completion_price = $2, updated_at = now()
 WHERE id = $3
-RETURNING id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled, version, updated_at
+RETURNING id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled, version, updated_at, markup_bps, admin_disabled, disabled_reason, pricing, architecture, supported_parameters, synced_at
 `
 
 type UpdateModelPricesParams struct {
@@ -97,6 +104,13 @@ func (q *Queries) UpdateModelPrices(ctx context.Context, db DBTX, arg UpdateMode
 		&i.Enabled,
 		&i.Version,
 		&i.UpdatedAt,
+		&i.MarkupBps,
+		&i.AdminDisabled,
+		&i.DisabledReason,
+		&i.Pricing,
+		&i.Architecture,
+		&i.SupportedParameters,
+		&i.SyncedAt,
 	)
 	return i, err
 }

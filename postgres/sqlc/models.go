@@ -53,6 +53,27 @@ type AuditLog struct {
 	CreatedAt  time.Time
 }
 
+type CatalogSetting struct {
+	ID        string
+	MarkupBps int32
+	Version   int64
+	UpdatedAt time.Time
+}
+
+type CatalogSync struct {
+	ID         int64
+	ActorID    *string
+	Source     string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Error      string
+	Listed     int32
+	Added      int32
+	Changed    int32
+	Disabled   int32
+	Diff       []byte
+}
+
 type Connection struct {
 	ID         string
 	AppID      string
@@ -96,18 +117,25 @@ type Lease struct {
 }
 
 type Model struct {
-	ID              string
-	Upstream        string
-	UpstreamModel   string
-	Kind            string
-	DisplayName     string
-	PromptPrice     int64
-	CompletionPrice int64
-	ContextLength   int32
-	MaxOutputTokens int32
-	Enabled         bool
-	Version         int64
-	UpdatedAt       time.Time
+	ID                  string
+	Upstream            string
+	UpstreamModel       string
+	Kind                string
+	DisplayName         string
+	PromptPrice         int64
+	CompletionPrice     int64
+	ContextLength       int32
+	MaxOutputTokens     int32
+	Enabled             bool
+	Version             int64
+	UpdatedAt           time.Time
+	MarkupBps           *int32
+	AdminDisabled       bool
+	DisabledReason      string
+	Pricing             []byte
+	Architecture        []byte
+	SupportedParameters []string
+	SyncedAt            *time.Time
 }
 
 type UsageDaily struct {

@@ -10,7 +10,7 @@ import (
 )
 
 const listModels = `-- name: ListModels :many
-SELECT id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled, version, updated_at FROM models ORDER BY id
+SELECT id, upstream, upstream_model, kind, display_name, prompt_price, completion_price, context_length, max_output_tokens, enabled, version, updated_at, markup_bps, admin_disabled, disabled_reason, pricing, architecture, supported_parameters, synced_at FROM models ORDER BY id
 `
 
 func (q *Queries) ListModels(ctx context.Context, db DBTX) ([]Model, error) {
@@ -35,6 +35,13 @@ func (q *Queries) ListModels(ctx context.Context, db DBTX) ([]Model, error) {
 			&i.Enabled,
 			&i.Version,
 			&i.UpdatedAt,
+			&i.MarkupBps,
+			&i.AdminDisabled,
+			&i.DisabledReason,
+			&i.Pricing,
+			&i.Architecture,
+			&i.SupportedParameters,
+			&i.SyncedAt,
 		); err != nil {
 			return nil, err
 		}
