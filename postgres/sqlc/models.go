@@ -138,6 +138,34 @@ type Model struct {
 	SyncedAt            *time.Time
 }
 
+type UpstreamKey struct {
+	ConnectionID  string
+	Upstream      string
+	Hash          *string
+	Secret        []byte
+	LimitNanos    *int64
+	Disabled      bool
+	Attempts      int32
+	LastError     string
+	ProvisionedAt *time.Time
+	DeletedAt     *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+type UpstreamKeyCheck struct {
+	ID           int64
+	ConnectionID string
+	Hash         string
+	Period       pgtype.Date
+	CheckedAt    time.Time
+	Ours         int64
+	Upstream     int64
+	Drift        *int64
+	KeyLimit     *int64
+	Disabled     bool
+}
+
 type UsageDaily struct {
 	Day              pgtype.Date
 	AppID            string
