@@ -29,10 +29,11 @@ type call struct {
 	start    time.Time // cfg.Now's reading at arrival: decides expiry and the period
 	endpoint string    // "chat" or "embeddings"
 
-	key     wattfare.APIKey
+	// key, app and conn point into the catalog cache's snapshots (read only).
+	key     *wattfare.APIKey
 	keyHash [32]byte
-	app     wattfare.App
-	conn    wattfare.Connection
+	app     *wattfare.App
+	conn    *wattfare.Connection
 
 	req   Request
 	model *wattfare.Model
@@ -40,7 +41,7 @@ type call struct {
 	quote spend.Quote
 	hold  Hold
 	sent  *bytebufferpool.ByteBuffer // the rewritten body, until it is sent
-	ck    wattfare.Usage             // the last checkpoint (a field: no allocation per frame)
+	ck    *wattfare.Usage            // the last checkpoint (kept: no allocation per frame), streams only
 
 	stopWatch func() bool // cancels the hold's OnDone callback
 	resolved  bool
@@ -204,6 +205,9 @@ var (
 // checkpoint records what the stream has delivered so far with the hold,
 // before the bytes leave the process.
 func (c *call) checkpoint(u *streamUsage) {
-	c.ck = c.usage(u, wattfare.StatusInterrupted)
-	c.hold.Checkpoint(&c.ck)
+	if c.ck == nil {
+		c.ck = new(wattfare.Usage)
+	}
+	*c.ck = c.usage(u, wattfare.StatusInterrupted)
+	c.hold.Checkpoint(c.ck)
 }

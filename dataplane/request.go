@@ -333,20 +333,20 @@ func Rewrite(buf *bytebufferpool.ByteBuffer, body []byte, r *Request, upstreamMo
 		}
 	}
 	if maxTokens > 0 && maxTokens != r.MaxTokens {
-		var num [20]byte
-		v := strconv.AppendInt(num[:0], maxTokens, 10)
-		if r.HasMaxCompletion {
-			if body, err = sjson.SetRawBytes(body, "max_completion_tokens", v); err != nil {
-				return nil, err
+		if !r.HasMaxCompletion && !r.HasMaxTokens {
+			insert = append(strconv.AppendInt(append(insert, `"max_tokens":`...), maxTokens, 10), ',')
+		} else {
+			v := strconv.AppendInt(nil, maxTokens, 10)
+			if r.HasMaxCompletion {
+				if body, err = sjson.SetRawBytes(body, "max_completion_tokens", v); err != nil {
+					return nil, err
+				}
 			}
-		}
-		switch {
-		case r.HasMaxTokens:
-			if body, err = sjson.SetRawBytes(body, "max_tokens", v); err != nil {
-				return nil, err
+			if r.HasMaxTokens {
+				if body, err = sjson.SetRawBytes(body, "max_tokens", v); err != nil {
+					return nil, err
+				}
 			}
-		case !r.HasMaxCompletion:
-			insert = append(append(append(insert, `"max_tokens":`...), v...), ',')
 		}
 	}
 	if len(insert) == 0 {
