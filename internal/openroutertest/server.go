@@ -19,6 +19,8 @@ type Server struct {
 
 	mu     sync.Mutex
 	models modelsState
+	chat   chatState // guarded by mu
+	keys   keysState // its own mutex
 }
 
 // New starts a fixture OpenRouter and stops it when the test ends.
@@ -26,6 +28,8 @@ func New(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{mux: http.NewServeMux()}
 	s.registerModels()
+	s.registerKeys()
+	s.registerChat()
 	s.srv = httptest.NewServer(s.mux)
 	t.Cleanup(s.srv.Close)
 	return s
