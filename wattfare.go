@@ -91,9 +91,19 @@ type Connection struct {
 	Version    int64
 	CreatedAt  time.Time
 	RevokedAt  *time.Time
+	// UpstreamKeySealed is the connection's own upstream API key (its
+	// OpenRouter key, the backstop of DESIGN.md), sealed as stored; nil
+	// when none is provisioned or it is disabled. Only the data plane's
+	// catalog reads it, and opens it once per cache load into UpstreamAuth.
+	UpstreamKeySealed []byte
+	// UpstreamAuth is the Authorization value for that key ("Bearer …"),
+	// set by the data plane in its own memory only. Never logged, never
+	// returned by an API.
+	UpstreamAuth []byte
 }
 
-// Model is an entry of the catalog with its prices.
+// Model is an entry of the catalog with the prices users pay: the
+// upstream's cost times (1 + Markup), as the data plane charges them.
 type Model struct {
 	ID              string // what clients send as "model", e.g. "sandbox/echo"
 	Upstream        string // "sandbox", "openrouter", "openai"
@@ -105,6 +115,11 @@ type Model struct {
 	MaxOutputTokens int
 	Enabled         bool
 	Version         int64
+	// Markup is already in PromptPrice and CompletionPrice; a cost the
+	// upstream reports in money (OpenRouter's usage.cost) is charged
+	// Markup.Charge(cost).
+	Markup      Markup
+	DisplayName string
 }
 
 // PeriodStart returns the start of the calendar month (UTC) that contains t:

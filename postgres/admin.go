@@ -46,35 +46,65 @@ type Models struct {
 
 var _ wattfare.ModelService = (*Models)(nil)
 
-func modelPriceFrom(r sqlc.Model) wattfare.ModelPrice {
-	return wattfare.ModelPrice{
+// modelPriceFrom is a catalog row as admins and users see it, priced with
+// the markup that applies to it (its own, else global).
+func modelPriceFrom(r sqlc.Model, global int32) wattfare.ModelPrice {
+	mk := effectiveMarkup(r, global)
+	m := wattfare.ModelPrice{
 		ID: r.ID, Upstream: r.Upstream, UpstreamModel: r.UpstreamModel, Kind: r.Kind, DisplayName: r.DisplayName,
-		PromptPerMillion:     wattfare.Price(r.PromptPrice).PerMillion(),
-		CompletionPerMillion: wattfare.Price(r.CompletionPrice).PerMillion(),
-		ContextLength:        int(r.ContextLength), MaxOutputTokens: int(r.MaxOutputTokens), Enabled: r.Enabled,
+		PromptPerMillion:             mk.Price(wattfare.Price(r.PromptPrice)).PerMillion(),
+		CompletionPerMillion:         mk.Price(wattfare.Price(r.CompletionPrice)).PerMillion(),
+		UpstreamPromptPerMillion:     wattfare.Price(r.PromptPrice).PerMillion(),
+		UpstreamCompletionPerMillion: wattfare.Price(r.CompletionPrice).PerMillion(),
+		ContextLength:                int(r.ContextLength), MaxOutputTokens: int(r.MaxOutputTokens), Enabled: r.Enabled,
+		Markup: mk, AdminDisabled: r.AdminDisabled, DisabledReason: r.DisabledReason,
+		SupportedParameters: r.SupportedParameters, SyncedAt: r.SyncedAt,
 	}
+	if r.MarkupBps != nil {
+		own := wattfare.Markup(*r.MarkupBps)
+		m.OwnMarkup = &own
+	}
+	if !r.Enabled && m.DisabledReason == "" {
+		m.DisabledReason = "disabled by an admin"
+	}
+	_ = json.Unmarshal(r.Pricing, &m.UpstreamPricing)
+	var arch struct {
+		Modality string `json:"modality"`
+	}
+	if json.Unmarshal(r.Architecture, &arch) == nil {
+		m.Modality = arch.Modality
+	}
+	return m
+}
+
+func effectiveMarkup(r sqlc.Model, global int32) wattfare.Markup {
+	if r.MarkupBps != nil {
+		return wattfare.Markup(*r.MarkupBps)
+	}
+	return wattfare.Markup(global)
 }
 
 // List returns the catalog, enabled or not, by id.
 func (s *Models) List(ctx context.Context) ([]wattfare.ModelPrice, error) {
-	rows, err := queries.ListModels(ctx, s.DB)
+	rows, err := queries.ListModelsMarked(ctx, s.DB)
 	if err != nil {
 		return nil, fmt.Errorf("list models: %w", interpretError(err))
 	}
 	ms := make([]wattfare.ModelPrice, len(rows))
 	for i, r := range rows {
-		ms[i] = modelPriceFrom(r)
+		ms[i] = modelPriceFrom(r.Model, r.GlobalMarkup)
 	}
 	return ms, nil
 }
 
 // ByIDs returns the models with the given ids in that order (nil when missing).
 func (s *Models) ByIDs(ctx context.Context, ids []string) ([]*wattfare.ModelPrice, error) {
-	found, err := queries.ModelsByIDs(ctx, s.DB, ids)
+	found, err := queries.ModelsByIDsMarked(ctx, s.DB, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load models: %w", interpretError(err))
 	}
-	return inIDOrder(ids, found, modelPriceFrom, func(m *wattfare.ModelPrice) string { return m.ID }), nil
+	return inIDOrder(ids, found, func(r sqlc.ModelsByIDsMarkedRow) wattfare.ModelPrice { return modelPriceFrom(r.Model, r.GlobalMarkup) },
+		func(m *wattfare.ModelPrice) string { return m.ID }), nil
 }
 
 func checkPrice(field string, m wattfare.Money) (wattfare.Price, error) {
@@ -104,7 +134,11 @@ func (s *Models) UpdatePrice(ctx context.Context, adminID, modelID string, promp
 		if err != nil {
 			return fmt.Errorf("update price: %w", interpretError(err, wattfare.Errorf(wattfare.ENOTFOUND, "no such model")))
 		}
-		m = modelPriceFrom(r)
+		global, err := queries.GlobalMarkup(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("update price: %w", err)
+		}
+		m = modelPriceFrom(r, global)
 		return audit(ctx, tx, adminID, "model.price", "model", modelID,
 			map[string]any{"prompt_per_million": promptPerMillion, "completion_per_million": completionPerMillion})
 	})

@@ -41,29 +41,39 @@ func (c *Catalog) App(ctx context.Context, id string) (wattfare.App, error) {
 
 // Connection returns the connection of appID's user appUserID in mode.
 func (c *Catalog) Connection(ctx context.Context, appID string, mode wattfare.Mode, appUserID string) (wattfare.Connection, error) {
-	r, err := queries.CatalogConnection(ctx, c.db, sqlc.CatalogConnectionParams{AppID: appID, Mode: string(mode), AppUserID: appUserID})
+	// With its sealed upstream key, if any, in the same round trip: the
+	// data plane opens it once per load, never per request.
+	k, err := queries.CatalogConnectionWithKey(ctx, c.db, sqlc.CatalogConnectionWithKeyParams{AppID: appID, Mode: string(mode), AppUserID: appUserID})
 	if err != nil {
 		return wattfare.Connection{}, catalogError("connection", err)
 	}
+	r := k.Connection
 	return wattfare.Connection{
 		ID: r.ID, AppID: r.AppID, Mode: wattfare.Mode(r.Mode), AppUserID: r.AppUserID, AccountID: r.AccountID,
 		MonthlyCap: wattfare.Money(r.MonthlyCap), Status: wattfare.ConnectionStatus(r.Status), Version: r.Version,
-		CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt,
+		CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt, UpstreamKeySealed: k.UpstreamSecret,
 	}, nil
 }
 
-// Models returns every model of the catalog, enabled or not.
+// Models returns every model of the catalog, enabled or not, at the prices
+// users pay (markup included). Its version is the row's: a change of the
+// global markup notifies as a model change, and the data plane reloads all.
 func (c *Catalog) Models(ctx context.Context) ([]wattfare.Model, error) {
-	rows, err := queries.ListModels(ctx, c.db)
+	rows, err := queries.ListModelsMarked(ctx, c.db)
 	if err != nil {
 		return nil, catalogError("models", err)
 	}
 	out := make([]wattfare.Model, len(rows))
-	for i, m := range rows {
+	for i, r := range rows {
+		m := r.Model
+		// What users pay: the upstream's cost marked up, rounded up to the
+		// pico-dollar, so the data plane holds and charges it as it is.
+		mk := effectiveMarkup(m, r.GlobalMarkup)
 		out[i] = wattfare.Model{
-			ID: m.ID, Upstream: m.Upstream, UpstreamModel: m.UpstreamModel, Kind: m.Kind,
-			PromptPrice: wattfare.Price(m.PromptPrice), CompletionPrice: wattfare.Price(m.CompletionPrice),
-			ContextLength: int(m.ContextLength), MaxOutputTokens: int(m.MaxOutputTokens), Enabled: m.Enabled, Version: m.Version,
+			ID: m.ID, Upstream: m.Upstream, UpstreamModel: m.UpstreamModel, Kind: m.Kind, DisplayName: m.DisplayName,
+			PromptPrice: mk.Price(wattfare.Price(m.PromptPrice)), CompletionPrice: mk.Price(wattfare.Price(m.CompletionPrice)),
+			ContextLength: int(m.ContextLength), MaxOutputTokens: int(m.MaxOutputTokens), Enabled: m.Enabled,
+			Version: m.Version, Markup: mk,
 		}
 	}
 	return out, nil
