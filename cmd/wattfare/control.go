@@ -117,6 +117,9 @@ func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWai
 		MaxHeaderBytes:    64 << 10,
 	}
 	go (&postgres.Accounts{DB: pool}).SweepSessions(ctx, time.Hour, slog.Default())
+	if err := startCatalog(ctx, pool); err != nil {
+		return err
+	}
 	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopJobs()
 	jobsDone := make(chan error, 1)
