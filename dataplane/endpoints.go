@@ -21,15 +21,22 @@ func (s *Server) models(ctx *fasthttp.RequestCtx, now time.Time) {
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
 	}
+	// Prices are what the caller pays (the upstream's cost with Wattfare's
+	// markup), per token as OpenRouter writes them and per million tokens
+	// as price tables show them, all as exact decimal strings.
 	type pricing struct {
-		Prompt     string `json:"prompt"`
-		Completion string `json:"completion"`
+		Prompt               string         `json:"prompt"`
+		Completion           string         `json:"completion"`
+		PromptPerMillion     wattfare.Money `json:"prompt_per_million"`
+		CompletionPerMillion wattfare.Money `json:"completion_per_million"`
+		MarkupBps            int32          `json:"markup_bps"`
 	}
 	type model struct {
 		ID              string  `json:"id"`
 		Object          string  `json:"object"`
 		Created         int64   `json:"created"`
 		OwnedBy         string  `json:"owned_by"`
+		Name            string  `json:"name"`
 		Kind            string  `json:"kind"`
 		Pricing         pricing `json:"pricing"` // USD per token, OpenRouter style
 		ContextLength   int     `json:"context_length"`
@@ -44,9 +51,17 @@ func (s *Server) models(ctx *fasthttp.RequestCtx, now time.Time) {
 		if _, u, _ := s.route(m, c.key.Mode); !m.Enabled || u == nil {
 			continue
 		}
+		name := m.DisplayName
+		if name == "" {
+			name = m.ID
+		}
 		out.Data = append(out.Data, model{
-			ID: m.ID, Object: "model", OwnedBy: m.Upstream, Kind: m.Kind,
-			Pricing:       pricing{Prompt: perToken(m.PromptPrice), Completion: perToken(m.CompletionPrice)},
+			ID: m.ID, Object: "model", OwnedBy: m.Upstream, Name: name, Kind: m.Kind,
+			Pricing: pricing{
+				Prompt: perToken(m.PromptPrice), Completion: perToken(m.CompletionPrice),
+				PromptPerMillion: m.PromptPrice.PerMillion(), CompletionPerMillion: m.CompletionPrice.PerMillion(),
+				MarkupBps: int32(m.Markup),
+			},
 			ContextLength: m.ContextLength, MaxOutputTokens: m.MaxOutputTokens,
 		})
 	}
