@@ -16,4 +16,5 @@ type Services struct {
 	Usage       UsageService
 	Models      ModelService
 	Consent     ConsentService
+	Payments    PaymentService
 }

@@ -29,7 +29,11 @@ type Config struct {
 	// address (see clientAddr). Empty, the default, trusts none: the
 	// connection's peer is the client.
 	TrustedProxies []netip.Prefix
-	Logger         *slog.Logger
+	// StripeWebhook verifies Stripe's webhook signatures (package stripe);
+	// nil when Stripe is not configured, and POST /v1/webhooks/stripe then
+	// answers 503.
+	StripeWebhook WebhookVerifier
+	Logger        *slog.Logger
 }
 
 // Server serves every control-plane route. Each area registers its routes
@@ -59,6 +63,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.webRoutes(); err != nil {
 		return nil, err
 	}
+	s.paymentRoutes()
 	return s, nil
 }
 
@@ -91,7 +96,7 @@ func securityHeaders(next http.Handler) http.Handler {
 func checkServices(s wattfare.Services) error {
 	for name, svc := range map[string]any{
 		"Accounts": s.Accounts, "Sessions": s.Sessions, "Apps": s.Apps, "Keys": s.Keys,
-		"Connections": s.Connections, "Wallets": s.Wallets, "Usage": s.Usage, "Models": s.Models, "Consent": s.Consent,
+		"Connections": s.Connections, "Wallets": s.Wallets, "Usage": s.Usage, "Models": s.Models, "Consent": s.Consent, "Payments": s.Payments,
 	} {
 		if svc == nil {
 			return fmt.Errorf("controlplane: no %s service in Config.Services", name)

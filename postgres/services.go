@@ -21,6 +21,14 @@ type ServiceOptions struct {
 	// transaction (package jobs). Nil in tests that run no jobs: the
 	// writes then cause none.
 	Jobs jobs.Queue
+	// Payments is Stripe (package stripe), nil when it is not configured:
+	// top-ups are refused then, admin grants still work.
+	Payments wattfare.PaymentProvider
+	// PublicURL is the control plane's origin, for Checkout's return URLs.
+	PublicURL string
+	// MinTopUp and MaxTopUp bound one top-up (DefaultMinTopUp,
+	// DefaultMaxTopUp when zero).
+	MinTopUp, MaxTopUp wattfare.Money
 }
 
 // NewServices returns every domain service on db.
@@ -36,5 +44,6 @@ func NewServices(db *pgxpool.Pool, o ServiceOptions) wattfare.Services {
 		Usage:       &Usage{DB: db},
 		Models:      &Models{DB: db},
 		Consent:     &Consent{DB: db},
+		Payments:    &Payments{DB: db, Provider: o.Payments, PublicURL: o.PublicURL, MinTopUp: o.MinTopUp, MaxTopUp: o.MaxTopUp},
 	}
 }

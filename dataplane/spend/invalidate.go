@@ -2,6 +2,7 @@ package spend
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/wattfare/wattfare"
@@ -87,15 +88,23 @@ func (e *Engine) apply(ev wattfare.ChangeEvent) {
 		e.shrink(ev.ID)
 		return
 	case wattfare.EntityWallet:
-		// Credits changed: forget cached wallet refusals.
+		// Credits changed: forget cached wallet refusals. The wallet may
+		// also have been frozen (a dispute) or taken below zero (a refund):
+		// re-check its connections and surrender their leases, so that
+		// what is leased stops promptly, as on a revoke, and the next
+		// admission asks the ledger, which grants nothing to such a wallet.
+		wh, _ := e.walletHolds.Load(ev.ID + "\x00" + string(ev.Mode))
 		e.conns.Range(func(_, v any) bool {
 			cs := v.(*connState)
 			if d := cs.denial.Load(); d != nil && d.err.Code == wattfare.EBudgetExhausted {
 				cs.denial.CompareAndSwap(d, nil)
 			}
+			if wh != nil && cs.walletHeld == wh.(*atomic.Int64) {
+				affected = append(affected, cs)
+			}
 			return true
 		})
-		return
+		surrender = true
 	default:
 		return
 	}

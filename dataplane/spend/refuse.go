@@ -56,6 +56,10 @@ func statusError(reason string) *wattfare.Error {
 		return &wattfare.Error{Code: wattfare.EAppSuspended, Message: "this app is suspended"}
 	case wattfare.EInvalidAPIKey:
 		return &wattfare.Error{Code: wattfare.EInvalidAPIKey, Message: "the API key is revoked or expired"}
+	case wattfare.ReasonWalletFrozen:
+		return &wattfare.Error{Code: wattfare.EBudgetExhausted,
+			Message:  "the user's Wattfare wallet is frozen while a payment dispute is open",
+			Metadata: map[string]any{"limit_source": wattfare.LimitWalletFrozen}}
 	default:
 		return &wattfare.Error{Code: wattfare.EUnavailable, Message: "cannot admit: " + reason}
 	}

@@ -5,9 +5,11 @@
 -- needs) plus, up to p_amount in all, at most half of the rest of the room:
 -- so near the cap, leases shrink geometrically and one process cannot hoard
 -- what another needs. It grants at least p_min, otherwise nothing, and says
--- why in o_reason (a wattfare error code, or 'lease_gone' when the lease to
--- extend was already released). The budget figures come back either way,
--- for error metadata.
+-- why in o_reason (a wattfare error code, 'wallet_frozen' while a dispute
+-- freezes the wallet, or 'lease_gone' when the lease to extend was already
+-- released). A wallet below zero (a refund or a lost dispute took back money
+-- already spent) has no room, so it gets no hold until it is funded again.
+-- The budget figures come back either way, for error metadata.
 CREATE OR REPLACE FUNCTION wattfare_lease_grant(
     p_lease_id text, p_connection_id text, p_key_id text, p_process_id text,
     p_period date, p_amount bigint, p_need bigint, p_min bigint, p_ttl_ms integer)
@@ -57,6 +59,11 @@ BEGIN
     SELECT * INTO w FROM wallets ww WHERE ww.account_id = c.account_id AND ww.mode = c.mode FOR UPDATE;
     IF NOT FOUND THEN
         w.credits := 0; w.captured := 0; w.held := 0;
+    END IF;
+    IF w.frozen_at IS NOT NULL THEN
+        RETURN QUERY SELECT 0::bigint, NULL::timestamptz, 'wallet_frozen'::text, c.monthly_cap, per.captured, per.held,
+            w.credits - w.captured - w.held, k.expires_at;
+        RETURN;
     END IF;
     SELECT * INTO l FROM leases ls WHERE ls.id = p_lease_id FOR UPDATE;
     IF FOUND AND (l.released_at IS NOT NULL OR l.connection_id <> p_connection_id OR l.period <> p_period) THEN

@@ -11,12 +11,14 @@ SELECT (CASE
               OR k.app_id <> c.app_id OR k.mode <> c.mode) THEN 'invalid_api_key'
          WHEN a.suspended_at IS NOT NULL THEN 'app_suspended'
          WHEN c.status <> 'active' THEN 'connection_revoked'
+         WHEN w.frozen_at IS NOT NULL THEN 'wallet_frozen'
          ELSE '' END)::text AS reason,
        coalesce(ls.released_at IS NULL AND ls.expires_at > now(), false)::boolean AS lease_open
 FROM generate_subscripts(@connection_ids::text[], 1) AS i
 LEFT JOIN connections c ON c.id = (@connection_ids::text[])[i]
 LEFT JOIN apps a ON a.id = c.app_id
 LEFT JOIN api_keys k ON k.id = (@key_ids::text[])[i]
+LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
 LEFT JOIN leases ls ON ls.id = (@lease_ids::text[])[i]
 ORDER BY i;
 

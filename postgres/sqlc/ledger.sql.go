@@ -19,12 +19,14 @@ SELECT (CASE
               OR k.app_id <> c.app_id OR k.mode <> c.mode) THEN 'invalid_api_key'
          WHEN a.suspended_at IS NOT NULL THEN 'app_suspended'
          WHEN c.status <> 'active' THEN 'connection_revoked'
+         WHEN w.frozen_at IS NOT NULL THEN 'wallet_frozen'
          ELSE '' END)::text AS reason,
        coalesce(ls.released_at IS NULL AND ls.expires_at > now(), false)::boolean AS lease_open
 FROM generate_subscripts($2::text[], 1) AS i
 LEFT JOIN connections c ON c.id = ($2::text[])[i]
 LEFT JOIN apps a ON a.id = c.app_id
 LEFT JOIN api_keys k ON k.id = ($1::text[])[i]
+LEFT JOIN wallets w ON w.account_id = c.account_id AND w.mode = c.mode
 LEFT JOIN leases ls ON ls.id = ($3::text[])[i]
 ORDER BY i
 `

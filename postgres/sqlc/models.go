@@ -53,6 +53,18 @@ type AuditLog struct {
 	CreatedAt  time.Time
 }
 
+type AutoRecharge struct {
+	AccountID       string
+	Enabled         bool
+	Threshold       int64
+	Amount          int64
+	PaymentMethodID string
+	Crossing        int64
+	Armed           bool
+	DisabledReason  string
+	UpdatedAt       time.Time
+}
+
 type CatalogSetting struct {
 	ID        string
 	MarkupBps int32
@@ -103,6 +115,17 @@ type DashboardSession struct {
 	ExpiresAt   time.Time
 }
 
+type Dispute struct {
+	ID        string
+	TopUpID   string
+	AccountID string
+	Amount    int64
+	Status    string
+	Closed    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
 type Lease struct {
 	ID           string
 	ConnectionID string
@@ -136,6 +159,46 @@ type Model struct {
 	Architecture        []byte
 	SupportedParameters []string
 	SyncedAt            *time.Time
+}
+
+type StripeCustomer struct {
+	AccountID       string
+	CustomerID      string
+	PaymentMethodID string
+	CreatedAt       time.Time
+}
+
+type StripeEvent struct {
+	ID              string
+	Type            string
+	TopUpID         *string
+	PaymentIntentID *string
+	Outcome         string
+	Waiting         bool
+	Payload         []byte
+	NeedsAdmin      bool
+	Created         time.Time
+	ReceivedAt      time.Time
+}
+
+type TopUp struct {
+	ID                string
+	AccountID         string
+	Source            string
+	Amount            int64
+	Status            string
+	CheckoutSessionID *string
+	CheckoutUrl       string
+	PaymentIntentID   *string
+	ChargeID          *string
+	ReceiptUrl        string
+	Refunded          int64
+	RefundTakenBack   int64
+	TakenBack         int64
+	Failure           string
+	CreditedAt        *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 type UpstreamKey struct {
@@ -234,6 +297,8 @@ type Wallet struct {
 	Captured  int64
 	Held      int64
 	Version   int64
+	TakenBack int64
+	FrozenAt  *time.Time
 }
 
 type WalletLedger struct {
@@ -244,4 +309,8 @@ type WalletLedger struct {
 	Amount      int64
 	Description string
 	CreatedAt   time.Time
+	Source      string
+	Ref         *string
+	TopUpID     *string
+	ActorID     *string
 }

@@ -42,7 +42,7 @@ func (q *Queries) EnsureWallet(ctx context.Context, db DBTX, arg EnsureWalletPar
 }
 
 const getWallet = `-- name: GetWallet :one
-SELECT account_id, mode, credits, captured, held, version FROM wallets WHERE account_id = $1 AND mode = $2
+SELECT account_id, mode, credits, captured, held, version, taken_back, frozen_at FROM wallets WHERE account_id = $1 AND mode = $2
 `
 
 type GetWalletParams struct {
@@ -60,6 +60,8 @@ func (q *Queries) GetWallet(ctx context.Context, db DBTX, arg GetWalletParams) (
 		&i.Captured,
 		&i.Held,
 		&i.Version,
+		&i.TakenBack,
+		&i.FrozenAt,
 	)
 	return i, err
 }
@@ -103,7 +105,7 @@ func (q *Queries) InsertLedgerCredit(ctx context.Context, db DBTX, arg InsertLed
 }
 
 const ledgerPage = `-- name: LedgerPage :many
-SELECT id, account_id, mode, kind, amount, description, created_at FROM wallet_ledger
+SELECT id, account_id, mode, kind, amount, description, created_at, source, ref, top_up_id, actor_id FROM wallet_ledger
 WHERE account_id = $1 AND mode = $2 AND ($3::bigint IS NULL OR id < $3::bigint)
 ORDER BY id DESC LIMIT $4
 `
@@ -137,6 +139,10 @@ func (q *Queries) LedgerPage(ctx context.Context, db DBTX, arg LedgerPageParams)
 			&i.Amount,
 			&i.Description,
 			&i.CreatedAt,
+			&i.Source,
+			&i.Ref,
+			&i.TopUpID,
+			&i.ActorID,
 		); err != nil {
 			return nil, err
 		}
