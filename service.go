@@ -17,4 +17,6 @@ type Services struct {
 	Models      ModelService
 	Consent     ConsentService
 	Payments    PaymentService
+	// Backstop is nil unless OpenRouter key management is configured.
+	Backstop BackstopService
 }

@@ -179,8 +179,8 @@ func (c *call) upstreamRequest(body []byte) *fasthttp.Request {
 	} else {
 		req.Header.SetCanonical(hdrAcceptKey, acceptJSON)
 	}
-	if c.up.auth != nil {
-		req.Header.SetCanonical(hdrAuthKey, c.up.auth)
+	if auth := c.upstreamAuth(); auth != nil {
+		req.Header.SetCanonical(hdrAuthKey, auth)
 	}
 	for k, v := range c.up.Headers {
 		req.Header.Set(k, v)

@@ -56,6 +56,10 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string, now tim
 		s.fail(ctx, toError(s.logInternal(err)), 0)
 		return
 	}
+	if e := c.checkUpstreamKey(ctx); e != nil {
+		s.fail(ctx, e, 0)
+		return
+	}
 
 	m := c.model
 	c.quote = spend.Quote{Prompt: m.PromptPrice.Cost(c.req.PromptEstimate)}
@@ -317,6 +321,10 @@ func (c *call) upstreamStatus(ctx *fasthttp.RequestCtx, resp *fasthttp.Response,
 	case 408, 504:
 		c.s.fail(ctx, wattfare.Errorf(wattfare.EUpstreamTimeout, "the model's upstream timed out"), 0)
 	default:
+		if (status == 402 || status == 403) && c.onConnectionKey() {
+			c.upstreamCapReached(ctx, status)
+			return
+		}
 		msg := "the model's upstream failed before answering"
 		if m := gjson.GetBytes(body, "error.message"); m.Type == gjson.String && status >= 500 {
 			msg += ": " + truncate(m.Str, 200)

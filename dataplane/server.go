@@ -56,7 +56,11 @@ type Config struct {
 	// credit never buys real inference; Wattfare's own tests of real
 	// upstreams, whose keys are test keys, set it.
 	TestModeAnyUpstream bool
-	Logger              *slog.Logger
+	// UpstreamKeys opens the connections' own upstream keys (sealed under
+	// WATTFARE_ENCRYPTION_KEY) as the cache loads them, for the upstreams
+	// with ConnectionKeys. Nil: connections carry none.
+	UpstreamKeys KeyOpener
+	Logger       *slog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -107,7 +111,11 @@ func New(cfg Config) (*Server, error) {
 	if realClock {
 		cfg.Now = time.Now
 	}
-	cc, err := newCachedCatalog(cfg.Catalog)
+	src := cfg.Catalog
+	if cfg.UpstreamKeys != nil {
+		src = keyedCatalog{Catalog: src, open: cfg.UpstreamKeys, log: cfg.Logger}
+	}
+	cc, err := newCachedCatalog(src)
 	if err != nil {
 		return nil, err
 	}

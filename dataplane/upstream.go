@@ -20,6 +20,11 @@ type Upstream struct {
 	// "http://127.0.0.1:8790/v1".
 	BaseURL string
 	APIKey  string
+	// ConnectionKeys: live connections call this upstream with their own
+	// key (the backstop, upstreamkey.go), never APIKey; one whose key is
+	// not provisioned yet is refused with 503. Test connections, which
+	// have none, use APIKey.
+	ConnectionKeys bool
 	// MaxConns bounds the connections to this upstream (default 4096);
 	// a request waits up to MaxConnWait (default 5 s) for one.
 	MaxConns    int
@@ -95,7 +100,7 @@ func (u *Upstream) init(t *transport) error {
 // (simulateHeader): the same connections, one header more.
 func (u *Upstream) simulating(contextLength int) *Upstream {
 	sim := &Upstream{
-		Name: u.Name, BaseURL: u.BaseURL, APIKey: u.APIKey, MaxConns: u.MaxConns, MaxConnWait: u.MaxConnWait,
+		Name: u.Name, BaseURL: u.BaseURL, APIKey: u.APIKey, ConnectionKeys: u.ConnectionKeys, MaxConns: u.MaxConns, MaxConnWait: u.MaxConnWait,
 		Headers: make(map[string]string, len(u.Headers)+1),
 		client:  u.client, auth: u.auth,
 	}

@@ -32,6 +32,8 @@ type Apps struct {
 	// the data plane's public ones), which no app may register: the
 	// consent flow takes a page of a registered origin for the app's own.
 	ReservedOrigins []string
+	// Backstop inserts the upstream backstop's key jobs (zero: none).
+	Backstop Backstop
 }
 
 var _ wattfare.AppService = (*Apps)(nil)
@@ -311,6 +313,7 @@ func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (watt
 	}
 	var a wattfare.AppDetails
 	var leases []string
+	var keyJobs []int64
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
 		a, err = oneApp(queries.SuspendApp(ctx, tx, sqlc.SuspendAppParams{ID: appID, Reason: &reason}))
@@ -320,12 +323,20 @@ func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (watt
 		if leases, err = openLeases(ctx, tx, LeaseScope{AppID: appID}); err != nil {
 			return err
 		}
+		// The upstream keys of its live connections are disabled too.
+		if keyJobs, err = s.Backstop.syncApp(ctx, tx, appID); err != nil {
+			return err
+		}
 		return audit(ctx, tx, adminID, "app.suspend", "app", appID, map[string]any{"reason": reason})
 	})
 	if err != nil {
 		return wattfare.AppDetails{}, err
 	}
-	return a, awaitLeases(ctx, s.DB, s.LeaseWait, leases)
+	keyDone := make(chan struct{})
+	go func() { defer close(keyDone); s.Backstop.await(ctx, keyJobs) }()
+	pending := awaitLeases(ctx, s.DB, s.LeaseWait, leases)
+	<-keyDone
+	return a, pending
 }
 
 // Unsuspend lets a suspended app spend again.
@@ -335,6 +346,10 @@ func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (wattfare.A
 		var err error
 		a, err = oneApp(queries.UnsuspendApp(ctx, tx, appID))
 		if err != nil {
+			return err
+		}
+		// Its connections' upstream keys are enabled again.
+		if _, err := s.Backstop.syncApp(ctx, tx, appID); err != nil {
 			return err
 		}
 		return audit(ctx, tx, adminID, "app.unsuspend", "app", appID, nil)

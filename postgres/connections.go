@@ -25,6 +25,8 @@ type Connections struct {
 	LeaseWait time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Backstop inserts the upstream backstop's key jobs (zero: none).
+	Backstop Backstop
 }
 
 var _ wattfare.ConnectionService = (*Connections)(nil)
@@ -147,6 +149,9 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 				return err
 			}
 		}
+		if _, err := s.Backstop.sync(ctx, tx, connID); err != nil { // the key's limit follows the cap
+			return err
+		}
 		return audit(ctx, tx, accountID, "connection.cap", "connection", connID, map[string]any{"from": old, "to": cap})
 	})
 	if err != nil {
@@ -192,10 +197,16 @@ func (s *Connections) reread(ctx context.Context, accountID, connID string, pend
 // data-plane process can admit a request for it.
 func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (wattfare.ConnectionSpend, error) {
 	var leases []string
+	var keyJob int64
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		row, err := queries.OwnedConnectionForUpdate(ctx, tx, sqlc.OwnedConnectionForUpdateParams{ID: connID, AccountID: accountID})
 		if err != nil {
 			return fmt.Errorf("lock connection: %w", interpretError(err, errNoConnection()))
+		}
+		// Its upstream key is disabled too, by a job that commits with the
+		// revoke and that the revoke waits for below.
+		if keyJob, err = s.Backstop.sync(ctx, tx, connID); err != nil {
+			return err
 		}
 		if row.Status != string(wattfare.ConnectionRevoked) {
 			if err := queries.RevokeConnection(ctx, tx, connID); err != nil {
@@ -213,7 +224,11 @@ func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (wat
 	if err != nil {
 		return wattfare.ConnectionSpend{}, err
 	}
-	return s.reread(ctx, accountID, connID, awaitLeases(ctx, s.DB, s.LeaseWait, leases))
+	keyDone := make(chan struct{})
+	go func() { defer close(keyDone); s.Backstop.await(ctx, []int64{keyJob}) }()
+	pending := awaitLeases(ctx, s.DB, s.LeaseWait, leases)
+	<-keyDone
+	return s.reread(ctx, accountID, connID, pending)
 }
 
 // Ensure returns the connection (appID, mode, appUserID), creating it for

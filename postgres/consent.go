@@ -20,6 +20,8 @@ import (
 // the status GET /v1/session reports.
 type Consent struct {
 	DB *pgxpool.Pool
+	// Backstop inserts the upstream backstop's key jobs (zero: none).
+	Backstop Backstop
 }
 
 var _ wattfare.ConsentService = (*Consent)(nil)
@@ -135,6 +137,12 @@ func (s *Consent) Approve(ctx context.Context, a wattfare.Approval, now time.Tim
 			if err := audit(ctx, tx, a.AccountID, "connection.approve", "connection", id, map[string]any{
 				"app_id": a.AppID, "mode": a.Mode, "app_user_id": a.AppUserID, "monthly_cap": a.MonthlyCap,
 			}); err != nil {
+				return err
+			}
+			// A live connection gets its own upstream key, provisioned by a
+			// job that commits with the approval (an approved cap change
+			// patches the limit of the key it has).
+			if _, err := s.Backstop.provision(ctx, tx, id, a.Mode); err != nil {
 				return err
 			}
 		}

@@ -21,6 +21,11 @@ type ServiceOptions struct {
 	// transaction (package jobs). Nil in tests that run no jobs: the
 	// writes then cause none.
 	Jobs jobs.Queue
+	// Backstop turns on the upstream backstop (package jobs'
+	// UpstreamKeys, WATTFARE_OPENROUTER_MANAGEMENT_KEY set): approving a
+	// live connection provisions its own OpenRouter key, and cap changes,
+	// revokes and suspensions keep that key in line, through Jobs.
+	Backstop bool
 	// Payments is Stripe (package stripe), nil when it is not configured:
 	// top-ups are refused then, admin grants still work.
 	Payments wattfare.PaymentProvider
@@ -34,16 +39,20 @@ type ServiceOptions struct {
 // NewServices returns every domain service on db.
 func NewServices(db *pgxpool.Pool, o ServiceOptions) wattfare.Services {
 	accounts := &Accounts{DB: db}
+	var bs Backstop
+	if o.Backstop {
+		bs = Backstop{Jobs: o.Jobs, LeaseWait: o.LeaseWait}
+	}
 	return wattfare.Services{
 		Accounts:    accounts,
 		Sessions:    accounts,
-		Apps:        &Apps{DB: db, LeaseWait: o.LeaseWait, ReservedOrigins: o.ReservedOrigins},
+		Apps:        &Apps{DB: db, LeaseWait: o.LeaseWait, ReservedOrigins: o.ReservedOrigins, Backstop: bs},
 		Keys:        &Keys{DB: db, LeaseWait: o.LeaseWait},
-		Connections: &Connections{DB: db, LeaseWait: o.LeaseWait},
+		Connections: &Connections{DB: db, LeaseWait: o.LeaseWait, Backstop: bs},
 		Wallets:     &Wallets{DB: db},
 		Usage:       &Usage{DB: db},
 		Models:      &Models{DB: db},
-		Consent:     &Consent{DB: db},
+		Consent:     &Consent{DB: db, Backstop: bs},
 		Payments:    &Payments{DB: db, Provider: o.Payments, PublicURL: o.PublicURL, MinTopUp: o.MinTopUp, MaxTopUp: o.MaxTopUp},
 	}
 }

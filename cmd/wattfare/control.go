@@ -99,6 +99,7 @@ func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWai
 		LeaseWait:       leaseWait,
 		ReservedOrigins: controlplane.OwnOrigins(cfg.PublicURL, cfg.DataURL),
 		Jobs:            jc,
+		Backstop:        backstopOn(),
 	})
 	s, err := controlplane.New(cfg)
 	if err != nil {

@@ -56,11 +56,16 @@ type dataOptions struct {
 // upstreamsFromEnv builds the upstreams: the sandbox always, OpenRouter and
 // an OpenAI-compatible server when their base URLs (or, for OpenRouter, its
 // key) are set.
+//
+// With the backstop configured (WATTFARE_OPENROUTER_MANAGEMENT_KEY), live
+// connections call OpenRouter with their own keys (ConnectionKeys);
+// WATTFARE_OPENROUTER_API_KEY then serves test connections only, when
+// TestModeAnyUpstream sends them there.
 func upstreamsFromEnv(sandboxURL string) []*dataplane.Upstream {
 	ups := []*dataplane.Upstream{{Name: "sandbox", BaseURL: sandboxURL}}
-	if key := os.Getenv("WATTFARE_OPENROUTER_API_KEY"); key != "" || os.Getenv("WATTFARE_OPENROUTER_BASE_URL") != "" {
+	if key := os.Getenv("WATTFARE_OPENROUTER_API_KEY"); key != "" || os.Getenv("WATTFARE_OPENROUTER_BASE_URL") != "" || backstopOn() {
 		ups = append(ups, &dataplane.Upstream{
-			Name: "openrouter", BaseURL: envOr("WATTFARE_OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1"), APIKey: key,
+			Name: "openrouter", BaseURL: openRouterBaseURL(), APIKey: key, ConnectionKeys: backstopOn(),
 			Headers: map[string]string{"X-Title": "Wattfare"},
 		})
 	}
@@ -83,6 +88,14 @@ func serveData(ctx context.Context, o dataOptions, pool *pgxpool.Pool) error {
 		defer stop()
 		o.SandboxURL = url
 	}
+	_, ring, err := backstopFromEnv()
+	if err != nil {
+		return err
+	}
+	var opener dataplane.KeyOpener
+	if ring != nil {
+		opener = ring
+	}
 	engine, err := spend.New(spendConfigFromEnv(log), postgres.NewLedger(pool))
 	if err != nil {
 		return fmt.Errorf("spend engine: %w", err)
@@ -94,6 +107,7 @@ func serveData(ctx context.Context, o dataOptions, pool *pgxpool.Pool) error {
 		ControlURL:          o.ControlURL,
 		KeyRateLimit:        envFloat("WATTFARE_KEY_RATE_LIMIT"),
 		ConnectionRateLimit: envFloat("WATTFARE_CONNECTION_RATE_LIMIT"),
+		UpstreamKeys:        opener,
 		Logger:              log,
 	})
 	if err != nil {

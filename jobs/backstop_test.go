@@ -1,0 +1,449 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/dataplane"
+	"github.com/wattfare/wattfare/dataplane/spend"
+	"github.com/wattfare/wattfare/internal/keyring"
+	"github.com/wattfare/wattfare/internal/openroutertest"
+	"github.com/wattfare/wattfare/jobs"
+	"github.com/wattfare/wattfare/openrouter"
+	"github.com/wattfare/wattfare/postgres"
+	"github.com/wattfare/wattfare/postgres/pgtest"
+)
+
+// logBuffer collects every log line of the test's components, so that the
+// test can look for secrets in them.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// backstopEnv is a control plane's services and jobs, a data plane and a
+// fixture OpenRouter on one database, with the backstop on.
+type backstopEnv struct {
+	t        *testing.T
+	pool     *pgxpool.Pool
+	fx       *openroutertest.Server
+	logs     *logBuffer
+	consent  *postgres.Consent
+	conns    *postgres.Connections
+	apps     *postgres.Apps
+	account  string
+	app      string
+	liveKey  string
+	dataURL  string
+	answers  [][]byte // every body the data plane answered
+	answerMu sync.Mutex
+}
+
+// backstopOptions change the env: Spend replaces the budget engine.
+type backstopOptions struct {
+	spender func(engine *spend.Engine) dataplane.Spender
+}
+
+func newBackstopEnv(t *testing.T, o backstopOptions) *backstopEnv {
+	t.Helper()
+	ctx := context.Background()
+	url := pgtest.NewURL(t)
+	pool, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	prev := slog.Default()
+	slog.SetDefault(log)
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	fx := openroutertest.New(t)
+	// The fixture bills at the catalog's price of openai/gpt-4o-mini
+	// (migration 011): $0.15 and $0.60 per million tokens.
+	fx.SetPrices(150_000, 600_000)
+	ring, err := keyring.New("k1", bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	reg := jobs.NewRegistry()
+	(&jobs.UpstreamKeys{
+		Store:       &postgres.UpstreamKeys{DB: pool},
+		OpenRouter:  &openrouter.Keys{BaseURL: fx.URL() + "/api/v1", ManagementKey: openroutertest.ManagementKey},
+		Ring:        ring,
+		DeleteAfter: 300 * time.Millisecond,
+		RetryBase:   20 * time.Millisecond,
+		Logger:      log,
+	}).Register(reg)
+	jc, err := jobs.New(pool, reg, jobs.Options{Logger: log, FetchPollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jctx, stopJobs := context.WithCancel(ctx)
+	jdone := make(chan error, 1)
+	go func() { jdone <- jc.Run(jctx) }()
+	t.Cleanup(func() { stopJobs(); <-jdone })
+
+	svc := postgres.NewServices(pool, postgres.ServiceOptions{LeaseWait: 5 * time.Second, Jobs: jc, Backstop: true})
+	e := &backstopEnv{t: t, pool: pool, fx: fx, logs: logs,
+		consent: svc.Consent.(*postgres.Consent), conns: svc.Connections.(*postgres.Connections), apps: svc.Apps.(*postgres.Apps)}
+
+	e.account = "acct_payer"
+	e.app = wattfare.NewAppID().String()
+	sk := wattfare.NewSecretKey(wattfare.ModeLive)
+	e.liveKey = sk.String()
+	hash := wattfare.HashSecretKey(sk.String())
+	e.exec(`INSERT INTO accounts (id, email, password_hash) VALUES ($1, 'payer@example.com', 'x'), ('acct_dev', 'dev@example.com', 'x')`, e.account)
+	e.exec(`INSERT INTO wallets (account_id, mode, credits) VALUES ($1, 'live', $2)`, e.account, int64(wattfare.USD(50)))
+	e.exec(`INSERT INTO apps (id, owner_id, name) VALUES ($1, 'acct_dev', 'Acme Chat')`, e.app)
+	e.exec(`INSERT INTO api_keys (id, app_id, mode, secret_sha256, public_key, hint) VALUES ($1, $2, 'live', $3, $4, 'abcd')`,
+		sk.ID.String(), e.app, hash[:], []byte(sk.PublicKey()))
+
+	engine, err := spend.New(spend.Config{SpoolDir: t.TempDir(), LeaseTTL: 3 * time.Second, BatchInterval: 10 * time.Millisecond}, postgres.NewLedger(pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spender := dataplane.EngineSpender(engine)
+	if o.spender != nil {
+		spender = o.spender(engine)
+	}
+	srv, err := dataplane.New(dataplane.Config{
+		Catalog:      postgres.NewCatalog(pool),
+		Spend:        spender,
+		Upstreams:    []*dataplane.Upstream{{Name: "openrouter", BaseURL: fx.URL() + "/api/v1", APIKey: openroutertest.APIKey, ConnectionKeys: true}},
+		ControlURL:   "http://control.test",
+		UpstreamKeys: ring,
+		Logger:       log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, stopListener := context.WithCancel(ctx)
+	connected := make(chan struct{}, 1)
+	l := &postgres.Listener{URL: url, OnChange: srv.HandleChange, MaxBackoff: 100 * time.Millisecond, Logger: log, OnReconnect: func() {
+		srv.HandleReconnect()
+		select {
+		case connected <- struct{}{}:
+		default:
+		}
+	}}
+	ldone := make(chan struct{})
+	go func() { l.Run(lctx); close(ldone) }()
+	select {
+	case <-connected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("listener did not connect")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	e.dataURL = "http://" + ln.Addr().String()
+	t.Cleanup(func() {
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		srv.Shutdown(sctx)
+		engine.Close(sctx)
+		stopListener()
+		<-ldone
+	})
+	return e
+}
+
+func (e *backstopEnv) exec(sql string, args ...any) {
+	e.t.Helper()
+	if _, err := e.pool.Exec(context.Background(), sql, args...); err != nil {
+		e.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// approve connects the app's user in live mode with cap, as the consent
+// popup does.
+func (e *backstopEnv) approve(user string, cap wattfare.Money) string {
+	e.t.Helper()
+	st, err := e.consent.Approve(context.Background(), wattfare.Approval{
+		AppID: e.app, Mode: wattfare.ModeLive, AppUserID: user, AccountID: e.account, MonthlyCap: cap, IssuedAt: time.Now(),
+	}, time.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st.ID
+}
+
+func (e *backstopEnv) chat(user, content string) (*http.Response, []byte) {
+	e.t.Helper()
+	body := `{"model":"openai/gpt-4o-mini","max_tokens":20,"messages":[{"role":"user","content":"` + content + `"}]}`
+	req, _ := http.NewRequest("POST", e.dataURL+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e.liveKey)
+	req.Header.Set("Wattfare-User", user)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	e.answerMu.Lock()
+	e.answers = append(e.answers, b)
+	e.answerMu.Unlock()
+	return resp, b
+}
+
+// eventually waits, up to 15 s, until cond holds.
+func (e *backstopEnv) eventually(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *backstopEnv) key(connID string) openroutertest.Key {
+	k, _ := e.fx.KeyNamed(connID)
+	return k
+}
+
+// noSecretLeaked checks every log line, every data-plane answer and the
+// database's copy for the secrets of every key the fixture made.
+func (e *backstopEnv) noSecretLeaked() {
+	e.t.Helper()
+	logs := e.logs.String()
+	e.answerMu.Lock()
+	answers := bytes.Join(e.answers, []byte("\n"))
+	e.answerMu.Unlock()
+	keys := e.fx.Keys()
+	if len(keys) == 0 {
+		e.t.Fatal("no key was created")
+	}
+	for _, k := range keys {
+		if strings.Contains(logs, k.Secret) {
+			e.t.Errorf("key %s's secret is in the logs", k.Name)
+		}
+		if bytes.Contains(answers, []byte(k.Secret)) {
+			e.t.Errorf("key %s's secret is in an answer of the data plane", k.Name)
+		}
+		var n int
+		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM upstream_keys WHERE position($1::bytea IN secret) > 0`, []byte(k.Secret)).Scan(&n); err != nil || n != 0 {
+			e.t.Errorf("key %s's secret is stored in clear (%d rows, %v)", k.Name, n, err)
+		}
+	}
+	if strings.Contains(logs, openroutertest.ManagementKey) {
+		e.t.Error("the management key is in the logs")
+	}
+}
+
+// TestBackstopKeyLifecycle follows one live connection's OpenRouter key:
+// created at approval with the cap as its monthly limit, used for the
+// connection's requests, patched when the cap changes, disabled by the time
+// the revoke returns, deleted later; and it never shows a secret.
+func TestBackstopKeyLifecycle(t *testing.T) {
+	e := newBackstopEnv(t, backstopOptions{})
+	ctx := context.Background()
+	conn := e.approve("u1", wattfare.USD(5))
+
+	e.eventually("the key is created", func() bool { return e.key(conn).Hash != "" })
+	k := e.key(conn)
+	if k.Limit == nil || *k.Limit != wattfare.USD(5) || k.LimitReset != "monthly" || !k.IncludeBYOKInLimit || k.Disabled {
+		t.Fatalf("key %+v: want limit $5 reset monthly, BYOK included, enabled", k)
+	}
+
+	// The data plane sends the connection's requests on its own key, and
+	// charges OpenRouter's usage.cost.
+	e.eventually("a request is served on the connection's key", func() bool {
+		resp, _ := e.chat("u1", "hello there")
+		return resp.StatusCode == 200
+	})
+	k = e.key(conn)
+	if k.Requests != 1 {
+		t.Fatalf("the connection's key served %d requests, want 1", k.Requests)
+	}
+	var charged, cost int64
+	e.eventually("the request settles", func() bool {
+		e.pool.QueryRow(ctx, `SELECT coalesce(sum(charged), 0), coalesce(sum(cost), 0) FROM usage_events WHERE connection_id = $1`, conn).Scan(&charged, &cost)
+		return charged > 0
+	})
+	if wattfare.Money(cost) != k.Usage {
+		t.Fatalf("Wattfare metered $%s, OpenRouter's usage.cost was $%s", wattfare.Money(cost), k.Usage)
+	}
+
+	// A cap change patches the limit.
+	if _, err := e.conns.SetCap(ctx, e.account, conn, wattfare.USD(3)); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the limit follows the cap", func() bool { l := e.key(conn).Limit; return l != nil && *l == wattfare.USD(3) })
+
+	// A revoke returns once the key is disabled; the key is deleted later.
+	if _, err := e.conns.Revoke(ctx, e.account, conn); err != nil && wattfare.ErrorCode(err) != wattfare.EPROPAGATIONPENDING {
+		t.Fatal(err)
+	}
+	if k := e.key(conn); !k.Disabled {
+		t.Fatalf("the revoke returned with the key enabled: %+v", k)
+	}
+	e.eventually("the disabled key is deleted", func() bool { return e.key(conn).Deleted })
+	var deleted bool
+	var secret []byte
+	if err := e.pool.QueryRow(ctx, `SELECT deleted_at IS NOT NULL, secret FROM upstream_keys WHERE connection_id = $1`, conn).Scan(&deleted, &secret); err != nil || !deleted || secret != nil {
+		t.Fatalf("after deletion: deleted %v, secret kept %v, %v", deleted, secret != nil, err)
+	}
+	if resp, b := e.chat("u1", "after revoke"); resp.StatusCode != 403 {
+		t.Fatalf("after revoke: %d %s", resp.StatusCode, b)
+	}
+	// Approving again gets a new key.
+	e.approve("u1", wattfare.USD(2))
+	e.eventually("a new key is created", func() bool { k := e.key(conn); return k.Hash != "" && !k.Deleted })
+	e.noSecretLeaked()
+}
+
+// TestBackstopProvisioningRetried: OpenRouter is down when a live
+// connection is approved. Its requests get 503 unavailable with
+// Retry-After (never the shared key) until the job, retried with backoff,
+// creates the key once OpenRouter is back.
+func TestBackstopProvisioningRetried(t *testing.T) {
+	e := newBackstopEnv(t, backstopOptions{})
+	ctx := context.Background()
+	e.fx.FailKeys(503)
+	conn := e.approve("u2", wattfare.USD(1))
+	e.eventually("a provisioning attempt fails", func() bool {
+		var attempts int
+		e.pool.QueryRow(ctx, `SELECT attempts FROM upstream_keys WHERE connection_id = $1`, conn).Scan(&attempts)
+		return attempts >= 2
+	})
+	resp, b := e.chat("u2", "too early")
+	var env struct {
+		Error struct {
+			Code     string         `json:"code"`
+			Metadata map[string]any `json:"metadata"`
+		} `json:"error"`
+	}
+	json.Unmarshal(b, &env)
+	if resp.StatusCode != 503 || env.Error.Code != wattfare.EUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("before the key: %d %s (Retry-After %q)", resp.StatusCode, b, resp.Header.Get("Retry-After"))
+	}
+	var n int
+	e.pool.QueryRow(ctx, `SELECT count(*) FROM usage_events WHERE connection_id = $1`, conn).Scan(&n)
+	if n != 0 {
+		t.Fatalf("a refused request was charged")
+	}
+	e.fx.FailKeys(0)
+	e.eventually("the key is created once OpenRouter is back", func() bool { return e.key(conn).Hash != "" })
+	e.eventually("the connection is served", func() bool { resp, _ := e.chat("u2", "now"); return resp.StatusCode == 200 })
+	if e.key(conn).Requests != 1 {
+		t.Fatalf("served on the connection's key %d times", e.key(conn).Requests)
+	}
+	e.noSecretLeaked()
+}
+
+// blindSpender admits everything: the budget engine's admission bypassed,
+// as a defect in it would. Settlements are recorded and dropped.
+type blindSpender struct {
+	dataplane.Spender
+	settled atomic.Int64
+}
+
+func (b *blindSpender) Admit(context.Context, spend.Payer, spend.Admission) (dataplane.Hold, error) {
+	return &blindHold{b: b, done: make(chan struct{})}, nil
+}
+
+type blindHold struct {
+	b    *blindSpender
+	done chan struct{}
+}
+
+func (h *blindHold) Amount() wattfare.Money           { return wattfare.USD(1000) }
+func (h *blindHold) Grow(wattfare.Money) bool         { return true }
+func (h *blindHold) Done() <-chan struct{}            { return h.done }
+func (h *blindHold) Err() error                       { return nil }
+func (h *blindHold) OnDone(func()) (stop func() bool) { return func() bool { return true } }
+func (h *blindHold) Checkpoint(*wattfare.Usage)       {}
+func (h *blindHold) Settle(u wattfare.Usage)          { h.b.settled.Add(int64(u.Cost)) }
+func (h *blindHold) Release()                         {}
+
+// TestBackstopStopsSpendWithoutEngine is defence in depth: with Wattfare's
+// own admission bypassed, the connection's OpenRouter key still stops
+// spend at the cap, at most one request's cost over, and the data plane
+// answers cap_reached from the upstream and raises the alarm.
+func TestBackstopStopsSpendWithoutEngine(t *testing.T) {
+	blind := &blindSpender{}
+	e := newBackstopEnv(t, backstopOptions{spender: func(engine *spend.Engine) dataplane.Spender {
+		blind.Spender = dataplane.EngineSpender(engine)
+		return blind
+	}})
+	// $100 per million tokens: a request of 3 prompt and 20 completion
+	// tokens costs $0.0023, so a $0.01 cap pays for four and a half.
+	e.fx.SetPrices(wattfare.PricePerMillion(wattfare.USD(100)), wattfare.PricePerMillion(wattfare.USD(100)))
+	cap := wattfare.Cent
+	conn := e.approve("u3", cap)
+	e.eventually("the key is created", func() bool { return e.key(conn).Hash != "" })
+
+	var perRequest wattfare.Money
+	var last []byte
+	served := 0
+	for i := 0; i < 100; i++ {
+		resp, b := e.chat("u3", "spend it all")
+		if resp.StatusCode != 200 {
+			if resp.StatusCode == 503 && served == 0 { // the data plane has not reloaded the connection yet
+				continue
+			}
+			last = b
+			break
+		}
+		served++
+		if perRequest == 0 {
+			perRequest = e.key(conn).Usage
+		}
+	}
+	if last == nil {
+		t.Fatalf("100 requests served past a $%s cap", cap)
+	}
+	var env struct {
+		Error struct {
+			Code     string         `json:"code"`
+			Metadata map[string]any `json:"metadata"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(last, &env); err != nil || env.Error.Code != wattfare.ECapReached || env.Error.Metadata["limit_source"] != "upstream" {
+		t.Fatalf("refusal %s: want cap_reached from the upstream", last)
+	}
+	k := e.key(conn)
+	if k.Usage > cap+perRequest {
+		t.Fatalf("OpenRouter spent $%s on a $%s cap: more than one request ($%s) over", k.Usage, cap, perRequest)
+	}
+	if k.Usage < cap {
+		t.Fatalf("stopped at $%s, below the $%s cap", k.Usage, cap)
+	}
+	if !strings.Contains(e.logs.String(), "alarm: the upstream refused a connection's key at its limit") {
+		t.Fatal("no alarm was logged")
+	}
+	e.noSecretLeaked()
+}
