@@ -60,6 +60,7 @@ type backstopEnv struct {
 	app      string
 	liveKey  string
 	dataURL  string
+	jobs     *jobs.Client
 	answers  [][]byte // every body the data plane answered
 	answerMu sync.Mutex
 }
@@ -112,7 +113,7 @@ func newBackstopEnv(t *testing.T, o backstopOptions) *backstopEnv {
 	t.Cleanup(func() { stopJobs(); <-jdone })
 
 	svc := postgres.NewServices(pool, postgres.ServiceOptions{LeaseWait: 5 * time.Second, Jobs: jc, Backstop: true})
-	e := &backstopEnv{t: t, pool: pool, fx: fx, logs: logs,
+	e := &backstopEnv{t: t, pool: pool, fx: fx, logs: logs, jobs: jc,
 		consent: svc.Consent.(*postgres.Consent), conns: svc.Connections.(*postgres.Connections), apps: svc.Apps.(*postgres.Apps)}
 
 	e.account = "acct_payer"
@@ -444,6 +445,79 @@ func TestBackstopStopsSpendWithoutEngine(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "alarm: the upstream refused a connection's key at its limit") {
 		t.Fatal("no alarm was logged")
+	}
+	e.noSecretLeaked()
+}
+
+// TestBackstopSuspensionAndDrift: suspending the app disables its live
+// connections' keys before the suspension returns, lifting it enables them
+// again; the nightly reconciliation finds no drift while every request
+// went through Wattfare, and finds and alarms on spend that did not.
+func TestBackstopSuspensionAndDrift(t *testing.T) {
+	e := newBackstopEnv(t, backstopOptions{})
+	ctx := context.Background()
+	conn := e.approve("u4", wattfare.USD(5))
+	e.eventually("the key is created", func() bool { return e.key(conn).Hash != "" })
+	e.eventually("a request is served", func() bool { resp, _ := e.chat("u4", "hi"); return resp.StatusCode == 200 })
+
+	if _, err := e.apps.Suspend(ctx, "acct_dev", e.app, "abuse report"); err != nil && wattfare.ErrorCode(err) != wattfare.EPROPAGATIONPENDING {
+		t.Fatal(err)
+	}
+	if !e.key(conn).Disabled {
+		t.Fatal("the suspension returned with the key enabled")
+	}
+	if _, err := e.apps.Unsuspend(ctx, "acct_dev", e.app); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the key is enabled again", func() bool { return !e.key(conn).Disabled })
+	e.eventually("the connection is served again", func() bool { resp, _ := e.chat("u4", "back"); return resp.StatusCode == 200 })
+	var metered int64
+	e.eventually("both requests settle", func() bool {
+		var n int
+		e.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(cost), 0) FROM usage_events WHERE connection_id = $1`, conn).Scan(&n, &metered)
+		return n == 2
+	})
+
+	store := &postgres.UpstreamKeys{DB: e.pool}
+	reconcile := func() wattfare.UpstreamKeyDrift {
+		t.Helper()
+		res, err := e.jobs.Insert(ctx, jobs.ReconcileUpstreamKeys{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if row, err := jobs.Await(wctx, e.jobs, res.Job.ID); err != nil || row.State != "completed" {
+			t.Fatalf("reconcile: %v %v", row, err)
+		}
+		drift, err := store.Drift(ctx, 10)
+		if err != nil || len(drift) != 1 {
+			t.Fatalf("drift %+v, %v", drift, err)
+		}
+		return drift[0]
+	}
+	d := reconcile()
+	if d.ConnectionID != conn || d.Metered != wattfare.Money(metered) || d.Upstream != wattfare.Money(metered) || d.Drift != 0 {
+		t.Fatalf("reconciled %+v: want metered = upstream = $%s", d, wattfare.Money(metered))
+	}
+	if d.Limit == nil || *d.Limit != wattfare.USD(5) {
+		t.Fatalf("limit %v", d.Limit)
+	}
+
+	// Someone spends on the key behind Wattfare's back.
+	req, _ := http.NewRequest("POST", e.fx.URL()+"/api/v1/chat/completions", strings.NewReader(`{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"leak"}]}`))
+	req.Header.Set("Authorization", "Bearer "+e.key(conn).Secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("direct call: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	d = reconcile()
+	if d.Drift <= 0 || d.Upstream != e.key(conn).Usage {
+		t.Fatalf("after unmetered spend: %+v, key usage $%s", d, e.key(conn).Usage)
+	}
+	if !strings.Contains(e.logs.String(), "alarm: an OpenRouter key spent more than Wattfare metered") {
+		t.Fatal("no alarm for the drift")
 	}
 	e.noSecretLeaked()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/jobs"
 	"github.com/wattfare/wattfare/postgres/pgtest"
 )
@@ -137,5 +138,31 @@ func TestFailedJobIsRetried(t *testing.T) {
 	}
 	if row.Errors[0].Error != "upstream down" {
 		t.Fatalf("first error %q", row.Errors[0].Error)
+	}
+}
+
+// A key's limit is the cap at upstream cost: cap / (1 + the smallest
+// markup), rounded up to the nano-dollar, so it is never below what
+// spending the cap costs upstream.
+func TestUpstreamLimit(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		cap    wattfare.Money
+		markup int
+		want   wattfare.Money
+	}{
+		{wattfare.USD(10), 0, wattfare.USD(10)},
+		{wattfare.USD(10), 1000, 9_090_909_091}, // $10 / 1.1 = $9.0909090909…
+		{wattfare.USD(11), 1000, wattfare.USD(10)},
+		{wattfare.Cent, 100_000, 909_091}, // 1,000 % markup
+		{wattfare.MaxMonthlyCap, 1, 99_990_000_999_901},
+	} {
+		got := jobs.UpstreamLimit(c.cap, c.markup)
+		if got != c.want {
+			t.Errorf("UpstreamLimit(%s, %d bps) = %s, want %s", c.cap, c.markup, got, c.want)
+		}
+		if upstream := got + got*wattfare.Money(c.markup)/10_000; upstream < c.cap-1 {
+			t.Errorf("UpstreamLimit(%s, %d): spending the limit upstream charges %s, under the cap", c.cap, c.markup, upstream)
+		}
 	}
 }
