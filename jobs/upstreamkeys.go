@@ -130,7 +130,7 @@ type UpstreamKeys struct {
 	// RetryBase is the wait after a sync's first failed attempt (default
 	// 1 s), doubled each attempt up to 10 minutes.
 	RetryBase time.Duration
-	Logger         *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Register adds the backstop's workers and its nightly reconciliation.
