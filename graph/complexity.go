@@ -43,6 +43,7 @@ func complexity() ComplexityRoot {
 	c.Mutation.SignUp = func(child int, input model.SignUpInput) int { return passwordCost + child }
 	c.Query.Models = func(child int) int { return 1 + child*catalogSize }
 	c.Admin.Models = func(child int) int { return 1 + child*catalogSize }
+	c.Admin.Catalog = func(child int, search string, first int) int { return 1 + child*max(1, min(first, catalogSize)) }
 	c.Viewer.Apps = func(child int, first *int, after *string) int { return page(child, first) }
 	c.Viewer.Connections = func(child int, mode *wattfare.Mode, first *int, after *string) int { return page(child, first) }
 	c.Viewer.Receipts = func(child int, mode wattfare.Mode, from, to *time.Time, first *int, after *string) int {

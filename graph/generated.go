@@ -5,6 +5,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"math"
@@ -34,7 +35,9 @@ type ResolverRoot interface {
 	ApiKey() ApiKeyResolver
 	App() AppResolver
 	AppUsage() AppUsageResolver
+	CatalogSync() CatalogSyncResolver
 	Connection() ConnectionResolver
+	Model() ModelResolver
 	ModelUsage() ModelUsageResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -82,6 +85,9 @@ type ComplexityRoot struct {
 		AbandonedLeases func(childComplexity int, mode wattfare.Mode, latest *int) int
 		Accounts        func(childComplexity int, first *int, after *string) int
 		Apps            func(childComplexity int, first *int, after *string) int
+		Catalog         func(childComplexity int, search string, first int) int
+		GlobalMarkupBps func(childComplexity int) int
+		LastCatalogSync func(childComplexity int) int
 		Models          func(childComplexity int) int
 		Overrun         func(childComplexity int, mode wattfare.Mode, latest *int) int
 		UsageByApp      func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time, first *int) int
@@ -134,6 +140,32 @@ type ComplexityRoot struct {
 		Requests         func(childComplexity int) int
 	}
 
+	CatalogChange struct {
+		Field   func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		ModelID func(childComplexity int) int
+		New     func(childComplexity int) int
+		Old     func(childComplexity int) int
+	}
+
+	CatalogPage struct {
+		Models func(childComplexity int) int
+		Total  func(childComplexity int) int
+	}
+
+	CatalogSync struct {
+		Added      func(childComplexity int) int
+		Changed    func(childComplexity int) int
+		Changes    func(childComplexity int) int
+		Disabled   func(childComplexity int) int
+		Error      func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Listed     func(childComplexity int) int
+		Source     func(childComplexity int) int
+		StartedAt  func(childComplexity int) int
+	}
+
 	Connection struct {
 		App             func(childComplexity int) int
 		AppUserID       func(childComplexity int) int
@@ -183,16 +215,25 @@ type ComplexityRoot struct {
 	}
 
 	Model struct {
-		CompletionPerMillion func(childComplexity int) int
-		ContextLength        func(childComplexity int) int
-		DisplayName          func(childComplexity int) int
-		Enabled              func(childComplexity int) int
-		ID                   func(childComplexity int) int
-		Kind                 func(childComplexity int) int
-		MaxOutputTokens      func(childComplexity int) int
-		PromptPerMillion     func(childComplexity int) int
-		Upstream             func(childComplexity int) int
-		UpstreamModel        func(childComplexity int) int
+		CompletionPerMillion         func(childComplexity int) int
+		ContextLength                func(childComplexity int) int
+		DisabledReason               func(childComplexity int) int
+		DisplayName                  func(childComplexity int) int
+		Enabled                      func(childComplexity int) int
+		ID                           func(childComplexity int) int
+		Kind                         func(childComplexity int) int
+		MarkupBps                    func(childComplexity int) int
+		MaxOutputTokens              func(childComplexity int) int
+		Modality                     func(childComplexity int) int
+		OwnMarkupBps                 func(childComplexity int) int
+		PromptPerMillion             func(childComplexity int) int
+		SupportedParameters          func(childComplexity int) int
+		SyncedAt                     func(childComplexity int) int
+		Upstream                     func(childComplexity int) int
+		UpstreamCompletionPerMillion func(childComplexity int) int
+		UpstreamModel                func(childComplexity int) int
+		UpstreamPricing              func(childComplexity int) int
+		UpstreamPromptPerMillion     func(childComplexity int) int
 	}
 
 	ModelUsage struct {
@@ -212,6 +253,9 @@ type ComplexityRoot struct {
 		RevokeKey        func(childComplexity int, keyID string) int
 		RollKey          func(childComplexity int, keyID string, overlapSeconds int) int
 		SetConnectionCap func(childComplexity int, connectionID string, monthlyCap wattfare.Money) int
+		SetGlobalMarkup  func(childComplexity int, markupBps int) int
+		SetModelEnabled  func(childComplexity int, modelID string, enabled bool) int
+		SetModelMarkup   func(childComplexity int, modelID string, markupBps *int) int
 		SignIn           func(childComplexity int, input model.SignInInput) int
 		SignOut          func(childComplexity int) int
 		SignUp           func(childComplexity int, input model.SignUpInput) int
@@ -287,6 +331,11 @@ type ComplexityRoot struct {
 		PageInfo func(childComplexity int) int
 	}
 
+	UpstreamPrice struct {
+		Name func(childComplexity int) int
+		Usd  func(childComplexity int) int
+	}
+
 	UsageDay struct {
 		CompletionTokens func(childComplexity int) int
 		Cost             func(childComplexity int) int
@@ -336,6 +385,9 @@ type AdminResolver interface {
 	Models(ctx context.Context, obj *model.Admin) ([]*wattfare.ModelPrice, error)
 	Overrun(ctx context.Context, obj *model.Admin, mode wattfare.Mode, latest *int) (*wattfare.Overrun, error)
 	AbandonedLeases(ctx context.Context, obj *model.Admin, mode wattfare.Mode, latest *int) ([]*wattfare.AbandonedLease, error)
+	Catalog(ctx context.Context, obj *model.Admin, search string, first int) (*model.CatalogPage, error)
+	GlobalMarkupBps(ctx context.Context, obj *model.Admin) (int, error)
+	LastCatalogSync(ctx context.Context, obj *model.Admin) (*wattfare.CatalogSync, error)
 }
 type ApiKeyResolver interface {
 	Active(ctx context.Context, obj *wattfare.APIKey) (bool, error)
@@ -355,8 +407,17 @@ type AppResolver interface {
 type AppUsageResolver interface {
 	App(ctx context.Context, obj *wattfare.AppUsage) (*wattfare.AppDetails, error)
 }
+type CatalogSyncResolver interface {
+	ID(ctx context.Context, obj *wattfare.CatalogSync) (string, error)
+}
 type ConnectionResolver interface {
 	App(ctx context.Context, obj *wattfare.ConnectionSpend) (*wattfare.AppDetails, error)
+}
+type ModelResolver interface {
+	MarkupBps(ctx context.Context, obj *wattfare.ModelPrice) (int, error)
+	OwnMarkupBps(ctx context.Context, obj *wattfare.ModelPrice) (*int, error)
+
+	UpstreamPricing(ctx context.Context, obj *wattfare.ModelPrice) ([]*model.UpstreamPrice, error)
 }
 type ModelUsageResolver interface {
 	Model(ctx context.Context, obj *wattfare.ModelUsage) (*wattfare.ModelPrice, error)
@@ -376,6 +437,9 @@ type MutationResolver interface {
 	SuspendApp(ctx context.Context, appID string, reason string) (*wattfare.AppDetails, error)
 	UnsuspendApp(ctx context.Context, appID string) (*wattfare.AppDetails, error)
 	UpdateModelPrice(ctx context.Context, input model.UpdateModelPriceInput) (*wattfare.ModelPrice, error)
+	SetModelEnabled(ctx context.Context, modelID string, enabled bool) (*wattfare.ModelPrice, error)
+	SetModelMarkup(ctx context.Context, modelID string, markupBps *int) (*wattfare.ModelPrice, error)
+	SetGlobalMarkup(ctx context.Context, markupBps int) (int, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*model.Viewer, error)
@@ -555,6 +619,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Admin.Apps(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Admin.catalog":
+		if e.ComplexityRoot.Admin.Catalog == nil {
+			break
+		}
+
+		args, err := ec.field_Admin_catalog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Admin.Catalog(childComplexity, args["search"].(string), args["first"].(int)), true
+	case "Admin.globalMarkupBps":
+		if e.ComplexityRoot.Admin.GlobalMarkupBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Admin.GlobalMarkupBps(childComplexity), true
+	case "Admin.lastCatalogSync":
+		if e.ComplexityRoot.Admin.LastCatalogSync == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Admin.LastCatalogSync(childComplexity), true
 	case "Admin.models":
 		if e.ComplexityRoot.Admin.Models == nil {
 			break
@@ -816,6 +903,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AppUsage.Requests(childComplexity), true
 
+	case "CatalogChange.field":
+		if e.ComplexityRoot.CatalogChange.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogChange.Field(childComplexity), true
+	case "CatalogChange.kind":
+		if e.ComplexityRoot.CatalogChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogChange.Kind(childComplexity), true
+	case "CatalogChange.modelId":
+		if e.ComplexityRoot.CatalogChange.ModelID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogChange.ModelID(childComplexity), true
+	case "CatalogChange.new":
+		if e.ComplexityRoot.CatalogChange.New == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogChange.New(childComplexity), true
+	case "CatalogChange.old":
+		if e.ComplexityRoot.CatalogChange.Old == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogChange.Old(childComplexity), true
+
+	case "CatalogPage.models":
+		if e.ComplexityRoot.CatalogPage.Models == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogPage.Models(childComplexity), true
+	case "CatalogPage.total":
+		if e.ComplexityRoot.CatalogPage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogPage.Total(childComplexity), true
+
+	case "CatalogSync.added":
+		if e.ComplexityRoot.CatalogSync.Added == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.Added(childComplexity), true
+	case "CatalogSync.changed":
+		if e.ComplexityRoot.CatalogSync.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.Changed(childComplexity), true
+	case "CatalogSync.changes":
+		if e.ComplexityRoot.CatalogSync.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.Changes(childComplexity), true
+	case "CatalogSync.disabled":
+		if e.ComplexityRoot.CatalogSync.Disabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.Disabled(childComplexity), true
+	case "CatalogSync.error":
+		if e.ComplexityRoot.CatalogSync.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.Error(childComplexity), true
+	case "CatalogSync.finishedAt":
+		if e.ComplexityRoot.CatalogSync.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.FinishedAt(childComplexity), true
+	case "CatalogSync.id":
+		if e.ComplexityRoot.CatalogSync.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.ID(childComplexity), true
+	case "CatalogSync.listed":
+		if e.ComplexityRoot.CatalogSync.Listed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.Listed(childComplexity), true
+	case "CatalogSync.source":
+		if e.ComplexityRoot.CatalogSync.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.Source(childComplexity), true
+	case "CatalogSync.startedAt":
+		if e.ComplexityRoot.CatalogSync.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogSync.StartedAt(childComplexity), true
+
 	case "Connection.app":
 		if e.ComplexityRoot.Connection.App == nil {
 			break
@@ -997,6 +1189,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Model.ContextLength(childComplexity), true
+	case "Model.disabledReason":
+		if e.ComplexityRoot.Model.DisabledReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Model.DisabledReason(childComplexity), true
 	case "Model.displayName":
 		if e.ComplexityRoot.Model.DisplayName == nil {
 			break
@@ -1021,30 +1219,78 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Model.Kind(childComplexity), true
+	case "Model.markupBps":
+		if e.ComplexityRoot.Model.MarkupBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Model.MarkupBps(childComplexity), true
 	case "Model.maxOutputTokens":
 		if e.ComplexityRoot.Model.MaxOutputTokens == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Model.MaxOutputTokens(childComplexity), true
+	case "Model.modality":
+		if e.ComplexityRoot.Model.Modality == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Model.Modality(childComplexity), true
+	case "Model.ownMarkupBps":
+		if e.ComplexityRoot.Model.OwnMarkupBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Model.OwnMarkupBps(childComplexity), true
 	case "Model.promptPerMillion":
 		if e.ComplexityRoot.Model.PromptPerMillion == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Model.PromptPerMillion(childComplexity), true
+	case "Model.supportedParameters":
+		if e.ComplexityRoot.Model.SupportedParameters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Model.SupportedParameters(childComplexity), true
+	case "Model.syncedAt":
+		if e.ComplexityRoot.Model.SyncedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Model.SyncedAt(childComplexity), true
 	case "Model.upstream":
 		if e.ComplexityRoot.Model.Upstream == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Model.Upstream(childComplexity), true
+	case "Model.upstreamCompletionPerMillion":
+		if e.ComplexityRoot.Model.UpstreamCompletionPerMillion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Model.UpstreamCompletionPerMillion(childComplexity), true
 	case "Model.upstreamModel":
 		if e.ComplexityRoot.Model.UpstreamModel == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Model.UpstreamModel(childComplexity), true
+	case "Model.upstreamPricing":
+		if e.ComplexityRoot.Model.UpstreamPricing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Model.UpstreamPricing(childComplexity), true
+	case "Model.upstreamPromptPerMillion":
+		if e.ComplexityRoot.Model.UpstreamPromptPerMillion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Model.UpstreamPromptPerMillion(childComplexity), true
 
 	case "ModelUsage.completionTokens":
 		if e.ComplexityRoot.ModelUsage.CompletionTokens == nil {
@@ -1160,6 +1406,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetConnectionCap(childComplexity, args["connectionId"].(string), args["monthlyCap"].(wattfare.Money)), true
+	case "Mutation.setGlobalMarkup":
+		if e.ComplexityRoot.Mutation.SetGlobalMarkup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setGlobalMarkup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetGlobalMarkup(childComplexity, args["markupBps"].(int)), true
+	case "Mutation.setModelEnabled":
+		if e.ComplexityRoot.Mutation.SetModelEnabled == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setModelEnabled_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetModelEnabled(childComplexity, args["modelId"].(string), args["enabled"].(bool)), true
+	case "Mutation.setModelMarkup":
+		if e.ComplexityRoot.Mutation.SetModelMarkup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setModelMarkup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetModelMarkup(childComplexity, args["modelId"].(string), args["markupBps"].(*int)), true
 	case "Mutation.signIn":
 		if e.ComplexityRoot.Mutation.SignIn == nil {
 			break
@@ -1499,6 +1778,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReceiptPage.PageInfo(childComplexity), true
 
+	case "UpstreamPrice.name":
+		if e.ComplexityRoot.UpstreamPrice.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamPrice.Name(childComplexity), true
+	case "UpstreamPrice.usd":
+		if e.ComplexityRoot.UpstreamPrice.Usd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamPrice.Usd(childComplexity), true
+
 	case "UsageDay.completionTokens":
 		if e.ComplexityRoot.UsageDay.CompletionTokens == nil {
 			break
@@ -1756,6 +2048,17 @@ func newExecutionContext(
 			deferredResults,
 		),
 	}
+}
+
+//go:embed "schema/catalog.graphqls"
+var sourcesFS embed.FS
+
+func sourceData(filename string) string {
+	data, err := sourcesFS.ReadFile(filename)
+	if err != nil {
+		panic(fmt.Sprintf("codegen problem: %s not available", filename))
+	}
+	return string(data)
 }
 
 var sources = []*ast.Source{
@@ -2173,6 +2476,7 @@ type AccountEdge {
   node: Account!
 }
 `, BuiltIn: false},
+	{Name: "schema/catalog.graphqls", Input: sourceData("schema/catalog.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -2256,6 +2560,12 @@ func (ec *executionContext) childFields_Admin(ctx context.Context, field graphql
 		return ec.fieldContext_Admin_overrun(ctx, field)
 	case "abandonedLeases":
 		return ec.fieldContext_Admin_abandonedLeases(ctx, field)
+	case "catalog":
+		return ec.fieldContext_Admin_catalog(ctx, field)
+	case "globalMarkupBps":
+		return ec.fieldContext_Admin_globalMarkupBps(ctx, field)
+	case "lastCatalogSync":
+		return ec.fieldContext_Admin_lastCatalogSync(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Admin", field.Name)
 }
@@ -2348,6 +2658,58 @@ func (ec *executionContext) childFields_AppUsage(ctx context.Context, field grap
 		return ec.fieldContext_AppUsage_cost(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AppUsage", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "modelId":
+		return ec.fieldContext_CatalogChange_modelId(ctx, field)
+	case "kind":
+		return ec.fieldContext_CatalogChange_kind(ctx, field)
+	case "field":
+		return ec.fieldContext_CatalogChange_field(ctx, field)
+	case "old":
+		return ec.fieldContext_CatalogChange_old(ctx, field)
+	case "new":
+		return ec.fieldContext_CatalogChange_new(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogChange", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "models":
+		return ec.fieldContext_CatalogPage_models(ctx, field)
+	case "total":
+		return ec.fieldContext_CatalogPage_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogPage", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogSync(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CatalogSync_id(ctx, field)
+	case "source":
+		return ec.fieldContext_CatalogSync_source(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_CatalogSync_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_CatalogSync_finishedAt(ctx, field)
+	case "error":
+		return ec.fieldContext_CatalogSync_error(ctx, field)
+	case "listed":
+		return ec.fieldContext_CatalogSync_listed(ctx, field)
+	case "added":
+		return ec.fieldContext_CatalogSync_added(ctx, field)
+	case "changed":
+		return ec.fieldContext_CatalogSync_changed(ctx, field)
+	case "disabled":
+		return ec.fieldContext_CatalogSync_disabled(ctx, field)
+	case "changes":
+		return ec.fieldContext_CatalogSync_changes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogSync", field.Name)
 }
 
 func (ec *executionContext) childFields_Connection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2468,6 +2830,24 @@ func (ec *executionContext) childFields_Model(ctx context.Context, field graphql
 		return ec.fieldContext_Model_maxOutputTokens(ctx, field)
 	case "enabled":
 		return ec.fieldContext_Model_enabled(ctx, field)
+	case "upstreamPromptPerMillion":
+		return ec.fieldContext_Model_upstreamPromptPerMillion(ctx, field)
+	case "upstreamCompletionPerMillion":
+		return ec.fieldContext_Model_upstreamCompletionPerMillion(ctx, field)
+	case "markupBps":
+		return ec.fieldContext_Model_markupBps(ctx, field)
+	case "ownMarkupBps":
+		return ec.fieldContext_Model_ownMarkupBps(ctx, field)
+	case "disabledReason":
+		return ec.fieldContext_Model_disabledReason(ctx, field)
+	case "modality":
+		return ec.fieldContext_Model_modality(ctx, field)
+	case "supportedParameters":
+		return ec.fieldContext_Model_supportedParameters(ctx, field)
+	case "upstreamPricing":
+		return ec.fieldContext_Model_upstreamPricing(ctx, field)
+	case "syncedAt":
+		return ec.fieldContext_Model_syncedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Model", field.Name)
 }
@@ -2606,6 +2986,16 @@ func (ec *executionContext) childFields_ReceiptPage(ctx context.Context, field g
 		return ec.fieldContext_ReceiptPage_pageInfo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReceiptPage", field.Name)
+}
+
+func (ec *executionContext) childFields_UpstreamPrice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_UpstreamPrice_name(ctx, field)
+	case "usd":
+		return ec.fieldContext_UpstreamPrice_usd(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpstreamPrice", field.Name)
 }
 
 func (ec *executionContext) childFields_UsageDay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2857,6 +3247,28 @@ func (ec *executionContext) field_Admin_apps_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Admin_catalog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -3241,6 +3653,64 @@ func (ec *executionContext) field_Mutation_setConnectionCap_args(ctx context.Con
 		return nil, err
 	}
 	args["monthlyCap"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setGlobalMarkup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "markupBps",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["markupBps"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setModelEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "modelId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["modelId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "enabled",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enabled"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setModelMarkup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "modelId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["modelId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "markupBps",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["markupBps"] = arg1
 	return args, nil
 }
 
@@ -4330,6 +4800,105 @@ func (ec *executionContext) fieldContext_Admin_abandonedLeases(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Admin_catalog(ctx context.Context, field graphql.CollectedField, obj *model.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_catalog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Admin().Catalog(ctx, obj, fc.Args["search"].(string), fc.Args["first"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CatalogPage) graphql.Marshaler {
+			return ec.marshalNCatalogPage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐCatalogPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_catalog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Admin",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Admin_catalog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Admin_globalMarkupBps(ctx context.Context, field graphql.CollectedField, obj *model.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_globalMarkupBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Admin().GlobalMarkupBps(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_globalMarkupBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Admin", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Admin_lastCatalogSync(ctx context.Context, field graphql.CollectedField, obj *model.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_lastCatalogSync(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Admin().LastCatalogSync(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.CatalogSync) graphql.Marshaler {
+			return ec.marshalOCatalogSync2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐCatalogSync(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_lastCatalogSync(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Admin",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogSync(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.APIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5177,6 +5746,415 @@ func (ec *executionContext) _AppUsage_cost(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_AppUsage_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AppUsage", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogChange_modelId(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogChange_modelId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ModelID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogChange_modelId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogChange_kind(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogChange_field(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogChange_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogChange_old(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogChange_old(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Old, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogChange_old(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogChange_new(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogChange_new(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.New, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogChange_new(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogPage_models(ctx context.Context, field graphql.CollectedField, obj *model.CatalogPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogPage_models(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Models, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.ModelPrice) graphql.Marshaler {
+			return ec.marshalNModel2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPriceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogPage_models(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Model(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogPage_total(ctx context.Context, field graphql.CollectedField, obj *model.CatalogPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogPage_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogPage_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogPage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CatalogSync().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogSync", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_source(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogSync", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_startedAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogSync", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_finishedAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogSync", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_error(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogSync", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_listed(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_listed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Listed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_listed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogSync", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_added(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_added(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Added, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_added(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogSync", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_changed(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogSync", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_disabled(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_disabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_disabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogSync", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CatalogSync_changes(ctx context.Context, field graphql.CollectedField, obj *wattfare.CatalogSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogSync_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []wattfare.ModelChange) graphql.Marshaler {
+			return ec.marshalNCatalogChange2ᚕgithubᚗcomᚋwattfareᚋwattfareᚐModelChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogSync_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogSync",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogChange(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Connection_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.ConnectionSpend) (ret graphql.Marshaler) {
@@ -6102,6 +7080,222 @@ func (ec *executionContext) fieldContext_Model_enabled(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _Model_upstreamPromptPerMillion(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Model_upstreamPromptPerMillion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpstreamPromptPerMillion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Model_upstreamPromptPerMillion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _Model_upstreamCompletionPerMillion(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Model_upstreamCompletionPerMillion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpstreamCompletionPerMillion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Model_upstreamCompletionPerMillion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _Model_markupBps(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Model_markupBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Model().MarkupBps(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Model_markupBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Model", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Model_ownMarkupBps(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Model_ownMarkupBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Model().OwnMarkupBps(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Model_ownMarkupBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Model", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Model_disabledReason(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Model_disabledReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisabledReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Model_disabledReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Model_modality(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Model_modality(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Modality, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Model_modality(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Model_supportedParameters(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Model_supportedParameters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SupportedParameters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Model_supportedParameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Model_upstreamPricing(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Model_upstreamPricing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Model().UpstreamPricing(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UpstreamPrice) graphql.Marshaler {
+			return ec.marshalNUpstreamPrice2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpstreamPriceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Model_upstreamPricing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Model",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpstreamPrice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Model_syncedAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Model_syncedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SyncedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Model_syncedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Model", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _ModelUsage_modelId(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6981,6 +8175,177 @@ func (ec *executionContext) fieldContext_Mutation_updateModelPrice(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateModelPrice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setModelEnabled(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setModelEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetModelEnabled(ctx, fc.Args["modelId"].(string), fc.Args["enabled"].(bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Admin == nil {
+					var zeroVal *wattfare.ModelPrice
+					return zeroVal, errors.New("directive admin is not implemented")
+				}
+				return ec.Directives.Admin(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.ModelPrice) graphql.Marshaler {
+			return ec.marshalNModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPrice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setModelEnabled(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Model(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setModelEnabled_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setModelMarkup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setModelMarkup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetModelMarkup(ctx, fc.Args["modelId"].(string), fc.Args["markupBps"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Admin == nil {
+					var zeroVal *wattfare.ModelPrice
+					return zeroVal, errors.New("directive admin is not implemented")
+				}
+				return ec.Directives.Admin(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.ModelPrice) graphql.Marshaler {
+			return ec.marshalNModel2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐModelPrice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setModelMarkup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Model(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setModelMarkup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setGlobalMarkup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setGlobalMarkup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetGlobalMarkup(ctx, fc.Args["markupBps"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Admin == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive admin is not implemented")
+				}
+				return ec.Directives.Admin(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setGlobalMarkup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setGlobalMarkup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8146,6 +9511,52 @@ func (ec *executionContext) fieldContext_ReceiptPage_pageInfo(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _UpstreamPrice_name(ctx context.Context, field graphql.CollectedField, obj *model.UpstreamPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamPrice_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamPrice_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamPrice", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamPrice_usd(ctx context.Context, field graphql.CollectedField, obj *model.UpstreamPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamPrice_usd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Usd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamPrice_usd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamPrice", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _UsageDay_day(ctx context.Context, field graphql.CollectedField, obj *wattfare.UsageDay) (ret graphql.Marshaler) {
@@ -10622,6 +12033,120 @@ func (ec *executionContext) _Admin(ctx context.Context, sel ast.SelectionSet, ob
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "catalog":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Admin_catalog(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "globalMarkupBps":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Admin_globalMarkupBps(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "lastCatalogSync":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Admin_lastCatalogSync(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11288,6 +12813,223 @@ func (ec *executionContext) _AppUsage(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var catalogChangeImplementors = []string{"CatalogChange"}
+
+func (ec *executionContext) _CatalogChange(ctx context.Context, sel ast.SelectionSet, obj *wattfare.ModelChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogChange")
+		case "modelId":
+			out.Values[i] = ec._CatalogChange_modelId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._CatalogChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._CatalogChange_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "old":
+			out.Values[i] = ec._CatalogChange_old(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "new":
+			out.Values[i] = ec._CatalogChange_new(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var catalogPageImplementors = []string{"CatalogPage"}
+
+func (ec *executionContext) _CatalogPage(ctx context.Context, sel ast.SelectionSet, obj *model.CatalogPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogPage")
+		case "models":
+			out.Values[i] = ec._CatalogPage_models(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._CatalogPage_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var catalogSyncImplementors = []string{"CatalogSync"}
+
+func (ec *executionContext) _CatalogSync(ctx context.Context, sel ast.SelectionSet, obj *wattfare.CatalogSync) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogSyncImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogSync")
+		case "id":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CatalogSync_id(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "source":
+			out.Values[i] = ec._CatalogSync_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._CatalogSync_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._CatalogSync_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._CatalogSync_error(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "listed":
+			out.Values[i] = ec._CatalogSync_listed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "added":
+			out.Values[i] = ec._CatalogSync_added(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changed":
+			out.Values[i] = ec._CatalogSync_changed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "disabled":
+			out.Values[i] = ec._CatalogSync_disabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changes":
+			out.Values[i] = ec._CatalogSync_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var connectionImplementors = []string{"Connection"}
 
 func (ec *executionContext) _Connection(ctx context.Context, sel ast.SelectionSet, obj *wattfare.ConnectionSpend) graphql.Marshaler {
@@ -11702,52 +13444,196 @@ func (ec *executionContext) _Model(ctx context.Context, sel ast.SelectionSet, ob
 		case "id":
 			out.Values[i] = ec._Model_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "upstream":
 			out.Values[i] = ec._Model_upstream(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "upstreamModel":
 			out.Values[i] = ec._Model_upstreamModel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._Model_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "displayName":
 			out.Values[i] = ec._Model_displayName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "promptPerMillion":
 			out.Values[i] = ec._Model_promptPerMillion(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "completionPerMillion":
 			out.Values[i] = ec._Model_completionPerMillion(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contextLength":
 			out.Values[i] = ec._Model_contextLength(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "maxOutputTokens":
 			out.Values[i] = ec._Model_maxOutputTokens(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "enabled":
 			out.Values[i] = ec._Model_enabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "upstreamPromptPerMillion":
+			out.Values[i] = ec._Model_upstreamPromptPerMillion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "upstreamCompletionPerMillion":
+			out.Values[i] = ec._Model_upstreamCompletionPerMillion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "markupBps":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Model_markupBps(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "ownMarkupBps":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Model_ownMarkupBps(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "disabledReason":
+			out.Values[i] = ec._Model_disabledReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "modality":
+			out.Values[i] = ec._Model_modality(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "supportedParameters":
+			out.Values[i] = ec._Model_supportedParameters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "upstreamPricing":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Model_upstreamPricing(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "syncedAt":
+			out.Values[i] = ec._Model_syncedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11980,6 +13866,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateModelPrice":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateModelPrice(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setModelEnabled":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setModelEnabled(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setModelMarkup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setModelMarkup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setGlobalMarkup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setGlobalMarkup(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -12578,6 +14485,49 @@ func (ec *executionContext) _ReceiptPage(ctx context.Context, sel ast.SelectionS
 			}
 		case "pageInfo":
 			out.Values[i] = ec._ReceiptPage_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var upstreamPriceImplementors = []string{"UpstreamPrice"}
+
+func (ec *executionContext) _UpstreamPrice(ctx context.Context, sel ast.SelectionSet, obj *model.UpstreamPrice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, upstreamPriceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpstreamPrice")
+		case "name":
+			out.Values[i] = ec._UpstreamPrice_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "usd":
+			out.Values[i] = ec._UpstreamPrice_usd(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13668,6 +15618,36 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCatalogChange2githubᚗcomᚋwattfareᚋwattfareᚐModelChange(ctx context.Context, sel ast.SelectionSet, v wattfare.ModelChange) graphql.Marshaler {
+	return ec._CatalogChange(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCatalogChange2ᚕgithubᚗcomᚋwattfareᚋwattfareᚐModelChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []wattfare.ModelChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCatalogChange2githubᚗcomᚋwattfareᚋwattfareᚐModelChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCatalogPage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐCatalogPage(ctx context.Context, sel ast.SelectionSet, v *model.CatalogPage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CatalogPage(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐConnectionSpend(ctx context.Context, sel ast.SelectionSet, v *wattfare.ConnectionSpend) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -14140,6 +16120,32 @@ func (ec *executionContext) unmarshalNUpdateModelPriceInput2githubᚗcomᚋwattf
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNUpstreamPrice2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpstreamPriceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.UpstreamPrice) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUpstreamPrice2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpstreamPrice(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUpstreamPrice2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpstreamPrice(ctx context.Context, sel ast.SelectionSet, v *model.UpstreamPrice) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._UpstreamPrice(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUsageDay2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐUsageDayᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.UsageDay) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -14380,6 +16386,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOCatalogSync2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐCatalogSync(ctx context.Context, sel ast.SelectionSet, v *wattfare.CatalogSync) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CatalogSync(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

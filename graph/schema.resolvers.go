@@ -474,6 +474,8 @@ func (r *Resolver) AppUsage() AppUsageResolver { return &appUsageResolver{r} }
 
 func (r *Resolver) Connection() ConnectionResolver { return &connectionResolver{r} }
 
+func (r *Resolver) Model() ModelResolver { return &modelResolver{r} }
+
 func (r *Resolver) ModelUsage() ModelUsageResolver { return &modelUsageResolver{r} }
 
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
@@ -492,6 +494,7 @@ type (
 	appResolver        struct{ *Resolver }
 	appUsageResolver   struct{ *Resolver }
 	connectionResolver struct{ *Resolver }
+	modelResolver      struct{ *Resolver }
 	modelUsageResolver struct{ *Resolver }
 	mutationResolver   struct{ *Resolver }
 	queryResolver      struct{ *Resolver }

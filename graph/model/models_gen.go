@@ -26,6 +26,12 @@ type AppPage struct {
 	PageInfo *PageInfo  `json:"pageInfo"`
 }
 
+type CatalogPage struct {
+	Models []*wattfare.ModelPrice `json:"models"`
+	// How many models match in all.
+	Total int `json:"total"`
+}
+
 type ConnectionEdge struct {
 	Cursor string                    `json:"cursor"`
 	Node   *wattfare.ConnectionSpend `json:"node"`
@@ -108,4 +114,9 @@ type UpdateModelPriceInput struct {
 	ModelID              string         `json:"modelId"`
 	PromptPerMillion     wattfare.Money `json:"promptPerMillion"`
 	CompletionPerMillion wattfare.Money `json:"completionPerMillion"`
+}
+
+type UpstreamPrice struct {
+	Name string `json:"name"`
+	Usd  string `json:"usd"`
 }
