@@ -21,6 +21,7 @@ func (s *Server) graphqlRoutes() error {
 		Wallets:     svc.Wallets,
 		Usage:       svc.Usage,
 		Models:      svc.Models,
+		Backstop:    svc.Backstop,
 		Sessions:    s.dashboardSessions(),
 		Dev:         s.cfg.Dev,
 		Throttle:    newAuthThrottle(nil),

@@ -90,6 +90,7 @@ type ComplexityRoot struct {
 		LastCatalogSync func(childComplexity int) int
 		Models          func(childComplexity int) int
 		Overrun         func(childComplexity int, mode wattfare.Mode, latest *int) int
+		UpstreamKeys    func(childComplexity int, latest *int) int
 		UsageByApp      func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time, first *int) int
 		UsageByDay      func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time) int
 		UsageByModel    func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time) int
@@ -331,6 +332,22 @@ type ComplexityRoot struct {
 		PageInfo func(childComplexity int) int
 	}
 
+	UpstreamKeyDrift struct {
+		CheckedAt    func(childComplexity int) int
+		ConnectionID func(childComplexity int) int
+		Disabled     func(childComplexity int) int
+		Drift        func(childComplexity int) int
+		Limit        func(childComplexity int) int
+		Metered      func(childComplexity int) int
+		Period       func(childComplexity int) int
+		Upstream     func(childComplexity int) int
+	}
+
+	UpstreamKeyReport struct {
+		Checks  func(childComplexity int) int
+		Enabled func(childComplexity int) int
+	}
+
 	UpstreamPrice struct {
 		Name func(childComplexity int) int
 		Usd  func(childComplexity int) int
@@ -388,6 +405,7 @@ type AdminResolver interface {
 	Catalog(ctx context.Context, obj *model.Admin, search string, first int) (*model.CatalogPage, error)
 	GlobalMarkupBps(ctx context.Context, obj *model.Admin) (int, error)
 	LastCatalogSync(ctx context.Context, obj *model.Admin) (*wattfare.CatalogSync, error)
+	UpstreamKeys(ctx context.Context, obj *model.Admin, latest *int) (*model.UpstreamKeyReport, error)
 }
 type ApiKeyResolver interface {
 	Active(ctx context.Context, obj *wattfare.APIKey) (bool, error)
@@ -659,6 +677,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Admin.Overrun(childComplexity, args["mode"].(wattfare.Mode), args["latest"].(*int)), true
+	case "Admin.upstreamKeys":
+		if e.ComplexityRoot.Admin.UpstreamKeys == nil {
+			break
+		}
+
+		args, err := ec.field_Admin_upstreamKeys_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Admin.UpstreamKeys(childComplexity, args["latest"].(*int)), true
 	case "Admin.usageByApp":
 		if e.ComplexityRoot.Admin.UsageByApp == nil {
 			break
@@ -1778,6 +1807,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReceiptPage.PageInfo(childComplexity), true
 
+	case "UpstreamKeyDrift.checkedAt":
+		if e.ComplexityRoot.UpstreamKeyDrift.CheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyDrift.CheckedAt(childComplexity), true
+	case "UpstreamKeyDrift.connectionId":
+		if e.ComplexityRoot.UpstreamKeyDrift.ConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyDrift.ConnectionID(childComplexity), true
+	case "UpstreamKeyDrift.disabled":
+		if e.ComplexityRoot.UpstreamKeyDrift.Disabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyDrift.Disabled(childComplexity), true
+	case "UpstreamKeyDrift.drift":
+		if e.ComplexityRoot.UpstreamKeyDrift.Drift == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyDrift.Drift(childComplexity), true
+	case "UpstreamKeyDrift.limit":
+		if e.ComplexityRoot.UpstreamKeyDrift.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyDrift.Limit(childComplexity), true
+	case "UpstreamKeyDrift.metered":
+		if e.ComplexityRoot.UpstreamKeyDrift.Metered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyDrift.Metered(childComplexity), true
+	case "UpstreamKeyDrift.period":
+		if e.ComplexityRoot.UpstreamKeyDrift.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyDrift.Period(childComplexity), true
+	case "UpstreamKeyDrift.upstream":
+		if e.ComplexityRoot.UpstreamKeyDrift.Upstream == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyDrift.Upstream(childComplexity), true
+
+	case "UpstreamKeyReport.checks":
+		if e.ComplexityRoot.UpstreamKeyReport.Checks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyReport.Checks(childComplexity), true
+	case "UpstreamKeyReport.enabled":
+		if e.ComplexityRoot.UpstreamKeyReport.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpstreamKeyReport.Enabled(childComplexity), true
+
 	case "UpstreamPrice.name":
 		if e.ComplexityRoot.UpstreamPrice.Name == nil {
 			break
@@ -2050,7 +2141,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/catalog.graphqls"
+//go:embed "schema/catalog.graphqls" "schema/providers.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2477,6 +2568,7 @@ type AccountEdge {
 }
 `, BuiltIn: false},
 	{Name: "schema/catalog.graphqls", Input: sourceData("schema/catalog.graphqls"), BuiltIn: false},
+	{Name: "schema/providers.graphqls", Input: sourceData("schema/providers.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -2566,6 +2658,8 @@ func (ec *executionContext) childFields_Admin(ctx context.Context, field graphql
 		return ec.fieldContext_Admin_globalMarkupBps(ctx, field)
 	case "lastCatalogSync":
 		return ec.fieldContext_Admin_lastCatalogSync(ctx, field)
+	case "upstreamKeys":
+		return ec.fieldContext_Admin_upstreamKeys(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Admin", field.Name)
 }
@@ -2988,6 +3082,38 @@ func (ec *executionContext) childFields_ReceiptPage(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ReceiptPage", field.Name)
 }
 
+func (ec *executionContext) childFields_UpstreamKeyDrift(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connectionId":
+		return ec.fieldContext_UpstreamKeyDrift_connectionId(ctx, field)
+	case "period":
+		return ec.fieldContext_UpstreamKeyDrift_period(ctx, field)
+	case "checkedAt":
+		return ec.fieldContext_UpstreamKeyDrift_checkedAt(ctx, field)
+	case "metered":
+		return ec.fieldContext_UpstreamKeyDrift_metered(ctx, field)
+	case "upstream":
+		return ec.fieldContext_UpstreamKeyDrift_upstream(ctx, field)
+	case "drift":
+		return ec.fieldContext_UpstreamKeyDrift_drift(ctx, field)
+	case "limit":
+		return ec.fieldContext_UpstreamKeyDrift_limit(ctx, field)
+	case "disabled":
+		return ec.fieldContext_UpstreamKeyDrift_disabled(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpstreamKeyDrift", field.Name)
+}
+
+func (ec *executionContext) childFields_UpstreamKeyReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enabled":
+		return ec.fieldContext_UpstreamKeyReport_enabled(ctx, field)
+	case "checks":
+		return ec.fieldContext_UpstreamKeyReport_checks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpstreamKeyReport", field.Name)
+}
+
 func (ec *executionContext) childFields_UpstreamPrice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -3291,6 +3417,20 @@ func (ec *executionContext) field_Admin_overrun_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["latest"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Admin_upstreamKeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "latest",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["latest"] = arg0
 	return args, nil
 }
 
@@ -4895,6 +5035,50 @@ func (ec *executionContext) fieldContext_Admin_lastCatalogSync(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CatalogSync(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Admin_upstreamKeys(ctx context.Context, field graphql.CollectedField, obj *model.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_upstreamKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Admin().UpstreamKeys(ctx, obj, fc.Args["latest"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UpstreamKeyReport) graphql.Marshaler {
+			return ec.marshalNUpstreamKeyReport2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpstreamKeyReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_upstreamKeys(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Admin",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpstreamKeyReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Admin_upstreamKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9513,6 +9697,245 @@ func (ec *executionContext) fieldContext_ReceiptPage_pageInfo(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _UpstreamKeyDrift_connectionId(ctx context.Context, field graphql.CollectedField, obj *wattfare.UpstreamKeyDrift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyDrift_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyDrift_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamKeyDrift", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamKeyDrift_period(ctx context.Context, field graphql.CollectedField, obj *wattfare.UpstreamKeyDrift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyDrift_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyDrift_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamKeyDrift", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamKeyDrift_checkedAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.UpstreamKeyDrift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyDrift_checkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyDrift_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamKeyDrift", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamKeyDrift_metered(ctx context.Context, field graphql.CollectedField, obj *wattfare.UpstreamKeyDrift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyDrift_metered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Metered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyDrift_metered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamKeyDrift", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamKeyDrift_upstream(ctx context.Context, field graphql.CollectedField, obj *wattfare.UpstreamKeyDrift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyDrift_upstream(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Upstream, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyDrift_upstream(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamKeyDrift", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamKeyDrift_drift(ctx context.Context, field graphql.CollectedField, obj *wattfare.UpstreamKeyDrift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyDrift_drift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Drift, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyDrift_drift(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamKeyDrift", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamKeyDrift_limit(ctx context.Context, field graphql.CollectedField, obj *wattfare.UpstreamKeyDrift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyDrift_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyDrift_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamKeyDrift", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamKeyDrift_disabled(ctx context.Context, field graphql.CollectedField, obj *wattfare.UpstreamKeyDrift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyDrift_disabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyDrift_disabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamKeyDrift", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamKeyReport_enabled(ctx context.Context, field graphql.CollectedField, obj *model.UpstreamKeyReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyReport_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyReport_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpstreamKeyReport", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _UpstreamKeyReport_checks(ctx context.Context, field graphql.CollectedField, obj *model.UpstreamKeyReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpstreamKeyReport_checks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*wattfare.UpstreamKeyDrift) graphql.Marshaler {
+			return ec.marshalNUpstreamKeyDrift2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐUpstreamKeyDriftᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpstreamKeyReport_checks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpstreamKeyReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpstreamKeyDrift(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UpstreamPrice_name(ctx context.Context, field graphql.CollectedField, obj *model.UpstreamPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12147,6 +12570,44 @@ func (ec *executionContext) _Admin(ctx context.Context, sel ast.SelectionSet, ob
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "upstreamKeys":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Admin_upstreamKeys(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14509,6 +14970,122 @@ func (ec *executionContext) _ReceiptPage(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var upstreamKeyDriftImplementors = []string{"UpstreamKeyDrift"}
+
+func (ec *executionContext) _UpstreamKeyDrift(ctx context.Context, sel ast.SelectionSet, obj *wattfare.UpstreamKeyDrift) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, upstreamKeyDriftImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpstreamKeyDrift")
+		case "connectionId":
+			out.Values[i] = ec._UpstreamKeyDrift_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._UpstreamKeyDrift_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkedAt":
+			out.Values[i] = ec._UpstreamKeyDrift_checkedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "metered":
+			out.Values[i] = ec._UpstreamKeyDrift_metered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upstream":
+			out.Values[i] = ec._UpstreamKeyDrift_upstream(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "drift":
+			out.Values[i] = ec._UpstreamKeyDrift_drift(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limit":
+			out.Values[i] = ec._UpstreamKeyDrift_limit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "disabled":
+			out.Values[i] = ec._UpstreamKeyDrift_disabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var upstreamKeyReportImplementors = []string{"UpstreamKeyReport"}
+
+func (ec *executionContext) _UpstreamKeyReport(ctx context.Context, sel ast.SelectionSet, obj *model.UpstreamKeyReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, upstreamKeyReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpstreamKeyReport")
+		case "enabled":
+			out.Values[i] = ec._UpstreamKeyReport_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checks":
+			out.Values[i] = ec._UpstreamKeyReport_checks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var upstreamPriceImplementors = []string{"UpstreamPrice"}
 
 func (ec *executionContext) _UpstreamPrice(ctx context.Context, sel ast.SelectionSet, obj *model.UpstreamPrice) graphql.Marshaler {
@@ -16120,6 +16697,42 @@ func (ec *executionContext) unmarshalNUpdateModelPriceInput2githubᚗcomᚋwattf
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNUpstreamKeyDrift2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐUpstreamKeyDriftᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.UpstreamKeyDrift) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUpstreamKeyDrift2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐUpstreamKeyDrift(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUpstreamKeyDrift2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐUpstreamKeyDrift(ctx context.Context, sel ast.SelectionSet, v *wattfare.UpstreamKeyDrift) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._UpstreamKeyDrift(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUpstreamKeyReport2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpstreamKeyReport(ctx context.Context, sel ast.SelectionSet, v *model.UpstreamKeyReport) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._UpstreamKeyReport(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUpstreamPrice2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpstreamPriceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.UpstreamPrice) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -16448,6 +17061,24 @@ func (ec *executionContext) marshalOModel2ᚖgithubᚗcomᚋwattfareᚋwattfare�
 		return graphql.Null
 	}
 	return ec._Model(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx context.Context, v any) (*wattfare.Money, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalMoney(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx context.Context, sel ast.SelectionSet, v *wattfare.Money) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalMoney(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -44,7 +44,9 @@ type HandlerConfig struct {
 	Wallets     wattfare.WalletService
 	Usage       wattfare.UsageService
 	Models      wattfare.ModelService
-	Sessions    Sessions
+	// Backstop reports on the upstream backstop; nil when it is off.
+	Backstop wattfare.BackstopService
+	Sessions Sessions
 	// Dev enables introspection.
 	Dev bool
 	// Throttle limits sign-in and sign-up attempts; nil means no limit.
@@ -71,6 +73,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		wallets:  cfg.Wallets,
 		usage:    cfg.Usage,
 		models:   cfg.Models,
+		backstop: cfg.Backstop,
 		sessions: cfg.Sessions,
 		throttle: cfg.Throttle,
 		log:      cfg.Logger,

@@ -46,6 +46,7 @@ type Resolver struct {
 	wallets  wattfare.WalletService
 	usage    wattfare.UsageService
 	models   wattfare.ModelService
+	backstop wattfare.BackstopService // nil: the backstop is off
 	sessions Sessions
 	throttle Throttle
 	log      *slog.Logger

@@ -40,10 +40,13 @@ type ServiceOptions struct {
 func NewServices(db *pgxpool.Pool, o ServiceOptions) wattfare.Services {
 	accounts := &Accounts{DB: db}
 	var bs Backstop
+	var report wattfare.BackstopService
 	if o.Backstop {
 		bs = Backstop{Jobs: o.Jobs, LeaseWait: o.LeaseWait}
+		report = &UpstreamKeys{DB: db}
 	}
 	return wattfare.Services{
+		Backstop:    report,
 		Accounts:    accounts,
 		Sessions:    accounts,
 		Apps:        &Apps{DB: db, LeaseWait: o.LeaseWait, ReservedOrigins: o.ReservedOrigins, Backstop: bs},

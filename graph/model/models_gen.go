@@ -116,6 +116,12 @@ type UpdateModelPriceInput struct {
 	CompletionPerMillion wattfare.Money `json:"completionPerMillion"`
 }
 
+type UpstreamKeyReport struct {
+	// False when OpenRouter key management is not configured: live requests share one key with no ceiling.
+	Enabled bool                         `json:"enabled"`
+	Checks  []*wattfare.UpstreamKeyDrift `json:"checks"`
+}
+
 type UpstreamPrice struct {
 	Name string `json:"name"`
 	Usd  string `json:"usd"`
