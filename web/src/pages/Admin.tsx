@@ -9,6 +9,7 @@ import { ModeSwitch, modeOf, modeText } from "../components/mode";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, useLocation } from "../lib/router";
 import { capInput, formatDate, formatDateTime, formatUSD, moneyInput, validPrice } from "../lib/money";
+import { BackstopCard } from "./AdminBackstop";
 
 const ConsoleDoc = graphql(`
   query AdminConsole($mode: Mode!, $from: Time!, $to: Time!) {
@@ -206,6 +207,7 @@ function Console() {
         {res.error && !res.data ? <Alert>{errorMessage(res.error)}</Alert> : !res.data ? <Spinner label="Loading usage" /> : <PlatformUsage usage={res.data.admin} mode={mode} />}
       </Card>
       <OverrunCard mode={mode} />
+      <BackstopCard />
       <AppsCard />
       <ModelsCard />
       <AccountsCard />
