@@ -1,6 +1,7 @@
 // Package openrouter speaks OpenRouter's API: its model list
 // (GET /api/v1/models) parsed into exact catalog entries, the embedded
-// snapshot of it, and the client that fetches it.
+// snapshot of it and the catalog sync (models.go, snapshot.go, sync.go),
+// and the management of per-connection API keys (keys.go).
 package openrouter
 
 import (
