@@ -85,6 +85,7 @@ func TestSyncAgainstFixture(t *testing.T) {
 		fixtureModel("anthropic/claude-sonnet-4", "0.000003", "0.000015", 200000, 64000),
 		fixtureModel("openai/gpt-4o-mini", "0.00000015", "0.0000006", 128000, 16384),
 		fixtureModel("acme/new-model", "0.000001", "0.000002", 32000, 4000),
+		fixtureModel("sandbox/echo", "0.00005", "0.00005", 1000, 100), // another upstream's id: left alone
 		func() openroutertest.Model {
 			m := fixtureModel("perplexity/sonar", "0.000001", "0.000001", 127072, 8000)
 			m.Pricing.Request = "0.005"
@@ -97,7 +98,7 @@ func TestSyncAgainstFixture(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Added != 2 || res.Listed != 5 || !strings.HasSuffix(res.Source, "/api/v1/models") {
+		if res.Added != 2 || res.Listed != 6 || !strings.HasSuffix(res.Source, "/api/v1/models") {
 			t.Fatalf("first sync %+v", res)
 		}
 		m := byID(t, s, "acme/new-model")
@@ -108,6 +109,9 @@ func TestSyncAgainstFixture(t *testing.T) {
 		sonar := byID(t, s, "perplexity/sonar")
 		if sonar.Enabled || !strings.Contains(sonar.DisabledReason, "per-request price ($0.005 per request)") {
 			t.Errorf("per-request model enabled=%v reason %q", sonar.Enabled, sonar.DisabledReason)
+		}
+		if e := byID(t, s, "sandbox/echo"); e.Upstream != "sandbox" || e.UpstreamPromptPerMillion != wattfare.USD(1) {
+			t.Errorf("an OpenRouter entry with the sandbox's id changed it: %+v", e)
 		}
 		// The seeded embedding model is not in OpenRouter's chat list and stays.
 		if e := byID(t, s, "openai/text-embedding-3-small"); !e.Enabled {

@@ -245,7 +245,7 @@ func (s *Models) syncAdd(ctx context.Context, tx pgx.Tx, upstream string, e watt
 	if e.Kind == "embedding" {
 		maxOut = 1
 	}
-	err := queries.InsertSyncedModel(ctx, tx, sqlc.InsertSyncedModelParams{
+	n, err := queries.InsertSyncedModel(ctx, tx, sqlc.InsertSyncedModelParams{
 		ID: e.ID, Upstream: upstream, Kind: e.Kind, DisplayName: e.DisplayName,
 		PromptPrice: int64(e.PromptPrice), CompletionPrice: int64(e.CompletionPrice),
 		ContextLength: int32(ctxLen), MaxOutputTokens: int32(maxOut), DisabledReason: e.Unavailable,
@@ -253,6 +253,9 @@ func (s *Models) syncAdd(ctx context.Context, tx pgx.Tx, upstream string, e watt
 	})
 	if err != nil {
 		return fmt.Errorf("sync catalog: add %s: %w", e.ID, interpretError(err))
+	}
+	if n == 0 {
+		return nil // the id is another upstream's model: not OpenRouter's to change
 	}
 	res.Added++
 	ch := wattfare.ModelChange{ModelID: e.ID, Kind: wattfare.ChangeAdded,

@@ -31,13 +31,15 @@ SELECT 1 FROM catalog_settings FOR UPDATE;
 -- name: UpstreamModelsForUpdate :many
 SELECT * FROM models WHERE upstream = @upstream ORDER BY id FOR UPDATE;
 
--- name: InsertSyncedModel :exec
+-- name: InsertSyncedModel :execrows
+-- A model of another upstream under the same id is left alone (0 rows).
 INSERT INTO models (id, upstream, upstream_model, kind, display_name, prompt_price, completion_price,
                     context_length, max_output_tokens, enabled, disabled_reason, pricing, architecture,
                     supported_parameters, synced_at)
 VALUES (@id, @upstream, @id, @kind, @display_name, @prompt_price, @completion_price,
         @context_length, @max_output_tokens, @disabled_reason::text = '', @disabled_reason, @pricing, @architecture,
-        @supported_parameters, now());
+        @supported_parameters, now())
+ON CONFLICT (id) DO NOTHING;
 
 -- name: UpdateSyncedModel :exec
 UPDATE models SET display_name = @display_name, prompt_price = @prompt_price, completion_price = @completion_price,

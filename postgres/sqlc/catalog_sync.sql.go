@@ -68,13 +68,14 @@ func (q *Queries) InsertCatalogSync(ctx context.Context, db DBTX, arg InsertCata
 	return i, err
 }
 
-const insertSyncedModel = `-- name: InsertSyncedModel :exec
+const insertSyncedModel = `-- name: InsertSyncedModel :execrows
 INSERT INTO models (id, upstream, upstream_model, kind, display_name, prompt_price, completion_price,
                     context_length, max_output_tokens, enabled, disabled_reason, pricing, architecture,
                     supported_parameters, synced_at)
 VALUES ($1, $2, $1, $3, $4, $5, $6,
         $7, $8, $9::text = '', $9, $10, $11,
         $12, now())
+ON CONFLICT (id) DO NOTHING
 `
 
 type InsertSyncedModelParams struct {
@@ -92,8 +93,9 @@ type InsertSyncedModelParams struct {
 	SupportedParameters []string
 }
 
-func (q *Queries) InsertSyncedModel(ctx context.Context, db DBTX, arg InsertSyncedModelParams) error {
-	_, err := db.Exec(ctx, insertSyncedModel,
+// A model of another upstream under the same id is left alone (0 rows).
+func (q *Queries) InsertSyncedModel(ctx context.Context, db DBTX, arg InsertSyncedModelParams) (int64, error) {
+	result, err := db.Exec(ctx, insertSyncedModel,
 		arg.ID,
 		arg.Upstream,
 		arg.Kind,
@@ -107,7 +109,10 @@ func (q *Queries) InsertSyncedModel(ctx context.Context, db DBTX, arg InsertSync
 		arg.Architecture,
 		arg.SupportedParameters,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const lastCatalogSync = `-- name: LastCatalogSync :one
