@@ -32,6 +32,9 @@ type ChangeEvent struct {
 	AppID     string `json:"app_id,omitempty"`
 	Mode      Mode   `json:"mode,omitempty"`
 	AppUserID string `json:"app_user_id,omitempty"`
+	// At is when the change was written, in unix microseconds (0 when
+	// unknown): what a listener's lag is measured from.
+	At int64 `json:"at,omitempty"`
 }
 
 // ConnectionStatus is the state of a user's consent to an app.

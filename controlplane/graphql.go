@@ -19,6 +19,7 @@ func (s *Server) graphqlRoutes() error {
 		Keys:        svc.Keys,
 		Connections: svc.Connections,
 		Wallets:     svc.Wallets,
+		Payments:    svc.Payments,
 		Usage:       svc.Usage,
 		Models:      svc.Models,
 		Backstop:    svc.Backstop,

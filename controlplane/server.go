@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/graph"
 )
 
 // Config is what the control plane needs to run.
@@ -24,6 +25,8 @@ type Config struct {
 	DataURL string
 	// Dev enables GraphQL introspection and the playground.
 	Dev bool
+	// GraphQLMetrics counts GraphQL operations (nil: not counted).
+	GraphQLMetrics *graph.Metrics
 	// TrustedProxies are the reverse proxies in front of the control plane
 	// whose X-Forwarded-For is believed, for the sign-in limits' client
 	// address (see clientAddr). Empty, the default, trusts none: the

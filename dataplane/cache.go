@@ -48,6 +48,8 @@ type cachedCatalog struct {
 	mgen   atomic.Uint64
 	negTTL time.Duration
 	posTTL time.Duration
+	// metrics counts hits and misses (nil: not counted).
+	metrics *Metrics
 }
 
 type entry struct {
@@ -103,7 +105,13 @@ var ckPool = sync.Pool{New: func() any { return &ckBuf{b: make([]byte, 0, 128)} 
 func (cc *cachedCatalog) lookup(ck string, g int, load func(e *entry) error) (*entry, error) {
 	cur := cc.gen[g].Load()
 	if e, ok := cc.c.Get(ck); ok && (!e.missing || e.gen == cur) {
+		if cc.metrics != nil {
+			cc.metrics.cacheHits.Add(1)
+		}
 		return e, nil
+	}
+	if cc.metrics != nil {
+		cc.metrics.cacheMisses.Add(1)
 	}
 	e := &entry{gen: cur}
 	err := load(e)

@@ -27,6 +27,7 @@ type call struct {
 	s        *Server
 	id       string
 	start    time.Time // cfg.Now's reading at arrival: decides expiry and the period
+	arrived  time.Time // time.Now at arrival, for latency metrics
 	endpoint string    // "chat" or "embeddings"
 
 	// key, app and conn point into the catalog cache's snapshots (read only).
@@ -161,6 +162,7 @@ func (c *call) settleOr(u *streamUsage, status, withheld string) bool {
 		usage.Status = withheld
 	}
 	c.hold.Settle(usage)
+	c.s.metrics.Settled.Add(usage.Status, 1)
 	return covered
 }
 

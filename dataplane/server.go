@@ -79,6 +79,7 @@ type Server struct {
 	keyRate   *rateLimiter
 	connRate  *rateLimiter
 	sims      sync.Map // catalog model id → *simulated, test mode's simulations
+	metrics   *Metrics
 	// realClock is true when cfg.Now is time.Now: a request's clock is then
 	// read once, in Handle, and passed down.
 	realClock bool
@@ -115,13 +116,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UpstreamKeys != nil {
 		src = keyedCatalog{Catalog: src, open: cfg.UpstreamKeys, log: cfg.Logger}
 	}
+	metrics := newMetrics()
 	cc, err := newCachedCatalog(src)
 	if err != nil {
 		return nil, err
 	}
+	cc.metrics = metrics
 	t := &transport{firstByte: cfg.UpstreamFirstByteTimeout, idle: cfg.UpstreamIdleTimeout}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, cache: cc, transport: t,
+		cfg: cfg, log: cfg.Logger, cache: cc, transport: t, metrics: metrics,
 		upstreams: make(map[string]*Upstream),
 		stop:      make(chan struct{}),
 		realClock: realClock,
@@ -224,8 +227,10 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		s.proxy(ctx, reqID, "embeddings", now)
 	case ctx.IsGet() && string(path) == "/v1/models":
 		s.models(ctx, now)
+		s.metrics.served("models", nil, ctx.Response.StatusCode(), now, false)
 	case ctx.IsGet() && string(path) == "/v1/budget":
 		s.budget(ctx, now)
+		s.metrics.served("budget", nil, ctx.Response.StatusCode(), now, false)
 	case ctx.IsGet() && string(path) == "/healthz":
 		ctx.SetContentType("text/plain")
 		ctx.SetBodyString("ok\n")
@@ -261,9 +266,11 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, e *wattfare.Error, status int) {
 			e = &wattfare.Error{Code: wattfare.EINTERNAL, Message: "internal error"}
 		}
 	}
+	info := infoOf(e.Code)
 	if status == 0 {
-		status = statusOf(e.Code)
+		status = info.status
 	}
+	s.metrics.failed(e, info)
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(s.errorJSON(e))

@@ -35,6 +35,7 @@ type streamBody struct {
 	err      error
 	finished bool // nothing more comes from the upstream
 	eof      bool // the upstream body was read to its end
+	sent     bool // the first bytes went to the client
 	lastWD   time.Time
 	// bufp and outBufp are buf's and outBuf's holders from bufPool: they
 	// go back to it, so that returning a buffer does not allocate one.
@@ -67,6 +68,10 @@ func (sb *streamBody) Read(p []byte) (int, error) {
 		if len(sb.out) > 0 {
 			n := copy(p, sb.out)
 			sb.out = sb.out[n:]
+			if !sb.sent {
+				sb.sent = true
+				sb.c.s.metrics.firstByte(sb.c)
+			}
 			sb.renewWriteDeadline()
 			return n, nil
 		}
@@ -214,6 +219,7 @@ func (sb *streamBody) CloseWithError(err error) error {
 	}
 	sb.resp.CloseBodyStream()
 	fasthttp.ReleaseResponse(sb.resp)
+	c.s.metrics.streamEnded(c)
 	c.finish()
 	*sb.bufp, *sb.outBufp = sb.buf[:0], sb.outBuf[:0]
 	bufPool.Put(sb.bufp)

@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	ApiKey() ApiKeyResolver
 	App() AppResolver
 	AppUsage() AppUsageResolver
+	AutoRecharge() AutoRechargeResolver
 	CatalogSync() CatalogSyncResolver
 	Connection() ConnectionResolver
 	Model() ModelResolver
@@ -42,6 +43,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Receipt() ReceiptResolver
+	TopUp() TopUpResolver
 	Viewer() ViewerResolver
 	Wallet() WalletResolver
 }
@@ -83,6 +85,7 @@ type ComplexityRoot struct {
 
 	Admin struct {
 		AbandonedLeases func(childComplexity int, mode wattfare.Mode, latest *int) int
+		AccountWallet   func(childComplexity int, accountID string, mode wattfare.Mode) int
 		Accounts        func(childComplexity int, first *int, after *string) int
 		Apps            func(childComplexity int, first *int, after *string) int
 		Catalog         func(childComplexity int, search string, first int) int
@@ -90,6 +93,7 @@ type ComplexityRoot struct {
 		LastCatalogSync func(childComplexity int) int
 		Models          func(childComplexity int) int
 		Overrun         func(childComplexity int, mode wattfare.Mode, latest *int) int
+		Reconciliation  func(childComplexity int, since *time.Time) int
 		UpstreamKeys    func(childComplexity int, latest *int) int
 		UsageByApp      func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time, first *int) int
 		UsageByDay      func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time) int
@@ -139,6 +143,14 @@ type ComplexityRoot struct {
 		Cost             func(childComplexity int) int
 		PromptTokens     func(childComplexity int) int
 		Requests         func(childComplexity int) int
+	}
+
+	AutoRecharge struct {
+		Amount         func(childComplexity int) int
+		CardSaved      func(childComplexity int) int
+		DisabledReason func(childComplexity int) int
+		Enabled        func(childComplexity int) int
+		Threshold      func(childComplexity int) int
 	}
 
 	CatalogChange struct {
@@ -208,6 +220,8 @@ type ComplexityRoot struct {
 		Description func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
+		Source      func(childComplexity int) int
+		TopUpRef    func(childComplexity int) int
 	}
 
 	LedgerPage struct {
@@ -250,9 +264,11 @@ type ComplexityRoot struct {
 		AddTestCredit    func(childComplexity int, amount wattfare.Money) int
 		CreateApp        func(childComplexity int, input model.CreateAppInput) int
 		CreateKey        func(childComplexity int, appID string, mode wattfare.Mode) int
+		GrantCredit      func(childComplexity int, accountID string, amount wattfare.Money, reason string) int
 		RevokeConnection func(childComplexity int, connectionID string) int
 		RevokeKey        func(childComplexity int, keyID string) int
 		RollKey          func(childComplexity int, keyID string, overlapSeconds int) int
+		SetAutoRecharge  func(childComplexity int, enabled bool, threshold *wattfare.Money, amount *wattfare.Money) int
 		SetConnectionCap func(childComplexity int, connectionID string, monthlyCap wattfare.Money) int
 		SetGlobalMarkup  func(childComplexity int, markupBps int) int
 		SetModelEnabled  func(childComplexity int, modelID string, enabled bool) int
@@ -260,6 +276,7 @@ type ComplexityRoot struct {
 		SignIn           func(childComplexity int, input model.SignInInput) int
 		SignOut          func(childComplexity int) int
 		SignUp           func(childComplexity int, input model.SignUpInput) int
+		StartTopUp       func(childComplexity int, amount wattfare.Money) int
 		SuspendApp       func(childComplexity int, appID string, reason string) int
 		UnsuspendApp     func(childComplexity int, appID string) int
 		UpdateApp        func(childComplexity int, input model.UpdateAppInput) int
@@ -295,6 +312,12 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	Payments struct {
+		Configured func(childComplexity int) int
+		MaxTopUp   func(childComplexity int) int
+		MinTopUp   func(childComplexity int) int
+	}
+
 	PublishableKey struct {
 		Key  func(childComplexity int) int
 		Mode func(childComplexity int) int
@@ -328,6 +351,55 @@ type ComplexityRoot struct {
 	}
 
 	ReceiptPage struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	Reconciliation struct {
+		CheckedAt     func(childComplexity int) int
+		LedgerNet     func(childComplexity int) int
+		Lines         func(childComplexity int) int
+		Payments      func(childComplexity int) int
+		RefusedEvents func(childComplexity int) int
+		StripeNet     func(childComplexity int) int
+	}
+
+	ReconciliationLine struct {
+		AccountID func(childComplexity int) int
+		ChargeID  func(childComplexity int) int
+		Ledger    func(childComplexity int) int
+		Problem   func(childComplexity int) int
+		Stripe    func(childComplexity int) int
+		TopUpID   func(childComplexity int) int
+	}
+
+	RefusedPaymentEvent struct {
+		EventID    func(childComplexity int) int
+		Outcome    func(childComplexity int) int
+		ReceivedAt func(childComplexity int) int
+		TopUpID    func(childComplexity int) int
+		Type       func(childComplexity int) int
+	}
+
+	TopUp struct {
+		Amount      func(childComplexity int) int
+		CheckoutURL func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		CreditedAt  func(childComplexity int) int
+		Failure     func(childComplexity int) int
+		ID          func(childComplexity int) int
+		ReceiptURL  func(childComplexity int) int
+		Refunded    func(childComplexity int) int
+		Source      func(childComplexity int) int
+		Status      func(childComplexity int) int
+	}
+
+	TopUpEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	TopUpPage struct {
 		Edges    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
 	}
@@ -371,21 +443,27 @@ type ComplexityRoot struct {
 	}
 
 	Viewer struct {
-		Account     func(childComplexity int) int
-		Apps        func(childComplexity int, first *int, after *string) int
-		Connection  func(childComplexity int, id string) int
-		Connections func(childComplexity int, mode *wattfare.Mode, first *int, after *string) int
-		Receipts    func(childComplexity int, mode wattfare.Mode, from *time.Time, to *time.Time, first *int, after *string) int
-		Wallet      func(childComplexity int, mode wattfare.Mode) int
+		Account      func(childComplexity int) int
+		Apps         func(childComplexity int, first *int, after *string) int
+		AutoRecharge func(childComplexity int) int
+		Connection   func(childComplexity int, id string) int
+		Connections  func(childComplexity int, mode *wattfare.Mode, first *int, after *string) int
+		Payments     func(childComplexity int) int
+		Receipts     func(childComplexity int, mode wattfare.Mode, from *time.Time, to *time.Time, first *int, after *string) int
+		TopUp        func(childComplexity int, id string) int
+		TopUps       func(childComplexity int, first *int, after *string) int
+		Wallet       func(childComplexity int, mode wattfare.Mode) int
 	}
 
 	Wallet struct {
 		Available func(childComplexity int) int
 		Captured  func(childComplexity int) int
 		Credits   func(childComplexity int) int
+		Frozen    func(childComplexity int) int
 		Held      func(childComplexity int) int
 		Ledger    func(childComplexity int, first *int, after *string) int
 		Mode      func(childComplexity int) int
+		TakenBack func(childComplexity int) int
 	}
 }
 
@@ -402,6 +480,8 @@ type AdminResolver interface {
 	Models(ctx context.Context, obj *model.Admin) ([]*wattfare.ModelPrice, error)
 	Overrun(ctx context.Context, obj *model.Admin, mode wattfare.Mode, latest *int) (*wattfare.Overrun, error)
 	AbandonedLeases(ctx context.Context, obj *model.Admin, mode wattfare.Mode, latest *int) ([]*wattfare.AbandonedLease, error)
+	AccountWallet(ctx context.Context, obj *model.Admin, accountID string, mode wattfare.Mode) (*wattfare.Wallet, error)
+	Reconciliation(ctx context.Context, obj *model.Admin, since *time.Time) (*wattfare.Reconciliation, error)
 	Catalog(ctx context.Context, obj *model.Admin, search string, first int) (*model.CatalogPage, error)
 	GlobalMarkupBps(ctx context.Context, obj *model.Admin) (int, error)
 	LastCatalogSync(ctx context.Context, obj *model.Admin) (*wattfare.CatalogSync, error)
@@ -424,6 +504,9 @@ type AppResolver interface {
 }
 type AppUsageResolver interface {
 	App(ctx context.Context, obj *wattfare.AppUsage) (*wattfare.AppDetails, error)
+}
+type AutoRechargeResolver interface {
+	DisabledReason(ctx context.Context, obj *wattfare.AutoRecharge) (*string, error)
 }
 type CatalogSyncResolver interface {
 	ID(ctx context.Context, obj *wattfare.CatalogSync) (string, error)
@@ -455,6 +538,9 @@ type MutationResolver interface {
 	SuspendApp(ctx context.Context, appID string, reason string) (*wattfare.AppDetails, error)
 	UnsuspendApp(ctx context.Context, appID string) (*wattfare.AppDetails, error)
 	UpdateModelPrice(ctx context.Context, input model.UpdateModelPriceInput) (*wattfare.ModelPrice, error)
+	StartTopUp(ctx context.Context, amount wattfare.Money) (*wattfare.TopUp, error)
+	SetAutoRecharge(ctx context.Context, enabled bool, threshold *wattfare.Money, amount *wattfare.Money) (*wattfare.AutoRecharge, error)
+	GrantCredit(ctx context.Context, accountID string, amount wattfare.Money, reason string) (*wattfare.Wallet, error)
 	SetModelEnabled(ctx context.Context, modelID string, enabled bool) (*wattfare.ModelPrice, error)
 	SetModelMarkup(ctx context.Context, modelID string, markupBps *int) (*wattfare.ModelPrice, error)
 	SetGlobalMarkup(ctx context.Context, markupBps int) (int, error)
@@ -468,6 +554,12 @@ type QueryResolver interface {
 type ReceiptResolver interface {
 	App(ctx context.Context, obj *wattfare.Receipt) (*wattfare.AppDetails, error)
 }
+type TopUpResolver interface {
+	CheckoutURL(ctx context.Context, obj *wattfare.TopUp) (*string, error)
+	ReceiptURL(ctx context.Context, obj *wattfare.TopUp) (*string, error)
+
+	Failure(ctx context.Context, obj *wattfare.TopUp) (*string, error)
+}
 type ViewerResolver interface {
 	Account(ctx context.Context, obj *model.Viewer) (*wattfare.Account, error)
 	Apps(ctx context.Context, obj *model.Viewer, first *int, after *string) (*model.AppPage, error)
@@ -475,6 +567,10 @@ type ViewerResolver interface {
 	Connections(ctx context.Context, obj *model.Viewer, mode *wattfare.Mode, first *int, after *string) (*model.ConnectionPage, error)
 	Connection(ctx context.Context, obj *model.Viewer, id string) (*wattfare.ConnectionSpend, error)
 	Receipts(ctx context.Context, obj *model.Viewer, mode wattfare.Mode, from *time.Time, to *time.Time, first *int, after *string) (*model.ReceiptPage, error)
+	TopUps(ctx context.Context, obj *model.Viewer, first *int, after *string) (*model.TopUpPage, error)
+	TopUp(ctx context.Context, obj *model.Viewer, id string) (*wattfare.TopUp, error)
+	AutoRecharge(ctx context.Context, obj *model.Viewer) (*wattfare.AutoRecharge, error)
+	Payments(ctx context.Context, obj *model.Viewer) (*model.Payments, error)
 }
 type WalletResolver interface {
 	Ledger(ctx context.Context, obj *wattfare.Wallet, first *int, after *string) (*model.LedgerPage, error)
@@ -615,6 +711,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Admin.AbandonedLeases(childComplexity, args["mode"].(wattfare.Mode), args["latest"].(*int)), true
+	case "Admin.accountWallet":
+		if e.ComplexityRoot.Admin.AccountWallet == nil {
+			break
+		}
+
+		args, err := ec.field_Admin_accountWallet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Admin.AccountWallet(childComplexity, args["accountId"].(string), args["mode"].(wattfare.Mode)), true
 	case "Admin.accounts":
 		if e.ComplexityRoot.Admin.Accounts == nil {
 			break
@@ -677,6 +784,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Admin.Overrun(childComplexity, args["mode"].(wattfare.Mode), args["latest"].(*int)), true
+	case "Admin.reconciliation":
+		if e.ComplexityRoot.Admin.Reconciliation == nil {
+			break
+		}
+
+		args, err := ec.field_Admin_reconciliation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Admin.Reconciliation(childComplexity, args["since"].(*time.Time)), true
 	case "Admin.upstreamKeys":
 		if e.ComplexityRoot.Admin.UpstreamKeys == nil {
 			break
@@ -931,6 +1049,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppUsage.Requests(childComplexity), true
+
+	case "AutoRecharge.amount":
+		if e.ComplexityRoot.AutoRecharge.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoRecharge.Amount(childComplexity), true
+	case "AutoRecharge.cardSaved":
+		if e.ComplexityRoot.AutoRecharge.CardSaved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoRecharge.CardSaved(childComplexity), true
+	case "AutoRecharge.disabledReason":
+		if e.ComplexityRoot.AutoRecharge.DisabledReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoRecharge.DisabledReason(childComplexity), true
+	case "AutoRecharge.enabled":
+		if e.ComplexityRoot.AutoRecharge.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoRecharge.Enabled(childComplexity), true
+	case "AutoRecharge.threshold":
+		if e.ComplexityRoot.AutoRecharge.Threshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoRecharge.Threshold(childComplexity), true
 
 	case "CatalogChange.field":
 		if e.ComplexityRoot.CatalogChange.Field == nil {
@@ -1192,6 +1341,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LedgerEntry.Kind(childComplexity), true
+	case "LedgerEntry.source":
+		if e.ComplexityRoot.LedgerEntry.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerEntry.Source(childComplexity), true
+	case "LedgerEntry.topUpId":
+		if e.ComplexityRoot.LedgerEntry.TopUpRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerEntry.TopUpRef(childComplexity), true
 
 	case "LedgerPage.edges":
 		if e.ComplexityRoot.LedgerPage.Edges == nil {
@@ -1391,6 +1552,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateKey(childComplexity, args["appId"].(string), args["mode"].(wattfare.Mode)), true
+	case "Mutation.grantCredit":
+		if e.ComplexityRoot.Mutation.GrantCredit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_grantCredit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GrantCredit(childComplexity, args["accountId"].(string), args["amount"].(wattfare.Money), args["reason"].(string)), true
 	case "Mutation.revokeConnection":
 		if e.ComplexityRoot.Mutation.RevokeConnection == nil {
 			break
@@ -1424,6 +1596,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RollKey(childComplexity, args["keyId"].(string), args["overlapSeconds"].(int)), true
+	case "Mutation.setAutoRecharge":
+		if e.ComplexityRoot.Mutation.SetAutoRecharge == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setAutoRecharge_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetAutoRecharge(childComplexity, args["enabled"].(bool), args["threshold"].(*wattfare.Money), args["amount"].(*wattfare.Money)), true
 	case "Mutation.setConnectionCap":
 		if e.ComplexityRoot.Mutation.SetConnectionCap == nil {
 			break
@@ -1496,6 +1679,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignUp(childComplexity, args["input"].(model.SignUpInput)), true
+	case "Mutation.startTopUp":
+		if e.ComplexityRoot.Mutation.StartTopUp == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startTopUp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartTopUp(childComplexity, args["amount"].(wattfare.Money)), true
 	case "Mutation.suspendApp":
 		if e.ComplexityRoot.Mutation.SuspendApp == nil {
 			break
@@ -1664,6 +1858,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Payments.configured":
+		if e.ComplexityRoot.Payments.Configured == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payments.Configured(childComplexity), true
+	case "Payments.maxTopUp":
+		if e.ComplexityRoot.Payments.MaxTopUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payments.MaxTopUp(childComplexity), true
+	case "Payments.minTopUp":
+		if e.ComplexityRoot.Payments.MinTopUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payments.MinTopUp(childComplexity), true
+
 	case "PublishableKey.key":
 		if e.ComplexityRoot.PublishableKey.Key == nil {
 			break
@@ -1806,6 +2019,198 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReceiptPage.PageInfo(childComplexity), true
+
+	case "Reconciliation.checkedAt":
+		if e.ComplexityRoot.Reconciliation.CheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.CheckedAt(childComplexity), true
+	case "Reconciliation.ledgerNet":
+		if e.ComplexityRoot.Reconciliation.LedgerNet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.LedgerNet(childComplexity), true
+	case "Reconciliation.lines":
+		if e.ComplexityRoot.Reconciliation.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.Lines(childComplexity), true
+	case "Reconciliation.payments":
+		if e.ComplexityRoot.Reconciliation.Payments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.Payments(childComplexity), true
+	case "Reconciliation.refusedEvents":
+		if e.ComplexityRoot.Reconciliation.RefusedEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.RefusedEvents(childComplexity), true
+	case "Reconciliation.stripeNet":
+		if e.ComplexityRoot.Reconciliation.StripeNet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.StripeNet(childComplexity), true
+
+	case "ReconciliationLine.accountId":
+		if e.ComplexityRoot.ReconciliationLine.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.AccountID(childComplexity), true
+	case "ReconciliationLine.chargeId":
+		if e.ComplexityRoot.ReconciliationLine.ChargeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.ChargeID(childComplexity), true
+	case "ReconciliationLine.ledger":
+		if e.ComplexityRoot.ReconciliationLine.Ledger == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.Ledger(childComplexity), true
+	case "ReconciliationLine.problem":
+		if e.ComplexityRoot.ReconciliationLine.Problem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.Problem(childComplexity), true
+	case "ReconciliationLine.stripe":
+		if e.ComplexityRoot.ReconciliationLine.Stripe == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.Stripe(childComplexity), true
+	case "ReconciliationLine.topUpId":
+		if e.ComplexityRoot.ReconciliationLine.TopUpID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.TopUpID(childComplexity), true
+
+	case "RefusedPaymentEvent.eventId":
+		if e.ComplexityRoot.RefusedPaymentEvent.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefusedPaymentEvent.EventID(childComplexity), true
+	case "RefusedPaymentEvent.outcome":
+		if e.ComplexityRoot.RefusedPaymentEvent.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefusedPaymentEvent.Outcome(childComplexity), true
+	case "RefusedPaymentEvent.receivedAt":
+		if e.ComplexityRoot.RefusedPaymentEvent.ReceivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefusedPaymentEvent.ReceivedAt(childComplexity), true
+	case "RefusedPaymentEvent.topUpId":
+		if e.ComplexityRoot.RefusedPaymentEvent.TopUpID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefusedPaymentEvent.TopUpID(childComplexity), true
+	case "RefusedPaymentEvent.type":
+		if e.ComplexityRoot.RefusedPaymentEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefusedPaymentEvent.Type(childComplexity), true
+
+	case "TopUp.amount":
+		if e.ComplexityRoot.TopUp.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.Amount(childComplexity), true
+	case "TopUp.checkoutUrl":
+		if e.ComplexityRoot.TopUp.CheckoutURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.CheckoutURL(childComplexity), true
+	case "TopUp.createdAt":
+		if e.ComplexityRoot.TopUp.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.CreatedAt(childComplexity), true
+	case "TopUp.creditedAt":
+		if e.ComplexityRoot.TopUp.CreditedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.CreditedAt(childComplexity), true
+	case "TopUp.failure":
+		if e.ComplexityRoot.TopUp.Failure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.Failure(childComplexity), true
+	case "TopUp.id":
+		if e.ComplexityRoot.TopUp.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.ID(childComplexity), true
+	case "TopUp.receiptUrl":
+		if e.ComplexityRoot.TopUp.ReceiptURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.ReceiptURL(childComplexity), true
+	case "TopUp.refunded":
+		if e.ComplexityRoot.TopUp.Refunded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.Refunded(childComplexity), true
+	case "TopUp.source":
+		if e.ComplexityRoot.TopUp.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.Source(childComplexity), true
+	case "TopUp.status":
+		if e.ComplexityRoot.TopUp.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUp.Status(childComplexity), true
+
+	case "TopUpEdge.cursor":
+		if e.ComplexityRoot.TopUpEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpEdge.Cursor(childComplexity), true
+	case "TopUpEdge.node":
+		if e.ComplexityRoot.TopUpEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpEdge.Node(childComplexity), true
+
+	case "TopUpPage.edges":
+		if e.ComplexityRoot.TopUpPage.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpPage.Edges(childComplexity), true
+	case "TopUpPage.pageInfo":
+		if e.ComplexityRoot.TopUpPage.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopUpPage.PageInfo(childComplexity), true
 
 	case "UpstreamKeyDrift.checkedAt":
 		if e.ComplexityRoot.UpstreamKeyDrift.CheckedAt == nil {
@@ -1967,6 +2372,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Apps(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Viewer.autoRecharge":
+		if e.ComplexityRoot.Viewer.AutoRecharge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.AutoRecharge(childComplexity), true
 	case "Viewer.connection":
 		if e.ComplexityRoot.Viewer.Connection == nil {
 			break
@@ -1989,6 +2400,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Connections(childComplexity, args["mode"].(*wattfare.Mode), args["first"].(*int), args["after"].(*string)), true
+	case "Viewer.payments":
+		if e.ComplexityRoot.Viewer.Payments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Payments(childComplexity), true
 	case "Viewer.receipts":
 		if e.ComplexityRoot.Viewer.Receipts == nil {
 			break
@@ -2000,6 +2417,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Receipts(childComplexity, args["mode"].(wattfare.Mode), args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int), args["after"].(*string)), true
+	case "Viewer.topUp":
+		if e.ComplexityRoot.Viewer.TopUp == nil {
+			break
+		}
+
+		args, err := ec.field_Viewer_topUp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Viewer.TopUp(childComplexity, args["id"].(string)), true
+	case "Viewer.topUps":
+		if e.ComplexityRoot.Viewer.TopUps == nil {
+			break
+		}
+
+		args, err := ec.field_Viewer_topUps_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Viewer.TopUps(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Viewer.wallet":
 		if e.ComplexityRoot.Viewer.Wallet == nil {
 			break
@@ -2030,6 +2469,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Wallet.Credits(childComplexity), true
+	case "Wallet.frozen":
+		if e.ComplexityRoot.Wallet.Frozen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Wallet.Frozen(childComplexity), true
 	case "Wallet.held":
 		if e.ComplexityRoot.Wallet.Held == nil {
 			break
@@ -2053,6 +2498,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Wallet.Mode(childComplexity), true
+	case "Wallet.takenBack":
+		if e.ComplexityRoot.Wallet.TakenBack == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Wallet.TakenBack(childComplexity), true
 
 	}
 	return 0, false
@@ -2141,7 +2592,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/catalog.graphqls" "schema/providers.graphqls"
+//go:embed "schema/billing.graphqls" "schema/catalog.graphqls" "schema/providers.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2567,6 +3018,7 @@ type AccountEdge {
   node: Account!
 }
 `, BuiltIn: false},
+	{Name: "schema/billing.graphqls", Input: sourceData("schema/billing.graphqls"), BuiltIn: false},
 	{Name: "schema/catalog.graphqls", Input: sourceData("schema/catalog.graphqls"), BuiltIn: false},
 	{Name: "schema/providers.graphqls", Input: sourceData("schema/providers.graphqls"), BuiltIn: false},
 }
@@ -2652,6 +3104,10 @@ func (ec *executionContext) childFields_Admin(ctx context.Context, field graphql
 		return ec.fieldContext_Admin_overrun(ctx, field)
 	case "abandonedLeases":
 		return ec.fieldContext_Admin_abandonedLeases(ctx, field)
+	case "accountWallet":
+		return ec.fieldContext_Admin_accountWallet(ctx, field)
+	case "reconciliation":
+		return ec.fieldContext_Admin_reconciliation(ctx, field)
 	case "catalog":
 		return ec.fieldContext_Admin_catalog(ctx, field)
 	case "globalMarkupBps":
@@ -2752,6 +3208,22 @@ func (ec *executionContext) childFields_AppUsage(ctx context.Context, field grap
 		return ec.fieldContext_AppUsage_cost(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AppUsage", field.Name)
+}
+
+func (ec *executionContext) childFields_AutoRecharge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enabled":
+		return ec.fieldContext_AutoRecharge_enabled(ctx, field)
+	case "threshold":
+		return ec.fieldContext_AutoRecharge_threshold(ctx, field)
+	case "amount":
+		return ec.fieldContext_AutoRecharge_amount(ctx, field)
+	case "cardSaved":
+		return ec.fieldContext_AutoRecharge_cardSaved(ctx, field)
+	case "disabledReason":
+		return ec.fieldContext_AutoRecharge_disabledReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AutoRecharge", field.Name)
 }
 
 func (ec *executionContext) childFields_CatalogChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2888,6 +3360,10 @@ func (ec *executionContext) childFields_LedgerEntry(ctx context.Context, field g
 		return ec.fieldContext_LedgerEntry_description(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_LedgerEntry_createdAt(ctx, field)
+	case "source":
+		return ec.fieldContext_LedgerEntry_source(ctx, field)
+	case "topUpId":
+		return ec.fieldContext_LedgerEntry_topUpId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LedgerEntry", field.Name)
 }
@@ -3022,6 +3498,18 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_Payments(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "configured":
+		return ec.fieldContext_Payments_configured(ctx, field)
+	case "minTopUp":
+		return ec.fieldContext_Payments_minTopUp(ctx, field)
+	case "maxTopUp":
+		return ec.fieldContext_Payments_maxTopUp(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Payments", field.Name)
+}
+
 func (ec *executionContext) childFields_PublishableKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "mode":
@@ -3080,6 +3568,104 @@ func (ec *executionContext) childFields_ReceiptPage(ctx context.Context, field g
 		return ec.fieldContext_ReceiptPage_pageInfo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReceiptPage", field.Name)
+}
+
+func (ec *executionContext) childFields_Reconciliation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "checkedAt":
+		return ec.fieldContext_Reconciliation_checkedAt(ctx, field)
+	case "payments":
+		return ec.fieldContext_Reconciliation_payments(ctx, field)
+	case "ledgerNet":
+		return ec.fieldContext_Reconciliation_ledgerNet(ctx, field)
+	case "stripeNet":
+		return ec.fieldContext_Reconciliation_stripeNet(ctx, field)
+	case "lines":
+		return ec.fieldContext_Reconciliation_lines(ctx, field)
+	case "refusedEvents":
+		return ec.fieldContext_Reconciliation_refusedEvents(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Reconciliation", field.Name)
+}
+
+func (ec *executionContext) childFields_ReconciliationLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "topUpId":
+		return ec.fieldContext_ReconciliationLine_topUpId(ctx, field)
+	case "chargeId":
+		return ec.fieldContext_ReconciliationLine_chargeId(ctx, field)
+	case "accountId":
+		return ec.fieldContext_ReconciliationLine_accountId(ctx, field)
+	case "ledger":
+		return ec.fieldContext_ReconciliationLine_ledger(ctx, field)
+	case "stripe":
+		return ec.fieldContext_ReconciliationLine_stripe(ctx, field)
+	case "problem":
+		return ec.fieldContext_ReconciliationLine_problem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReconciliationLine", field.Name)
+}
+
+func (ec *executionContext) childFields_RefusedPaymentEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eventId":
+		return ec.fieldContext_RefusedPaymentEvent_eventId(ctx, field)
+	case "type":
+		return ec.fieldContext_RefusedPaymentEvent_type(ctx, field)
+	case "topUpId":
+		return ec.fieldContext_RefusedPaymentEvent_topUpId(ctx, field)
+	case "outcome":
+		return ec.fieldContext_RefusedPaymentEvent_outcome(ctx, field)
+	case "receivedAt":
+		return ec.fieldContext_RefusedPaymentEvent_receivedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RefusedPaymentEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_TopUp(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TopUp_id(ctx, field)
+	case "amount":
+		return ec.fieldContext_TopUp_amount(ctx, field)
+	case "status":
+		return ec.fieldContext_TopUp_status(ctx, field)
+	case "source":
+		return ec.fieldContext_TopUp_source(ctx, field)
+	case "checkoutUrl":
+		return ec.fieldContext_TopUp_checkoutUrl(ctx, field)
+	case "receiptUrl":
+		return ec.fieldContext_TopUp_receiptUrl(ctx, field)
+	case "refunded":
+		return ec.fieldContext_TopUp_refunded(ctx, field)
+	case "failure":
+		return ec.fieldContext_TopUp_failure(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TopUp_createdAt(ctx, field)
+	case "creditedAt":
+		return ec.fieldContext_TopUp_creditedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopUp", field.Name)
+}
+
+func (ec *executionContext) childFields_TopUpEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TopUpEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_TopUpEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopUpEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TopUpPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TopUpPage_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TopUpPage_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopUpPage", field.Name)
 }
 
 func (ec *executionContext) childFields_UpstreamKeyDrift(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3172,6 +3758,14 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_connection(ctx, field)
 	case "receipts":
 		return ec.fieldContext_Viewer_receipts(ctx, field)
+	case "topUps":
+		return ec.fieldContext_Viewer_topUps(ctx, field)
+	case "topUp":
+		return ec.fieldContext_Viewer_topUp(ctx, field)
+	case "autoRecharge":
+		return ec.fieldContext_Viewer_autoRecharge(ctx, field)
+	case "payments":
+		return ec.fieldContext_Viewer_payments(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
@@ -3190,6 +3784,10 @@ func (ec *executionContext) childFields_Wallet(ctx context.Context, field graphq
 		return ec.fieldContext_Wallet_held(ctx, field)
 	case "ledger":
 		return ec.fieldContext_Wallet_ledger(ctx, field)
+	case "frozen":
+		return ec.fieldContext_Wallet_frozen(ctx, field)
+	case "takenBack":
+		return ec.fieldContext_Wallet_takenBack(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Wallet", field.Name)
 }
@@ -3332,6 +3930,28 @@ func (ec *executionContext) field_Admin_abandonedLeases_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Admin_accountWallet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "mode",
+		func(ctx context.Context, v any) (wattfare.Mode, error) {
+			return ec.unmarshalNMode2githubᚗcomᚋwattfareᚋwattfareᚐMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mode"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Admin_accounts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3417,6 +4037,20 @@ func (ec *executionContext) field_Admin_overrun_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["latest"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Admin_reconciliation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg0
 	return args, nil
 }
 
@@ -3724,6 +4358,36 @@ func (ec *executionContext) field_Mutation_createKey_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_grantCredit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "amount",
+		func(ctx context.Context, v any) (wattfare.Money, error) {
+			return ec.unmarshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["amount"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3771,6 +4435,36 @@ func (ec *executionContext) field_Mutation_rollKey_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["overlapSeconds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setAutoRecharge_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "enabled",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enabled"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "threshold",
+		func(ctx context.Context, v any) (*wattfare.Money, error) {
+			return ec.unmarshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["threshold"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "amount",
+		func(ctx context.Context, v any) (*wattfare.Money, error) {
+			return ec.unmarshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["amount"] = arg2
 	return args, nil
 }
 
@@ -3879,6 +4573,20 @@ func (ec *executionContext) field_Mutation_signUp_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startTopUp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "amount",
+		func(ctx context.Context, v any) (wattfare.Money, error) {
+			return ec.unmarshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["amount"] = arg0
 	return args, nil
 }
 
@@ -4083,6 +4791,42 @@ func (ec *executionContext) field_Viewer_receipts_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["after"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Viewer_topUp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Viewer_topUps_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -4934,6 +5678,94 @@ func (ec *executionContext) fieldContext_Admin_abandonedLeases(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Admin_abandonedLeases_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Admin_accountWallet(ctx context.Context, field graphql.CollectedField, obj *model.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_accountWallet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Admin().AccountWallet(ctx, obj, fc.Args["accountId"].(string), fc.Args["mode"].(wattfare.Mode))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Wallet) graphql.Marshaler {
+			return ec.marshalNWallet2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐWallet(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_accountWallet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Admin",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Wallet(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Admin_accountWallet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Admin_reconciliation(ctx context.Context, field graphql.CollectedField, obj *model.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_reconciliation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Admin().Reconciliation(ctx, obj, fc.Args["since"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Reconciliation) graphql.Marshaler {
+			return ec.marshalNReconciliation2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐReconciliation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_reconciliation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Admin",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Reconciliation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Admin_reconciliation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5930,6 +6762,121 @@ func (ec *executionContext) _AppUsage_cost(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_AppUsage_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AppUsage", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _AutoRecharge_enabled(ctx context.Context, field graphql.CollectedField, obj *wattfare.AutoRecharge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoRecharge_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoRecharge_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoRecharge", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AutoRecharge_threshold(ctx context.Context, field graphql.CollectedField, obj *wattfare.AutoRecharge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoRecharge_threshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Threshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoRecharge_threshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoRecharge", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _AutoRecharge_amount(ctx context.Context, field graphql.CollectedField, obj *wattfare.AutoRecharge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoRecharge_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoRecharge_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoRecharge", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _AutoRecharge_cardSaved(ctx context.Context, field graphql.CollectedField, obj *wattfare.AutoRecharge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoRecharge_cardSaved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CardSaved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoRecharge_cardSaved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoRecharge", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AutoRecharge_disabledReason(ctx context.Context, field graphql.CollectedField, obj *wattfare.AutoRecharge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoRecharge_disabledReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AutoRecharge().DisabledReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AutoRecharge_disabledReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoRecharge", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _CatalogChange_modelId(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelChange) (ret graphql.Marshaler) {
@@ -6968,6 +7915,52 @@ func (ec *executionContext) _LedgerEntry_createdAt(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_LedgerEntry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _LedgerEntry_source(ctx context.Context, field graphql.CollectedField, obj *wattfare.LedgerEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerEntry_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerEntry_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LedgerEntry_topUpId(ctx context.Context, field graphql.CollectedField, obj *wattfare.LedgerEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerEntry_topUpId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopUpRef(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerEntry_topUpId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _LedgerPage_edges(ctx context.Context, field graphql.CollectedField, obj *model.LedgerPage) (ret graphql.Marshaler) {
@@ -8365,6 +9358,177 @@ func (ec *executionContext) fieldContext_Mutation_updateModelPrice(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startTopUp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startTopUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartTopUp(ctx, fc.Args["amount"].(wattfare.Money))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *wattfare.TopUp
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.TopUp) graphql.Marshaler {
+			return ec.marshalNTopUp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐTopUp(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startTopUp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopUp(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startTopUp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setAutoRecharge(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setAutoRecharge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetAutoRecharge(ctx, fc.Args["enabled"].(bool), fc.Args["threshold"].(*wattfare.Money), fc.Args["amount"].(*wattfare.Money))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *wattfare.AutoRecharge
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AutoRecharge) graphql.Marshaler {
+			return ec.marshalNAutoRecharge2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAutoRecharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setAutoRecharge(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoRecharge(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setAutoRecharge_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_grantCredit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_grantCredit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GrantCredit(ctx, fc.Args["accountId"].(string), fc.Args["amount"].(wattfare.Money), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Admin == nil {
+					var zeroVal *wattfare.Wallet
+					return zeroVal, errors.New("directive admin is not implemented")
+				}
+				return ec.Directives.Admin(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Wallet) graphql.Marshaler {
+			return ec.marshalNWallet2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐWallet(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_grantCredit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Wallet(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_grantCredit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_setModelEnabled(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9003,6 +10167,75 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Payments_configured(ctx context.Context, field graphql.CollectedField, obj *model.Payments) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payments_configured(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Configured, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payments_configured(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payments", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Payments_minTopUp(ctx context.Context, field graphql.CollectedField, obj *model.Payments) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payments_minTopUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinTopUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payments_minTopUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payments", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _Payments_maxTopUp(ctx context.Context, field graphql.CollectedField, obj *model.Payments) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payments_maxTopUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxTopUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payments_maxTopUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payments", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
 func (ec *executionContext) _PublishableKey_mode(ctx context.Context, field graphql.CollectedField, obj *model.PublishableKey) (ret graphql.Marshaler) {
@@ -9687,6 +10920,764 @@ func (ec *executionContext) _ReceiptPage_pageInfo(ctx context.Context, field gra
 func (ec *executionContext) fieldContext_ReceiptPage_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ReceiptPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Reconciliation_checkedAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_checkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Reconciliation_payments(ctx context.Context, field graphql.CollectedField, obj *wattfare.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_payments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_payments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Reconciliation_ledgerNet(ctx context.Context, field graphql.CollectedField, obj *wattfare.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_ledgerNet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LedgerNet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_ledgerNet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _Reconciliation_stripeNet(ctx context.Context, field graphql.CollectedField, obj *wattfare.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_stripeNet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StripeNet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_stripeNet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _Reconciliation_lines(ctx context.Context, field graphql.CollectedField, obj *wattfare.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []wattfare.ReconciliationLine) graphql.Marshaler {
+			return ec.marshalNReconciliationLine2ᚕgithubᚗcomᚋwattfareᚋwattfareᚐReconciliationLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Reconciliation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Reconciliation_refusedEvents(ctx context.Context, field graphql.CollectedField, obj *wattfare.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_refusedEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefusedEvents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []wattfare.RefusedEvent) graphql.Marshaler {
+			return ec.marshalNRefusedPaymentEvent2ᚕgithubᚗcomᚋwattfareᚋwattfareᚐRefusedEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_refusedEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Reconciliation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RefusedPaymentEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationLine_topUpId(ctx context.Context, field graphql.CollectedField, obj *wattfare.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_topUpId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopUpID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_topUpId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationLine_chargeId(ctx context.Context, field graphql.CollectedField, obj *wattfare.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_chargeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChargeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_chargeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationLine_accountId(ctx context.Context, field graphql.CollectedField, obj *wattfare.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationLine_ledger(ctx context.Context, field graphql.CollectedField, obj *wattfare.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_ledger(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ledger, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_ledger(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationLine_stripe(ctx context.Context, field graphql.CollectedField, obj *wattfare.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_stripe(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stripe, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_stripe(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _ReconciliationLine_problem(ctx context.Context, field graphql.CollectedField, obj *wattfare.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_problem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_problem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _RefusedPaymentEvent_eventId(ctx context.Context, field graphql.CollectedField, obj *wattfare.RefusedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefusedPaymentEvent_eventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefusedPaymentEvent_eventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefusedPaymentEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _RefusedPaymentEvent_type(ctx context.Context, field graphql.CollectedField, obj *wattfare.RefusedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefusedPaymentEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefusedPaymentEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefusedPaymentEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _RefusedPaymentEvent_topUpId(ctx context.Context, field graphql.CollectedField, obj *wattfare.RefusedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefusedPaymentEvent_topUpId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopUpID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefusedPaymentEvent_topUpId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefusedPaymentEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _RefusedPaymentEvent_outcome(ctx context.Context, field graphql.CollectedField, obj *wattfare.RefusedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefusedPaymentEvent_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefusedPaymentEvent_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefusedPaymentEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _RefusedPaymentEvent_receivedAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.RefusedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefusedPaymentEvent_receivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefusedPaymentEvent_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefusedPaymentEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_amount(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_status(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.TopUpStatus) graphql.Marshaler {
+			return ec.marshalNTopUpStatus2githubᚗcomᚋwattfareᚋwattfareᚐTopUpStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, false, false, errors.New("field of type TopUpStatus does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_source(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_checkoutUrl(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_checkoutUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TopUp().CheckoutURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_checkoutUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_receiptUrl(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_receiptUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TopUp().ReceiptURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_receiptUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_refunded(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_refunded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_refunded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_failure(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_failure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TopUp().Failure(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_failure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_createdAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TopUp_creditedAt(ctx context.Context, field graphql.CollectedField, obj *wattfare.TopUp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUp_creditedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopUp_creditedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUp", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TopUpEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TopUpEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopUpEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TopUpEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TopUpEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.TopUp) graphql.Marshaler {
+			return ec.marshalNTopUp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐTopUp(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopUp(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopUpPage_edges(ctx context.Context, field graphql.CollectedField, obj *model.TopUpPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpPage_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TopUpEdge) graphql.Marshaler {
+			return ec.marshalNTopUpEdge2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐTopUpEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpPage_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopUpEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopUpPage_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.TopUpPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopUpPage_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopUpPage_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopUpPage",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -10487,6 +12478,158 @@ func (ec *executionContext) fieldContext_Viewer_receipts(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Viewer_topUps(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_topUps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Viewer().TopUps(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TopUpPage) graphql.Marshaler {
+			return ec.marshalNTopUpPage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐTopUpPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_topUps(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Viewer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopUpPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Viewer_topUps_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Viewer_topUp(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_topUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Viewer().TopUp(ctx, obj, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.TopUp) graphql.Marshaler {
+			return ec.marshalNTopUp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐTopUp(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_topUp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Viewer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopUp(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Viewer_topUp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Viewer_autoRecharge(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_autoRecharge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Viewer().AutoRecharge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.AutoRecharge) graphql.Marshaler {
+			return ec.marshalNAutoRecharge2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAutoRecharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_autoRecharge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Viewer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoRecharge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Viewer_payments(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_payments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Viewer().Payments(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Payments) graphql.Marshaler {
+			return ec.marshalNPayments2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐPayments(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_payments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Viewer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payments(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Wallet_mode(ctx context.Context, field graphql.CollectedField, obj *wattfare.Wallet) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10644,6 +12787,52 @@ func (ec *executionContext) fieldContext_Wallet_ledger(ctx context.Context, fiel
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Wallet_frozen(ctx context.Context, field graphql.CollectedField, obj *wattfare.Wallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Wallet_frozen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Frozen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Wallet_frozen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Wallet", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Wallet_takenBack(ctx context.Context, field graphql.CollectedField, obj *wattfare.Wallet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Wallet_takenBack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TakenBack, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Wallet_takenBack(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Wallet", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -12456,6 +14645,82 @@ func (ec *executionContext) _Admin(ctx context.Context, sel ast.SelectionSet, ob
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "accountWallet":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Admin_accountWallet(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "reconciliation":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Admin_reconciliation(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "catalog":
 			field := field
 
@@ -13274,6 +15539,97 @@ func (ec *executionContext) _AppUsage(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var autoRechargeImplementors = []string{"AutoRecharge"}
+
+func (ec *executionContext) _AutoRecharge(ctx context.Context, sel ast.SelectionSet, obj *wattfare.AutoRecharge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, autoRechargeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AutoRecharge")
+		case "enabled":
+			out.Values[i] = ec._AutoRecharge_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "threshold":
+			out.Values[i] = ec._AutoRecharge_threshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._AutoRecharge_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cardSaved":
+			out.Values[i] = ec._AutoRecharge_cardSaved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "disabledReason":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AutoRecharge_disabledReason(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var catalogChangeImplementors = []string{"CatalogChange"}
 
 func (ec *executionContext) _CatalogChange(ctx context.Context, sel ast.SelectionSet, obj *wattfare.ModelChange) graphql.Marshaler {
@@ -13826,6 +16182,16 @@ func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "source":
+			out.Values[i] = ec._LedgerEntry_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topUpId":
+			out.Values[i] = ec._LedgerEntry_topUpId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14331,6 +16697,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startTopUp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startTopUp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setAutoRecharge":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setAutoRecharge(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantCredit":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_grantCredit(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "setModelEnabled":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setModelEnabled(ctx, field)
@@ -14549,6 +16936,54 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "startCursor":
 			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var paymentsImplementors = []string{"Payments"}
+
+func (ec *executionContext) _Payments(ctx context.Context, sel ast.SelectionSet, obj *model.Payments) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, paymentsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Payments")
+		case "configured":
+			out.Values[i] = ec._Payments_configured(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "minTopUp":
+			out.Values[i] = ec._Payments_minTopUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxTopUp":
+			out.Values[i] = ec._Payments_maxTopUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -14946,6 +17381,458 @@ func (ec *executionContext) _ReceiptPage(ctx context.Context, sel ast.SelectionS
 			}
 		case "pageInfo":
 			out.Values[i] = ec._ReceiptPage_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var reconciliationImplementors = []string{"Reconciliation"}
+
+func (ec *executionContext) _Reconciliation(ctx context.Context, sel ast.SelectionSet, obj *wattfare.Reconciliation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Reconciliation")
+		case "checkedAt":
+			out.Values[i] = ec._Reconciliation_checkedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "payments":
+			out.Values[i] = ec._Reconciliation_payments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ledgerNet":
+			out.Values[i] = ec._Reconciliation_ledgerNet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stripeNet":
+			out.Values[i] = ec._Reconciliation_stripeNet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lines":
+			out.Values[i] = ec._Reconciliation_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refusedEvents":
+			out.Values[i] = ec._Reconciliation_refusedEvents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var reconciliationLineImplementors = []string{"ReconciliationLine"}
+
+func (ec *executionContext) _ReconciliationLine(ctx context.Context, sel ast.SelectionSet, obj *wattfare.ReconciliationLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReconciliationLine")
+		case "topUpId":
+			out.Values[i] = ec._ReconciliationLine_topUpId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "chargeId":
+			out.Values[i] = ec._ReconciliationLine_chargeId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accountId":
+			out.Values[i] = ec._ReconciliationLine_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ledger":
+			out.Values[i] = ec._ReconciliationLine_ledger(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stripe":
+			out.Values[i] = ec._ReconciliationLine_stripe(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problem":
+			out.Values[i] = ec._ReconciliationLine_problem(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var refusedPaymentEventImplementors = []string{"RefusedPaymentEvent"}
+
+func (ec *executionContext) _RefusedPaymentEvent(ctx context.Context, sel ast.SelectionSet, obj *wattfare.RefusedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, refusedPaymentEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RefusedPaymentEvent")
+		case "eventId":
+			out.Values[i] = ec._RefusedPaymentEvent_eventId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._RefusedPaymentEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topUpId":
+			out.Values[i] = ec._RefusedPaymentEvent_topUpId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outcome":
+			out.Values[i] = ec._RefusedPaymentEvent_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "receivedAt":
+			out.Values[i] = ec._RefusedPaymentEvent_receivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var topUpImplementors = []string{"TopUp"}
+
+func (ec *executionContext) _TopUp(ctx context.Context, sel ast.SelectionSet, obj *wattfare.TopUp) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topUpImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopUp")
+		case "id":
+			out.Values[i] = ec._TopUp_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._TopUp_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._TopUp_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._TopUp_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "checkoutUrl":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TopUp_checkoutUrl(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "receiptUrl":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TopUp_receiptUrl(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "refunded":
+			out.Values[i] = ec._TopUp_refunded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "failure":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._TopUp_failure(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "createdAt":
+			out.Values[i] = ec._TopUp_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "creditedAt":
+			out.Values[i] = ec._TopUp_creditedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var topUpEdgeImplementors = []string{"TopUpEdge"}
+
+func (ec *executionContext) _TopUpEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TopUpEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topUpEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopUpEdge")
+		case "cursor":
+			out.Values[i] = ec._TopUpEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._TopUpEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var topUpPageImplementors = []string{"TopUpPage"}
+
+func (ec *executionContext) _TopUpPage(ctx context.Context, sel ast.SelectionSet, obj *model.TopUpPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topUpPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopUpPage")
+		case "edges":
+			out.Values[i] = ec._TopUpPage_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TopUpPage_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15490,6 +18377,158 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "topUps":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Viewer_topUps(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "topUp":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Viewer_topUp(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "autoRecharge":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Viewer_autoRecharge(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "payments":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Viewer_payments(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15586,6 +18625,16 @@ func (ec *executionContext) _Wallet(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "frozen":
+			out.Values[i] = ec._Wallet_frozen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "takenBack":
+			out.Values[i] = ec._Wallet_takenBack(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16179,6 +19228,16 @@ func (ec *executionContext) marshalNAppUsage2ᚖgithubᚗcomᚋwattfareᚋwattfa
 	return ec._AppUsage(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAutoRecharge2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐAutoRecharge(ctx context.Context, sel ast.SelectionSet, v *wattfare.AutoRecharge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AutoRecharge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16544,6 +19603,16 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋwattfareᚋwattfa
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPayments2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐPayments(ctx context.Context, sel ast.SelectionSet, v *model.Payments) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Payments(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPublishableKey2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐPublishableKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PublishableKey) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -16616,6 +19685,56 @@ func (ec *executionContext) marshalNReceiptPage2ᚖgithubᚗcomᚋwattfareᚋwat
 	return ec._ReceiptPage(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNReconciliation2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐReconciliation(ctx context.Context, sel ast.SelectionSet, v *wattfare.Reconciliation) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Reconciliation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReconciliationLine2githubᚗcomᚋwattfareᚋwattfareᚐReconciliationLine(ctx context.Context, sel ast.SelectionSet, v wattfare.ReconciliationLine) graphql.Marshaler {
+	return ec._ReconciliationLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReconciliationLine2ᚕgithubᚗcomᚋwattfareᚋwattfareᚐReconciliationLineᚄ(ctx context.Context, sel ast.SelectionSet, v []wattfare.ReconciliationLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReconciliationLine2githubᚗcomᚋwattfareᚋwattfareᚐReconciliationLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRefusedPaymentEvent2githubᚗcomᚋwattfareᚋwattfareᚐRefusedEvent(ctx context.Context, sel ast.SelectionSet, v wattfare.RefusedEvent) graphql.Marshaler {
+	return ec._RefusedPaymentEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRefusedPaymentEvent2ᚕgithubᚗcomᚋwattfareᚋwattfareᚐRefusedEventᚄ(ctx context.Context, sel ast.SelectionSet, v []wattfare.RefusedEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRefusedPaymentEvent2githubᚗcomᚋwattfareᚋwattfareᚐRefusedEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNSignInInput2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐSignInInput(ctx context.Context, v any) (model.SignInInput, error) {
 	res, err := ec.unmarshalInputSignInInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16686,6 +19805,88 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	}
 	return res
 }
+
+func (ec *executionContext) marshalNTopUp2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐTopUp(ctx context.Context, sel ast.SelectionSet, v *wattfare.TopUp) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TopUp(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTopUpEdge2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐTopUpEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TopUpEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTopUpEdge2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐTopUpEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTopUpEdge2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐTopUpEdge(ctx context.Context, sel ast.SelectionSet, v *model.TopUpEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TopUpEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTopUpPage2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐTopUpPage(ctx context.Context, sel ast.SelectionSet, v *model.TopUpPage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TopUpPage(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTopUpStatus2githubᚗcomᚋwattfareᚋwattfareᚐTopUpStatus(ctx context.Context, v any) (wattfare.TopUpStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNTopUpStatus2githubᚗcomᚋwattfareᚋwattfareᚐTopUpStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTopUpStatus2githubᚗcomᚋwattfareᚋwattfareᚐTopUpStatus(ctx context.Context, sel ast.SelectionSet, v wattfare.TopUpStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNTopUpStatus2githubᚗcomᚋwattfareᚋwattfareᚐTopUpStatus[v])
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+var (
+	unmarshalNTopUpStatus2githubᚗcomᚋwattfareᚋwattfareᚐTopUpStatus = map[string]wattfare.TopUpStatus{
+		"PENDING":            wattfare.TopUpPending,
+		"SUCCEEDED":          wattfare.TopUpSucceeded,
+		"FAILED":             wattfare.TopUpFailed,
+		"REFUNDED":           wattfare.TopUpRefunded,
+		"PARTIALLY_REFUNDED": wattfare.TopUpPartiallyRefunded,
+		"DISPUTED":           wattfare.TopUpDisputed,
+	}
+	marshalNTopUpStatus2githubᚗcomᚋwattfareᚋwattfareᚐTopUpStatus = map[wattfare.TopUpStatus]string{
+		wattfare.TopUpPending:           "PENDING",
+		wattfare.TopUpSucceeded:         "SUCCEEDED",
+		wattfare.TopUpFailed:            "FAILED",
+		wattfare.TopUpRefunded:          "REFUNDED",
+		wattfare.TopUpPartiallyRefunded: "PARTIALLY_REFUNDED",
+		wattfare.TopUpDisputed:          "DISPUTED",
+	}
+)
 
 func (ec *executionContext) unmarshalNUpdateAppInput2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpdateAppInput(ctx context.Context, v any) (model.UpdateAppInput, error) {
 	res, err := ec.unmarshalInputUpdateAppInput(ctx, v)
@@ -17006,6 +20207,24 @@ func (ec *executionContext) marshalOCatalogSync2ᚖgithubᚗcomᚋwattfareᚋwat
 		return graphql.Null
 	}
 	return ec._CatalogSync(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

@@ -42,6 +42,7 @@ type HandlerConfig struct {
 	Keys        wattfare.KeyService
 	Connections wattfare.ConnectionService
 	Wallets     wattfare.WalletService
+	Payments    wattfare.PaymentService
 	Usage       wattfare.UsageService
 	Models      wattfare.ModelService
 	// Backstop reports on the upstream backstop; nil when it is off.
@@ -71,6 +72,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		keys:     cfg.Keys,
 		conns:    cfg.Connections,
 		wallets:  cfg.Wallets,
+		payments: cfg.Payments,
 		usage:    cfg.Usage,
 		models:   cfg.Models,
 		backstop: cfg.Backstop,

@@ -44,6 +44,7 @@ type Resolver struct {
 	keys     wattfare.KeyService
 	conns    wattfare.ConnectionService
 	wallets  wattfare.WalletService
+	payments wattfare.PaymentService
 	usage    wattfare.UsageService
 	models   wattfare.ModelService
 	backstop wattfare.BackstopService // nil: the backstop is off

@@ -70,6 +70,7 @@ type cluster struct {
 type proc struct {
 	id      string
 	addr    string
+	metrics string // WATTFARE_METRICS_ADDR when set
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	mu      sync.Mutex
@@ -140,6 +141,9 @@ func (c *cluster) start(p *proc) {
 		"WATTFARE_LEASE_TTL="+c.ttl.String(),
 		"WATTFARE_SANDBOX_URL=",
 	)
+	if p.metrics != "" {
+		cmd.Env = append(cmd.Env, "WATTFARE_METRICS_ADDR="+p.metrics)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)

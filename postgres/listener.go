@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/internal/backoff"
+	"github.com/wattfare/wattfare/internal/metric"
 )
 
 // Listener delivers wattfare_changes notifications to a data-plane process.
@@ -26,6 +29,30 @@ type Listener struct {
 	Logger      *slog.Logger
 	// MaxBackoff bounds the wait between reconnection attempts (default 2 s).
 	MaxBackoff time.Duration
+
+	connected         atomic.Bool
+	connects, notices atomic.Uint64
+	lag               *metric.Histogram
+	lagOnce           sync.Once
+}
+
+// ListenerStats is a reading of a listener, for metrics and readiness.
+type ListenerStats struct {
+	Connected     bool   // LISTEN is in place now
+	Connects      uint64 // connections made (the first and every reconnection)
+	Notifications uint64
+	// Lag is the time from a change's write to its delivery here.
+	Lag *metric.Histogram
+}
+
+// Stats reads the listener's figures.
+func (l *Listener) Stats() ListenerStats {
+	return ListenerStats{Connected: l.connected.Load(), Connects: l.connects.Load(), Notifications: l.notices.Load(), Lag: l.lagHistogram()}
+}
+
+func (l *Listener) lagHistogram() *metric.Histogram {
+	l.lagOnce.Do(func() { l.lag = metric.NewLatency() })
+	return l.lag
 }
 
 // Run listens until ctx ends.
@@ -54,6 +81,7 @@ func (l *Listener) Run(ctx context.Context) error {
 			return pgx.Connect(ctx, l.URL)
 		},
 		LogError: func(ctx context.Context, err error) {
+			l.connected.Store(false)
 			if ctx.Err() == nil {
 				log.Warn("change listener", "err", err)
 			}
@@ -73,6 +101,8 @@ type changeHandler struct {
 // HandleBacklog runs once LISTEN is in place on a new connection.
 func (h *changeHandler) HandleBacklog(ctx context.Context, channel string, conn *pgx.Conn) error {
 	h.connected()
+	h.l.connects.Add(1)
+	h.l.connected.Store(true)
 	if h.l.OnReconnect != nil {
 		h.l.OnReconnect()
 	}
@@ -84,6 +114,10 @@ func (h *changeHandler) HandleNotification(ctx context.Context, n *pgconn.Notifi
 	if err := json.Unmarshal([]byte(n.Payload), &ev); err != nil {
 		h.log.Warn("change listener: bad payload", "err", err)
 		return nil
+	}
+	h.l.notices.Add(1)
+	if ev.At > 0 {
+		h.l.lagHistogram().ObserveDuration(time.Since(time.UnixMicro(ev.At)))
 	}
 	if h.l.OnChange != nil {
 		h.l.OnChange(ev)

@@ -420,3 +420,54 @@ func TestGrantCredit(t *testing.T) {
 }
 
 func asErr(err error, target **wattfare.Error) bool { return errors.As(err, target) }
+
+// stripeList is a PaymentProvider whose only answer is its list of
+// payments (the reconciliation's comparison, without Stripe's fixtures).
+type stripeList struct {
+	wattfare.PaymentProvider
+	pays []wattfare.StripePayment
+}
+
+func (s stripeList) Payments(context.Context, time.Time) ([]wattfare.StripePayment, error) {
+	return s.pays, nil
+}
+
+// The reconciliation lists each payment on which the ledger (credited less
+// refunds taken back) and Stripe (paid less refunded) differ, and nothing
+// where they agree.
+func TestReconcile(t *testing.T) {
+	p := newPayer(t)
+	agree, short, missing := p.topUp(10*wattfare.Dollar), p.topUp(20*wattfare.Dollar), p.topUp(5*wattfare.Dollar)
+	p.apply(paid("evt_a", agree, 10*wattfare.Dollar))
+	p.apply(refunded("evt_ar", agree, 10*wattfare.Dollar, 2*wattfare.Dollar))
+	p.apply(paid("evt_s", short, 20*wattfare.Dollar))
+	p.apply(paid("evt_m", missing, 5*wattfare.Dollar))
+	now := time.Now()
+	p.pay.Provider = stripeList{pays: []wattfare.StripePayment{
+		{ChargeID: "ch_a", PaymentIntentID: "pi_" + agree, Currency: "usd", Amount: 10 * wattfare.Dollar, Refunded: 2 * wattfare.Dollar, Created: now},
+		// Refunded $5 in Stripe; the ledger never heard of it.
+		{ChargeID: "ch_s", TopUpID: short, Currency: "usd", Amount: 20 * wattfare.Dollar, Refunded: 5 * wattfare.Dollar, Created: now},
+		{ChargeID: "ch_x", Currency: "usd", Amount: 7 * wattfare.Dollar, Created: now},
+		{ChargeID: "ch_old", Currency: "usd", Amount: 9 * wattfare.Dollar, Created: now.Add(-48 * time.Hour)},
+	}}
+	rec, err := p.pay.Reconcile(p.ctx, now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]wattfare.ReconciliationLine{
+		short:   {TopUpID: short, ChargeID: "ch_s", AccountID: p.account, Ledger: 20 * wattfare.Dollar, Stripe: 15 * wattfare.Dollar, Problem: "the ledger and Stripe differ"},
+		"":      {ChargeID: "ch_x", Stripe: 7 * wattfare.Dollar, Problem: "paid in Stripe, names no Wattfare top-up"},
+		missing: {TopUpID: missing, AccountID: p.account, Ledger: 5 * wattfare.Dollar, Problem: "credited, no Stripe payment"},
+	}
+	if len(rec.Lines) != len(want) {
+		t.Fatalf("lines %+v, want %d", rec.Lines, len(want))
+	}
+	for _, l := range rec.Lines {
+		if l != want[l.TopUpID] {
+			t.Errorf("line %+v, want %+v", l, want[l.TopUpID])
+		}
+	}
+	if rec.Payments != 3 || rec.LedgerNet != 33*wattfare.Dollar || rec.StripeNet != 30*wattfare.Dollar {
+		t.Errorf("totals: %d payments, ledger %s, stripe %s", rec.Payments, rec.LedgerNet, rec.StripeNet)
+	}
+}

@@ -35,7 +35,8 @@ func (s *Wallets) Get(ctx context.Context, accountID string, mode wattfare.Mode)
 	if err != nil {
 		return wattfare.Wallet{}, fmt.Errorf("get wallet: %w", interpretError(err, errNoWallet()))
 	}
-	return wattfare.Wallet{AccountID: accountID, Mode: mode, Credits: wattfare.Money(r.Credits), Captured: wattfare.Money(r.Captured), Held: wattfare.Money(r.Held)}, nil
+	return wattfare.Wallet{AccountID: accountID, Mode: mode, Credits: wattfare.Money(r.Credits), Captured: wattfare.Money(r.Captured), Held: wattfare.Money(r.Held),
+		TakenBack: wattfare.Money(r.TakenBack), Frozen: r.FrozenAt != nil}, nil
 }
 
 // Ledger returns a page of the wallet's ledger, newest first.
@@ -63,7 +64,10 @@ func (s *Wallets) Ledger(ctx context.Context, accountID string, mode wattfare.Mo
 	}
 	items := make([]wattfare.LedgerEntry, len(rows))
 	for i, r := range rows {
-		items[i] = wattfare.LedgerEntry{ID: strconv.FormatInt(r.ID, 10), Kind: r.Kind, Amount: wattfare.Money(r.Amount), Description: r.Description, CreatedAt: r.CreatedAt}
+		items[i] = wattfare.LedgerEntry{ID: strconv.FormatInt(r.ID, 10), Kind: r.Kind, Source: r.Source, Amount: wattfare.Money(r.Amount), Description: r.Description, CreatedAt: r.CreatedAt}
+		if r.TopUpID != nil {
+			items[i].TopUpID = *r.TopUpID
+		}
 	}
 	return newPage(items, n, after != nil, func(e wattfare.LedgerEntry) cursorKey { return cursorKey{At: e.CreatedAt, ID: e.ID} }), nil
 }
@@ -123,7 +127,7 @@ func creditWallet(ctx context.Context, tx pgx.Tx, actorID, accountID string, mod
 		return fmt.Errorf("notify wallet change: %w", err)
 	}
 	if err := queries.InsertLedgerCredit(ctx, tx, sqlc.InsertLedgerCreditParams{
-		AccountID: accountID, Mode: string(mode), Amount: amount.Nanos(), Description: description,
+		AccountID: accountID, Mode: string(mode), Amount: amount.Nanos(), Description: description, ActorID: actorID,
 	}); err != nil {
 		return fmt.Errorf("ledger credit: %w", err)
 	}

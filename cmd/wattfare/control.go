@@ -17,6 +17,7 @@ import (
 
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/controlplane"
+	"github.com/wattfare/wattfare/graph"
 	"github.com/wattfare/wattfare/postgres"
 )
 
@@ -59,6 +60,7 @@ func runControl(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("WATTFARE_TRUSTED_PROXIES: %w", err)
 	}
+	startMetrics(ctx)
 	return serveControl(ctx, addr, pool, leaseWait, controlplane.Config{
 		PublicURL:      envOr("WATTFARE_PUBLIC_URL", "http://"+addr),
 		DataURL:        envOr("WATTFARE_DATA_URL", "http://127.0.0.1:8787"),
@@ -101,10 +103,12 @@ func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWai
 		Jobs:            jc,
 		Backstop:        backstopOn(),
 	})
+	cfg.GraphQLMetrics = graph.NewMetrics()
 	s, err := controlplane.New(cfg)
 	if err != nil {
 		return err
 	}
+	registerControlMetrics(cfg.GraphQLMetrics, pool)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

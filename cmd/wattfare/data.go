@@ -27,6 +27,7 @@ func init() {
 			return err
 		}
 		defer pool.Close()
+		startMetrics(ctx)
 		return serveData(ctx, dataOptions{
 			Addr:        envOr("WATTFARE_DATA_ADDR", "127.0.0.1:8787"),
 			DatabaseURL: url,
@@ -117,6 +118,7 @@ func serveData(ctx context.Context, o dataOptions, pool *pgxpool.Pool) error {
 	defer stopListener()
 	listener := &postgres.Listener{URL: o.DatabaseURL, OnChange: srv.HandleChange, OnReconnect: srv.HandleReconnect, Logger: log}
 	go listener.Run(lctx)
+	registerDataMetrics(srv, engine, listener, pool)
 
 	if addr := os.Getenv("WATTFARE_PPROF_ADDR"); addr != "" {
 		// Profiling for benchmarks, on an address of its own (never the proxy's).

@@ -23,6 +23,7 @@ type devEnv struct {
 	DataAddr    string // WATTFARE_DATA_ADDR
 	SandboxAddr string // WATTFARE_SANDBOX_ADDR
 	DemoAddr    string // WATTFARE_DEMO_ADDR
+	MetricsAddr string // WATTFARE_METRICS_ADDR
 	Info        *devInfo
 }
 
@@ -31,6 +32,7 @@ type devInfo struct {
 	ControlURL      string   `json:"control_url"`
 	DataURL         string   `json:"data_url"`
 	DemoURL         string   `json:"demo_url,omitempty"`
+	MetricsURL      string   `json:"metrics_url,omitempty"`
 	App             devApp   `json:"app"`
 	LiveApp         *devApp  `json:"live_app,omitempty"` // the same app's live-mode keys
 	User            devUser  `json:"user"`
@@ -80,8 +82,10 @@ func runDev(ctx context.Context, args []string) error {
 		DataAddr:    envOr("WATTFARE_DATA_ADDR", "127.0.0.1:8787"),
 		SandboxAddr: envOr("WATTFARE_SANDBOX_ADDR", "127.0.0.1:8790"),
 		DemoAddr:    envOr("WATTFARE_DEMO_ADDR", "127.0.0.1:3000"),
+		MetricsAddr: envOr("WATTFARE_METRICS_ADDR", "127.0.0.1:9464"),
 	}
-	env.Info = &devInfo{ControlURL: "http://" + env.ControlAddr, DataURL: "http://" + env.DataAddr, DemoURL: "http://" + env.DemoAddr}
+	env.Info = &devInfo{ControlURL: "http://" + env.ControlAddr, DataURL: "http://" + env.DataAddr, DemoURL: "http://" + env.DemoAddr,
+		MetricsURL: "http://" + env.MetricsAddr + "/metrics"}
 	if err := postgres.EnsureDatabase(ctx, env.DatabaseURL); err != nil {
 		return err
 	}
@@ -140,6 +144,7 @@ Wattfare is running (Ctrl-C to stop)
   control plane   %s        (dashboard, consent popup, GraphQL at /graphql)
   data plane      %s        (OpenAI-compatible: /v1/chat/completions)
   demo app        %s        (Acme Chat: examples/acme-chat with its wattfare.patch)
+  metrics         %s  (Prometheus; /healthz and /readyz beside it)
 
   demo app "%s"
     publishable   %s
@@ -148,7 +153,7 @@ Wattfare is running (Ctrl-C to stop)
 
 Try it: a streamed answer, charged in test money to the demo user's budget
 %s
-`, info.ControlURL, info.DataURL, info.DemoURL, info.App.Name, info.App.PublishableKey, info.App.SecretKey,
+`, info.ControlURL, info.DataURL, info.DemoURL, info.MetricsURL, info.App.Name, info.App.PublishableKey, info.App.SecretKey,
 		info.User.Email, info.User.Password, info.ConnectedUserID, devCurl(info))
 }
 

@@ -194,6 +194,7 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 				e.closeLease(cur)
 			}
 			cs.lease.Store(l)
+			e.meters.acquired.Add(1)
 		}
 		l.lastUse.Store(now)
 		l.holds.Add(1)

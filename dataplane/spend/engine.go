@@ -28,8 +28,9 @@ type Engine struct {
 	closingMu sync.Mutex
 	closing   map[*lease]struct{} // closed leases not yet queued for release
 
-	batch *batcher
-	slots *slots // checkpoints of open streams
+	batch  *batcher
+	meters *meters
+	slots  *slots // checkpoints of open streams
 
 	adoptMu   sync.Mutex    // one adoption pass at a time
 	recovered chan struct{} // closed once the previous run of this process id is recovered
@@ -55,9 +56,12 @@ func New(cfg Config, ledger wattfare.Ledger) (*Engine, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	m := newMeters()
+	ledger = &meteredLedger{Ledger: ledger, m: m}
 	e := &Engine{
 		cfg:       cfg,
 		ledger:    ledger,
+		meters:    m,
 		log:       cfg.Logger.With("component", "spend", "process", cfg.ProcessID),
 		base:      time.Now(),
 		closing:   map[*lease]struct{}{},

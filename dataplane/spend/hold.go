@@ -179,6 +179,8 @@ func (h *Hold) Settle(u wattfare.Usage) {
 	if u.Cost > h.amount {
 		if !l.take(int64(u.Cost - h.amount)) {
 			from = h.amount
+			h.e.meters.overruns.Add(1)
+			h.e.meters.overrun.Add(int64(u.Cost - h.amount))
 		}
 	} else {
 		l.avail.Add(int64(h.amount - u.Cost))

@@ -75,6 +75,14 @@ type PageInfo struct {
 	StartCursor     *string `json:"startCursor,omitempty"`
 }
 
+// Whether this Wattfare takes payments, and its bounds on one top-up.
+type Payments struct {
+	// False where Stripe is not configured: top-ups are refused (PAYMENTS_NOT_CONFIGURED); admin grants still work.
+	Configured bool           `json:"configured"`
+	MinTopUp   wattfare.Money `json:"minTopUp"`
+	MaxTopUp   wattfare.Money `json:"maxTopUp"`
+}
+
 type PublishableKey struct {
 	Mode wattfare.Mode `json:"mode"`
 	Key  string        `json:"key"`
@@ -102,6 +110,16 @@ type SignUpInput struct {
 	Email       string  `json:"email"`
 	Password    string  `json:"password"`
 	DisplayName *string `json:"displayName,omitempty"`
+}
+
+type TopUpEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   *wattfare.TopUp `json:"node"`
+}
+
+type TopUpPage struct {
+	Edges    []*TopUpEdge `json:"edges"`
+	PageInfo *PageInfo    `json:"pageInfo"`
 }
 
 type UpdateAppInput struct {

@@ -9,7 +9,9 @@ DECLARE
     payload jsonb;
 BEGIN
     IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
-    payload := jsonb_build_object('entity', TG_ARGV[0], 'id', r.id, 'version', r.version);
+    -- at: when the change was written (unix microseconds), for the listeners' lag.
+    payload := jsonb_build_object('entity', TG_ARGV[0], 'id', r.id, 'version', r.version,
+        'at', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
     IF TG_ARGV[0] = 'connection' THEN
         payload := payload || jsonb_build_object('app_id', r.app_id, 'mode', r.mode, 'app_user_id', r.app_user_id);
     ELSIF TG_ARGV[0] = 'api_key' THEN

@@ -11,7 +11,11 @@ INSERT INTO wallets (account_id, mode) VALUES ($1, $2) ON CONFLICT DO NOTHING;
 UPDATE wallets SET credits = credits + @amount, version = version + 1 WHERE account_id = @account_id AND mode = @mode;
 
 -- name: InsertLedgerCredit :exec
-INSERT INTO wallet_ledger (account_id, mode, kind, amount, description) VALUES (@account_id, @mode, 'credit', @amount, @description);
+-- Test credit in test mode; in live mode a credit outside payments is an
+-- admin's (or the demo seed's) grant.
+INSERT INTO wallet_ledger (account_id, mode, kind, amount, description, source, actor_id)
+VALUES (@account_id, @mode, 'credit', @amount, @description,
+        CASE WHEN @mode::text = 'test' THEN 'test_credit' ELSE 'grant' END, nullif(@actor_id::text, ''));
 
 -- name: HasLedgerCredit :one
 SELECT EXISTS (SELECT 1 FROM wallet_ledger WHERE account_id = @account_id AND mode = @mode AND kind = 'credit' AND description = @description);

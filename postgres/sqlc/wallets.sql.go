@@ -84,7 +84,9 @@ func (q *Queries) HasLedgerCredit(ctx context.Context, db DBTX, arg HasLedgerCre
 }
 
 const insertLedgerCredit = `-- name: InsertLedgerCredit :exec
-INSERT INTO wallet_ledger (account_id, mode, kind, amount, description) VALUES ($1, $2, 'credit', $3, $4)
+INSERT INTO wallet_ledger (account_id, mode, kind, amount, description, source, actor_id)
+VALUES ($1, $2, 'credit', $3, $4,
+        CASE WHEN $2::text = 'test' THEN 'test_credit' ELSE 'grant' END, nullif($5::text, ''))
 `
 
 type InsertLedgerCreditParams struct {
@@ -92,14 +94,18 @@ type InsertLedgerCreditParams struct {
 	Mode        string
 	Amount      int64
 	Description string
+	ActorID     string
 }
 
+// Test credit in test mode; in live mode a credit outside payments is an
+// admin's (or the demo seed's) grant.
 func (q *Queries) InsertLedgerCredit(ctx context.Context, db DBTX, arg InsertLedgerCreditParams) error {
 	_, err := db.Exec(ctx, insertLedgerCredit,
 		arg.AccountID,
 		arg.Mode,
 		arg.Amount,
 		arg.Description,
+		arg.ActorID,
 	)
 	return err
 }
