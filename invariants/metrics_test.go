@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/invariants"
@@ -28,7 +29,7 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("/metrics: %d %s", resp.StatusCode, b)
 	}
-	var p expfmt.TextParser
+	p := expfmt.NewTextParser(model.LegacyValidation)
 	fams, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		t.Fatal(err)
