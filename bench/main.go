@@ -87,6 +87,10 @@ func run(wfBin, outPath string, dur time.Duration, dbURL, server, profile string
 	dpCmd.Dir = dir
 	dpCmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "WATTFARE_DATA_ADDR="+dpAddr,
 		"WATTFARE_SANDBOX_URL=http://"+upAddr+"/v1", "GOMAXPROCS=2")
+	// Metrics on, as in production: the data plane serves /metrics and the
+	// bench scrapes it every second, so the collector's cost is in the figures.
+	metricsAddr := freeAddr()
+	dpCmd.Env = append(dpCmd.Env, "WATTFARE_METRICS_ADDR="+metricsAddr)
 	pprofAddr := freeAddr()
 	if profile != "" {
 		dpCmd.Env = append(dpCmd.Env, "WATTFARE_PPROF_ADDR="+pprofAddr)
@@ -108,6 +112,7 @@ func run(wfBin, outPath string, dur time.Duration, dbURL, server, profile string
 	time.Sleep(300 * time.Millisecond)
 	f.idleRef, f.idleDP = rssKB(refT.pid), rssKB(dpT.pid)
 
+	stopScrape := scrapeMetrics(metricsAddr, time.Second, &f.scrapes)
 	// Warm up both (pools, caches, the data plane's lease).
 	for _, t := range []*target{refT, dpT} {
 		a, _, _, _ := closedLoop(t, 8, 300*time.Millisecond, false)
@@ -163,6 +168,8 @@ func run(wfBin, outPath string, dur time.Duration, dbURL, server, profile string
 	// Settlement: every completed request through the data plane has its
 	// usage event (a batch commits within 200 ms of its first settlement).
 	time.Sleep(time.Second)
+	stopScrape()
+	f.counted = countedRequests(metricsAddr)
 	if f.settled, f.overshoot, err = settlements(ctx, dbURL); err != nil {
 		return err
 	}

@@ -35,6 +35,8 @@ type figures struct {
 	settled    int64
 	expected   int64 // requests the data plane completed, so usage events due
 	overshoot  int64
+	scrapes    int64 // /metrics scrapes during the run
+	counted    int64 // requests the data plane's /metrics counted at the end
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -93,6 +95,7 @@ func (f *figures) write(w io.Writer) {
 
 	p("\nCorrectness under load: stream byte-identical to the upstream's: %v; usage events %d for %d completed requests (%.2f %%); cap overshoots: %d; failed requests: reference %d, wattfare %d non-stream and %d stream.\n",
 		f.sameStream, f.settled, f.expected, 100*float64(f.settled)/float64(max(f.expected, 1)), f.overshoot, f.nonStreamRef.errs, f.nonStreamDP.errs, f.streamDP.errs)
+	p("\nMetrics on: the data plane served /metrics, scraped every second during the run (%d scrapes); its request counters summed to %d, for %d requests the load generator completed through it.\n", f.scrapes, f.counted, f.expected)
 	p("\nRaw: reference %d non-stream requests in %.2f CPU-s, %d SSE events in %.2f CPU-s; wattfare %d requests in %.2f CPU-s, %d SSE events in %.2f CPU-s. Time to first token p50 direct %s, reference %s, wattfare %s; p99 at 500 streams direct %s, reference %s, wattfare %s; open-loop p99 direct %s.\n",
 		nR, cpuR, evR, scpuR, nD, cpuD, evD, scpuD, ms(p50(f.ttftDirect)), ms(p50(f.ttftRef)), ms(p50(f.ttftDP)), ms(p99(f.ttft500Direct)), ms(p99(f.ttft500Ref)), ms(p99(f.ttft500DP)), ms(p99(f.openDirect)))
 	p("\nThe whole run took %s.\n", time.Since(f.began).Round(time.Second))
