@@ -28,7 +28,7 @@ type call struct {
 	id       string
 	start    time.Time // cfg.Now's reading at arrival: decides expiry and the period
 	arrived  time.Time // time.Now at arrival, for latency metrics
-	endpoint string    // "chat" or "embeddings"
+	endpoint string    // "chat", "responses" or "embeddings"
 
 	// key, app and conn point into the catalog cache's snapshots (read only).
 	key     *wattfare.APIKey
@@ -169,9 +169,12 @@ func (c *call) settleOr(u *streamUsage, status, withheld string) bool {
 // upstreamRequest builds the request to the upstream.
 func (c *call) upstreamRequest(body []byte) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
-	if c.endpoint == "chat" {
+	switch c.endpoint {
+	case "chat":
 		req.SetURI(&c.up.chatURL)
-	} else {
+	case "responses":
+		req.SetURI(&c.up.responsesURL)
+	default:
 		req.SetURI(&c.up.embedURL)
 	}
 	req.Header.SetMethod(fasthttp.MethodPost)

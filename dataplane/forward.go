@@ -43,6 +43,8 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string, now tim
 	kind := "chat"
 	if endpoint == "chat" {
 		c.req, err = ParseChatRequest(body)
+	} else if endpoint == "responses" {
+		c.req, err = ParseResponsesRequest(body)
 	} else {
 		kind = "embedding"
 		c.req, err = ParseEmbeddingsRequest(body)
@@ -177,7 +179,7 @@ func (c *call) whole(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 	}
 	var u streamUsage
 	if isJSON(resp.Header.ContentType()) && gjson.ValidBytes(body) {
-		meterWhole(body, &u)
+		c.meterWhole(body, &u)
 	} else {
 		u.Counted = int64(len(body))
 	}

@@ -45,6 +45,9 @@ type Request struct {
 	// PromptWords counts the words of every message (or input), which is
 	// what the sandbox calls prompt tokens.
 	PromptWords int64
+	// Responses marks a Responses API request (ParseResponsesRequest): its
+	// limit field is max_output_tokens, and Rewrite edits that.
+	Responses bool
 }
 
 func invalid(param, msg string) *wattfare.Error {
@@ -315,6 +318,9 @@ func countWords(s string) int64 {
 // slice); a field it has is edited in place with sjson, which copies the
 // body once per edit.
 func Rewrite(buf *bytebufferpool.ByteBuffer, body []byte, r *Request, upstreamModel string, maxTokens int64) ([]byte, error) {
+	if r.Responses {
+		return rewriteResponses(buf, body, r, upstreamModel, maxTokens)
+	}
 	var err error
 	if upstreamModel != "" && upstreamModel != r.Model {
 		if body, err = sjson.SetBytes(body, "model", upstreamModel); err != nil {

@@ -223,6 +223,8 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	switch {
 	case ctx.IsPost() && string(path) == "/v1/chat/completions":
 		s.proxy(ctx, reqID, "chat", now)
+	case ctx.IsPost() && string(path) == "/v1/responses":
+		s.proxy(ctx, reqID, "responses", now)
 	case ctx.IsPost() && string(path) == "/v1/embeddings":
 		s.proxy(ctx, reqID, "embeddings", now)
 	case ctx.IsGet() && string(path) == "/v1/models":

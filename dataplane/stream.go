@@ -122,7 +122,7 @@ func (sb *streamBody) frame() bool {
 		}
 		ev := sb.buf[sb.off : sb.off+k]
 		sb.off += k
-		kind := meterEvent(ev, &sb.usage)
+		kind := c.meterEvent(ev, &sb.usage)
 		metered = true
 		if cost := c.cost(&sb.usage); cost > c.hold.Amount() {
 			// Ask for room for more tokens; settle for the cost so far.
@@ -162,14 +162,14 @@ func (sb *streamBody) frame() bool {
 func (sb *streamBody) cut() {
 	c := sb.c
 	c.settle(&sb.usage, "cut")
-	sb.outBuf = append(sb.outBuf, c.s.errorEvent(wattfare.Errorf(wattfare.ECapReached, "the budget for this request ran out mid-stream"))...)
+	sb.outBuf = append(sb.outBuf, c.errorEvent(wattfare.Errorf(wattfare.ECapReached, "the budget for this request ran out mid-stream"))...)
 	sb.finished = true
 }
 
 // end finishes the stream with a typed error event after the first byte.
 func (sb *streamBody) end(e *wattfare.Error, status string) {
 	sb.c.settle(&sb.usage, status)
-	sb.out = append(sb.outBuf[:0], sb.c.s.errorEvent(e)...)
+	sb.out = append(sb.outBuf[:0], sb.c.errorEvent(e)...)
 	sb.outBuf = sb.out
 	sb.finished = true
 }

@@ -36,8 +36,8 @@ type Upstream struct {
 	client *fasthttp.HostClient
 	// What every request to this upstream carries, built once: parsed
 	// URIs (copied, not parsed, per request) and the Authorization value.
-	chatURL, embedURL fasthttp.URI
-	auth              []byte
+	chatURL, embedURL, responsesURL fasthttp.URI
+	auth                            []byte
 }
 
 // upstreamIDHeader carries the proxy's request id upstream. Besides helping
@@ -64,6 +64,9 @@ func (u *Upstream) init(t *transport) error {
 		return fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
 	if err := u.embedURL.Parse(nil, []byte(base+"/embeddings")); err != nil {
+		return fmt.Errorf("upstream %s: %w", u.Name, err)
+	}
+	if err := u.responsesURL.Parse(nil, []byte(base+"/responses")); err != nil {
 		return fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
 	if u.APIKey != "" {
@@ -108,5 +111,6 @@ func (u *Upstream) simulating(contextLength int) *Upstream {
 	sim.Headers[simulateHeader] = "context_length=" + strconv.Itoa(contextLength)
 	u.chatURL.CopyTo(&sim.chatURL)
 	u.embedURL.CopyTo(&sim.embedURL)
+	u.responsesURL.CopyTo(&sim.responsesURL)
 	return sim
 }

@@ -106,10 +106,11 @@ func kindOf(model string) string {
 }
 
 // Handler returns the sandbox's HTTP handler: POST /v1/chat/completions,
-// POST /v1/embeddings and GET /v1/models.
+// POST /v1/responses (responses.go), POST /v1/embeddings and GET /v1/models.
 func Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", chat)
+	mux.HandleFunc("POST /v1/responses", responses)
 	mux.HandleFunc("POST /v1/embeddings", embeddings)
 	mux.HandleFunc("GET /v1/models", models)
 	return mux

@@ -71,13 +71,16 @@ test("admin: suspend an app, the data plane refuses it with app_suspended, then 
 
 test("admin: a new model price shows on the data plane's /v1/models", async (t) => {
   const pricey = async () => (await models(dev.app.secret_key))?.find((m) => m.id === "sandbox/pricey")?.pricing;
-  assert.deepEqual(await pricey(), { prompt: "0.001", completion: "0.001" });
+  const before = await pricey();
+  assert.deepEqual([before?.prompt, before?.completion, before?.prompt_per_million], ["0.001", "0.001", "1000.00"]);
   t.after(async () => {
     await graphqlAs(dev.admin, `mutation { updateModelPrice(input: {modelId: "sandbox/pricey", promptPerMillion: "1000", completionPerMillion: "1000"}) { id } }`);
   });
   const context = await launch(t);
   const page = await context.newPage();
   await signIn(page, dev.admin, "/admin");
+  // The catalog holds hundreds of models: find the one to edit.
+  await page.getByLabel("Search models").fill("sandbox/pricey");
 
   async function setPrices(prompt, completion) {
     const row = page.getByRole("row", { name: "sandbox/pricey", exact: true });

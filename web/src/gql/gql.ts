@@ -25,7 +25,11 @@ type Documents = {
     "\n  query AdminOverrun($mode: Mode!) {\n    admin {\n      overrun(mode: $mode, latest: 10) {\n        periodStart\n        total\n        requests\n        latest {\n          requestId\n          createdAt\n          appId\n          appUserId\n          model\n          status\n          cost\n          charged\n          overrun\n        }\n      }\n      abandonedLeases(mode: $mode, latest: 10) {\n        requestId\n        createdAt\n        processId\n        appId\n        appUserId\n        charged\n      }\n    }\n  }\n": typeof types.AdminOverrunDocument,
     "\n  query AdminApps($after: String) {\n    admin {\n      apps(first: 20, after: $after) {\n        edges {\n          node {\n            id\n            name\n            allowedOrigins\n            suspended\n            suspendedAt\n            suspendedReason\n            createdAt\n            owner {\n              id\n              email\n            }\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n  }\n": typeof types.AdminAppsDocument,
     "\n  query AdminAccounts($after: String) {\n    admin {\n      accounts(first: 20, after: $after) {\n        edges {\n          node {\n            id\n            email\n            displayName\n            isAdmin\n            createdAt\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n  }\n": typeof types.AdminAccountsDocument,
-    "\n  query AdminModels {\n    admin {\n      models {\n        id\n        displayName\n        upstream\n        upstreamModel\n        kind\n        enabled\n        promptPerMillion\n        completionPerMillion\n      }\n    }\n  }\n": typeof types.AdminModelsDocument,
+    "\n  fragment CatalogModelFields on Model {\n    id\n    displayName\n    upstream\n    upstreamModel\n    kind\n    enabled\n    disabledReason\n    promptPerMillion\n    completionPerMillion\n    upstreamPromptPerMillion\n    upstreamCompletionPerMillion\n    markupBps\n    ownMarkupBps\n    contextLength\n    maxOutputTokens\n  }\n": typeof types.CatalogModelFieldsFragmentDoc,
+    "\n  query AdminCatalog($search: String!) {\n    admin {\n      globalMarkupBps\n      catalog(search: $search, first: 50) {\n        total\n        models {\n          ...CatalogModelFields\n        }\n      }\n      lastCatalogSync {\n        id\n        source\n        startedAt\n        finishedAt\n        error\n        listed\n        added\n        changed\n        disabled\n        changes {\n          modelId\n          kind\n          field\n          old\n          new\n        }\n      }\n    }\n  }\n": typeof types.AdminCatalogDocument,
+    "\n  mutation SetModelEnabled($modelId: ID!, $enabled: Boolean!) {\n    setModelEnabled(modelId: $modelId, enabled: $enabled) {\n      ...CatalogModelFields\n    }\n  }\n": typeof types.SetModelEnabledDocument,
+    "\n  mutation SetModelMarkup($modelId: ID!, $markupBps: Int) {\n    setModelMarkup(modelId: $modelId, markupBps: $markupBps) {\n      ...CatalogModelFields\n    }\n  }\n": typeof types.SetModelMarkupDocument,
+    "\n  mutation SetGlobalMarkup($markupBps: Int!) {\n    setGlobalMarkup(markupBps: $markupBps)\n  }\n": typeof types.SetGlobalMarkupDocument,
     "\n  mutation SuspendApp($appId: ID!, $reason: String!) {\n    suspendApp(appId: $appId, reason: $reason) {\n      id\n      suspended\n      suspendedAt\n      suspendedReason\n    }\n  }\n": typeof types.SuspendAppDocument,
     "\n  mutation UnsuspendApp($appId: ID!) {\n    unsuspendApp(appId: $appId) {\n      id\n      suspended\n      suspendedAt\n      suspendedReason\n    }\n  }\n": typeof types.UnsuspendAppDocument,
     "\n  mutation UpdateModelPrice($input: UpdateModelPriceInput!) {\n    updateModelPrice(input: $input) {\n      id\n      promptPerMillion\n      completionPerMillion\n    }\n  }\n": typeof types.UpdateModelPriceDocument,
@@ -46,6 +50,7 @@ type Documents = {
     "\n  mutation CreateKey($appId: ID!, $mode: Mode!) {\n    createKey(appId: $appId, mode: $mode) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": typeof types.CreateKeyDocument,
     "\n  mutation RollKey($keyId: ID!, $overlapSeconds: Int!) {\n    rollKey(keyId: $keyId, overlapSeconds: $overlapSeconds) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": typeof types.RollKeyDocument,
     "\n  mutation RevokeKey($keyId: ID!) {\n    revokeKey(keyId: $keyId) {\n      id\n      active\n      revokedAt\n    }\n  }\n": typeof types.RevokeKeyDocument,
+    "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      contextLength\n      maxOutputTokens\n    }\n  }\n": typeof types.DashboardModelsDocument,
 };
 const documents: Documents = {
     "\n  fragment AccountFields on Account {\n    id\n    email\n    displayName\n    isAdmin\n  }\n": types.AccountFieldsFragmentDoc,
@@ -59,7 +64,11 @@ const documents: Documents = {
     "\n  query AdminOverrun($mode: Mode!) {\n    admin {\n      overrun(mode: $mode, latest: 10) {\n        periodStart\n        total\n        requests\n        latest {\n          requestId\n          createdAt\n          appId\n          appUserId\n          model\n          status\n          cost\n          charged\n          overrun\n        }\n      }\n      abandonedLeases(mode: $mode, latest: 10) {\n        requestId\n        createdAt\n        processId\n        appId\n        appUserId\n        charged\n      }\n    }\n  }\n": types.AdminOverrunDocument,
     "\n  query AdminApps($after: String) {\n    admin {\n      apps(first: 20, after: $after) {\n        edges {\n          node {\n            id\n            name\n            allowedOrigins\n            suspended\n            suspendedAt\n            suspendedReason\n            createdAt\n            owner {\n              id\n              email\n            }\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n  }\n": types.AdminAppsDocument,
     "\n  query AdminAccounts($after: String) {\n    admin {\n      accounts(first: 20, after: $after) {\n        edges {\n          node {\n            id\n            email\n            displayName\n            isAdmin\n            createdAt\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n  }\n": types.AdminAccountsDocument,
-    "\n  query AdminModels {\n    admin {\n      models {\n        id\n        displayName\n        upstream\n        upstreamModel\n        kind\n        enabled\n        promptPerMillion\n        completionPerMillion\n      }\n    }\n  }\n": types.AdminModelsDocument,
+    "\n  fragment CatalogModelFields on Model {\n    id\n    displayName\n    upstream\n    upstreamModel\n    kind\n    enabled\n    disabledReason\n    promptPerMillion\n    completionPerMillion\n    upstreamPromptPerMillion\n    upstreamCompletionPerMillion\n    markupBps\n    ownMarkupBps\n    contextLength\n    maxOutputTokens\n  }\n": types.CatalogModelFieldsFragmentDoc,
+    "\n  query AdminCatalog($search: String!) {\n    admin {\n      globalMarkupBps\n      catalog(search: $search, first: 50) {\n        total\n        models {\n          ...CatalogModelFields\n        }\n      }\n      lastCatalogSync {\n        id\n        source\n        startedAt\n        finishedAt\n        error\n        listed\n        added\n        changed\n        disabled\n        changes {\n          modelId\n          kind\n          field\n          old\n          new\n        }\n      }\n    }\n  }\n": types.AdminCatalogDocument,
+    "\n  mutation SetModelEnabled($modelId: ID!, $enabled: Boolean!) {\n    setModelEnabled(modelId: $modelId, enabled: $enabled) {\n      ...CatalogModelFields\n    }\n  }\n": types.SetModelEnabledDocument,
+    "\n  mutation SetModelMarkup($modelId: ID!, $markupBps: Int) {\n    setModelMarkup(modelId: $modelId, markupBps: $markupBps) {\n      ...CatalogModelFields\n    }\n  }\n": types.SetModelMarkupDocument,
+    "\n  mutation SetGlobalMarkup($markupBps: Int!) {\n    setGlobalMarkup(markupBps: $markupBps)\n  }\n": types.SetGlobalMarkupDocument,
     "\n  mutation SuspendApp($appId: ID!, $reason: String!) {\n    suspendApp(appId: $appId, reason: $reason) {\n      id\n      suspended\n      suspendedAt\n      suspendedReason\n    }\n  }\n": types.SuspendAppDocument,
     "\n  mutation UnsuspendApp($appId: ID!) {\n    unsuspendApp(appId: $appId) {\n      id\n      suspended\n      suspendedAt\n      suspendedReason\n    }\n  }\n": types.UnsuspendAppDocument,
     "\n  mutation UpdateModelPrice($input: UpdateModelPriceInput!) {\n    updateModelPrice(input: $input) {\n      id\n      promptPerMillion\n      completionPerMillion\n    }\n  }\n": types.UpdateModelPriceDocument,
@@ -80,6 +89,7 @@ const documents: Documents = {
     "\n  mutation CreateKey($appId: ID!, $mode: Mode!) {\n    createKey(appId: $appId, mode: $mode) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": types.CreateKeyDocument,
     "\n  mutation RollKey($keyId: ID!, $overlapSeconds: Int!) {\n    rollKey(keyId: $keyId, overlapSeconds: $overlapSeconds) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": types.RollKeyDocument,
     "\n  mutation RevokeKey($keyId: ID!) {\n    revokeKey(keyId: $keyId) {\n      id\n      active\n      revokedAt\n    }\n  }\n": types.RevokeKeyDocument,
+    "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      contextLength\n      maxOutputTokens\n    }\n  }\n": types.DashboardModelsDocument,
 };
 
 /**
@@ -143,7 +153,23 @@ export function graphql(source: "\n  query AdminAccounts($after: String) {\n    
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query AdminModels {\n    admin {\n      models {\n        id\n        displayName\n        upstream\n        upstreamModel\n        kind\n        enabled\n        promptPerMillion\n        completionPerMillion\n      }\n    }\n  }\n"): (typeof documents)["\n  query AdminModels {\n    admin {\n      models {\n        id\n        displayName\n        upstream\n        upstreamModel\n        kind\n        enabled\n        promptPerMillion\n        completionPerMillion\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  fragment CatalogModelFields on Model {\n    id\n    displayName\n    upstream\n    upstreamModel\n    kind\n    enabled\n    disabledReason\n    promptPerMillion\n    completionPerMillion\n    upstreamPromptPerMillion\n    upstreamCompletionPerMillion\n    markupBps\n    ownMarkupBps\n    contextLength\n    maxOutputTokens\n  }\n"): (typeof documents)["\n  fragment CatalogModelFields on Model {\n    id\n    displayName\n    upstream\n    upstreamModel\n    kind\n    enabled\n    disabledReason\n    promptPerMillion\n    completionPerMillion\n    upstreamPromptPerMillion\n    upstreamCompletionPerMillion\n    markupBps\n    ownMarkupBps\n    contextLength\n    maxOutputTokens\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AdminCatalog($search: String!) {\n    admin {\n      globalMarkupBps\n      catalog(search: $search, first: 50) {\n        total\n        models {\n          ...CatalogModelFields\n        }\n      }\n      lastCatalogSync {\n        id\n        source\n        startedAt\n        finishedAt\n        error\n        listed\n        added\n        changed\n        disabled\n        changes {\n          modelId\n          kind\n          field\n          old\n          new\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query AdminCatalog($search: String!) {\n    admin {\n      globalMarkupBps\n      catalog(search: $search, first: 50) {\n        total\n        models {\n          ...CatalogModelFields\n        }\n      }\n      lastCatalogSync {\n        id\n        source\n        startedAt\n        finishedAt\n        error\n        listed\n        added\n        changed\n        disabled\n        changes {\n          modelId\n          kind\n          field\n          old\n          new\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetModelEnabled($modelId: ID!, $enabled: Boolean!) {\n    setModelEnabled(modelId: $modelId, enabled: $enabled) {\n      ...CatalogModelFields\n    }\n  }\n"): (typeof documents)["\n  mutation SetModelEnabled($modelId: ID!, $enabled: Boolean!) {\n    setModelEnabled(modelId: $modelId, enabled: $enabled) {\n      ...CatalogModelFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetModelMarkup($modelId: ID!, $markupBps: Int) {\n    setModelMarkup(modelId: $modelId, markupBps: $markupBps) {\n      ...CatalogModelFields\n    }\n  }\n"): (typeof documents)["\n  mutation SetModelMarkup($modelId: ID!, $markupBps: Int) {\n    setModelMarkup(modelId: $modelId, markupBps: $markupBps) {\n      ...CatalogModelFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetGlobalMarkup($markupBps: Int!) {\n    setGlobalMarkup(markupBps: $markupBps)\n  }\n"): (typeof documents)["\n  mutation SetGlobalMarkup($markupBps: Int!) {\n    setGlobalMarkup(markupBps: $markupBps)\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -224,6 +250,10 @@ export function graphql(source: "\n  mutation RollKey($keyId: ID!, $overlapSecon
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RevokeKey($keyId: ID!) {\n    revokeKey(keyId: $keyId) {\n      id\n      active\n      revokedAt\n    }\n  }\n"): (typeof documents)["\n  mutation RevokeKey($keyId: ID!) {\n    revokeKey(keyId: $keyId) {\n      id\n      active\n      revokedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      contextLength\n      maxOutputTokens\n    }\n  }\n"): (typeof documents)["\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      contextLength\n      maxOutputTokens\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { useClient, useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
-import type { AdminAppsQuery, AdminConsoleQuery, AdminModelsQuery, AdminOverrunQuery, Mode } from "../gql/graphql";
+import type { AdminAppsQuery, AdminCatalogQuery, AdminConsoleQuery, AdminOverrunQuery, CatalogModelFieldsFragment, Mode } from "../gql/graphql";
 import { Alert, Badge, Button, Card, Dialog, Field, Pager, Spinner, Stat, TextArea, usePager } from "../components/ui";
 import { RangeSelect, UsageSummary, UsageTable, useUsageRange } from "../components/usage";
 import { toSignIn, useMe } from "../components/auth";
@@ -116,20 +116,77 @@ const AdminAccountsDoc = graphql(`
   }
 `);
 
-const AdminModelsDoc = graphql(`
-  query AdminModels {
+graphql(`
+  fragment CatalogModelFields on Model {
+    id
+    displayName
+    upstream
+    upstreamModel
+    kind
+    enabled
+    disabledReason
+    promptPerMillion
+    completionPerMillion
+    upstreamPromptPerMillion
+    upstreamCompletionPerMillion
+    markupBps
+    ownMarkupBps
+    contextLength
+    maxOutputTokens
+  }
+`);
+
+const AdminCatalogDoc = graphql(`
+  query AdminCatalog($search: String!) {
     admin {
-      models {
+      globalMarkupBps
+      catalog(search: $search, first: 50) {
+        total
+        models {
+          ...CatalogModelFields
+        }
+      }
+      lastCatalogSync {
         id
-        displayName
-        upstream
-        upstreamModel
-        kind
-        enabled
-        promptPerMillion
-        completionPerMillion
+        source
+        startedAt
+        finishedAt
+        error
+        listed
+        added
+        changed
+        disabled
+        changes {
+          modelId
+          kind
+          field
+          old
+          new
+        }
       }
     }
+  }
+`);
+
+const SetModelEnabledDoc = graphql(`
+  mutation SetModelEnabled($modelId: ID!, $enabled: Boolean!) {
+    setModelEnabled(modelId: $modelId, enabled: $enabled) {
+      ...CatalogModelFields
+    }
+  }
+`);
+
+const SetModelMarkupDoc = graphql(`
+  mutation SetModelMarkup($modelId: ID!, $markupBps: Int) {
+    setModelMarkup(modelId: $modelId, markupBps: $markupBps) {
+      ...CatalogModelFields
+    }
+  }
+`);
+
+const SetGlobalMarkupDoc = graphql(`
+  mutation SetGlobalMarkup($markupBps: Int!) {
+    setGlobalMarkup(markupBps: $markupBps)
   }
 `);
 
@@ -199,7 +256,7 @@ function Console() {
       <div className="page-head">
         <div>
           <h1>Admin console</h1>
-          <p className="muted">Usage across apps, users and models; overrun; app suspension; model prices.</p>
+          <p className="muted">Usage across apps, users and models; overrun; app suspension; the model catalog, its prices and markup.</p>
         </div>
         <ModeSwitch mode={mode} fallback="LIVE" />
       </div>
@@ -209,7 +266,7 @@ function Console() {
       <OverrunCard mode={mode} />
       <BackstopCard />
       <AppsCard />
-      <ModelsCard />
+      <CatalogCard />
       <AccountsCard />
     </div>
   );
@@ -513,69 +570,293 @@ function UnsuspendDialog({ app, onClose, onDone }: { app: AdminApp | null; onClo
   );
 }
 
-function ModelsCard() {
-  const [res] = useQuery({ query: AdminModelsDoc });
-  const [editing, setEditing] = useState<string | null>(null);
-  const models = res.data?.admin.models;
+/** percent formats basis points as a percentage: 1250 → "12.5 %". */
+function percent(bps: number): string {
+  const whole = Math.trunc(bps / 100);
+  const frac = String(bps % 100).padStart(2, "0").replace(/0+$/, "");
+  return `${whole}${frac ? "." + frac : ""} %`;
+}
+
+/** markupInput reads a percentage with at most two decimals ("12.5") as basis points, without floats. */
+function markupInput(input: string): number | string {
+  const m = /^\s*(\d{1,4})(?:\.(\d{1,2}))?\s*%?\s*$/.exec(input);
+  if (!m) return "Enter a percentage like 12.5, with at most two decimals";
+  const bps = Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"));
+  if (bps > 100000) return "At most 1000 %";
+  return bps;
+}
+
+type CatalogModel = CatalogModelFieldsFragment;
+
+function CatalogCard() {
+  const [search, setSearch] = useState("");
+  const [res] = useQuery({ query: AdminCatalogDoc, variables: { search } });
+  const client = useClient();
+  const [editing, setEditing] = useState<{ id: string; what: "price" | "markup" } | null>(null);
+  const [toggleState, toggle] = useMutation(SetModelEnabledDoc);
+  const [toggleErr, setToggleErr] = useState<string | null>(null);
+  const admin = res.data?.admin;
+  const models = admin?.catalog.models;
+  // reload resolves once the table holds what the server has now: editors
+  // close, and buttons settle, only then.
+  const reload = async () => {
+    await client.query(AdminCatalogDoc, { search }, { requestPolicy: "network-only" }).toPromise();
+  };
+  async function setEnabled(m: CatalogModel, enabled: boolean) {
+    setToggleErr(null);
+    const r = await toggle({ modelId: m.id, enabled });
+    if (r.error) setToggleErr(errorMessage(r.error));
+    else await reload();
+  }
   return (
-    <Card title="Model prices">
-      <p className="muted small card-intro">Dollars per million tokens. The data plane picks up a new price within seconds; requests already admitted keep theirs.</p>
-      {res.error && !res.data ? (
-        <Alert>{errorMessage(res.error)}</Alert>
-      ) : !models ? (
-        <Spinner label="Loading models" />
-      ) : (
-        <div className="table-wrap">
-          <table className="data-table prices">
-            <caption className="sr-only">Model prices per million tokens</caption>
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col">Upstream</th>
-                <th scope="col" className="num">Prompt / M</th>
-                <th scope="col" className="num">Completion / M</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {models.map((m) =>
-                editing === m.id ? (
-                  <PriceEditor key={m.id} model={m} onClose={() => setEditing(null)} onSaved={() => setEditing(null)} />
-                ) : (
-                  <tr key={m.id} aria-label={m.id}>
-                    <td>
-                      <code>{m.id}</code> {!m.enabled && <Badge>Disabled</Badge>}
-                      <div className="muted small">{m.displayName} · {m.kind}</div>
-                    </td>
-                    <td>{m.upstream}</td>
-                    <td className="num" data-testid="prompt-price">{formatUSD(m.promptPerMillion)}</td>
-                    <td className="num" data-testid="completion-price">{formatUSD(m.completionPerMillion)}</td>
-                    <td className="row-actions">
-                      <Button variant="secondary" onClick={() => setEditing(m.id)} aria-label={`Edit prices of ${m.id}`}>
-                        Edit
-                      </Button>
-                    </td>
+    <>
+      <Card title="Model catalog" actions={admin && <GlobalMarkup bps={admin.globalMarkupBps} onSaved={reload} />}>
+        <p className="muted small card-intro">
+          Users pay the upstream's cost plus the markup, per million tokens. The data plane picks up a change within seconds; requests already admitted keep
+          their price.
+        </p>
+        <form className="inline-form" role="search" onSubmit={(e) => e.preventDefault()}>
+          <Field label="Search models" type="search" placeholder="gpt-4o, anthropic/…" value={search} onChange={(e) => setSearch(e.target.value)} />
+        </form>
+        {toggleErr && <Alert>{toggleErr}</Alert>}
+        {res.error && !res.data ? (
+          <Alert>{errorMessage(res.error)}</Alert>
+        ) : !admin || !models ? (
+          <Spinner label="Loading models" />
+        ) : (
+          <>
+            <p className="muted small" data-testid="catalog-count">
+              {admin.catalog.total === models.length
+                ? `${models.length} ${models.length === 1 ? "model" : "models"}`
+                : `First ${models.length} of ${admin.catalog.total} models: search to narrow`}
+            </p>
+            <div className="table-wrap">
+              <table className="data-table prices">
+                <caption className="sr-only">Model catalog with prices per million tokens</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Model</th>
+                    <th scope="col">Upstream</th>
+                    <th scope="col" className="num">Prompt / M</th>
+                    <th scope="col" className="num">Completion / M</th>
+                    <th scope="col" className="num">Markup</th>
+                    <th scope="col" className="num">Context</th>
+                    <th scope="col">
+                      <span className="sr-only">Actions</span>
+                    </th>
                   </tr>
-                ),
-              )}
-            </tbody>
-          </table>
-        </div>
+                </thead>
+                <tbody>
+                  {models.map((m) =>
+                    editing?.id === m.id && editing.what === "price" ? (
+                      <PriceEditor key={m.id} model={m} onClose={() => setEditing(null)} onSaved={() => reload().then(() => setEditing(null))} />
+                    ) : editing?.id === m.id && editing.what === "markup" ? (
+                      <MarkupEditor key={m.id} model={m} globalBps={admin.globalMarkupBps} onClose={() => setEditing(null)} onSaved={() => reload().then(() => setEditing(null))} />
+                    ) : (
+                      <tr key={m.id} aria-label={m.id}>
+                        <td>
+                          <code>{m.id}</code> {!m.enabled && <Badge tone="amber">Disabled</Badge>}
+                          <div className="muted small">
+                            {m.displayName} · {m.kind}
+                          </div>
+                          {!m.enabled && m.disabledReason && (
+                            <div className="muted small" data-testid="disabled-reason">
+                              {m.disabledReason}
+                            </div>
+                          )}
+                        </td>
+                        <td>{m.upstream}</td>
+                        <td className="num">
+                          <span data-testid="prompt-price">{formatUSD(m.promptPerMillion)}</span>
+                          {m.markupBps > 0 && <div className="muted small" data-testid="upstream-prompt-price">cost {formatUSD(m.upstreamPromptPerMillion)}</div>}
+                        </td>
+                        <td className="num">
+                          <span data-testid="completion-price">{formatUSD(m.completionPerMillion)}</span>
+                          {m.markupBps > 0 && <div className="muted small">cost {formatUSD(m.upstreamCompletionPerMillion)}</div>}
+                        </td>
+                        <td className="num" data-testid="markup">
+                          {percent(m.markupBps)}
+                          {m.ownMarkupBps == null && <div className="muted small">global</div>}
+                        </td>
+                        <td className="num">{m.contextLength.toLocaleString("en-US")}</td>
+                        <td className="row-actions">
+                          <Button variant="secondary" onClick={() => setEditing({ id: m.id, what: "price" })} aria-label={`Edit prices of ${m.id}`}>
+                            Edit
+                          </Button>
+                          <Button variant="secondary" onClick={() => setEditing({ id: m.id, what: "markup" })} aria-label={`Markup of ${m.id}`}>
+                            Markup
+                          </Button>
+                          {m.enabled ? (
+                            <Button variant="ghost" busy={toggleState.fetching} onClick={() => setEnabled(m, false)} aria-label={`Disable ${m.id}`}>
+                              Disable
+                            </Button>
+                          ) : (
+                            <Button variant="ghost" busy={toggleState.fetching} onClick={() => setEnabled(m, true)} aria-label={`Enable ${m.id}`}>
+                              Enable
+                            </Button>
+                          )}
+                        </td>
+                      </tr>
+                    ),
+                  )}
+                </tbody>
+              </table>
+            </div>
+          </>
+        )}
+      </Card>
+      {admin && <LastSyncCard sync={admin.lastCatalogSync} />}
+    </>
+  );
+}
+
+function GlobalMarkup({ bps, onSaved }: { bps: number; onSaved: () => Promise<void> }) {
+  const [value, setValue] = useState<string | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const [state, save] = useMutation(SetGlobalMarkupDoc);
+  const shown = value ?? percent(bps).replace(" %", "");
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    const v = markupInput(shown);
+    if (typeof v === "string") {
+      setErr(v);
+      return;
+    }
+    const r = await save({ markupBps: v });
+    if (r.error) {
+      setErr(fieldErrors(r.error).markupBps ?? errorMessage(r.error));
+      return;
+    }
+    await onSaved();
+    setErr(null);
+    setValue(null);
+  }
+  return (
+    <form className="inline-form markup-form" onSubmit={submit} noValidate aria-label="Global markup">
+      <Field label="Global markup (%)" inputMode="decimal" value={shown} onChange={(e) => setValue(e.target.value)} error={err} />
+      <Button type="submit" variant="secondary" busy={state.fetching}>
+        Save markup
+      </Button>
+    </form>
+  );
+}
+
+function MarkupEditor({ model, globalBps, onClose, onSaved }: { model: CatalogModel; globalBps: number; onClose: () => void; onSaved: () => Promise<void> }) {
+  const [value, setValue] = useState(model.ownMarkupBps == null ? "" : percent(model.ownMarkupBps).replace(" %", ""));
+  const [err, setErr] = useState<string | null>(null);
+  const [state, save] = useMutation(SetModelMarkupDoc);
+  const [reloading, setReloading] = useState(false);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    let bps: number | null = null;
+    if (value.trim() !== "") {
+      const v = markupInput(value);
+      if (typeof v === "string") {
+        setErr(v);
+        return;
+      }
+      bps = v;
+    }
+    const r = await save({ modelId: model.id, markupBps: bps });
+    if (r.error) {
+      setErr(fieldErrors(r.error).markupBps ?? errorMessage(r.error));
+      return;
+    }
+    setReloading(true);
+    await onSaved();
+  }
+  return (
+    <tr aria-label={model.id} className="editing">
+      <td colSpan={7}>
+        <form className="inline-form price-form" onSubmit={submit} noValidate aria-label={`Markup of ${model.id}`}>
+          <strong className="price-model">
+            <code>{model.id}</code>
+          </strong>
+          <Field
+            label="Markup (%)"
+            hint={`Empty follows the global markup (${percent(globalBps)}).`}
+            inputMode="decimal"
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            error={err}
+            autoFocus
+          />
+          <Button type="submit" busy={state.fetching || reloading}>
+            Save markup
+          </Button>
+          <Button type="button" variant="ghost" onClick={onClose}>
+            Cancel
+          </Button>
+        </form>
+      </td>
+    </tr>
+  );
+}
+
+type Sync = NonNullable<AdminCatalogQuery["admin"]["lastCatalogSync"]>;
+
+function LastSyncCard({ sync }: { sync: Sync | null | undefined }) {
+  return (
+    <Card title="Last catalog sync">
+      {!sync ? (
+        <p className="muted">No sync yet. `wattfare catalog sync` reads OpenRouter's model list; the control plane syncs every hour when OpenRouter is configured.</p>
+      ) : (
+        <>
+          <p data-testid="last-sync">
+            {formatDateTime(sync.finishedAt)} from <code>{sync.source}</code>:{" "}
+            {sync.error ? (
+              <Badge tone="red">Failed, nothing changed</Badge>
+            ) : (
+              `${sync.listed} listed, ${sync.added} added, ${sync.changed} changed, ${sync.disabled} disabled`
+            )}
+          </p>
+          {sync.error && <Alert>{sync.error}</Alert>}
+          {sync.changes.length > 0 && (
+            <details className="table-wrap" open={sync.changes.length <= 20}>
+              <summary>
+                {sync.changes.length} {sync.changes.length === 1 ? "change" : "changes"}
+              </summary>
+              <table className="data-table">
+                <caption className="sr-only">Changes of the last sync</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Model</th>
+                    <th scope="col">Change</th>
+                    <th scope="col">Old</th>
+                    <th scope="col">New</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {sync.changes.slice(0, 200).map((c, i) => (
+                    <tr key={`${c.modelId}-${c.kind}-${c.field}-${i}`}>
+                      <td>
+                        <code>{c.modelId}</code>
+                      </td>
+                      <td>
+                        {c.kind}
+                        {c.field && ` (${c.field})`}
+                      </td>
+                      <td>{c.old}</td>
+                      <td>{c.new}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              {sync.changes.length > 200 && <p className="muted small">and {sync.changes.length - 200} more</p>}
+            </details>
+          )}
+        </>
       )}
     </Card>
   );
 }
 
-type ModelRow = AdminModelsQuery["admin"]["models"][number];
-
-function PriceEditor({ model, onClose, onSaved }: { model: ModelRow; onClose: () => void; onSaved: () => void }) {
-  const [prompt, setPrompt] = useState(capInput(model.promptPerMillion));
-  const [completion, setCompletion] = useState(capInput(model.completionPerMillion));
+function PriceEditor({ model, onClose, onSaved }: { model: CatalogModel; onClose: () => void; onSaved: () => Promise<void> }) {
+  // An admin edits the upstream's cost; users pay it plus the markup.
+  const [prompt, setPrompt] = useState(capInput(model.upstreamPromptPerMillion));
+  const [completion, setCompletion] = useState(capInput(model.upstreamCompletionPerMillion));
   const [errs, setErrs] = useState<Record<string, string>>({});
   const [state, update] = useMutation(UpdatePriceDoc);
-  const client = useClient();
   const [reloading, setReloading] = useState(false);
   async function save(e: FormEvent) {
     e.preventDefault();
@@ -595,12 +876,11 @@ function PriceEditor({ model, onClose, onSaved }: { model: ModelRow; onClose: ()
     }
     // Close the editor only once the table holds the new prices.
     setReloading(true);
-    await client.query(AdminModelsDoc, {}, { requestPolicy: "network-only" }).toPromise();
-    onSaved();
+    await onSaved();
   }
   return (
     <tr aria-label={model.id} className="editing">
-      <td colSpan={5}>
+      <td colSpan={7}>
         <form className="inline-form price-form" onSubmit={save} noValidate aria-label={`Prices of ${model.id}`}>
           <strong className="price-model">
             <code>{model.id}</code>

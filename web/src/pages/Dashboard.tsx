@@ -308,6 +308,7 @@ function AppPage({ id }: { id: string }) {
       )}
       {!owner && <Alert kind="info" title="Read-only">You are viewing an app of {app.owner.email} as a platform admin. Only its owner can change its keys and settings.</Alert>}
       <IntegrateCard mode={mode} publishableKey={pk} />
+      <ModelsCard mode={mode} />
       <KeysCard key={mode} app={app} mode={mode} publishableKey={pk} onChange={reload} readOnly={!owner} />
       <Card title="Usage" actions={<RangeSelect value={range} />}>
         <UsageSummary days={app.usageByDay} label={`${app.name}: cost per day, ${modeName} mode`} />
@@ -381,6 +382,84 @@ const reply = await wattfare.chat.completions.create(
         <code>{snippet}</code>
       </pre>
       {mode === "TEST" && <p className="muted small">Test mode uses the free sandbox models and auto-approves consent, so you can try every path without spending.</p>}
+    </Card>
+  );
+}
+
+const DashboardModelsDoc = graphql(`
+  query DashboardModels {
+    models {
+      id
+      displayName
+      kind
+      upstream
+      enabled
+      promptPerMillion
+      completionPerMillion
+      contextLength
+      maxOutputTokens
+    }
+  }
+`);
+
+/** ModelsCard lists the catalog's models an app can call, with what its users pay per million tokens and each model's context window. */
+function ModelsCard({ mode }: { mode: Mode }) {
+  const [res] = useQuery({ query: DashboardModelsDoc });
+  const [search, setSearch] = useState("");
+  const q = search.trim().toLowerCase();
+  const all = (res.data?.models ?? []).filter((m) => m.enabled);
+  const found = all.filter((m) => !q || m.id.toLowerCase().includes(q) || m.displayName.toLowerCase().includes(q));
+  const shown = found.slice(0, 25);
+  return (
+    <Card title="Models">
+      <p className="muted small card-intro">
+        What your users pay per million tokens, charged to their budget{mode === "TEST" ? " in test money: test keys get the sandbox's simulation of each model" : ""}. Send the id as{" "}
+        <code>model</code>.
+      </p>
+      <form className="inline-form" role="search" onSubmit={(e) => e.preventDefault()}>
+        <Field label="Search models" type="search" placeholder="gpt-4o, claude, llama…" value={search} onChange={(e) => setSearch(e.target.value)} />
+      </form>
+      {res.error && !res.data ? (
+        <Alert>{errorMessage(res.error)}</Alert>
+      ) : !res.data ? (
+        <Spinner label="Loading models" />
+      ) : (
+        <>
+          <p className="muted small" data-testid="models-count">
+            {found.length === shown.length ? `${found.length} of ${all.length} models` : `First ${shown.length} of ${found.length} matching, ${all.length} models in all`}
+          </p>
+          <div className="table-wrap">
+            <table className="data-table prices">
+              <caption className="sr-only">Models with prices per million tokens and context length</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Model</th>
+                  <th scope="col" className="num">Prompt / M</th>
+                  <th scope="col" className="num">Completion / M</th>
+                  <th scope="col" className="num">Context</th>
+                  <th scope="col" className="num">Max output</th>
+                </tr>
+              </thead>
+              <tbody>
+                {shown.map((m) => (
+                  <tr key={m.id} aria-label={m.id}>
+                    <td>
+                      <code>{m.id}</code>
+                      <div className="muted small">
+                        {m.displayName} · {m.kind}
+                      </div>
+                    </td>
+                    <td className="num">{formatUSD(m.promptPerMillion)}</td>
+                    <td className="num">{formatUSD(m.completionPerMillion)}</td>
+                    <td className="num">{m.contextLength.toLocaleString("en-US")}</td>
+                    <td className="num">{m.maxOutputTokens.toLocaleString("en-US")}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
     </Card>
   );
 }
