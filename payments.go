@@ -256,4 +256,24 @@ type PaymentService interface {
 	// Reconcile compares the ledger with Stripe's succeeded payments since
 	// since.
 	Reconcile(ctx context.Context, since time.Time) (Reconciliation, error)
+	LedgerExporter
+}
+
+// LedgerLine is one line of a wallet's ledger export: a credit or debit
+// of the wallet ledger, or a request's charge (source usage, negative).
+type LedgerLine struct {
+	At          time.Time
+	Source      string
+	Description string
+	Amount      Money  // positive credits, negative debits and charges
+	Ref         string // the top-up, or the request id
+	App         string // for usage: the app's name
+	Model       string // for usage
+}
+
+// LedgerExporter streams a wallet's whole ledger, oldest first, credits,
+// debits and charges together (the budget page's CSV export). Package
+// postgres implements it.
+type LedgerExporter interface {
+	ExportLedger(ctx context.Context, accountID string, mode Mode, each func(LedgerLine) error) error
 }

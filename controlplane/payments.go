@@ -1,10 +1,14 @@
 package controlplane
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/wattfare/wattfare"
 )
@@ -23,6 +27,51 @@ type WebhookVerifier interface {
 // paymentRoutes serves Stripe's webhook endpoint.
 func (s *Server) paymentRoutes() {
 	s.mux.HandleFunc("POST /v1/webhooks/stripe", s.stripeWebhook)
+	s.mux.HandleFunc("GET /budget/ledger.csv", s.ledgerCSV)
+}
+
+// ledgerCSV is the budget page's export: the signed-in account's whole
+// ledger in a mode (?mode=live, the default, or test), oldest first, with
+// every credit, debit and request charge and its source.
+func (s *Server) ledgerCSV(w http.ResponseWriter, r *http.Request) {
+	accountID, ok := AccountIDFromContext(r.Context())
+	if !ok {
+		http.Error(w, "sign in first", http.StatusUnauthorized)
+		return
+	}
+	mode := wattfare.ModeLive
+	if m := r.URL.Query().Get("mode"); m != "" {
+		mode = wattfare.Mode(m)
+	}
+	if !mode.Valid() {
+		http.Error(w, "mode is live or test", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="wattfare-ledger-%s-%s.csv"`, mode, time.Now().UTC().Format("2006-01-02")))
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"time", "source", "description", "amount_usd", "reference", "app", "model"})
+	err := s.cfg.Services.Payments.ExportLedger(r.Context(), accountID, mode, func(l wattfare.LedgerLine) error {
+		return cw.Write([]string{l.At.UTC().Format(time.RFC3339Nano), l.Source, csvText(l.Description), l.Amount.String(),
+			csvText(l.Ref), csvText(l.App), csvText(l.Model)})
+	})
+	cw.Flush()
+	if err != nil {
+		// The header is sent: the truncated file ends with the error line.
+		s.log.Error("ledger export", "account", accountID, "err", err)
+		cw.Write([]string{"error: the export stopped early; download it again"})
+		cw.Flush()
+	}
+}
+
+// csvText keeps a spreadsheet from running a cell as a formula (an app's
+// name is chosen by its developer).
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // stripeWebhook applies one Stripe event. Only a body whose signature

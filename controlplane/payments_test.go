@@ -3,6 +3,7 @@ package controlplane_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -241,5 +242,67 @@ func TestPaymentsNotConfigured(t *testing.T) {
 	_, err := h.payments.StartTopUp(context.Background(), account, 10*wattfare.Dollar)
 	if wattfare.ErrorCode(err) != wattfare.EPAYMENTSNOTCONFIGURED {
 		t.Fatalf("top-up without Stripe: %v", err)
+	}
+}
+
+// The ledger CSV export: the signed-in account's credits, refunds and
+// charges with their source, oldest first; an app name that looks like a
+// formula is defused; signed out, nothing.
+func TestLedgerCSVExport(t *testing.T) {
+	h := setupPayments(t, true)
+	b, account := h.signUp("csv@example.com")
+	tu, err := h.payments.StartTopUp(context.Background(), account, 10*wattfare.Dollar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []stripemock.Event{
+		stripemock.CheckoutCompleted("evt_csv1", tu.ID, "cs_"+tu.ID, "pi_"+tu.ID, 1000),
+		stripemock.ChargeRefunded("evt_csv2", "ch_"+tu.ID, "pi_"+tu.ID, 1000, 250),
+	} {
+		body, sig := ev.Sign(testWebhookSecret, time.Time{})
+		if code, resp := h.deliver(body, sig); code != http.StatusOK {
+			t.Fatalf("%s: %d %s", ev.Type, code, resp)
+		}
+	}
+	h.exec(`INSERT INTO apps (id, owner_id, name) VALUES ('app_csv', $1, '=HYPERLINK("x")')`, account)
+	h.exec(`INSERT INTO usage_events (request_id, created_at, app_id, mode, connection_id, account_id, app_user_id, key_id, model, cost, charged)
+		VALUES ('req_csv', now() + interval '1 second', 'app_csv', 'live', 'conn_x', $1, 'u', 'key_x', 'sandbox/echo', 1500000, 1500000)`, account)
+	get := func(withSession bool) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/budget/ledger.csv?mode=live", nil)
+		if withSession {
+			b.mu.Lock()
+			for _, c := range b.cookies {
+				r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+			}
+			b.mu.Unlock()
+		}
+		return h.serve(r)
+	}
+	if w := get(false); w.Code != http.StatusUnauthorized {
+		t.Fatalf("signed out: %d", w.Code)
+	}
+	w := get(true)
+	if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/csv") ||
+		!strings.Contains(w.Header().Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v", w.Code, w.Header())
+	}
+	rows, err := csv.NewReader(w.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"source", "amount_usd", "reference", "app"},
+		{"top_up", "10.00", tu.ID, ""},
+		{"refund", "-2.50", tu.ID, ""},
+		{"usage", "-0.0015", "req_csv", `'=HYPERLINK("x")`},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("rows %q", rows)
+	}
+	for i, r := range rows {
+		got := []string{r[1], r[3], r[4], r[5]}
+		if strings.Join(got, "|") != strings.Join(want[i], "|") {
+			t.Errorf("row %d: %q, want %q", i, got, want[i])
+		}
 	}
 }

@@ -837,3 +837,34 @@ func (s *Payments) Reconcile(ctx context.Context, since time.Time) (wattfare.Rec
 	}
 	return rec, nil
 }
+
+var _ wattfare.LedgerExporter = (*Payments)(nil)
+
+// ExportLedger streams the wallet's ledger entries and its requests'
+// charges, oldest first.
+func (s *Payments) ExportLedger(ctx context.Context, accountID string, mode wattfare.Mode, each func(wattfare.LedgerLine) error) error {
+	rows, err := s.DB.Query(ctx, `
+		SELECT created_at, source, description, amount, coalesce(top_up_id, ''), '' AS app, '' AS model
+		FROM wallet_ledger WHERE account_id = $1 AND mode = $2
+		UNION ALL
+		SELECT u.created_at, 'usage', 'Request (' || u.status || ')', -u.charged, u.request_id, coalesce(a.name, ''), u.model
+		FROM usage_events u LEFT JOIN apps a ON a.id = u.app_id
+		WHERE u.account_id = $1 AND u.mode = $2 AND u.charged > 0
+		ORDER BY 1, 5`, accountID, string(mode))
+	if err != nil {
+		return fmt.Errorf("export ledger: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l wattfare.LedgerLine
+		var amount int64
+		if err := rows.Scan(&l.At, &l.Source, &l.Description, &amount, &l.Ref, &l.App, &l.Model); err != nil {
+			return fmt.Errorf("export ledger: %w", err)
+		}
+		l.Amount = wattfare.Money(amount)
+		if err := each(l); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -205,15 +206,31 @@ func (c *Client) Payments(ctx context.Context, since time.Time) ([]wattfare.Stri
 // or it needs the customer to authenticate): retrying cannot help.
 var ErrCardDeclined = errors.New("the saved card was declined")
 
-// stripeError keeps Stripe's code and message (never the request, which
-// carries nothing secret but is noise) and marks card errors.
+// stripeError keeps Stripe's code and message (never the request) and
+// marks card errors. A message may quote the key it was called with (an
+// authentication error echoes the Authorization header): keys are
+// redacted from it, as from any other error, before anyone logs it.
 func stripeError(err error) error {
 	var se *stripego.Error
 	if errors.As(err, &se) {
+		msg := Redact(se.Msg)
 		if se.Type == stripego.ErrorTypeCard || se.Code == stripego.ErrorCodeAuthenticationRequired {
-			return fmt.Errorf("%w: %s (%s)", ErrCardDeclined, se.Msg, se.Code)
+			return fmt.Errorf("%w: %s (%s)", ErrCardDeclined, msg, se.Code)
 		}
-		return fmt.Errorf("stripe %s %s: %s", se.Type, se.Code, se.Msg)
+		return fmt.Errorf("stripe %s %s: %s", se.Type, se.Code, msg)
 	}
-	return err
+	return errors.New(Redact(err.Error()))
+}
+
+var keyPattern = regexp.MustCompile(`\b(sk|rk|whsec)_([A-Za-z0-9]*_)?[A-Za-z0-9]+`)
+
+// Redact replaces every Stripe secret key, restricted key or webhook
+// secret in s with its prefix and an ellipsis.
+func Redact(s string) string {
+	return keyPattern.ReplaceAllStringFunc(s, func(k string) string {
+		if i := strings.LastIndexByte(k, '_'); i >= 0 {
+			return k[:i+1] + "…"
+		}
+		return "…"
+	})
 }

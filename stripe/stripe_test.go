@@ -88,3 +88,18 @@ func TestConfigRedactsKey(t *testing.T) {
 		}
 	}
 }
+
+// Redact leaves no secret of any kind in a message.
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	in := "Authorization was 'Bearer sk_live_abcDEF123' and rk_test_zz9, signed whsec_5ecret; pk_live_ok stays"
+	got := stripe.Redact(in)
+	for _, s := range []string{"abcDEF123", "zz9", "5ecret"} {
+		if strings.Contains(got, s) {
+			t.Fatalf("Redact(%q) = %q", in, got)
+		}
+	}
+	if !strings.Contains(got, "sk_live_…") || !strings.Contains(got, "pk_live_ok") {
+		t.Fatalf("Redact(%q) = %q", in, got)
+	}
+}

@@ -26,6 +26,9 @@ func init() {
 	registerDev("control", 30, func(ctx context.Context, env *devEnv) error {
 		printDemoLogins(env.Info)
 		leaseWait, _ := time.ParseDuration(defaultLeaseWait())
+		if _, err := devStripe(ctx, env.Info); err != nil {
+			return err
+		}
 		return serveControl(ctx, env.ControlAddr, env.Pool, leaseWait, controlplane.Config{
 			PublicURL: "http://" + env.ControlAddr,
 			DataURL:   "http://" + env.DataAddr,
@@ -97,10 +100,19 @@ func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWai
 	if err != nil {
 		return err
 	}
+	pay, err := paymentsFromEnv()
+	if err != nil {
+		return err
+	}
+	cfg.StripeWebhook = pay.verifier
 	cfg.Services = postgres.NewServices(pool, postgres.ServiceOptions{
 		LeaseWait:       leaseWait,
 		ReservedOrigins: controlplane.OwnOrigins(cfg.PublicURL, cfg.DataURL),
 		Jobs:            jc,
+		Payments:        pay.provider,
+		PublicURL:       cfg.PublicURL,
+		MinTopUp:        pay.min,
+		MaxTopUp:        pay.max,
 		Backstop:        backstopOn(),
 	})
 	cfg.GraphQLMetrics = graph.NewMetrics()

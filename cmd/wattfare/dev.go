@@ -39,6 +39,9 @@ type devInfo struct {
 	ConnectedUserID string   `json:"connected_user_id"`
 	Developer       *devUser `json:"developer,omitempty"`
 	Admin           *devUser `json:"admin,omitempty"`
+	// Stripe is stripe-mock's address and the dev webhook secret, when
+	// `wattfare dev` runs stripe-mock (devStripe).
+	Stripe *devStripeInfo `json:"stripe,omitempty"`
 }
 
 type devApp struct {
