@@ -202,6 +202,16 @@ type tally struct {
 	cpu             float64
 }
 
+func (t *tally) add(o tally) {
+	t.n += o.n
+	t.events += o.events
+	t.errs += o.errs
+	t.cpu += o.cpu
+}
+
+// phaseRuns is how many times each closed-loop phase runs.
+const phaseRuns = 3
+
 // abba runs closed loops of 64 connections in the order reference,
 // wattfare, wattfare, reference, d/2 each, so that a drift in the machine's
 // load falls on both alike. It also returns the Postgres CPU ticks spent
