@@ -80,3 +80,21 @@ test("admin: search the catalog, disable and enable a model, set its markup", as
   assert.equal(served.status, 200, JSON.stringify(served.body));
   await page.screenshot({ path: join(artifacts, "admin-catalog.png"), fullPage: true });
 });
+
+test("the budget page names a receipt's model from the catalog", async (t) => {
+  const res = await fetch(`${dataURL}/v1/chat/completions`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${dev.app.secret_key}`, "Wattfare-User": dev.connected_user_id, "Content-Type": "application/json" },
+    body: JSON.stringify({ model: "anthropic/claude-sonnet-4", max_tokens: 10, messages: [{ role: "user", content: "name this model" }] }),
+  });
+  assert.equal(res.status, 200);
+  const context = await launch(t);
+  const page = await context.newPage();
+  await signIn(page, dev.user, "/budget?mode=test");
+  const receipt = page.locator("table.receipts tbody tr").filter({ hasText: "anthropic/claude-sonnet-4" }).first();
+  await until(async () => {
+    await page.reload();
+    return (await receipt.count()) > 0;
+  }, "the receipt on the budget page");
+  assert.equal(await receipt.getByTestId("model-name").textContent(), "Claude Sonnet 4");
+});

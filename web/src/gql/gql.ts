@@ -41,6 +41,7 @@ type Documents = {
     "\n  mutation AddTestCredit($amount: Money!) {\n    addTestCredit(amount: $amount) {\n      ...WalletFields\n    }\n  }\n": typeof types.AddTestCreditDocument,
     "\n  mutation SetConnectionCap($id: ID!, $cap: Money!) {\n    setConnectionCap(connectionId: $id, monthlyCap: $cap) {\n      id\n      monthlyCap\n      remaining\n      spentThisPeriod\n    }\n  }\n": typeof types.SetConnectionCapDocument,
     "\n  mutation RevokeConnection($id: ID!) {\n    revokeConnection(connectionId: $id) {\n      id\n      status\n      revokedAt\n      remaining\n    }\n  }\n": typeof types.RevokeConnectionDocument,
+    "\n  query ModelNames {\n    models {\n      id\n      displayName\n    }\n  }\n": typeof types.ModelNamesDocument,
     "\n  fragment ApiKeyFields on ApiKey {\n    id\n    mode\n    hint\n    createdAt\n    expiresAt\n    revokedAt\n    active\n  }\n": typeof types.ApiKeyFieldsFragmentDoc,
     "\n  query DashboardApps($after: String) {\n    me {\n      account {\n        id\n      }\n      apps(first: 20, after: $after) {\n        edges {\n          node {\n            id\n            name\n            allowedOrigins\n            suspended\n            createdAt\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n  }\n": typeof types.DashboardAppsDocument,
     "\n  mutation CreateApp($input: CreateAppInput!) {\n    createApp(input: $input) {\n      id\n      name\n      allowedOrigins\n    }\n  }\n": typeof types.CreateAppDocument,
@@ -80,6 +81,7 @@ const documents: Documents = {
     "\n  mutation AddTestCredit($amount: Money!) {\n    addTestCredit(amount: $amount) {\n      ...WalletFields\n    }\n  }\n": types.AddTestCreditDocument,
     "\n  mutation SetConnectionCap($id: ID!, $cap: Money!) {\n    setConnectionCap(connectionId: $id, monthlyCap: $cap) {\n      id\n      monthlyCap\n      remaining\n      spentThisPeriod\n    }\n  }\n": types.SetConnectionCapDocument,
     "\n  mutation RevokeConnection($id: ID!) {\n    revokeConnection(connectionId: $id) {\n      id\n      status\n      revokedAt\n      remaining\n    }\n  }\n": types.RevokeConnectionDocument,
+    "\n  query ModelNames {\n    models {\n      id\n      displayName\n    }\n  }\n": types.ModelNamesDocument,
     "\n  fragment ApiKeyFields on ApiKey {\n    id\n    mode\n    hint\n    createdAt\n    expiresAt\n    revokedAt\n    active\n  }\n": types.ApiKeyFieldsFragmentDoc,
     "\n  query DashboardApps($after: String) {\n    me {\n      account {\n        id\n      }\n      apps(first: 20, after: $after) {\n        edges {\n          node {\n            id\n            name\n            allowedOrigins\n            suspended\n            createdAt\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n  }\n": types.DashboardAppsDocument,
     "\n  mutation CreateApp($input: CreateAppInput!) {\n    createApp(input: $input) {\n      id\n      name\n      allowedOrigins\n    }\n  }\n": types.CreateAppDocument,
@@ -214,6 +216,10 @@ export function graphql(source: "\n  mutation SetConnectionCap($id: ID!, $cap: M
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RevokeConnection($id: ID!) {\n    revokeConnection(connectionId: $id) {\n      id\n      status\n      revokedAt\n      remaining\n    }\n  }\n"): (typeof documents)["\n  mutation RevokeConnection($id: ID!) {\n    revokeConnection(connectionId: $id) {\n      id\n      status\n      revokedAt\n      remaining\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ModelNames {\n    models {\n      id\n      displayName\n    }\n  }\n"): (typeof documents)["\n  query ModelNames {\n    models {\n      id\n      displayName\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

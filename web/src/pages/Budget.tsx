@@ -1,10 +1,11 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { BudgetQuery, BudgetReceiptsQuery, Mode, WalletFieldsFragment } from "../gql/graphql";
 import { Alert, AppAvatar, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, Stat, usePager } from "../components/ui";
 import { toSignIn } from "../components/auth";
 import { modeOf } from "../components/mode";
+import { FundsSection } from "./BudgetFunds";
 import { errorMessage, stopWrite } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
 import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, moneyInput, toNano, validCap } from "../lib/money";
@@ -202,6 +203,7 @@ export function BudgetPage() {
       </div>
 
       <WalletCard wallet={me.wallet} mode={mode} onChange={reload} />
+      <FundsSection mode={mode} onFunded={reload} />
 
       <Card title="Connected apps" actions={<Button variant="ghost" onClick={reload}>Refresh</Button>}>
         {notice?.mode === mode && (
@@ -428,7 +430,23 @@ function LedgerCard({ mode, tick }: { mode: Mode; tick: number }) {
   );
 }
 
+const ModelNamesDoc = graphql(`
+  query ModelNames {
+    models {
+      id
+      displayName
+    }
+  }
+`);
+
+/** useModelNames maps catalog ids to the names people read ("Claude Sonnet 4"); an id not in the catalog maps to nothing. */
+function useModelNames(): Map<string, string> {
+  const [res] = useQuery({ query: ModelNamesDoc });
+  return useMemo(() => new Map((res.data?.models ?? []).filter((m) => m.displayName && m.displayName !== m.id).map((m) => [m.id, m.displayName])), [res.data]);
+}
+
 function ReceiptTable({ receipts }: { receipts: Receipt[] }) {
+  const names = useModelNames();
   return (
     <div className="table-wrap">
       <table className="receipts">
@@ -448,7 +466,18 @@ function ReceiptTable({ receipts }: { receipts: Receipt[] }) {
             <tr key={r.requestId} title={`Request ${r.requestId}`}>
               <td>{formatDateTime(r.createdAt)}</td>
               <td>{r.app.name}</td>
-              <td><code>{r.model}</code></td>
+              <td>
+                {names.get(r.model) ? (
+                  <>
+                    <span data-testid="model-name">{names.get(r.model)}</span>
+                    <div className="muted small">
+                      <code>{r.model}</code>
+                    </div>
+                  </>
+                ) : (
+                  <code>{r.model}</code>
+                )}
+              </td>
               <td className="num">{r.promptTokens} / {r.completionTokens}</td>
               <td className="num">{formatUSD(r.charged)}</td>
               <td>{r.status === "ok" ? <Badge tone="green">ok</Badge> : <Badge tone="amber">{r.status}</Badge>}</td>
