@@ -521,3 +521,51 @@ func TestBackstopSuspensionAndDrift(t *testing.T) {
 	}
 	e.noSecretLeaked()
 }
+
+// TestBackstopResponses: the Responses API goes to OpenRouter's
+// /api/v1/responses on the connection's own key, whole and streamed, and
+// is charged OpenRouter's usage.cost.
+func TestBackstopResponses(t *testing.T) {
+	e := newBackstopEnv(t, backstopOptions{})
+	ctx := context.Background()
+	conn := e.approve("u5", wattfare.USD(5))
+	e.eventually("the key is created", func() bool { return e.key(conn).Hash != "" })
+	post := func(body string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("POST", e.dataURL+"/v1/responses", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+e.liveKey)
+		req.Header.Set("Wattfare-User", "u5")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		e.answerMu.Lock()
+		e.answers = append(e.answers, b)
+		e.answerMu.Unlock()
+		return resp, b
+	}
+	e.eventually("a whole response is served", func() bool {
+		resp, _ := post(`{"model":"openai/gpt-4o-mini","input":"hello there","max_output_tokens":20}`)
+		return resp.StatusCode == 200
+	})
+	resp, b := post(`{"model":"openai/gpt-4o-mini","input":[{"role":"user","content":[{"type":"input_text","text":"stream it"}]}],"stream":true,"max_output_tokens":20}`)
+	if resp.StatusCode != 200 || !bytes.Contains(b, []byte("event: response.completed")) {
+		t.Fatalf("stream %d:\n%s", resp.StatusCode, b)
+	}
+	k := e.key(conn)
+	if k.Requests != 2 {
+		t.Fatalf("the connection's key served %d responses, want 2", k.Requests)
+	}
+	var n int
+	var cost int64
+	e.eventually("both settle", func() bool {
+		e.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(cost), 0) FROM usage_events WHERE connection_id = $1 AND endpoint = 'responses'`, conn).Scan(&n, &cost)
+		return n == 2
+	})
+	if wattfare.Money(cost) != k.Usage {
+		t.Fatalf("metered $%s, OpenRouter's usage.cost was $%s", wattfare.Money(cost), k.Usage)
+	}
+	e.noSecretLeaked()
+}

@@ -30,6 +30,7 @@ func New(t testing.TB) *Server {
 	s.registerModels()
 	s.registerKeys()
 	s.registerChat()
+	s.registerResponses()
 	s.srv = httptest.NewServer(s.mux)
 	t.Cleanup(s.srv.Close)
 	return s
