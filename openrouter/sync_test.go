@@ -263,5 +263,53 @@ func TestSnapshotSeedsHundredsOfModels(t *testing.T) {
 	if err != nil || last == nil || !strings.Contains(last.Source, "@pydantic/genai-prices@0.1.8") || last.Added < 300 {
 		t.Errorf("last sync %+v", last)
 	}
-	_ = time.Now
+
+}
+
+// TestPeriodicSync: Run syncs at once and then every interval, picks up a
+// change OpenRouter makes between ticks, keeps going through a failing
+// OpenRouter (recording each failure, changing nothing) and stops with ctx.
+func TestPeriodicSync(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	s.fix.SetModels([]openroutertest.Model{fixtureModel("acme/periodic", "0.000001", "0.000002", 8000, 1000)})
+	ctx, cancel := context.WithCancel(s.ctx)
+	done := make(chan struct{})
+	go func() { s.syncer.Run(ctx, 20*time.Millisecond); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("gave up waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	price := func() int64 {
+		r := s.q(`SELECT coalesce(max(prompt_price), -1) FROM models WHERE id = 'acme/periodic' AND enabled`)
+		return r[0].(int64)
+	}
+	waitFor("the first sync to add acme/periodic", func() bool { return price() == 1_000_000 })
+	s.fix.SetModels([]openroutertest.Model{fixtureModel("acme/periodic", "0.000004", "0.000002", 8000, 1000)})
+	waitFor("a later tick to reprice it", func() bool { return price() == 4_000_000 })
+
+	s.fix.FailModels(http.StatusBadGateway)
+	calls := s.fix.ModelsCalls()
+	waitFor("ticks to go on against a failing OpenRouter", func() bool { return s.fix.ModelsCalls() >= calls+3 })
+	if p := price(); p != 4_000_000 {
+		t.Errorf("a failing OpenRouter changed the price to %d", p)
+	}
+	last, err := s.models.LastSync(s.ctx)
+	if err != nil || last == nil || !strings.Contains(last.Error, "502") {
+		t.Errorf("failed tick not recorded: %+v %v", last, err)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop with its context")
+	}
 }
