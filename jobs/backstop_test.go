@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -568,4 +570,114 @@ func TestBackstopResponses(t *testing.T) {
 		t.Fatalf("metered $%s, OpenRouter's usage.cost was $%s", wattfare.Money(cost), k.Usage)
 	}
 	e.noSecretLeaked()
+}
+
+// TestBackstopCeilingNeverHitWithEngine is the other half of defence in
+// depth: with Wattfare's engine on, a randomized load of concurrent whole
+// and streamed requests, with and without output limits, runs several live
+// connections to their caps, and OpenRouter's own ceiling never refuses a
+// request: the engine always trips first (cap_reached from the
+// connection's cap), and no key spends past its limit.
+func TestBackstopCeilingNeverHitWithEngine(t *testing.T) {
+	e := newBackstopEnv(t, backstopOptions{})
+	ctx := context.Background()
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	// The catalog prices the model as OpenRouter bills it, $100 per
+	// million tokens each way: a request costs up to $0.0023.
+	price := wattfare.PricePerMillion(wattfare.USD(100))
+	e.fx.SetPrices(price, price)
+	e.exec(`UPDATE models SET prompt_price = $1, completion_price = $1 WHERE id = 'openai/gpt-4o-mini'`, int64(price))
+
+	type payer struct {
+		user, conn string
+		cap        wattfare.Money
+	}
+	var payers []payer
+	for i := 0; i < 4; i++ {
+		cap := wattfare.Cent * wattfare.Money(1+rng.IntN(4))
+		user := "rand" + strconv.Itoa(i)
+		payers = append(payers, payer{user: user, conn: e.approve(user, cap), cap: cap})
+	}
+	for _, p := range payers {
+		e.eventually("every key is created", func() bool { return e.key(p.conn).Hash != "" })
+	}
+	var wg sync.WaitGroup
+	var served, refused atomic.Int64
+	for _, p := range payers {
+		for w := 0; w < 3; w++ {
+			wg.Add(1)
+			r := rand.New(rand.NewPCG(uint64(seed), uint64(w+1)*1000+uint64(len(p.user))))
+			go func() {
+				defer wg.Done()
+				capped := 0
+				for i := 0; i < 200 && capped < 3; i++ {
+					body := `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"spend some of it"}]`
+					if r.IntN(2) == 0 {
+						body += `,"max_tokens":` + strconv.Itoa(1+r.IntN(30))
+					}
+					if r.IntN(2) == 0 {
+						body += `,"stream":true`
+					}
+					body += "}"
+					req, _ := http.NewRequestWithContext(ctx, "POST", e.dataURL+"/v1/chat/completions", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+e.liveKey)
+					req.Header.Set("Wattfare-User", p.user)
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					switch {
+					case resp.StatusCode == 200:
+						served.Add(1)
+					case resp.StatusCode == 503: // the connection not yet reloaded with its key
+					case bytes.Contains(b, []byte(`"limit_source":"upstream"`)):
+						t.Errorf("OpenRouter's ceiling refused a request: %s", b)
+						return
+					case resp.StatusCode == 402:
+						refused.Add(1)
+						capped++
+					default:
+						t.Errorf("%d %s", resp.StatusCode, b)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if served.Load() == 0 || refused.Load() == 0 {
+		t.Fatalf("served %d, refused %d: the run did not reach the caps", served.Load(), refused.Load())
+	}
+	for _, p := range payers {
+		k := e.key(p.conn)
+		if k.Refused != 0 {
+			t.Errorf("%s: OpenRouter refused %d requests at its limit", p.user, k.Refused)
+		}
+		if k.Limit == nil || k.Usage > *k.Limit || k.Usage > p.cap {
+			t.Errorf("%s: the key spent $%s against a limit of %v and a cap of $%s", p.user, k.Usage, k.Limit, p.cap)
+		}
+		var captured int64
+		e.eventually("the connection's spend settles", func() bool {
+			var n int
+			e.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(charged), 0) FROM usage_events WHERE connection_id = $1`, p.conn).Scan(&n, &captured)
+			return n == k.Requests
+		})
+		if wattfare.Money(captured) > p.cap {
+			t.Errorf("%s: captured $%s over a cap of $%s", p.user, wattfare.Money(captured), p.cap)
+		}
+		// A request that completed is charged exactly OpenRouter's cost; a
+		// stream cut at the cap is charged what was counted of it.
+		var mismatched int
+		e.pool.QueryRow(ctx, `SELECT count(*) FROM usage_events WHERE connection_id = $1 AND status = 'ok' AND charged <> cost`, p.conn).Scan(&mismatched)
+		if mismatched != 0 {
+			t.Errorf("%s: %d completed requests not charged OpenRouter's usage.cost", p.user, mismatched)
+		}
+	}
+	t.Logf("%d requests served, %d refused at the caps by the engine", served.Load(), refused.Load())
 }
