@@ -27,6 +27,7 @@ func (s *Server) graphqlRoutes() error {
 		Dev:         s.cfg.Dev,
 		Throttle:    newAuthThrottle(nil),
 		Logger:      s.log,
+		Metrics:     s.cfg.GraphQLMetrics,
 	})
 	// GET carries queries only (gqlgen refuses mutations over GET); POST carries everything.
 	s.mux.Handle("GET /graphql", h)

@@ -53,6 +53,8 @@ type HandlerConfig struct {
 	// Throttle limits sign-in and sign-up attempts; nil means no limit.
 	Throttle Throttle
 	Logger   *slog.Logger
+	// Metrics counts operations; nil: not counted.
+	Metrics *Metrics
 }
 
 // NewHandler returns the /graphql handler: POST for everything, GET for
@@ -114,6 +116,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		srv.SetValidationRulesFn(rulesWithoutSuggestions)
 	}
 	srv.SetErrorPresenter(presentError(cfg.Logger))
+	if cfg.Metrics != nil {
+		srv.Use(operationMetrics{cfg.Metrics})
+	}
 	srv.SetRecoverFunc(recoverPanic(cfg.Logger))
 	observeFields(srv)
 	var h http.Handler = srv
