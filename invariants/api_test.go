@@ -22,7 +22,7 @@ import (
 // takes the product's path (its transaction, its notification, its wait for
 // the data plane's leases) rather than a hand-written UPDATE.
 type controlPlane struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	accounts *postgres.Accounts
 	http     *http.Client

@@ -155,12 +155,12 @@ func TestLeaseFigures(t *testing.T) {
 // the server, so that reading it, and waiting until it is complete, adds
 // nothing to what it counts.
 type xactCounter struct {
-	t    *testing.T
+	t    testing.TB
 	conn *pgx.Conn
 	db   string
 }
 
-func newXactCounter(t *testing.T, dbURL string) *xactCounter {
+func newXactCounter(t testing.TB, dbURL string) *xactCounter {
 	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {

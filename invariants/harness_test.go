@@ -34,7 +34,7 @@ var (
 )
 
 // binary builds ./cmd/wattfare once per test run.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "wattfare-bin-")
@@ -57,7 +57,7 @@ func binary(t *testing.T) string {
 
 // cluster is several `wattfare data` processes on one database.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	pool  *pgxpool.Pool
 	spool string
@@ -77,7 +77,7 @@ type proc struct {
 	running bool
 }
 
-func newCluster(t *testing.T, n int, ttl time.Duration) *cluster {
+func newCluster(t testing.TB, n int, ttl time.Duration) *cluster {
 	t.Helper()
 	bin := binary(t)
 	_ = bin
@@ -112,7 +112,7 @@ func newCluster(t *testing.T, n int, ttl time.Duration) *cluster {
 	return c
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
