@@ -51,7 +51,7 @@ type Documents = {
     "\n  mutation CreateKey($appId: ID!, $mode: Mode!) {\n    createKey(appId: $appId, mode: $mode) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": typeof types.CreateKeyDocument,
     "\n  mutation RollKey($keyId: ID!, $overlapSeconds: Int!) {\n    rollKey(keyId: $keyId, overlapSeconds: $overlapSeconds) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": typeof types.RollKeyDocument,
     "\n  mutation RevokeKey($keyId: ID!) {\n    revokeKey(keyId: $keyId) {\n      id\n      active\n      revokedAt\n    }\n  }\n": typeof types.RevokeKeyDocument,
-    "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      contextLength\n      maxOutputTokens\n    }\n  }\n": typeof types.DashboardModelsDocument,
+    "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      markupBps\n      contextLength\n      maxOutputTokens\n    }\n  }\n": typeof types.DashboardModelsDocument,
 };
 const documents: Documents = {
     "\n  fragment AccountFields on Account {\n    id\n    email\n    displayName\n    isAdmin\n  }\n": types.AccountFieldsFragmentDoc,
@@ -91,7 +91,7 @@ const documents: Documents = {
     "\n  mutation CreateKey($appId: ID!, $mode: Mode!) {\n    createKey(appId: $appId, mode: $mode) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": types.CreateKeyDocument,
     "\n  mutation RollKey($keyId: ID!, $overlapSeconds: Int!) {\n    rollKey(keyId: $keyId, overlapSeconds: $overlapSeconds) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": types.RollKeyDocument,
     "\n  mutation RevokeKey($keyId: ID!) {\n    revokeKey(keyId: $keyId) {\n      id\n      active\n      revokedAt\n    }\n  }\n": types.RevokeKeyDocument,
-    "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      contextLength\n      maxOutputTokens\n    }\n  }\n": types.DashboardModelsDocument,
+    "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      markupBps\n      contextLength\n      maxOutputTokens\n    }\n  }\n": types.DashboardModelsDocument,
 };
 
 /**
@@ -259,7 +259,7 @@ export function graphql(source: "\n  mutation RevokeKey($keyId: ID!) {\n    revo
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      contextLength\n      maxOutputTokens\n    }\n  }\n"): (typeof documents)["\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      contextLength\n      maxOutputTokens\n    }\n  }\n"];
+export function graphql(source: "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      markupBps\n      contextLength\n      maxOutputTokens\n    }\n  }\n"): (typeof documents)["\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      markupBps\n      contextLength\n      maxOutputTokens\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

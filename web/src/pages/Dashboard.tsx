@@ -396,6 +396,7 @@ const DashboardModelsDoc = graphql(`
       enabled
       promptPerMillion
       completionPerMillion
+      markupBps
       contextLength
       maxOutputTokens
     }
@@ -447,6 +448,7 @@ function ModelsCard({ mode }: { mode: Mode }) {
                       <code>{m.id}</code>
                       <div className="muted small">
                         {m.displayName} · {m.kind}
+                        {m.markupBps > 0 && ` · prices include a ${m.markupBps / 100} % markup over the upstream's cost`}
                       </div>
                     </td>
                     <td className="num">{formatUSD(m.promptPerMillion)}</td>
