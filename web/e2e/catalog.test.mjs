@@ -98,3 +98,16 @@ test("the budget page names a receipt's model from the catalog", async (t) => {
   }, "the receipt on the budget page");
   assert.equal(await receipt.getByTestId("model-name").textContent(), "Claude Sonnet 4");
 });
+
+test("the developer dashboard lists models with prices per million tokens and context length", async (t) => {
+  const context = await launch(t);
+  const page = await context.newPage();
+  await signIn(page, dev.developer, `/dashboard/apps/${dev.app.id}?mode=test`);
+  const card = page.getByRole("region", { name: "Models", exact: true });
+  assert.match(await card.getByTestId("models-count").textContent(), /First 25 of \d{3} matching/);
+  await card.getByLabel("Search models").fill("claude-sonnet-4");
+  const row = card.getByRole("row", { name: "anthropic/claude-sonnet-4", exact: true });
+  await row.waitFor();
+  const cells = await row.getByRole("cell").allTextContents();
+  assert.deepEqual(cells.slice(1), ["$3.00", "$15.00", "200,000", "64,000"]);
+});
