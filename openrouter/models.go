@@ -145,13 +145,18 @@ func entry(m model) wattfare.CatalogEntry {
 		if err := json.Unmarshal(m.Architecture, &a); err == nil {
 			e.Modality = a.Modality
 			e.Architecture = append([]byte(nil), m.Architecture...)
-			if out := a.OutputModalities; len(out) > 0 && !contains(out, "text") {
+			switch out := a.OutputModalities; {
+			case contains(out, "embeddings"):
+				e.Kind = "embedding"
+			case len(out) > 0 && !contains(out, "text"):
 				flag("it answers in %s, not text", strings.Join(out, ", "))
 			}
 		}
 	}
 	if strings.Contains(m.ID, "embedding") {
 		e.Kind = "embedding"
+	}
+	if e.Kind == "embedding" {
 		e.MaxOutputTokens = 1
 	}
 

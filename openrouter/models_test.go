@@ -78,7 +78,11 @@ const doc = `{"data":[
  {"id":"x/number","name":"Bare numbers","context_length":1000,"pricing":{"prompt":0.000001,"completion":2e-6},"top_provider":{}},
  {"id":"x/free:free","name":"","context_length":32768,"pricing":{"prompt":"0","completion":"0"},"top_provider":{"max_completion_tokens":4096}},
  {"id":"x/noprice","name":"No price","context_length":1000,"top_provider":{}},
- {"id":"x/hugectx","name":"Huge","context_length":99999999999,"pricing":{"prompt":"0","completion":"0"},"top_provider":{}}
+ {"id":"x/hugectx","name":"Huge","context_length":99999999999,"pricing":{"prompt":"0","completion":"0"},"top_provider":{}},
+ {"id":"x/embed-v1","name":"Embed","context_length":8192,"architecture":{"modality":"text->embeddings","input_modalities":["text"],"output_modalities":["embeddings"]},
+  "pricing":{"prompt":"0.00000002","completion":"0"},"top_provider":{}},
+ {"id":"x/painter","name":"Painter","context_length":4000,"architecture":{"modality":"text->image","input_modalities":["text"],"output_modalities":["image"]},
+  "pricing":{"prompt":"0.000001","completion":"0.000001"},"top_provider":{}}
 ]}`
 
 func TestParseModels(t *testing.T) {
@@ -91,7 +95,7 @@ func TestParseModels(t *testing.T) {
 	for _, e := range es {
 		by[e.ID] = e
 	}
-	if len(by) != 9 {
+	if len(by) != 11 {
 		t.Fatalf("parsed %d models", len(by))
 	}
 	g := by["openai/gpt-4o"]
@@ -108,11 +112,15 @@ func TestParseModels(t *testing.T) {
 		"x/number":          `pricing.completion "2e-6"`,
 		"x/noprice":         "no pricing.prompt",
 		"x/hugectx":         "context_length",
+		"x/painter":         "it answers in image, not text",
 	}
 	for id, w := range want {
 		if got := by[id].Unavailable; !strings.Contains(got, w) {
 			t.Errorf("%s: Unavailable = %q, want it to say %q", id, got, w)
 		}
+	}
+	if e := by["x/embed-v1"]; e.Kind != "embedding" || e.Unavailable != "" || e.MaxOutputTokens != 1 || e.PromptPrice != 20_000 {
+		t.Errorf("embedding model = %+v", e)
 	}
 	if n := by["x/number"]; n.PromptPrice != 1_000_000 {
 		t.Errorf("a bare number literal 0.000001 parsed as %d", n.PromptPrice)
