@@ -8,6 +8,7 @@ export DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/wattfare?sslm
 .PHONY: dev test bench generate build postgres web example check-generated test-go test-fuzz test-web clean
 
 dev: postgres build
+	@bash scripts/ensure-stripe-mock.sh
 	./bin/wattfare dev
 
 test: postgres check-generated test-go test-fuzz test-web

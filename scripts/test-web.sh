@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 bash scripts/ensure-chromium.sh
+# stripe-mock: `wattfare dev` runs it, so that Add funds opens a Checkout
+# Session there (web/e2e/payments.test.mjs).
+bash scripts/ensure-stripe-mock.sh
 bash scripts/build-web.sh
 # The demo app `wattfare dev` serves: examples/acme-chat with its patch.
 bash scripts/build-example.sh

@@ -5,6 +5,7 @@ import type { BudgetQuery, BudgetReceiptsQuery, Mode, WalletFieldsFragment } fro
 import { Alert, AppAvatar, Badge, Button, Card, Field, Meter, Pager, Segmented, Spinner, Stat, usePager } from "../components/ui";
 import { toSignIn } from "../components/auth";
 import { modeOf } from "../components/mode";
+import { FundsSection } from "./BudgetFunds";
 import { errorMessage, stopWrite } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
 import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, moneyInput, toNano, validCap } from "../lib/money";
@@ -202,6 +203,7 @@ export function BudgetPage() {
       </div>
 
       <WalletCard wallet={me.wallet} mode={mode} onChange={reload} />
+      <FundsSection mode={mode} onFunded={reload} />
 
       <Card title="Connected apps" actions={<Button variant="ghost" onClick={reload}>Refresh</Button>}>
         {notice?.mode === mode && (
