@@ -208,7 +208,9 @@ func (e *Engine) admitSlow(ctx context.Context, cs *connState, p Payer, a Admiss
 				e.closeLease(l)
 				continue
 			}
-			return e.newHold(cs, l, sig, p, a, amt), nil
+			h := e.newHold(cs, l, sig, p, a, amt)
+			e.rememberGrant(cs, grant)
+			return h, nil
 		}
 		e.holdDone(l)
 		// Spare was taken by concurrent fast-path admissions: try again.
