@@ -52,13 +52,16 @@ type cachedCatalog struct {
 	metrics *Metrics
 }
 
+// entry is one cached lookup: a key, an app or a connection (only the one
+// looked up is allocated: a cache of many connections keeps no room for
+// keys and apps), or a remembered miss.
 type entry struct {
 	gen     uint64
 	missing bool
-	key     wattfare.APIKey
 	kid     wattfare.KeyID // key.ID parsed, to compare with a presented key without formatting it
-	app     wattfare.App
-	conn    wattfare.Connection
+	key     *wattfare.APIKey
+	app     *wattfare.App
+	conn    *wattfare.Connection
 }
 
 type modelSet struct {
@@ -132,18 +135,17 @@ func (cc *cachedCatalog) lookup(ck string, g int, load func(e *entry) error) (*e
 }
 
 // Key returns the key with the given secret hash, and its id parsed; ok is
-// false when there is none. Key, App and Connection return pointers into
-// the cached entry (a request holds them without copying ~400 bytes): the
-// entry is a snapshot, never written after it is cached, so they must not
-// be written either.
+// false when there is none (and the key nil). Key, App and Connection return
+// the cached entry's snapshot (a request holds it without a copy): it is
+// never written after it is cached, so it must not be written either.
 func (cc *cachedCatalog) Key(ctx context.Context, hash *[32]byte) (*wattfare.APIKey, wattfare.KeyID, bool, error) {
 	kb := ckPool.Get().(*ckBuf)
 	kb.b = appendKeyKey(kb.b[:0], hash)
 	ck := b2s(kb.b) // a view, valid until kb goes back to the pool
 	e, err := cc.lookup(ck, genKey, func(e *entry) error {
 		k, err := cc.src.KeyBySecretHash(ctx, *hash)
-		e.key = k
 		if err == nil {
+			e.key = &k
 			e.kid, _ = wattfare.ParseKid(k.ID)
 			cc.keyIDs.Store(k.ID, strings.Clone(ck))
 		}
@@ -153,7 +155,7 @@ func (cc *cachedCatalog) Key(ctx context.Context, hash *[32]byte) (*wattfare.API
 	if err != nil {
 		return nil, wattfare.KeyID{}, false, err
 	}
-	return &e.key, e.kid, !e.missing, nil
+	return e.key, e.kid, !e.missing, nil
 }
 
 // App returns the app with id; ok is false when there is none.
@@ -162,14 +164,16 @@ func (cc *cachedCatalog) App(ctx context.Context, id string) (*wattfare.App, boo
 	kb.b = appendAppKey(kb.b[:0], id)
 	e, err := cc.lookup(b2s(kb.b), genApp, func(e *entry) error {
 		a, err := cc.src.App(ctx, id)
-		e.app = a
+		if err == nil {
+			e.app = &a
+		}
 		return err
 	})
 	ckPool.Put(kb)
 	if err != nil {
 		return nil, false, err
 	}
-	return &e.app, !e.missing, nil
+	return e.app, !e.missing, nil
 }
 
 // Connection returns the connection of an app's user; ok is false when the
@@ -179,14 +183,16 @@ func (cc *cachedCatalog) Connection(ctx context.Context, appID string, mode watt
 	kb.b = appendConnKey(kb.b[:0], appID, mode, user)
 	e, err := cc.lookup(b2s(kb.b), genConn, func(e *entry) error {
 		c, err := cc.src.Connection(ctx, appID, mode, user)
-		e.conn = c
+		if err == nil {
+			e.conn = &c
+		}
 		return err
 	})
 	ckPool.Put(kb)
 	if err != nil {
 		return nil, false, err
 	}
-	return &e.conn, !e.missing, nil
+	return e.conn, !e.missing, nil
 }
 
 // Models returns the catalog of models, loading it when a notification
