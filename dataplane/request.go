@@ -34,6 +34,10 @@ type Request struct {
 	// HasMaxTokens and HasMaxCompletion say which limit fields the body
 	// has, HasStreamOptions whether it has stream_options (even null).
 	HasMaxTokens, HasMaxCompletion, HasStreamOptions bool
+	// Responses marks a Responses API request (ParseResponsesRequest): its
+	// limit field is max_output_tokens, and Rewrite edits that. Beside the
+	// other flags, so that it takes no word of its own in every call.
+	Responses bool
 	// Choices is n (1 when absent).
 	Choices int64
 	// PromptEstimate bounds the prompt's tokens from above for the hold:
@@ -45,9 +49,6 @@ type Request struct {
 	// PromptWords counts the words of every message (or input), which is
 	// what the sandbox calls prompt tokens.
 	PromptWords int64
-	// Responses marks a Responses API request (ParseResponsesRequest): its
-	// limit field is max_output_tokens, and Rewrite edits that.
-	Responses bool
 }
 
 func invalid(param, msg string) *wattfare.Error {
