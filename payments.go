@@ -277,3 +277,22 @@ type LedgerLine struct {
 type LedgerExporter interface {
 	ExportLedger(ctx context.Context, accountID string, mode Mode, each func(LedgerLine) error) error
 }
+
+// AutoRechargeCharge is the durable job of one auto-recharge charge: the
+// off-session PaymentIntent of a top-up made when a wallet crossed its
+// threshold. IdempotencyKey names the crossing, so a retried job (or a
+// second process working it) makes one charge at Stripe.
+type AutoRechargeCharge struct {
+	TopUpID        string `json:"top_up_id"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// Kind names the job.
+func (AutoRechargeCharge) Kind() string { return "payments.auto_recharge_charge" }
+
+// AutoRechargeScan is the periodic job that finds wallets under their
+// auto-recharge threshold and starts one charge per crossing.
+type AutoRechargeScan struct{}
+
+// Kind names the job.
+func (AutoRechargeScan) Kind() string { return "payments.auto_recharge_scan" }

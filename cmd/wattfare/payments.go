@@ -14,15 +14,41 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
 	"github.com/wattfare/wattfare"
 	"github.com/wattfare/wattfare/controlplane"
 	"github.com/wattfare/wattfare/internal/stripemock"
+	"github.com/wattfare/wattfare/jobs"
 	"github.com/wattfare/wattfare/postgres"
 	"github.com/wattfare/wattfare/stripe"
 )
 
 func init() {
 	register("reconcile", "compare the ledger with Stripe's payments (wattfare reconcile stripe)", runReconcile)
+	jobSetups = append(jobSetups, autoRechargeJobs)
+}
+
+// autoRechargeJobs runs auto-recharge where Stripe is configured: a scan
+// every WATTFARE_AUTO_RECHARGE_INTERVAL (10 s) that starts one charge per
+// wallet crossing its threshold, and the charges themselves.
+func autoRechargeJobs(ctx context.Context, pool *pgxpool.Pool, reg *jobs.Registry) error {
+	pc, err := parsePayments()
+	if err != nil || pc.provider == nil {
+		return err
+	}
+	every, err := time.ParseDuration(envOr("WATTFARE_AUTO_RECHARGE_INTERVAL", "10s"))
+	if err != nil || every <= 0 {
+		return fmt.Errorf("WATTFARE_AUTO_RECHARGE_INTERVAL: want a positive duration such as 10s")
+	}
+	p := &postgres.Payments{DB: pool, Provider: pc.provider, MinTopUp: pc.min, MaxTopUp: pc.max}
+	jobs.Add(reg, &postgres.RechargeScanWorker{Payments: p})
+	jobs.Add(reg, &postgres.RechargeChargeWorker{Payments: p, Declined: func(err error) bool { return errors.Is(err, stripe.ErrCardDeclined) }})
+	reg.Periodic(river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+		return wattfare.AutoRechargeScan{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+	}, &river.PeriodicJobOpts{RunOnStart: true}))
+	return nil
 }
 
 // payments is Stripe as the environment configures it: WATTFARE_STRIPE_SECRET_KEY,
@@ -40,6 +66,26 @@ type payments struct {
 // paymentsFromEnv reads the Stripe configuration. No error or log line
 // it writes contains a key: they name the variable instead.
 func paymentsFromEnv() (payments, error) {
+	p, err := parsePayments()
+	if err != nil {
+		return p, err
+	}
+	if p.provider == nil {
+		slog.Info("payments: not configured (no WATTFARE_STRIPE_SECRET_KEY): top-ups are off, admin grants still work")
+		return p, nil
+	}
+	api := p.apiURL
+	if api == "" {
+		api = "https://api.stripe.com"
+	}
+	key := os.Getenv("WATTFARE_STRIPE_SECRET_KEY")
+	slog.Info("payments: Stripe configured", "api", api, "live", strings.HasPrefix(key, "sk_live_") || strings.HasPrefix(key, "rk_live_"),
+		"top_up_min", p.min.String(), "top_up_max", p.max.String())
+	return p, nil
+}
+
+// parsePayments is paymentsFromEnv without its log line.
+func parsePayments() (payments, error) {
 	var p payments
 	var err error
 	if p.min, err = moneyEnv("WATTFARE_TOP_UP_MIN_USD", postgres.DefaultMinTopUp); err != nil {
@@ -58,7 +104,6 @@ func paymentsFromEnv() (payments, error) {
 		if secret != "" {
 			return p, errors.New("WATTFARE_STRIPE_WEBHOOK_SECRET is set without WATTFARE_STRIPE_SECRET_KEY")
 		}
-		slog.Info("payments: not configured (no WATTFARE_STRIPE_SECRET_KEY): top-ups are off, admin grants still work")
 		return p, nil
 	}
 	if !strings.HasPrefix(key, "sk_") && !strings.HasPrefix(key, "rk_") {
@@ -76,12 +121,6 @@ func paymentsFromEnv() (payments, error) {
 		return p, fmt.Errorf("WATTFARE_STRIPE_WEBHOOK_SECRET: %w", err)
 	}
 	p.provider, p.verifier = sc, v
-	api := p.apiURL
-	if api == "" {
-		api = "https://api.stripe.com"
-	}
-	slog.Info("payments: Stripe configured", "api", api, "live", strings.HasPrefix(key, "sk_live_") || strings.HasPrefix(key, "rk_live_"),
-		"top_up_min", p.min.String(), "top_up_max", p.max.String())
 	return p, nil
 }
 
