@@ -34,6 +34,31 @@ func TestAdminCatalog(t *testing.T) {
 	}
 	const fields = `id displayName promptPerMillion upstreamPromptPerMillion disabledReason enabled markupBps ownMarkupBps contextLength`
 
+	t.Run("Details", func(t *testing.T) {
+		h.exec(`UPDATE models SET pricing = '{"prompt":"0.0000025","completion":"0.00001","image":"0.003613"}',
+			architecture = '{"modality":"text+image->text"}', supported_parameters = '{max_tokens,tools}', synced_at = now() WHERE id = 'openai/gpt-4o'`)
+		var out struct {
+			Admin struct {
+				Catalog struct {
+					Models []struct {
+						ID, Modality, UpstreamCompletionPerMillion string
+						SupportedParameters                        []string
+						SyncedAt                                   *string
+						UpstreamPricing                            []struct{ Name, Usd string }
+					}
+				}
+			}
+		}
+		admin.mustDo(`{ admin { catalog(search: "openai/gpt-4o", first: 1) { models { id modality upstreamCompletionPerMillion supportedParameters syncedAt upstreamPricing { name usd } } } } }`, nil, &out)
+		m := out.Admin.Catalog.Models
+		if len(m) != 1 || m[0].Modality != "text+image->text" || m[0].UpstreamCompletionPerMillion != "10.00" || len(m[0].SupportedParameters) != 2 || m[0].SyncedAt == nil {
+			t.Fatalf("details %+v", m)
+		}
+		if p := m[0].UpstreamPricing; len(p) != 3 || p[0].Name != "completion" || p[1].Name != "image" || p[1].Usd != "0.003613" || p[2].Usd != "0.0000025" {
+			t.Errorf("upstream pricing, by name: %+v", p)
+		}
+	})
+
 	t.Run("Search", func(t *testing.T) {
 		var out struct {
 			Admin struct {
@@ -119,22 +144,28 @@ func TestAdminCatalog(t *testing.T) {
 			Admin struct {
 				GlobalMarkupBps int
 				LastCatalogSync *struct {
-					Source, Error string
-					Added         int
-					Changes       []struct{ ModelID, Kind, Old, New string }
+					ID, Source, Error, StartedAt, FinishedAt string
+					Listed, Added, Changed, Disabled         int
+					Changes                                  []struct{ ModelID, Kind, Field, Old, New string }
 				}
 			}
 		}
-		admin.mustDo(`{ admin { globalMarkupBps lastCatalogSync { source error added changes { modelId kind old new } } } }`, nil, &out)
+		const q = `{ admin { globalMarkupBps lastCatalogSync { id source error startedAt finishedAt listed added changed disabled changes { modelId kind field old new } } } }`
+		admin.mustDo(q, nil, &out)
 		if out.Admin.GlobalMarkupBps != 2000 || out.Admin.LastCatalogSync != nil {
 			t.Fatalf("before any sync: %+v", out.Admin)
 		}
-		h.exec(`INSERT INTO catalog_syncs (source, started_at, listed, added, diff) VALUES ('https://openrouter.test/api/v1/models', now(), 1, 1,
-			'[{"model_id":"acme/new","kind":"added","new":"$1.00 / $2.00 per million tokens, 8192 context"}]')`)
-		admin.mustDo(`{ admin { globalMarkupBps lastCatalogSync { source error added changes { modelId kind old new } } } }`, nil, &out)
+		h.exec(`INSERT INTO catalog_syncs (source, started_at, listed, added, changed, disabled, diff) VALUES ('https://openrouter.test/api/v1/models', now() - interval '2 seconds', 3, 1, 1, 1,
+			'[{"model_id":"acme/new","kind":"added","new":"$1.00 / $2.00 per million tokens, 8192 context"},
+			  {"model_id":"openai/gpt-4o","kind":"price","field":"prompt","old":"$2.50","new":"$3.00"},
+			  {"model_id":"openai/gpt-4o-mini","kind":"disabled","old":"enabled","new":"no longer listed by OpenRouter"}]')`)
+		admin.mustDo(q, nil, &out)
 		s := out.Admin.LastCatalogSync
-		if s == nil || s.Added != 1 || len(s.Changes) != 1 || s.Changes[0].ModelID != "acme/new" || s.Changes[0].Kind != "added" || s.Error != "" {
-			t.Errorf("last sync %+v", s)
+		if s == nil || s.ID == "" || s.Listed != 3 || s.Added != 1 || s.Changed != 1 || s.Disabled != 1 || len(s.Changes) != 3 || s.Error != "" || s.StartedAt >= s.FinishedAt {
+			t.Fatalf("last sync %+v", s)
+		}
+		if c := s.Changes[1]; c.ModelID != "openai/gpt-4o" || c.Kind != "price" || c.Field != "prompt" || c.Old != "$2.50" || c.New != "$3.00" {
+			t.Errorf("price change %+v", c)
 		}
 	})
 }

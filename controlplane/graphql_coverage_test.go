@@ -58,7 +58,6 @@ var untestedFields = map[string]string{
 	"LedgerEntry.createdAt":       "the wallet test reads kind, amount and description",
 	"LedgerEntry.id":              "the wallet test reads kind, amount and description",
 	"LedgerPage.pageInfo":         "made by the pageInfo helper; the wallet test reads one page of the ledger",
-	"Model.contextLength":         "a catalog column the OpenRouter sync fills; no client reads it yet",
 	"Model.maxOutputTokens":       "a catalog column the OpenRouter sync fills; no client reads it yet",
 	"ModelUsage.completionTokens": "summed by the usage query whose cost the tests check; the token sums are not",
 	"ModelUsage.promptTokens":     "summed by the usage query whose cost the tests check; the token sums are not",
