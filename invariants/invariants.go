@@ -27,9 +27,27 @@ var checks = []check{
 SELECT format('connection %s period %s: captured %s + held %s > cap %s', cp.connection_id, cp.period, cp.captured, cp.held, c.monthly_cap)
 FROM connection_periods cp JOIN connections c ON c.id = cp.connection_id
 WHERE cp.captured + cp.held > c.monthly_cap`},
-	{"2: wallet credits - captured - held >= 0", `
-SELECT format('wallet %s/%s: credits %s - captured %s - held %s < 0', account_id, mode, credits, captured, held)
-FROM wallets WHERE credits - captured - held < 0 OR captured < 0 OR held < 0`},
+	// credits is net of what refunds and lost disputes took back
+	// (taken_back): only a take-back of money already spent may leave
+	// credits - captured - held below zero.
+	{"2: wallet credits - captured - held >= 0 except by refunds and disputes", `
+SELECT format('wallet %s/%s: credits %s (+ taken back %s) - captured %s - held %s < 0', account_id, mode, credits, taken_back, captured, held)
+FROM wallets WHERE credits + taken_back - captured - held < 0 OR captured < 0 OR held < 0 OR taken_back < 0`},
+	{"2: a wallet's taken_back is exactly its refund and dispute debits", `
+SELECT format('wallet %s/%s: taken_back %s but the ledger debits %s', w.account_id, w.mode, w.taken_back, coalesce(-l.s, 0))
+FROM wallets w
+LEFT JOIN (SELECT account_id, mode, sum(amount) AS s FROM wallet_ledger WHERE source IN ('refund', 'dispute') GROUP BY 1, 2) l
+  ON l.account_id = w.account_id AND l.mode = w.mode
+WHERE w.taken_back <> coalesce(-l.s, 0)`},
+	{"2: a top-up is credited once, and never taken back beyond its amount", `
+SELECT format('top-up %s of %s: %s credit entries for %s, taken back %s (ledger %s), credited_at %s',
+              t.id, t.amount, coalesce(l.n, 0), coalesce(l.c, 0), t.taken_back, coalesce(-l.d, 0), t.credited_at)
+FROM top_ups t
+LEFT JOIN (SELECT top_up_id, count(*) FILTER (WHERE source = 'top_up') AS n, sum(amount) FILTER (WHERE source = 'top_up') AS c,
+                  sum(amount) FILTER (WHERE source IN ('refund', 'dispute')) AS d
+           FROM wallet_ledger WHERE top_up_id IS NOT NULL GROUP BY 1) l ON l.top_up_id = t.id
+WHERE (t.credited_at IS NULL) <> (coalesce(l.n, 0) = 0) OR coalesce(l.n, 0) > 1
+   OR (l.n = 1 AND l.c <> t.amount) OR t.taken_back > t.amount OR t.taken_back <> coalesce(-l.d, 0)`},
 	{"3: a period's held is exactly its open leases", `
 SELECT format('connection %s period %s: held %s but open leases hold %s', cp.connection_id, cp.period, cp.held, coalesce(l.s, 0))
 FROM connection_periods cp
@@ -74,8 +92,9 @@ SELECT format('request %s: charged %s > cost %s', request_id, charged, cost) FRO
 
 // Check verifies the invariants that hold at every read: per connection and
 // period captured + held <= cap (1); per wallet credits - captured - held >=
-// 0 (2); every held amount is an open lease's and every released lease holds
-// nothing (3); captured is exactly the sum of charged usage events, once per
+// 0 except by what refunds and disputes took back, each top-up credited
+// once and taken back at most whole (2); every held amount is an open
+// lease's and every released lease holds nothing (3); captured is exactly the sum of charged usage events, once per
 // request (5). It reads in one repeatable-read transaction so that the
 // tables are seen at one instant, and returns every violation found.
 func Check(ctx context.Context, db *pgxpool.Pool) error {

@@ -28,6 +28,8 @@ type world struct {
 	stopLat   []time.Duration // revoke committed → in-flight stream ended
 	requests  int
 	kills     []*killMidStream // processes SIGKILLed with streams open, checked at the end
+	pay       *postgres.Payments
+	topUps    []*paidTopUp // credited top-ups of live users (payments_test.go)
 }
 
 func (w *world) record(cs ...call) {
@@ -109,6 +111,7 @@ func TestRandomizedProcesses(t *testing.T) {
 		}
 		w.apps = append(w.apps, us)
 	}
+	w.liveApp(4)
 
 	steps := []struct {
 		name   string
@@ -124,6 +127,9 @@ func TestRandomizedProcesses(t *testing.T) {
 		{"SIGKILL mid-stream", 2, (*world).killMidStream},
 		{"SIGTERM", 1, func(w *world) { w.restart(syscall.SIGTERM) }},
 		{"terminate listeners", 2, (*world).terminateListeners},
+		{"top-up", 3, (*world).topUp},
+		{"refund", 2, (*world).refund},
+		{"dispute", 1, (*world).dispute},
 	}
 	total := 0
 	for _, s := range steps {
@@ -141,6 +147,7 @@ func TestRandomizedProcesses(t *testing.T) {
 				s.run(w)
 				counts[s.name]++
 				c.check(fmt.Sprintf("step %d (%s)", i, s.name))
+				w.holdsBelowZero(fmt.Sprintf("step %d (%s)", i, s.name))
 				break
 			}
 			r -= s.weight
