@@ -19,4 +19,6 @@ type Services struct {
 	Payments    PaymentService
 	// Backstop is nil unless OpenRouter key management is configured.
 	Backstop BackstopService
+	// Webhooks manages apps' webhook endpoints.
+	Webhooks WebhookService
 }

@@ -24,8 +24,10 @@ import type {
 } from "@ai-sdk/provider";
 import { wattfareErrorFromBody, WattfareInvalidKeyError } from "./errors";
 import { base32, type Mode, parseKey } from "./keys";
+import { WattfareWebhooks } from "./webhooks";
 
 export * from "./errors";
+export * from "./webhooks";
 
 /** DEFAULT_BASE_URL is the hosted data plane's API. */
 export const DEFAULT_BASE_URL = "https://api.wattfare.com/v1";
@@ -46,6 +48,8 @@ export interface WattfareOptions {
   baseURL?: string;
   /** fetch replaces globalThis.fetch for every call (a proxy, a test's counter). */
   fetch?: typeof globalThis.fetch;
+  /** webhookSecret is your endpoint's signing secret (whsec_…), for webhooks.verify; default WATTFARE_WEBHOOK_SECRET. */
+  webhookSecret?: string | string[];
 }
 
 export interface CreateSessionOptions {
@@ -108,6 +112,12 @@ export class Wattfare {
   readonly #signingKey: KeyObject;
   readonly #kid: string;
   readonly #fetch: typeof globalThis.fetch | undefined;
+  /**
+   * webhooks verifies the events Wattfare POSTs to your endpoint:
+   * `const event = wf.webhooks.verify(rawBody, req.headers["wattfare-signature"])`,
+   * or `await wf.webhooks.verifyRequest(c.req.raw)` with Hono or any fetch Request.
+   */
+  readonly webhooks: WattfareWebhooks;
 
   constructor(options: WattfareOptions = {}) {
     const secretKey = options.secretKey ?? env("WATTFARE_SECRET_KEY");
@@ -138,6 +148,7 @@ export class Wattfare {
     der.set(sk.raw.subarray(10, 42), PKCS8_ED25519_PREFIX.length);
     this.#signingKey = createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
     this.#fetch = options.fetch;
+    this.webhooks = new WattfareWebhooks({ secret: options.webhookSecret });
   }
 
   /**
