@@ -43,13 +43,14 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "where to write the figures")
 	dur := flag.Duration("duration", 8*time.Second, "length of each closed-loop phase (split between the two proxies in the order ABBA)")
 	dbURL := flag.String("db", "", "Postgres URL of the bench database (default: DATABASE_URL's server, database wattfare_bench)")
+	peer := flag.String("portkey", "build/portkey", "where the peer gateway (@portkey-ai/gateway) is installed; empty: no peer")
 	flag.Parse()
 	server := os.Getenv("DATABASE_URL")
 	if server == "" {
 		server = postgres.DefaultURL
 	}
 	profile := os.Getenv("WATTFARE_BENCH_PROFILE")
-	if err := run(*wf, *out, *dur, *dbURL, server, profile); err != nil {
+	if err := run(*wf, *out, *dur, *dbURL, server, profile, *peer); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -58,7 +59,7 @@ func main() {
 // them phase by phase and writes the report to stdout and outPath. The
 // bench database is dbURL, or wattfare_bench on server's Postgres. With
 // profile set it saves a CPU profile of the data plane there.
-func run(wfBin, outPath string, dur time.Duration, dbURL, server, profile string) error {
+func run(wfBin, outPath string, dur time.Duration, dbURL, server, profile, peerDir string) error {
 	ctx := context.Background()
 	f := &figures{began: time.Now(), cpus: runtime.NumCPU(), dur: dur}
 	dbURL, key, err := benchDB(ctx, dbURL, server)
@@ -154,6 +155,17 @@ func run(wfBin, outPath string, dur time.Duration, dbURL, server, profile string
 	f.expected += int64(len(f.ttftDP))
 	if e1 != nil {
 		f.errs = append(f.errs, e1)
+	}
+	// 3b. The peer gateway, on the same load.
+	if peerDir != "" {
+		if pk, pt, err := startPortkey(peerDir, upAddr); err != nil {
+			f.peer = &peerFigures{err: err}
+		} else {
+			pf := measurePeer(pt, dur)
+			f.peer = &pf
+			pk.cmd.Process.Kill()
+			pk.cmd.Wait()
+		}
 	}
 	// 4. 500 slow streams opened over a second, all open at its end: TTFT
 	// p99 under that load, and memory per open stream.

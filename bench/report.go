@@ -36,8 +36,9 @@ type figures struct {
 	settled    int64
 	expected   int64 // requests the data plane completed, so usage events due
 	overshoot  int64
-	scrapes    int64 // /metrics scrapes during the run
-	counted    int64 // requests the data plane's /metrics counted at the end
+	peer       *peerFigures // nil: not measured
+	scrapes    int64        // /metrics scrapes during the run
+	counted    int64        // requests the data plane's /metrics counted at the end
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -114,6 +115,30 @@ func (f *figures) write(w io.Writer) {
 
 	p("\nCorrectness under load: stream byte-identical to the upstream's: %v; usage events %d for %d completed requests (%.2f %%); cap overshoots: %d; failed requests: reference %d, wattfare %d non-stream and %d stream.\n",
 		f.sameStream, f.settled, f.expected, 100*float64(f.settled)/float64(max(f.expected, 1)), f.overshoot, f.nonStreamRef.errs, f.nonStreamDP.errs, f.streamDP.errs)
+	if pf := f.peer; pf != nil {
+		p("\n### A peer in the same run: Portkey's open-source gateway\n\n")
+		if pf.err != nil {
+			p("Not measured: %v\n", pf.err)
+		} else {
+			// One closed loop of the run's phase length each, after the
+			// reference's and Wattfare's.
+			per := func(t tally) float64 { return t.cpu / float64(max(t.n, 1)) * 1e6 }
+			perE := func(t tally) float64 { return t.cpu / float64(max(t.events, 1)) * 1e6 }
+			pk, pkE, pkT := per(pf.nonStream), perE(pf.stream), float64(pf.nonStream.n)/f.dur.Seconds()
+			p("`@portkey-ai/gateway` 1.15.2 on Node %s, as a pass-through (`x-portkey-provider: openai`, custom host = the mock upstream), measured after the two proxies with the same load generator. It meters and caps nothing.\n\n", nodeVersion())
+			p("| figure | reference | wattfare (caps on) | portkey | wattfare ÷ portkey |\n|---|---|---|---|---|\n")
+			p("| CPU per non-stream request | %.1f µs | %.1f µs | %.1f µs | %s |\n", cpuReqR, cpuReqD, pk, ratio(cpuReqD, pk))
+			p("| throughput, 64 connections, non-stream | %.0f req/s | %.0f req/s | %.0f req/s | %s |\n", tpR, tpD, pkT, ratio(tpD, pkT))
+			if pf.streamErr == nil {
+				p("| CPU per streamed SSE event | %.2f µs | %.2f µs | %.2f µs | %s |\n", cpuEvR, cpuEvD, pkE, ratio(cpuEvD, pkE))
+				p("| added time to first token, p50, 1 stream | %s | %s | %s | — |\n", ms(a1R), ms(a1D), ms(p50(pf.ttft)-p50(f.ttftDirect)))
+			}
+			p("\nFailed requests through Portkey: %d non-stream, %d stream.\n", pf.nonStream.errs, pf.stream.errs)
+			if pf.streamErr != nil {
+				p("Its streams are not measured: %v. (Portkey 1.15.2 answers a stream with 500 \"Something went wrong\" here; its log says `TypeError: immutable` from appending its headers to the upstream fetch Response, on Node 20 and 22 alike.)\n", pf.streamErr)
+			}
+		}
+	}
 	p("\nMetrics on: the data plane served /metrics, scraped every second during the run (%d scrapes); its request counters summed to %d, for %d requests the load generator completed through it.\n", f.scrapes, f.counted, f.expected)
 	p("\nRaw: reference %d non-stream requests in %.2f CPU-s, %d SSE events in %.2f CPU-s; wattfare %d requests in %.2f CPU-s, %d SSE events in %.2f CPU-s. Time to first token p50 direct %s, reference %s, wattfare %s; p99 at 500 streams direct %s, reference %s, wattfare %s; open-loop p99 direct %s.\n",
 		nR, cpuR, evR, scpuR, nD, cpuD, evD, scpuD, ms(p50(f.ttftDirect)), ms(p50(f.ttftRef)), ms(p50(f.ttftDP)), ms(p99(f.ttft500Direct)), ms(p99(f.ttft500Ref)), ms(p99(f.ttft500DP)), ms(p99(f.openDirect)))

@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 mkdir -p bin
 go build -o bin/wattfare ./cmd/wattfare
 go build -o bin/wattfare-bench ./bench
+# The peer gateway measured beside the bare proxy (bench/portkey pins it).
+mkdir -p build/portkey
+cp bench/portkey/package.json bench/portkey/package-lock.json build/portkey/
+if ! cmp -s bench/portkey/package-lock.json build/portkey/.installed 2>/dev/null; then
+  if (cd build/portkey && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error); then
+    cp bench/portkey/package-lock.json build/portkey/.installed
+  else
+    echo "bench: could not install the peer gateway; the report says so" >&2
+  fi
+fi
 timeout 600 ./bin/wattfare-bench -wattfare bin/wattfare -out BENCHMARKS.md "$@"
 
 # The spend engine's figures (issue 4): Postgres transactions per 1,000
