@@ -63,6 +63,9 @@ type backstopEnv struct {
 	liveKey  string
 	dataURL  string
 	jobs     *jobs.Client
+	ring     *keyring.Keyring
+	log      *slog.Logger
+	stopJobs func()
 	answers  [][]byte // every body the data plane answered
 	answerMu sync.Mutex
 }
@@ -96,27 +99,12 @@ func newBackstopEnv(t *testing.T, o backstopOptions) *backstopEnv {
 		t.Fatal(err)
 	}
 
-	reg := jobs.NewRegistry()
-	(&jobs.UpstreamKeys{
-		Store:       &postgres.UpstreamKeys{DB: pool},
-		OpenRouter:  &openrouter.Keys{BaseURL: fx.URL() + "/api/v1", ManagementKey: openroutertest.ManagementKey},
-		Ring:        ring,
-		DeleteAfter: 300 * time.Millisecond,
-		RetryBase:   20 * time.Millisecond,
-		Logger:      log,
-	}).Register(reg)
-	jc, err := jobs.New(pool, reg, jobs.Options{Logger: log, FetchPollInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jctx, stopJobs := context.WithCancel(ctx)
-	jdone := make(chan error, 1)
-	go func() { jdone <- jc.Run(jctx) }()
-	t.Cleanup(func() { stopJobs(); <-jdone })
+	e := &backstopEnv{t: t, pool: pool, fx: fx, logs: logs, ring: ring, log: log}
+	jc := e.startJobs(openroutertest.ManagementKey)
+	e.jobs = jc
 
 	svc := postgres.NewServices(pool, postgres.ServiceOptions{LeaseWait: 5 * time.Second, Jobs: jc, Backstop: true})
-	e := &backstopEnv{t: t, pool: pool, fx: fx, logs: logs, jobs: jc,
-		consent: svc.Consent.(*postgres.Consent), conns: svc.Connections.(*postgres.Connections), apps: svc.Apps.(*postgres.Apps)}
+	e.consent, e.conns, e.apps = svc.Consent.(*postgres.Consent), svc.Connections.(*postgres.Connections), svc.Apps.(*postgres.Apps)
 
 	e.account = "acct_payer"
 	e.app = wattfare.NewAppID().String()
@@ -179,6 +167,36 @@ func newBackstopEnv(t *testing.T, o backstopOptions) *backstopEnv {
 		<-ldone
 	})
 	return e
+}
+
+// startJobs runs a jobs client (a control plane's) with the backstop's
+// workers on management key mgmt, stopping the one running before: a
+// control plane restarted with a rolled WATTFARE_OPENROUTER_MANAGEMENT_KEY.
+func (e *backstopEnv) startJobs(mgmt string) *jobs.Client {
+	e.t.Helper()
+	if e.stopJobs != nil {
+		e.stopJobs()
+	}
+	reg := jobs.NewRegistry()
+	(&jobs.UpstreamKeys{
+		Store:       &postgres.UpstreamKeys{DB: e.pool},
+		OpenRouter:  &openrouter.Keys{BaseURL: e.fx.URL() + "/api/v1", ManagementKey: mgmt},
+		Ring:        e.ring,
+		DeleteAfter: 300 * time.Millisecond,
+		RetryBase:   20 * time.Millisecond,
+		Logger:      e.log,
+	}).Register(reg)
+	jc, err := jobs.New(e.pool, reg, jobs.Options{Logger: e.log, FetchPollInterval: 100 * time.Millisecond})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	jctx, stop := context.WithCancel(context.Background())
+	jdone := make(chan error, 1)
+	go func() { jdone <- jc.Run(jctx) }()
+	var once sync.Once
+	e.stopJobs = func() { once.Do(func() { stop(); <-jdone }) }
+	e.t.Cleanup(e.stopJobs)
+	return jc
 }
 
 func (e *backstopEnv) exec(sql string, args ...any) {
@@ -314,11 +332,13 @@ func TestBackstopKeyLifecycle(t *testing.T) {
 		t.Fatalf("the revoke returned with the key enabled: %+v", k)
 	}
 	e.eventually("the disabled key is deleted", func() bool { return e.key(conn).Deleted })
-	var deleted bool
-	var secret []byte
-	if err := e.pool.QueryRow(ctx, `SELECT deleted_at IS NOT NULL, secret FROM upstream_keys WHERE connection_id = $1`, conn).Scan(&deleted, &secret); err != nil || !deleted || secret != nil {
-		t.Fatalf("after deletion: deleted %v, secret kept %v, %v", deleted, secret != nil, err)
-	}
+	// OpenRouter deletes it while the job's transaction is still open: the
+	// row says so, and drops the sealed secret, once it commits.
+	e.eventually("the deletion is recorded and the secret dropped", func() bool {
+		var deleted, secretKept bool
+		e.pool.QueryRow(ctx, `SELECT deleted_at IS NOT NULL, secret IS NOT NULL FROM upstream_keys WHERE connection_id = $1`, conn).Scan(&deleted, &secretKept)
+		return deleted && !secretKept
+	})
 	if resp, b := e.chat("u1", "after revoke"); resp.StatusCode != 403 {
 		t.Fatalf("after revoke: %d %s", resp.StatusCode, b)
 	}
@@ -678,4 +698,39 @@ func TestBackstopCeilingNeverHitWithEngine(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests served, %d refused at the caps by the engine", served.Load(), refused.Load())
+}
+
+// TestBackstopManagementKeyRoll: the management key is rolled (a new one
+// made, the control plane restarted on it, the old one deleted); the
+// connections' keys, the account's, keep serving, and the new management
+// key patches and disables them.
+func TestBackstopManagementKeyRoll(t *testing.T) {
+	e := newBackstopEnv(t, backstopOptions{})
+	ctx := context.Background()
+	conn := e.approve("u6", wattfare.USD(5))
+	e.eventually("the key is created", func() bool { return e.key(conn).Hash != "" })
+	e.eventually("a request is served", func() bool { resp, _ := e.chat("u6", "before"); return resp.StatusCode == 200 })
+
+	const rolled = "sk-or-v1-fixture-management-key-2"
+	e.fx.AddManagementKey(rolled)
+	e.startJobs(rolled)
+	e.fx.RevokeManagementKey(openroutertest.ManagementKey)
+
+	if resp, b := e.chat("u6", "after the roll"); resp.StatusCode != 200 {
+		t.Fatalf("the connection's key stopped with the management key: %d %s", resp.StatusCode, b)
+	}
+	if _, err := e.conns.SetCap(ctx, e.account, conn, wattfare.USD(2)); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the new management key patches the limit", func() bool { l := e.key(conn).Limit; return l != nil && *l == wattfare.USD(2) })
+	if _, err := e.conns.Revoke(ctx, e.account, conn); err != nil && wattfare.ErrorCode(err) != wattfare.EPROPAGATIONPENDING {
+		t.Fatal(err)
+	}
+	if !e.key(conn).Disabled {
+		t.Fatal("the revoke returned with the key enabled")
+	}
+	if strings.Contains(e.logs.String(), rolled) {
+		t.Fatal("the rolled management key is in the logs")
+	}
+	e.noSecretLeaked()
 }

@@ -56,10 +56,14 @@ type keysState struct {
 	order  []string
 	calls  []KeyCall
 	fail   int // status every key management call answers; 0: serve
+	// revoked management keys, and ones added besides ManagementKey.
+	mgmtRevoked map[string]bool
+	mgmtAdded   map[string]bool
 }
 
 func (s *Server) registerKeys() {
 	s.keys.byHash = map[string]*Key{}
+	s.keys.mgmtRevoked, s.keys.mgmtAdded = map[string]bool{}, map[string]bool{}
 	s.mux.HandleFunc("POST /api/v1/keys", s.createKey)
 	s.mux.HandleFunc("GET /api/v1/keys", s.listKeys)
 	s.mux.HandleFunc("GET /api/v1/keys/{hash}", s.getKey)
@@ -74,6 +78,31 @@ func (s *Server) FailKeys(status int) {
 	s.keys.mu.Lock()
 	s.keys.fail = status
 	s.keys.mu.Unlock()
+}
+
+// AddManagementKey makes k a management key too, as creating a second one
+// on OpenRouter does: the first step of rolling the management key.
+func (s *Server) AddManagementKey(k string) {
+	s.keys.mu.Lock()
+	s.keys.mgmtAdded[k] = true
+	delete(s.keys.mgmtRevoked, k)
+	s.keys.mu.Unlock()
+}
+
+// RevokeManagementKey deletes management key k (ManagementKey included):
+// its calls answer 401 from then on. The keys it created stay the
+// account's and keep working.
+func (s *Server) RevokeManagementKey(k string) {
+	s.keys.mu.Lock()
+	s.keys.mgmtRevoked[k] = true
+	delete(s.keys.mgmtAdded, k)
+	s.keys.mu.Unlock()
+}
+
+// isManagement reports whether secret is a live management key; the caller
+// holds keys.mu.
+func (s *Server) isManagement(secret string) bool {
+	return (secret == ManagementKey || s.keys.mgmtAdded[secret]) && !s.keys.mgmtRevoked[secret]
 }
 
 // Keys returns a copy of every key created, deleted ones included, oldest
@@ -127,7 +156,7 @@ func (s *Server) management(w http.ResponseWriter, r *http.Request, body map[str
 	case s.keys.fail != 0:
 		status = s.keys.fail
 		writeError(w, status, "Service temporarily unavailable")
-	case r.Header.Get("Authorization") != "Bearer "+ManagementKey:
+	case !s.isManagement(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")):
 		status = http.StatusUnauthorized
 		writeError(w, status, "Only management keys can perform this operation")
 	}
@@ -330,7 +359,7 @@ func (s *Server) admitKey(w http.ResponseWriter, r *http.Request) (*Key, bool) {
 	}
 	s.keys.mu.Lock()
 	defer s.keys.mu.Unlock()
-	if secret == ManagementKey {
+	if secret == ManagementKey || s.keys.mgmtAdded[secret] || s.keys.mgmtRevoked[secret] {
 		writeError(w, http.StatusUnauthorized, "Management keys cannot be used for completions")
 		return nil, false
 	}
