@@ -613,8 +613,8 @@ func TestBackstopCeilingNeverHitWithEngine(t *testing.T) {
 		cap        wattfare.Money
 	}
 	var payers []payer
-	for i := 0; i < 4; i++ {
-		cap := wattfare.Cent * wattfare.Money(1+rng.IntN(4))
+	for i := 0; i < 3; i++ {
+		cap := wattfare.Cent * wattfare.Money(1+rng.IntN(3))
 		user := "rand" + strconv.Itoa(i)
 		payers = append(payers, payer{user: user, conn: e.approve(user, cap), cap: cap})
 	}
@@ -624,7 +624,7 @@ func TestBackstopCeilingNeverHitWithEngine(t *testing.T) {
 	var wg sync.WaitGroup
 	var served, refused atomic.Int64
 	for _, p := range payers {
-		for w := 0; w < 3; w++ {
+		for w := 0; w < 2; w++ {
 			wg.Add(1)
 			r := rand.New(rand.NewPCG(uint64(seed), uint64(w+1)*1000+uint64(len(p.user))))
 			go func() {
