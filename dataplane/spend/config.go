@@ -53,6 +53,10 @@ type Config struct {
 	// IdleAfter returns a lease with no open hold that served nothing for
 	// this long. Default 2 s.
 	IdleAfter time.Duration
+	// ForgetAfter drops what the engine keeps of a connection (its state,
+	// its remaining-budget memo) once it has had no lease for this long;
+	// its next request re-derives it from the ledger. Default 10 min.
+	ForgetAfter time.Duration
 	// AdoptInterval is how often this process looks for the spool
 	// directories of dead processes under SpoolDir (their lock is free) and
 	// adopts them: it charges their settlements and stream checkpoints, then
@@ -107,6 +111,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.IdleAfter <= 0 {
 		c.IdleAfter = 2 * time.Second
+	}
+	if c.ForgetAfter <= 0 {
+		c.ForgetAfter = 10 * time.Minute
 	}
 	if c.AdoptInterval == 0 {
 		c.AdoptInterval = c.LeaseTTL / 2

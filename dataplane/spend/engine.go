@@ -125,8 +125,12 @@ func (e *Engine) maintain() {
 			if l == nil || l.closed.Load() {
 				// Forget connections idle for long: their state is re-derived
 				// from the ledger on the next admission.
-				if time.Duration(now-cs.lastGrnt.Load()) > forgetAfter && (l == nil || l.holds.Load() == 0) {
-					e.conns.CompareAndDelete(k, cs)
+				if time.Duration(now-cs.lastGrnt.Load()) > e.cfg.ForgetAfter && (l == nil || l.holds.Load() == 0) {
+					if e.conns.CompareAndDelete(k, cs) {
+						if _, had := e.memos.LoadAndDelete(k); had {
+							e.nmemos.Add(-1)
+						}
+					}
 				}
 				return true
 			}

@@ -27,8 +27,6 @@ type lease struct {
 
 const closedOffset = -(int64(1) << 61)
 
-// forgetAfter is how long a connection without a lease stays in memory.
-const forgetAfter = 10 * time.Minute
 
 func periodIndex(t time.Time) int32 {
 	y, m, _ := t.UTC().Date()
