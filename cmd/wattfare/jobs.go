@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare/jobs"
+	"github.com/wattfare/wattfare/postgres"
 )
 
 // jobSetup adds the workers (and periodic jobs) of one area to the registry
@@ -34,4 +35,12 @@ func newJobs(ctx context.Context, pool *pgxpool.Pool) (*jobs.Client, error) {
 		slog.Info("durable jobs", "kinds", kinds)
 	}
 	return c, nil
+}
+
+func init() {
+	// usage_events' monthly partitions, three months ahead.
+	jobSetups = append(jobSetups, func(_ context.Context, pool *pgxpool.Pool, reg *jobs.Registry) error {
+		jobs.RegisterPartitions(reg, func(ctx context.Context) error { return postgres.EnsureUsagePartitions(ctx, pool, 3) })
+		return nil
+	})
 }
