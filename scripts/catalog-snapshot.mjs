@@ -17,7 +17,8 @@
 // moving the decimal point, never by float arithmetic. Models priced in
 // tiers or by condition (a price that depends on the prompt's length or
 // the date) cannot be written as one OpenRouter price and are left out,
-// counted in "source.skipped".
+// as are bare names without OpenRouter's author/ prefix, counted in
+// "source.skipped".
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,9 +47,12 @@ try {
     output_reasoning_mtok: ["internal_reasoning", 6],
     web_searches_kcount: ["web_search", 3],
   };
-  const skipped = { conditional: 0, tiered: 0, unknown_price: 0 };
+  const skipped = { no_author_prefix: 0, conditional: 0, tiered: 0, unknown_price: 0 };
   const data = [];
   for (const m of provider.models) {
+    // OpenRouter's ids are author/slug; the table also matches bare names
+    // ("claude-3.5-sonnet") that no client sends to OpenRouter.
+    if (!m.id.includes("/")) { skipped.no_author_prefix++; continue; }
     if (Array.isArray(m.prices)) { skipped.conditional++; continue; }
     const pricing = { prompt: "0", completion: "0" };
     let ok = true;
