@@ -34,6 +34,8 @@ type Apps struct {
 	ReservedOrigins []string
 	// Backstop inserts the upstream backstop's key jobs (zero: none).
 	Backstop Backstop
+	// Events writes app.suspended and app.unsuspended webhook events.
+	Events Outbox
 }
 
 var _ wattfare.AppService = (*Apps)(nil)
@@ -327,6 +329,9 @@ func (s *Apps) Suspend(ctx context.Context, adminID, appID, reason string) (watt
 		if keyJobs, err = s.Backstop.syncApp(ctx, tx, appID); err != nil {
 			return err
 		}
+		if err := s.Events.app(ctx, tx, appID, wattfare.EventAppSuspended); err != nil {
+			return err
+		}
 		return audit(ctx, tx, adminID, "app.suspend", "app", appID, map[string]any{"reason": reason})
 	})
 	if err != nil {
@@ -350,6 +355,9 @@ func (s *Apps) Unsuspend(ctx context.Context, adminID, appID string) (wattfare.A
 		}
 		// Its connections' upstream keys are enabled again.
 		if _, err := s.Backstop.syncApp(ctx, tx, appID); err != nil {
+			return err
+		}
+		if err := s.Events.app(ctx, tx, appID, wattfare.EventAppUnsuspended); err != nil {
 			return err
 		}
 		return audit(ctx, tx, adminID, "app.unsuspend", "app", appID, nil)

@@ -27,6 +27,8 @@ type Connections struct {
 	Now func() time.Time
 	// Backstop inserts the upstream backstop's key jobs (zero: none).
 	Backstop Backstop
+	// Events writes connection.cap_changed and connection.revoked webhook events.
+	Events Outbox
 }
 
 var _ wattfare.ConnectionService = (*Connections)(nil)
@@ -152,6 +154,14 @@ func (s *Connections) SetCap(ctx context.Context, accountID, connID string, cap 
 		if _, err := s.Backstop.sync(ctx, tx, connID); err != nil { // the key's limit follows the cap
 			return err
 		}
+		// The thresholds of the new cap are computed by the next settlement.
+		if _, err := tx.Exec(ctx, `UPDATE connection_periods SET alert_at = 0 WHERE connection_id = $1 AND period = $2`,
+			connID, pgDate(wattfare.PeriodStart(s.now()))); err != nil {
+			return fmt.Errorf("reset alerts: %w", interpretError(err))
+		}
+		if err := s.Events.connection(ctx, tx, connID, wattfare.EventConnectionCapChanged, map[string]any{"previous_monthly_cap": old}); err != nil {
+			return err
+		}
 		return audit(ctx, tx, accountID, "connection.cap", "connection", connID, map[string]any{"from": old, "to": cap})
 	})
 	if err != nil {
@@ -213,6 +223,9 @@ func (s *Connections) Revoke(ctx context.Context, accountID, connID string) (wat
 				return fmt.Errorf("revoke connection: %w", interpretError(err))
 			}
 			if err := audit(ctx, tx, accountID, "connection.revoke", "connection", connID, nil); err != nil {
+				return err
+			}
+			if err := s.Events.connection(ctx, tx, connID, wattfare.EventConnectionRevoked, nil); err != nil {
 				return err
 			}
 		}

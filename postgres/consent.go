@@ -22,6 +22,8 @@ type Consent struct {
 	DB *pgxpool.Pool
 	// Backstop inserts the upstream backstop's key jobs (zero: none).
 	Backstop Backstop
+	// Events writes connection.approved webhook events.
+	Events Outbox
 }
 
 var _ wattfare.ConsentService = (*Consent)(nil)
@@ -143,6 +145,9 @@ func (s *Consent) Approve(ctx context.Context, a wattfare.Approval, now time.Tim
 			// job that commits with the approval (an approved cap change
 			// patches the limit of the key it has).
 			if _, err := s.Backstop.provision(ctx, tx, id, a.Mode); err != nil {
+				return err
+			}
+			if err := s.Events.connection(ctx, tx, id, wattfare.EventConnectionApproved, nil); err != nil {
 				return err
 			}
 		}

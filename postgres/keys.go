@@ -26,6 +26,8 @@ type Keys struct {
 	DB *pgxpool.Pool
 	// LeaseWait bounds how long Revoke waits for data-plane leases.
 	LeaseWait time.Duration
+	// Events writes key.revoked webhook events.
+	Events Outbox
 }
 
 var _ wattfare.KeyService = (*Keys)(nil)
@@ -144,6 +146,9 @@ func (s *Keys) Revoke(ctx context.Context, ownerID, keyID string) (wattfare.APIK
 		}
 		k = keyFrom(row)
 		if leases, err = openLeases(ctx, tx, LeaseScope{AppID: k.AppID, Mode: k.Mode}); err != nil {
+			return err
+		}
+		if err := s.Events.keyRevoked(ctx, tx, k); err != nil {
 			return err
 		}
 		return audit(ctx, tx, ownerID, "key.revoke", "api_key", keyID, map[string]any{"app_id": k.AppID, "mode": k.Mode})

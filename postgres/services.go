@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wattfare/wattfare"
+	"github.com/wattfare/wattfare/internal/keyring"
 	"github.com/wattfare/wattfare/jobs"
 )
 
@@ -34,11 +35,15 @@ type ServiceOptions struct {
 	// MinTopUp and MaxTopUp bound one top-up (DefaultMinTopUp,
 	// DefaultMaxTopUp when zero).
 	MinTopUp, MaxTopUp wattfare.Money
+	// Webhooks seals endpoints' signing secrets; nil: no endpoint can be
+	// created (WATTFARE_ENCRYPTION_KEY unset). Events are written either way.
+	Webhooks *keyring.Keyring
 }
 
 // NewServices returns every domain service on db.
 func NewServices(db *pgxpool.Pool, o ServiceOptions) wattfare.Services {
 	accounts := &Accounts{DB: db}
+	events := Outbox{Jobs: o.Jobs}
 	var bs Backstop
 	var report wattfare.BackstopService
 	if o.Backstop {
@@ -49,13 +54,14 @@ func NewServices(db *pgxpool.Pool, o ServiceOptions) wattfare.Services {
 		Backstop:    report,
 		Accounts:    accounts,
 		Sessions:    accounts,
-		Apps:        &Apps{DB: db, LeaseWait: o.LeaseWait, ReservedOrigins: o.ReservedOrigins, Backstop: bs},
-		Keys:        &Keys{DB: db, LeaseWait: o.LeaseWait},
-		Connections: &Connections{DB: db, LeaseWait: o.LeaseWait, Backstop: bs},
+		Apps:        &Apps{DB: db, LeaseWait: o.LeaseWait, ReservedOrigins: o.ReservedOrigins, Backstop: bs, Events: events},
+		Keys:        &Keys{DB: db, LeaseWait: o.LeaseWait, Events: events},
+		Connections: &Connections{DB: db, LeaseWait: o.LeaseWait, Backstop: bs, Events: events},
 		Wallets:     &Wallets{DB: db},
 		Usage:       &Usage{DB: db},
 		Models:      &Models{DB: db},
-		Consent:     &Consent{DB: db, Backstop: bs},
+		Consent:     &Consent{DB: db, Backstop: bs, Events: events},
+		Webhooks:    &Webhooks{DB: db, Jobs: o.Jobs, Ring: o.Webhooks},
 		Payments:    &Payments{DB: db, Provider: o.Payments, PublicURL: o.PublicURL, MinTopUp: o.MinTopUp, MaxTopUp: o.MaxTopUp},
 	}
 }

@@ -9,7 +9,8 @@
 -- freezes the wallet, or 'lease_gone' when the lease to extend was already
 -- released). A wallet below zero (a refund or a lost dispute took back money
 -- already spent) has no room, so it gets no hold until it is funded again.
--- The budget figures come back either way, for error metadata.
+-- The budget figures come back either way, for error metadata. The
+-- period's first refusal at the cap writes its connection.cap_reached event.
 CREATE OR REPLACE FUNCTION wattfare_lease_grant(
     p_lease_id text, p_connection_id text, p_key_id text, p_process_id text,
     p_period date, p_amount bigint, p_need bigint, p_min bigint, p_ttl_ms integer)
@@ -78,6 +79,15 @@ BEGIN
     g := least(room, p_need);
     g := g + greatest(0, least(p_amount - g, (room - g) / 2));
     IF g < p_min OR (p_min = 0 AND p_amount > 0 AND g = 0 AND l.id IS NULL) THEN
+        -- The period's first refusal at the cap is the connection's
+        -- connection.cap_reached webhook event and its 100 % alert.
+        IF room_cap < greatest(p_min, 1) AND per.cap_reached_at IS NULL THEN
+            UPDATE connection_periods SET cap_reached_at = now()
+            WHERE connection_id = p_connection_id AND period = p_period;
+            INSERT INTO spend_thresholds (connection_id, period, percent)
+            VALUES (p_connection_id, p_period, 100) ON CONFLICT DO NOTHING;
+            PERFORM wattfare_connection_event(p_connection_id, 'connection.cap_reached', p_period, '{}'::jsonb);
+        END IF;
         RETURN QUERY SELECT 0::bigint, NULL::timestamptz,
             (CASE WHEN room_cap < greatest(p_min, 1) THEN 'cap_reached' ELSE 'budget_exhausted' END)::text,
             c.monthly_cap, per.captured, per.held, greatest(room_wallet, 0), k.expires_at;

@@ -177,6 +177,14 @@ BEGIN
         v_charged := v_charged + extra;
     END LOOP;
 
+    -- The thresholds of the cap reached (wattfare_spend_crossed skips the
+    -- periods below their alert_at).
+    IF v_n > 0 THEN
+        PERFORM wattfare_spend_crossed(array_agg(s.c), array_agg(s.p))
+        FROM (SELECT DISTINCT r.c, date_trunc('month', r.t AT TIME ZONE 'UTC')::date AS p
+              FROM unnest(p_connection_id, p_created_at) AS r(c, t)) s;
+    END IF;
+
     PERFORM wattfare_lease_release(p_release, false);
 
     o_inserted := v_n;

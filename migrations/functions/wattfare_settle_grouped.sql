@@ -51,6 +51,7 @@ AS $$
 DECLARE
     m date;
     ok boolean;
+    crossed boolean;
 BEGIN
     FOREACH m IN ARRAY p_cp_period LOOP
         IF to_regclass('usage_events_' || to_char(m, 'YYYY_MM')) IS NULL THEN
@@ -142,9 +143,15 @@ BEGIN
         SET captured = cp.captured + g.v, held = cp.held - g.v, requests = cp.requests + g.n
         FROM unnest(p_cp_connection_id, p_cp_period, p_cp_sum, p_cp_n) AS g(c, p, v, n)
         WHERE cp.connection_id = g.c AND cp.period = g.p
-        RETURNING g.v
+        RETURNING g.v, cp.captured >= cp.alert_at AS crossed
     )
-    SELECT coalesce(sum(v), 0)::bigint INTO o_charged FROM up;
+    SELECT coalesce(sum(v), 0)::bigint, coalesce(bool_or(up.crossed), false) INTO o_charged, crossed FROM up;
+
+    -- A period whose spend reached its next threshold of the cap (alert_at,
+    -- one comparison per group above) records it: webhooks and alerts.
+    IF crossed THEN
+        PERFORM wattfare_spend_crossed(p_cp_connection_id, p_cp_period);
+    END IF;
 
     IF cardinality(p_release) > 0 THEN
         PERFORM wattfare_lease_release(p_release, false);

@@ -106,6 +106,8 @@ type ConnectionPeriod struct {
 	Captured     int64
 	Held         int64
 	Requests     int64
+	AlertAt      *int64
+	CapReachedAt *time.Time
 }
 
 type DashboardSession struct {
@@ -159,6 +161,13 @@ type Model struct {
 	Architecture        []byte
 	SupportedParameters []string
 	SyncedAt            *time.Time
+}
+
+type SpendThreshold struct {
+	ConnectionID string
+	Period       pgtype.Date
+	Percent      int16
+	CrossedAt    time.Time
 }
 
 type StripeCustomer struct {
@@ -313,4 +322,45 @@ type WalletLedger struct {
 	Ref         *string
 	TopUpID     *string
 	ActorID     *string
+}
+
+type WebhookDelivery struct {
+	ID             string
+	EndpointID     string
+	EventID        string
+	EventCreatedAt time.Time
+	Status         string
+	Attempts       int32
+	ResponseCode   *int32
+	Error          *string
+	CreatedAt      time.Time
+	FirstAttemptAt *time.Time
+	LastAttemptAt  *time.Time
+	NextAttemptAt  *time.Time
+}
+
+type WebhookEndpoint struct {
+	ID                string
+	AppID             string
+	Mode              string
+	Url               string
+	Events            []string
+	Enabled           bool
+	DisabledReason    *string
+	DisabledAt        *time.Time
+	Secret            []byte
+	PreviousSecret    []byte
+	PreviousExpiresAt *time.Time
+	CreatedAt         time.Time
+	DeletedAt         *time.Time
+}
+
+type WebhookEvent struct {
+	ID           string
+	AppID        string
+	Mode         string
+	Type         string
+	Data         []byte
+	CreatedAt    time.Time
+	DispatchedAt *time.Time
 }
