@@ -23,6 +23,7 @@ func (s *Server) graphqlRoutes() error {
 		Usage:       svc.Usage,
 		Models:      svc.Models,
 		Backstop:    svc.Backstop,
+		Webhooks:    svc.Webhooks,
 		Sessions:    s.dashboardSessions(),
 		Dev:         s.cfg.Dev,
 		Throttle:    newAuthThrottle(nil),

@@ -47,6 +47,8 @@ type HandlerConfig struct {
 	Models      wattfare.ModelService
 	// Backstop reports on the upstream backstop; nil when it is off.
 	Backstop wattfare.BackstopService
+	// Webhooks manages apps' webhook endpoints.
+	Webhooks wattfare.WebhookService
 	Sessions Sessions
 	// Dev enables introspection.
 	Dev bool
@@ -78,6 +80,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		usage:    cfg.Usage,
 		models:   cfg.Models,
 		backstop: cfg.Backstop,
+		webhooks: cfg.Webhooks,
 		sessions: cfg.Sessions,
 		throttle: cfg.Throttle,
 		log:      cfg.Logger,

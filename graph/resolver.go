@@ -48,6 +48,7 @@ type Resolver struct {
 	usage    wattfare.UsageService
 	models   wattfare.ModelService
 	backstop wattfare.BackstopService // nil: the backstop is off
+	webhooks wattfare.WebhookService
 	sessions Sessions
 	throttle Throttle
 	log      *slog.Logger

@@ -48,9 +48,23 @@ type CreateAppInput struct {
 	AllowedOrigins []string `json:"allowedOrigins"`
 }
 
+type CreateWebhookEndpointInput struct {
+	AppID string        `json:"appId"`
+	Mode  wattfare.Mode `json:"mode"`
+	// https (plain http to localhost in test mode). Live mode reaches public addresses only.
+	URL    string   `json:"url"`
+	Events []string `json:"events"`
+}
+
 type CreatedKey struct {
 	Key *wattfare.APIKey `json:"key"`
 	// The secret key. Shown once.
+	Secret string `json:"secret"`
+}
+
+type CreatedWebhookEndpoint struct {
+	Endpoint *wattfare.WebhookEndpoint `json:"endpoint"`
+	// The signing secret (whsec_…): shown this once, never again.
 	Secret string `json:"secret"`
 }
 
@@ -132,6 +146,13 @@ type UpdateModelPriceInput struct {
 	ModelID              string         `json:"modelId"`
 	PromptPerMillion     wattfare.Money `json:"promptPerMillion"`
 	CompletionPerMillion wattfare.Money `json:"completionPerMillion"`
+}
+
+type UpdateWebhookEndpointInput struct {
+	ID      string   `json:"id"`
+	URL     *string  `json:"url,omitempty"`
+	Events  []string `json:"events,omitempty"`
+	Enabled *bool    `json:"enabled,omitempty"`
 }
 
 type UpstreamKeyReport struct {

@@ -34,6 +34,10 @@ type Documents = {
     "\n  mutation UnsuspendApp($appId: ID!) {\n    unsuspendApp(appId: $appId) {\n      id\n      suspended\n      suspendedAt\n      suspendedReason\n    }\n  }\n": typeof types.UnsuspendAppDocument,
     "\n  mutation UpdateModelPrice($input: UpdateModelPriceInput!) {\n    updateModelPrice(input: $input) {\n      id\n      promptPerMillion\n      completionPerMillion\n    }\n  }\n": typeof types.UpdateModelPriceDocument,
     "\n  query AdminUpstreamKeys {\n    admin {\n      upstreamKeys(latest: 50) {\n        enabled\n        checks {\n          connectionId\n          period\n          checkedAt\n          metered\n          upstream\n          drift\n          limit\n          disabled\n        }\n      }\n    }\n  }\n": typeof types.AdminUpstreamKeysDocument,
+    "\n  query AdminReconciliation {\n    admin {\n      reconciliation {\n        checkedAt\n        payments\n        ledgerNet\n        stripeNet\n        lines {\n          topUpId\n          chargeId\n          accountId\n          ledger\n          stripe\n          problem\n        }\n        refusedEvents {\n          eventId\n          type\n          topUpId\n          outcome\n          receivedAt\n        }\n      }\n    }\n  }\n": typeof types.AdminReconciliationDocument,
+    "\n  query AdminAccountChoices {\n    admin {\n      accounts(first: 100) {\n        edges {\n          node {\n            id\n            email\n          }\n        }\n      }\n    }\n  }\n": typeof types.AdminAccountChoicesDocument,
+    "\n  query AdminAccountWallet($id: ID!) {\n    admin {\n      accountWallet(accountId: $id) {\n        mode\n        available\n        credits\n        captured\n        held\n        takenBack\n        frozen\n        ledger(first: 50) {\n          edges {\n            node {\n              id\n              kind\n              source\n              amount\n              description\n              topUpId\n              createdAt\n            }\n          }\n        }\n      }\n    }\n  }\n": typeof types.AdminAccountWalletDocument,
+    "\n  mutation GrantCredit($id: ID!, $amount: Money!, $reason: String!) {\n    grantCredit(accountId: $id, amount: $amount, reason: $reason) {\n      mode\n      available\n      credits\n    }\n  }\n": typeof types.GrantCreditDocument,
     "\n  fragment WalletFields on Wallet {\n    mode\n    available\n    credits\n    captured\n    held\n  }\n": typeof types.WalletFieldsFragmentDoc,
     "\n  query Budget($mode: Mode!) {\n    me {\n      account {\n        id\n        email\n      }\n      wallet(mode: $mode) {\n        ...WalletFields\n      }\n      connections(mode: $mode, first: 50) {\n        edges {\n          node {\n            id\n            mode\n            appUserId\n            status\n            monthlyCap\n            spentThisPeriod\n            held\n            remaining\n            resetsAt\n            createdAt\n            revokedAt\n            app {\n              id\n              name\n              allowedOrigins\n            }\n          }\n        }\n      }\n    }\n  }\n": typeof types.BudgetDocument,
     "\n  query BudgetReceipts($mode: Mode!, $after: String) {\n    me {\n      account {\n        id\n      }\n      receipts(mode: $mode, first: 20, after: $after) {\n        edges {\n          node {\n            requestId\n            createdAt\n            model\n            status\n            stream\n            promptTokens\n            completionTokens\n            cost\n            charged\n            durationMs\n            app {\n              id\n              name\n            }\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n  }\n": typeof types.BudgetReceiptsDocument,
@@ -55,6 +59,13 @@ type Documents = {
     "\n  mutation RollKey($keyId: ID!, $overlapSeconds: Int!) {\n    rollKey(keyId: $keyId, overlapSeconds: $overlapSeconds) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": typeof types.RollKeyDocument,
     "\n  mutation RevokeKey($keyId: ID!) {\n    revokeKey(keyId: $keyId) {\n      id\n      active\n      revokedAt\n    }\n  }\n": typeof types.RevokeKeyDocument,
     "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      markupBps\n      contextLength\n      maxOutputTokens\n    }\n  }\n": typeof types.DashboardModelsDocument,
+    "\n  query WebhookEndpoints($id: ID!) {\n    webhookEventTypes\n    app(id: $id) {\n      id\n      webhookEndpoints {\n        id\n        mode\n        url\n        events\n        enabled\n        disabledReason\n        disabledAt\n        previousSecretExpiresAt\n        createdAt\n        deliveries(first: 20) {\n          id\n          eventId\n          eventType\n          status\n          attempts\n          responseCode\n          error\n          createdAt\n          lastAttemptAt\n          nextAttemptAt\n        }\n      }\n    }\n  }\n": typeof types.WebhookEndpointsDocument,
+    "\n  mutation CreateWebhookEndpoint($input: CreateWebhookEndpointInput!) {\n    createWebhookEndpoint(input: $input) {\n      endpoint {\n        id\n        url\n      }\n      secret\n    }\n  }\n": typeof types.CreateWebhookEndpointDocument,
+    "\n  mutation UpdateWebhookEndpoint($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      id\n      enabled\n    }\n  }\n": typeof types.UpdateWebhookEndpointDocument,
+    "\n  mutation RollWebhookSecret($id: ID!) {\n    rollWebhookSecret(endpointId: $id) {\n      endpoint {\n        id\n        url\n      }\n      secret\n    }\n  }\n": typeof types.RollWebhookSecretDocument,
+    "\n  mutation DeleteWebhookEndpoint($id: ID!) {\n    deleteWebhookEndpoint(endpointId: $id)\n  }\n": typeof types.DeleteWebhookEndpointDocument,
+    "\n  mutation SendTestWebhook($id: ID!) {\n    sendTestWebhookEvent(endpointId: $id) {\n      id\n    }\n  }\n": typeof types.SendTestWebhookDocument,
+    "\n  mutation ResendWebhook($id: ID!) {\n    resendWebhookDelivery(deliveryId: $id) {\n      id\n    }\n  }\n": typeof types.ResendWebhookDocument,
 };
 const documents: Documents = {
     "\n  fragment AccountFields on Account {\n    id\n    email\n    displayName\n    isAdmin\n  }\n": types.AccountFieldsFragmentDoc,
@@ -77,6 +88,10 @@ const documents: Documents = {
     "\n  mutation UnsuspendApp($appId: ID!) {\n    unsuspendApp(appId: $appId) {\n      id\n      suspended\n      suspendedAt\n      suspendedReason\n    }\n  }\n": types.UnsuspendAppDocument,
     "\n  mutation UpdateModelPrice($input: UpdateModelPriceInput!) {\n    updateModelPrice(input: $input) {\n      id\n      promptPerMillion\n      completionPerMillion\n    }\n  }\n": types.UpdateModelPriceDocument,
     "\n  query AdminUpstreamKeys {\n    admin {\n      upstreamKeys(latest: 50) {\n        enabled\n        checks {\n          connectionId\n          period\n          checkedAt\n          metered\n          upstream\n          drift\n          limit\n          disabled\n        }\n      }\n    }\n  }\n": types.AdminUpstreamKeysDocument,
+    "\n  query AdminReconciliation {\n    admin {\n      reconciliation {\n        checkedAt\n        payments\n        ledgerNet\n        stripeNet\n        lines {\n          topUpId\n          chargeId\n          accountId\n          ledger\n          stripe\n          problem\n        }\n        refusedEvents {\n          eventId\n          type\n          topUpId\n          outcome\n          receivedAt\n        }\n      }\n    }\n  }\n": types.AdminReconciliationDocument,
+    "\n  query AdminAccountChoices {\n    admin {\n      accounts(first: 100) {\n        edges {\n          node {\n            id\n            email\n          }\n        }\n      }\n    }\n  }\n": types.AdminAccountChoicesDocument,
+    "\n  query AdminAccountWallet($id: ID!) {\n    admin {\n      accountWallet(accountId: $id) {\n        mode\n        available\n        credits\n        captured\n        held\n        takenBack\n        frozen\n        ledger(first: 50) {\n          edges {\n            node {\n              id\n              kind\n              source\n              amount\n              description\n              topUpId\n              createdAt\n            }\n          }\n        }\n      }\n    }\n  }\n": types.AdminAccountWalletDocument,
+    "\n  mutation GrantCredit($id: ID!, $amount: Money!, $reason: String!) {\n    grantCredit(accountId: $id, amount: $amount, reason: $reason) {\n      mode\n      available\n      credits\n    }\n  }\n": types.GrantCreditDocument,
     "\n  fragment WalletFields on Wallet {\n    mode\n    available\n    credits\n    captured\n    held\n  }\n": types.WalletFieldsFragmentDoc,
     "\n  query Budget($mode: Mode!) {\n    me {\n      account {\n        id\n        email\n      }\n      wallet(mode: $mode) {\n        ...WalletFields\n      }\n      connections(mode: $mode, first: 50) {\n        edges {\n          node {\n            id\n            mode\n            appUserId\n            status\n            monthlyCap\n            spentThisPeriod\n            held\n            remaining\n            resetsAt\n            createdAt\n            revokedAt\n            app {\n              id\n              name\n              allowedOrigins\n            }\n          }\n        }\n      }\n    }\n  }\n": types.BudgetDocument,
     "\n  query BudgetReceipts($mode: Mode!, $after: String) {\n    me {\n      account {\n        id\n      }\n      receipts(mode: $mode, first: 20, after: $after) {\n        edges {\n          node {\n            requestId\n            createdAt\n            model\n            status\n            stream\n            promptTokens\n            completionTokens\n            cost\n            charged\n            durationMs\n            app {\n              id\n              name\n            }\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n  }\n": types.BudgetReceiptsDocument,
@@ -98,6 +113,13 @@ const documents: Documents = {
     "\n  mutation RollKey($keyId: ID!, $overlapSeconds: Int!) {\n    rollKey(keyId: $keyId, overlapSeconds: $overlapSeconds) {\n      secret\n      key {\n        ...ApiKeyFields\n      }\n    }\n  }\n": types.RollKeyDocument,
     "\n  mutation RevokeKey($keyId: ID!) {\n    revokeKey(keyId: $keyId) {\n      id\n      active\n      revokedAt\n    }\n  }\n": types.RevokeKeyDocument,
     "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      markupBps\n      contextLength\n      maxOutputTokens\n    }\n  }\n": types.DashboardModelsDocument,
+    "\n  query WebhookEndpoints($id: ID!) {\n    webhookEventTypes\n    app(id: $id) {\n      id\n      webhookEndpoints {\n        id\n        mode\n        url\n        events\n        enabled\n        disabledReason\n        disabledAt\n        previousSecretExpiresAt\n        createdAt\n        deliveries(first: 20) {\n          id\n          eventId\n          eventType\n          status\n          attempts\n          responseCode\n          error\n          createdAt\n          lastAttemptAt\n          nextAttemptAt\n        }\n      }\n    }\n  }\n": types.WebhookEndpointsDocument,
+    "\n  mutation CreateWebhookEndpoint($input: CreateWebhookEndpointInput!) {\n    createWebhookEndpoint(input: $input) {\n      endpoint {\n        id\n        url\n      }\n      secret\n    }\n  }\n": types.CreateWebhookEndpointDocument,
+    "\n  mutation UpdateWebhookEndpoint($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      id\n      enabled\n    }\n  }\n": types.UpdateWebhookEndpointDocument,
+    "\n  mutation RollWebhookSecret($id: ID!) {\n    rollWebhookSecret(endpointId: $id) {\n      endpoint {\n        id\n        url\n      }\n      secret\n    }\n  }\n": types.RollWebhookSecretDocument,
+    "\n  mutation DeleteWebhookEndpoint($id: ID!) {\n    deleteWebhookEndpoint(endpointId: $id)\n  }\n": types.DeleteWebhookEndpointDocument,
+    "\n  mutation SendTestWebhook($id: ID!) {\n    sendTestWebhookEvent(endpointId: $id) {\n      id\n    }\n  }\n": types.SendTestWebhookDocument,
+    "\n  mutation ResendWebhook($id: ID!) {\n    resendWebhookDelivery(deliveryId: $id) {\n      id\n    }\n  }\n": types.ResendWebhookDocument,
 };
 
 /**
@@ -197,6 +219,22 @@ export function graphql(source: "\n  query AdminUpstreamKeys {\n    admin {\n   
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  query AdminReconciliation {\n    admin {\n      reconciliation {\n        checkedAt\n        payments\n        ledgerNet\n        stripeNet\n        lines {\n          topUpId\n          chargeId\n          accountId\n          ledger\n          stripe\n          problem\n        }\n        refusedEvents {\n          eventId\n          type\n          topUpId\n          outcome\n          receivedAt\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query AdminReconciliation {\n    admin {\n      reconciliation {\n        checkedAt\n        payments\n        ledgerNet\n        stripeNet\n        lines {\n          topUpId\n          chargeId\n          accountId\n          ledger\n          stripe\n          problem\n        }\n        refusedEvents {\n          eventId\n          type\n          topUpId\n          outcome\n          receivedAt\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AdminAccountChoices {\n    admin {\n      accounts(first: 100) {\n        edges {\n          node {\n            id\n            email\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query AdminAccountChoices {\n    admin {\n      accounts(first: 100) {\n        edges {\n          node {\n            id\n            email\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AdminAccountWallet($id: ID!) {\n    admin {\n      accountWallet(accountId: $id) {\n        mode\n        available\n        credits\n        captured\n        held\n        takenBack\n        frozen\n        ledger(first: 50) {\n          edges {\n            node {\n              id\n              kind\n              source\n              amount\n              description\n              topUpId\n              createdAt\n            }\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query AdminAccountWallet($id: ID!) {\n    admin {\n      accountWallet(accountId: $id) {\n        mode\n        available\n        credits\n        captured\n        held\n        takenBack\n        frozen\n        ledger(first: 50) {\n          edges {\n            node {\n              id\n              kind\n              source\n              amount\n              description\n              topUpId\n              createdAt\n            }\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation GrantCredit($id: ID!, $amount: Money!, $reason: String!) {\n    grantCredit(accountId: $id, amount: $amount, reason: $reason) {\n      mode\n      available\n      credits\n    }\n  }\n"): (typeof documents)["\n  mutation GrantCredit($id: ID!, $amount: Money!, $reason: String!) {\n    grantCredit(accountId: $id, amount: $amount, reason: $reason) {\n      mode\n      available\n      credits\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  fragment WalletFields on Wallet {\n    mode\n    available\n    credits\n    captured\n    held\n  }\n"): (typeof documents)["\n  fragment WalletFields on Wallet {\n    mode\n    available\n    credits\n    captured\n    held\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -278,6 +316,34 @@ export function graphql(source: "\n  mutation RevokeKey($keyId: ID!) {\n    revo
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      markupBps\n      contextLength\n      maxOutputTokens\n    }\n  }\n"): (typeof documents)["\n  query DashboardModels {\n    models {\n      id\n      displayName\n      kind\n      upstream\n      enabled\n      promptPerMillion\n      completionPerMillion\n      markupBps\n      contextLength\n      maxOutputTokens\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WebhookEndpoints($id: ID!) {\n    webhookEventTypes\n    app(id: $id) {\n      id\n      webhookEndpoints {\n        id\n        mode\n        url\n        events\n        enabled\n        disabledReason\n        disabledAt\n        previousSecretExpiresAt\n        createdAt\n        deliveries(first: 20) {\n          id\n          eventId\n          eventType\n          status\n          attempts\n          responseCode\n          error\n          createdAt\n          lastAttemptAt\n          nextAttemptAt\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query WebhookEndpoints($id: ID!) {\n    webhookEventTypes\n    app(id: $id) {\n      id\n      webhookEndpoints {\n        id\n        mode\n        url\n        events\n        enabled\n        disabledReason\n        disabledAt\n        previousSecretExpiresAt\n        createdAt\n        deliveries(first: 20) {\n          id\n          eventId\n          eventType\n          status\n          attempts\n          responseCode\n          error\n          createdAt\n          lastAttemptAt\n          nextAttemptAt\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateWebhookEndpoint($input: CreateWebhookEndpointInput!) {\n    createWebhookEndpoint(input: $input) {\n      endpoint {\n        id\n        url\n      }\n      secret\n    }\n  }\n"): (typeof documents)["\n  mutation CreateWebhookEndpoint($input: CreateWebhookEndpointInput!) {\n    createWebhookEndpoint(input: $input) {\n      endpoint {\n        id\n        url\n      }\n      secret\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateWebhookEndpoint($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      id\n      enabled\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateWebhookEndpoint($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      id\n      enabled\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RollWebhookSecret($id: ID!) {\n    rollWebhookSecret(endpointId: $id) {\n      endpoint {\n        id\n        url\n      }\n      secret\n    }\n  }\n"): (typeof documents)["\n  mutation RollWebhookSecret($id: ID!) {\n    rollWebhookSecret(endpointId: $id) {\n      endpoint {\n        id\n        url\n      }\n      secret\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteWebhookEndpoint($id: ID!) {\n    deleteWebhookEndpoint(endpointId: $id)\n  }\n"): (typeof documents)["\n  mutation DeleteWebhookEndpoint($id: ID!) {\n    deleteWebhookEndpoint(endpointId: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SendTestWebhook($id: ID!) {\n    sendTestWebhookEvent(endpointId: $id) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation SendTestWebhook($id: ID!) {\n    sendTestWebhookEvent(endpointId: $id) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ResendWebhook($id: ID!) {\n    resendWebhookDelivery(deliveryId: $id) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation ResendWebhook($id: ID!) {\n    resendWebhookDelivery(deliveryId: $id) {\n      id\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

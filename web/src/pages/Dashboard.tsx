@@ -9,6 +9,7 @@ import { ModeSwitch, modeOf, modeText } from "../components/mode";
 import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, navigate, useLocation } from "../lib/router";
 import { formatDate, formatDateTime, formatUSD } from "../lib/money";
+import { WebhooksCard } from "./Webhooks";
 
 graphql(`
   fragment ApiKeyFields on ApiKey {
@@ -332,6 +333,7 @@ function AppPage({ id }: { id: string }) {
         </div>
       </Card>
       <ConnectionsCard key={`connections-${mode}`} appId={app.id} mode={mode} />
+      <WebhooksCard key={`webhooks-${mode}`} appId={app.id} mode={mode} readOnly={!owner} />
       {owner && <SettingsCard app={app} />}
     </div>
   );
