@@ -3,12 +3,14 @@
 // (Stripe Checkout on stripe-mock, which `wattfare dev` runs), the test
 // delivers Stripe's signed checkout.session.completed to the control plane
 // as Stripe would, the page shows the credit without a reload, and a live
-// call is charged to it.
+// call is charged to it. The admin console then shows the payment in the
+// reconciliation (stripe-mock has no such charge) and the account's live
+// ledger, where a grant adds credit.
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { test } from "node:test";
-import { acme, artifacts, chat, controlURL, demoURL, dev, graphql, launch, unique, until } from "./harness.mjs";
+import { acme, artifacts, chat, controlURL, demoURL, dev, graphql, launch, signIn, unique, until } from "./harness.mjs";
 
 /** nano parses "$1,234.000015" (or "-$0.10") into integer nano-dollars. */
 function nano(text) {
@@ -148,4 +150,22 @@ test("payments: Add funds, the signed webhook credits the live wallet without a 
     await available.waitFor();
     return nano(await available.textContent()) === 10_000_000_000n - nano(charged.captured);
   }, "the budget page to show what the call cost");
+
+  // The admin console: the reconciliation lists this top-up (stripe-mock
+  // knows no such payment), and the account's live ledger takes a grant.
+  const adminContext = await launch(t);
+  const admin = await adminContext.newPage();
+  await signIn(admin, dev.admin, "/admin");
+  const recon = admin.getByRole("region", { name: "Payments · reconciliation with Stripe" });
+  await recon.getByRole("table", { name: "Differences with Stripe" }).getByRole("row").filter({ hasText: tu.id }).filter({ hasText: "credited, no Stripe payment" }).waitFor();
+  const ledger = admin.getByRole("region", { name: "Account ledger · live" });
+  await ledger.getByLabel("Account").selectOption({ label: who.email });
+  await ledger.getByRole("table", { name: "Live ledger" }).getByRole("row").filter({ hasText: "top up" }).filter({ hasText: "$10.00" }).waitFor();
+  const before = nano(await ledger.getByTestId("admin-wallet-available").textContent());
+  await ledger.getByLabel("Amount to grant").fill("2.50");
+  await ledger.getByLabel("Reason").fill("e2e: goodwill");
+  await ledger.getByRole("button", { name: "Grant" }).click();
+  await ledger.getByRole("table", { name: "Live ledger" }).getByRole("row").filter({ hasText: "e2e: goodwill" }).filter({ hasText: "$2.50" }).waitFor();
+  assert.equal(nano(await ledger.getByTestId("admin-wallet-available").textContent()), before + 2_500_000_000n);
+  await admin.screenshot({ path: join(artifacts, "payments-admin.png"), fullPage: true });
 });

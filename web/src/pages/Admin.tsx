@@ -10,6 +10,7 @@ import { errorMessage, fieldErrors, stopWrite } from "../lib/client";
 import { Link, useLocation } from "../lib/router";
 import { capInput, formatDate, formatDateTime, formatUSD, moneyInput, validPrice } from "../lib/money";
 import { BackstopCard } from "./AdminBackstop";
+import { AccountLedgerCard, ReconciliationCard } from "./AdminPayments";
 
 const ConsoleDoc = graphql(`
   query AdminConsole($mode: Mode!, $from: Time!, $to: Time!) {
@@ -265,9 +266,11 @@ function Console() {
       </Card>
       <OverrunCard mode={mode} />
       <BackstopCard />
+      <ReconciliationCard />
       <AppsCard />
       <CatalogCard />
       <AccountsCard />
+      <AccountLedgerCard />
     </div>
   );
 }
