@@ -96,6 +96,12 @@ func leaseWaitFor(leaseTTL string) string {
 // has shut down, so a job caused by a request that just finished is still
 // taken (or left for the next process).
 func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWait time.Duration, cfg controlplane.Config) error {
+	// Webhook signing secrets' keyring (`wattfare dev` makes one), before
+	// the jobs that open them.
+	webhookRing, err := webhookKeyring(cfg.Dev)
+	if err != nil {
+		return err
+	}
 	jc, err := newJobs(ctx, pool)
 	if err != nil {
 		return err
@@ -114,6 +120,7 @@ func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWai
 		MinTopUp:        pay.min,
 		MaxTopUp:        pay.max,
 		Backstop:        backstopOn(),
+		Webhooks:        webhookRing,
 	})
 	cfg.GraphQLMetrics = graph.NewMetrics()
 	s, err := controlplane.New(cfg)
