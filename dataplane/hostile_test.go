@@ -117,6 +117,12 @@ type reply struct {
 
 func (h *hostile) post(t *testing.T, user string, body []byte, gzipped bool) reply {
 	t.Helper()
+	return h.postTo(t, "/v1/chat/completions", user, body, gzipped)
+}
+
+// postTo is post to another endpoint of the data plane (/v1/responses).
+func (h *hostile) postTo(t *testing.T, path, user string, body []byte, gzipped bool) reply {
+	t.Helper()
 	if gzipped {
 		var b bytes.Buffer
 		zw := gzip.NewWriter(&b)
@@ -124,7 +130,7 @@ func (h *hostile) post(t *testing.T, user string, body []byte, gzipped bool) rep
 		zw.Close()
 		body = b.Bytes()
 	}
-	req, _ := http.NewRequest("POST", h.dataURL+"/v1/chat/completions", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", h.dataURL+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+h.key)
 	req.Header.Set("Wattfare-User", user)
 	req.Header.Set("Content-Type", "application/json")
@@ -331,6 +337,9 @@ type hostileRow struct {
 	may415 bool
 	// must is the status the row must get (0: any the rules allow).
 	must int
+	// responses sends the row to /v1/responses, and counts what the
+	// client received in the Responses API's events and output.
+	responses bool
 }
 
 // messages is an ordinary conversation.
@@ -489,7 +498,11 @@ func (h *hostile) runRow(t *testing.T, r hostileRow, connID string) {
 	model := "fake/" + strings.ToLower(r.name)
 	pp, cp := h.prices(t, model)
 	oneToken := max(pp, cp).Cost(1)
-	rep := h.post(t, r.name, []byte(r.body(model)), r.gzip)
+	path := "/v1/chat/completions"
+	if r.responses {
+		path = "/v1/responses"
+	}
+	rep := h.postTo(t, path, r.name, []byte(r.body(model)), r.gzip)
 	if !strings.HasPrefix(rep.reqID, "req_") {
 		t.Fatalf("no Wattfare-Request-Id (status %d)", rep.status)
 	}
@@ -555,7 +568,11 @@ func (h *hostile) runRow(t *testing.T, r hostileRow, connID string) {
 	// prompt and its hidden reasoning were then spent on it too.
 	var tokens, hidden, prompt int64
 	if rep.status == 200 {
-		tokens = int64(deliveredTokens(rep.plain()))
+		if r.responses {
+			tokens = int64(deliveredResponseTokens(rep.plain()))
+		} else {
+			tokens = int64(deliveredTokens(rep.plain()))
+		}
 		if x != nil && tokens > 0 {
 			prompt, hidden = int64(x.Sent.PromptTokens), int64(x.Sent.Hidden)
 		}

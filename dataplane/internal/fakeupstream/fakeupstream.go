@@ -282,6 +282,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer close(x.done)
 
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/responses") {
+		s.serveResponses(w, r, x)
+		return
+	}
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/chat/completions") {
 		x.Sent.Status = 404
 		writeError(w, 404, "not_found", "no route")
