@@ -112,7 +112,9 @@ func (c *call) release() {
 func (c *call) cost(u *streamUsage) wattfare.Money {
 	if u.HaveUsage {
 		if u.HaveCost {
-			return u.Cost
+			// The upstream's own figure (OpenRouter's usage.cost) is its
+			// cost; users pay it with the catalog's markup.
+			return c.model.Markup.Charge(u.Cost)
 		}
 		return c.model.PromptPrice.Cost(u.PromptTokens) + c.model.CompletionPrice.Cost(u.CompletionTokens)
 	}

@@ -38,7 +38,7 @@ type plane struct {
 	t      *testing.T
 }
 
-func startPlane(t *testing.T) *plane {
+func startPlane(t *testing.T, edit ...func(*dataplane.Config, *openroutertest.Server)) *plane {
 	t.Helper()
 	ctx := context.Background()
 	url := pgtest.NewURL(t)
@@ -53,10 +53,15 @@ func startPlane(t *testing.T) *plane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := dataplane.New(dataplane.Config{
+	fix := openroutertest.New(t)
+	cfg := dataplane.Config{
 		Catalog: postgres.NewCatalog(pool), Spend: dataplane.EngineSpender(engine),
 		Upstreams: []*dataplane.Upstream{{Name: "sandbox", BaseURL: sb.URL + "/v1"}}, ControlURL: "http://control.test",
-	})
+	}
+	for _, f := range edit {
+		f(&cfg, fix)
+	}
+	srv, err := dataplane.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +92,6 @@ func startPlane(t *testing.T) *plane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fix := openroutertest.New(t)
 	m := &postgres.Models{DB: pool}
 	p := &plane{url: "http://" + ln.Addr().String(), pay: pay, models: m, fix: fix, t: t,
 		syncer: &openrouter.Syncer{Models: m, Client: &openrouter.Client{BaseURL: fix.URL()}}}
@@ -309,5 +313,39 @@ func TestMarkupArithmetic(t *testing.T) {
 		if got := c.m.Charge(c.c); got != c.wantC {
 			t.Errorf("Markup(%d).Charge(%d) = %d, want %d", c.m, c.c, got, c.wantC)
 		}
+	}
+}
+
+// TestMarkupOnUpstreamCost: a live request settled from OpenRouter's own
+// usage.cost is charged that cost times (1 + markup), to the nano-dollar.
+func TestMarkupOnUpstreamCost(t *testing.T) {
+	t.Parallel()
+	p := startPlane(t, func(c *dataplane.Config, fix *openroutertest.Server) {
+		c.Upstreams = append(c.Upstreams, &dataplane.Upstream{Name: "openrouter", BaseURL: fix.URL() + "/api/v1", APIKey: openroutertest.APIKey})
+		c.TestModeAnyUpstream = true // the fixture's keys are test keys: send them to the model's own upstream
+	})
+	p.fix.SetPrices(3_000_000, 7_000_000) // what OpenRouter reports in usage.cost: $3 / $7 per million
+	p.syncPrices("0.000003", "0.000007")
+	if _, err := p.models.SetGlobalMarkup(context.Background(), "admin-1", 2500); err != nil {
+		t.Fatal(err)
+	}
+	p.waitListed("acme/priced", func(m listed) bool { return m.Pricing.MarkupBps == 2500 })
+	resp := p.post(`{"model":"acme/priced","max_tokens":50,"messages":[{"role":"user","content":"what does the upstream say this cost"}]}`)
+	var body struct {
+		Usage struct {
+			Cost json.Number `json:"cost"`
+		} `json:"usage"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	upstream, err := wattfare.ParseMoney(body.Usage.Cost.String())
+	if err != nil || upstream <= 0 {
+		t.Fatalf("usage.cost %q: %v", body.Usage.Cost, err)
+	}
+	c := p.settled(resp.Header.Get("Wattfare-Request-Id"))
+	if want := wattfare.Markup(2500).Charge(upstream); wattfare.Money(c.charged) != want {
+		t.Errorf("charged %d for OpenRouter's usage.cost %d, want %d (25 %% markup)", c.charged, upstream, want)
 	}
 }
