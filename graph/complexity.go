@@ -51,6 +51,8 @@ func complexity() ComplexityRoot {
 	}
 	c.Wallet.Ledger = func(child int, first *int, after *string) int { return page(child, first) }
 	c.App.Connections = func(child int, mode wattfare.Mode, first *int, after *string) int { return page(child, first) }
+	c.App.WebhookEndpoints = func(child int) int { return 1 + child*2*wattfare.MaxWebhookEndpoints }
+	c.WebhookEndpoint.Deliveries = func(child int, first *int) int { return 1 + child*n(first, 20) }
 	c.App.UsageByDay = func(child int, mode wattfare.Mode, from, to time.Time) int { return days(child, from, to) }
 	c.App.UsageByModel = func(child int, mode wattfare.Mode, from, to time.Time) int { return 1 + child*20 }
 	c.App.UsageByUser = func(child int, mode wattfare.Mode, from, to time.Time, first *int) int { return 1 + child*n(first, 50) }

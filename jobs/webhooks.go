@@ -140,10 +140,8 @@ type Webhooks struct {
 	// OrderWait is the longest a delivery waits, between looks, for an
 	// earlier one of its endpoint (default 1 minute).
 	OrderWait time.Duration
-	// Dial overrides the dialer (tests); its address check stays.
-	Dial     func(ctx context.Context, network, addr string) (net.Conn, error)
-	Outcomes WebhookOutcomes
-	Logger   *slog.Logger
+	Outcomes  WebhookOutcomes
+	Logger    *slog.Logger
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
 }
@@ -340,7 +338,7 @@ func (w *Webhooks) send(ctx context.Context, t WebhookTarget, now time.Time) (in
 	req.Header.Set("User-Agent", "Wattfare-Webhooks/1")
 	req.Header.Set("Wattfare-Signature", SignWebhook(now, body, secrets...))
 	req.Header.Set("Wattfare-Event-Id", t.EventID)
-	resp, err := WebhookClient(t.Mode, w.Dial).Do(req)
+	resp, err := WebhookClient(t.Mode).Do(req)
 	if err != nil {
 		return 0, attemptError(err)
 	}
@@ -410,7 +408,7 @@ var errRedirect = errors.New("the endpoint answered with a redirect, which webho
 // connection's address is checked as it is dialled (after DNS, so a name
 // that resolves inside is refused at the moment it would connect: no DNS
 // rebinding), no proxy, no redirects, WebhookTimeout in all.
-func WebhookClient(mode wattfare.Mode, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
+func WebhookClient(mode wattfare.Mode) *http.Client {
 	d := &net.Dialer{
 		Timeout: 5 * time.Second,
 		Control: func(network, address string, _ syscall.RawConn) error {
@@ -421,25 +419,11 @@ func WebhookClient(mode wattfare.Mode, dial func(ctx context.Context, network, a
 			return nil
 		},
 	}
-	dialContext := d.DialContext
-	if dial != nil {
-		dialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			ip, err := netip.ParseAddr(host)
-			if err == nil && !wattfare.WebhookAddressAllowed(mode, ip) {
-				return nil, &AddressError{Mode: mode, Addr: addr}
-			}
-			return dial(ctx, network, addr)
-		}
-	}
 	return &http.Client{
 		Timeout: WebhookTimeout,
 		Transport: &http.Transport{
 			Proxy:                 nil,
-			DialContext:           dialContext,
+			DialContext:           d.DialContext,
 			TLSHandshakeTimeout:   5 * time.Second,
 			ResponseHeaderTimeout: WebhookTimeout,
 			DisableKeepAlives:     true, // a client per attempt: keep no idle connection behind

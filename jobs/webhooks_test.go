@@ -567,13 +567,13 @@ func TestWebhookURLRules(t *testing.T) {
 	port := rcv.srv.URL[strings.LastIndex(rcv.srv.URL, ":")+1:]
 	for _, u := range []string{"http://localhost:" + port, "http://127.0.0.1:" + port} {
 		req, _ := http.NewRequest("POST", u, strings.NewReader("{}"))
-		_, err := jobs.WebhookClient(wattfare.ModeLive, nil).Do(req)
+		_, err := jobs.WebhookClient(wattfare.ModeLive).Do(req)
 		var ae *jobs.AddressError
 		if err == nil || !errorsAs(err, &ae) {
 			t.Errorf("live client reached %s: %v", u, err)
 		}
 		req, _ = http.NewRequest("POST", u, strings.NewReader("{}"))
-		resp, err := jobs.WebhookClient(wattfare.ModeTest, nil).Do(req)
+		resp, err := jobs.WebhookClient(wattfare.ModeTest).Do(req)
 		if err != nil {
 			t.Errorf("test client could not reach %s: %v", u, err)
 		} else {
@@ -587,7 +587,7 @@ func TestWebhookURLRules(t *testing.T) {
 	redirect := httptest.NewServer(http.RedirectHandler(rcv.srv.URL, http.StatusTemporaryRedirect))
 	defer redirect.Close()
 	req, _ := http.NewRequest("POST", redirect.URL, strings.NewReader("{}"))
-	if _, err := jobs.WebhookClient(wattfare.ModeTest, nil).Do(req); err == nil || !strings.Contains(err.Error(), "redirect") {
+	if _, err := jobs.WebhookClient(wattfare.ModeTest).Do(req); err == nil || !strings.Contains(err.Error(), "redirect") {
 		t.Fatalf("redirect followed: %v", err)
 	}
 	if len(rcv.requests()) != 2 {
