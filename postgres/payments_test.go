@@ -471,3 +471,31 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("totals: %d payments, ledger %s, stripe %s", rec.Payments, rec.LedgerNet, rec.StripeNet)
 	}
 }
+
+// A Checkout paid by an asynchronous method completes unpaid: nothing is
+// credited until checkout.session.async_payment_succeeded; a failed one
+// (async_payment_failed) marks the top-up failed and credits nothing.
+func TestAsyncPaymentCreditsOnlyWhenItSucceeds(t *testing.T) {
+	p := newPayer(t)
+	ok, bad := p.topUp(10*wattfare.Dollar), p.topUp(20*wattfare.Dollar)
+	for _, tu := range []string{ok, bad} {
+		ev := paid("evt_unpaid_"+tu, tu, 0)
+		ev.PaymentStatus, ev.Amount = "unpaid", 0
+		p.apply(ev)
+	}
+	if w := p.wallet(); w.Credits != 0 || p.status(ok) != wattfare.TopUpPending {
+		t.Fatalf("an unpaid checkout credited %s (status %s)", w.Credits, p.status(ok))
+	}
+	async := paid("evt_async_"+ok, ok, 10*wattfare.Dollar)
+	async.Type = wattfare.EventCheckoutAsyncSucceeded
+	p.apply(async)
+	failed := paid("evt_fail_"+bad, bad, 20*wattfare.Dollar)
+	failed.Type, failed.PaymentStatus = wattfare.EventCheckoutAsyncFailed, "unpaid"
+	p.apply(failed)
+	if w := p.wallet(); w.Credits != 10*wattfare.Dollar {
+		t.Fatalf("credits %s, want the succeeded 10.00 only", w.Credits)
+	}
+	if p.status(ok) != wattfare.TopUpSucceeded || p.status(bad) != wattfare.TopUpFailed {
+		t.Fatalf("statuses %s and %s", p.status(ok), p.status(bad))
+	}
+}
