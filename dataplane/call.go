@@ -27,7 +27,6 @@ type call struct {
 	s        *Server
 	id       string
 	start    time.Time // cfg.Now's reading at arrival: decides expiry and the period
-	arrived  time.Time // time.Now at arrival, for latency metrics
 	endpoint string    // "chat", "responses" or "embeddings"
 
 	// key, app and conn point into the catalog cache's snapshots (read only).

@@ -21,7 +21,7 @@ import (
 // clock (time.Now).
 func (s *Server) proxy(ctx *fasthttp.RequestCtx, reqID, endpoint string, now time.Time) {
 	// One allocation for the call.
-	c := &call{s: s, id: reqID, endpoint: endpoint, start: s.requestTime(now), arrived: now}
+	c := &call{s: s, id: reqID, endpoint: endpoint, start: s.requestTime(now)}
 	defer s.metrics.servedCall(ctx, c)
 	if err := s.authenticate(ctx, c); err != nil {
 		s.fail(ctx, toError(s.logInternal(err)), 0)

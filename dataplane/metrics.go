@@ -97,34 +97,40 @@ func (m *Metrics) forModel(id string) *modelCounts {
 }
 
 // served counts a request once its answer's status is known, and its
-// latency unless it is a stream still being written (streamEnded records
-// that one).
-func (m *Metrics) served(endpoint string, model *wattfare.Model, status int, start time.Time, streaming bool) {
+// latency from start unless noLatency (a stream still being written, whose
+// end streamEnded records, or a server on a test's clock).
+func (m *Metrics) served(endpoint string, model *wattfare.Model, status int, start time.Time, noLatency bool) {
 	mc := &m.other
 	if model != nil {
 		mc = m.forModel(model.ID)
 	}
 	e := endpointIndex(endpoint)
 	mc.n[e][statusIndex(status)].Add(1)
-	if !streaming {
+	if !noLatency {
 		m.latency[e].ObserveDuration(time.Since(start))
 	}
 }
 
-// servedCall counts a proxied call when its handler returns.
+// servedCall counts a proxied call when its handler returns. Latencies are
+// measured from c.start, which is time.Now's reading at arrival unless a
+// test gave the server a clock of its own (then they are not recorded).
 func (m *Metrics) servedCall(ctx *fasthttp.RequestCtx, c *call) {
 	status := ctx.Response.StatusCode()
-	m.served(c.endpoint, c.model, status, c.arrived, status == fasthttp.StatusOK && c.req.Stream)
+	m.served(c.endpoint, c.model, status, c.start, status == fasthttp.StatusOK && c.req.Stream || !c.s.realClock)
 }
 
 // firstByte records a stream's time to first byte.
 func (m *Metrics) firstByte(c *call) {
-	m.ttft[endpointIndex(c.endpoint)].ObserveDuration(time.Since(c.arrived))
+	if c.s.realClock {
+		m.ttft[endpointIndex(c.endpoint)].ObserveDuration(time.Since(c.start))
+	}
 }
 
 // streamEnded records a stream's whole duration.
 func (m *Metrics) streamEnded(c *call) {
-	m.latency[endpointIndex(c.endpoint)].ObserveDuration(time.Since(c.arrived))
+	if c.s.realClock {
+		m.latency[endpointIndex(c.endpoint)].ObserveDuration(time.Since(c.start))
+	}
 }
 
 // failed counts an error answer.

@@ -27,7 +27,6 @@ type lease struct {
 
 const closedOffset = -(int64(1) << 61)
 
-
 func periodIndex(t time.Time) int32 {
 	y, m, _ := t.UTC().Date()
 	return int32(y)*12 + int32(m) - 1
