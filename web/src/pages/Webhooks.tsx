@@ -27,7 +27,7 @@ const WebhookEndpointsDoc = graphql(`
         disabledAt
         previousSecretExpiresAt
         createdAt
-        deliveries(first: 20) {
+        deliveries(first: 10) {
           id
           eventId
           eventType
@@ -162,7 +162,9 @@ export function WebhooksCard({ appId, mode, readOnly }: { appId: string; mode: M
 
 function EndpointForm({ appId, mode, types, onDone }: { appId: string; mode: Mode; types: string[]; onDone: (created?: { url: string; secret: string }) => void }) {
   const [url, setURL] = useState("");
-  const [events, setEvents] = useState<string[]>(types);
+  // Every type until the developer picks (the types may arrive after the form).
+  const [picked, setEvents] = useState<string[] | null>(null);
+  const events = picked ?? types;
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [err, setErr] = useState<string | null>(null);
   const [state, create] = useMutation(CreateWebhookEndpointDoc);
