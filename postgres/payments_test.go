@@ -474,7 +474,8 @@ func TestReconcile(t *testing.T) {
 
 // A Checkout paid by an asynchronous method completes unpaid: nothing is
 // credited until checkout.session.async_payment_succeeded; a failed one
-// (async_payment_failed) marks the top-up failed and credits nothing.
+// (async_payment_failed) marks the top-up failed and credits nothing; so
+// does an expired checkout.
 func TestAsyncPaymentCreditsOnlyWhenItSucceeds(t *testing.T) {
 	p := newPayer(t)
 	ok, bad := p.topUp(10*wattfare.Dollar), p.topUp(20*wattfare.Dollar)
@@ -497,5 +498,16 @@ func TestAsyncPaymentCreditsOnlyWhenItSucceeds(t *testing.T) {
 	}
 	if p.status(ok) != wattfare.TopUpSucceeded || p.status(bad) != wattfare.TopUpFailed {
 		t.Fatalf("statuses %s and %s", p.status(ok), p.status(bad))
+	}
+	// A checkout left unpaid expires (checkout.session.expired): failed,
+	// and a late paid event for it still credits (Stripe's word wins).
+	late := p.topUp(5 * wattfare.Dollar)
+	p.apply(wattfare.PaymentEvent{ID: "evt_exp_" + late, Type: wattfare.EventCheckoutExpired, TopUpID: late, CheckoutSessionID: "cs_" + late})
+	if tu, _ := p.pay.TopUp(p.ctx, p.account, late); tu.Status != wattfare.TopUpFailed || tu.Failure == "" {
+		t.Fatalf("expired checkout: %+v", tu)
+	}
+	p.apply(paid("evt_late_"+late, late, 5*wattfare.Dollar))
+	if w := p.wallet(); w.Credits != 15*wattfare.Dollar || p.status(late) != wattfare.TopUpSucceeded {
+		t.Fatalf("a paid event after the expiry: credits %s, status %s", w.Credits, p.status(late))
 	}
 }
