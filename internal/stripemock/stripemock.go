@@ -40,8 +40,9 @@ func Binary() (string, error) {
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
+	// pkg@version installs outside the main module, whatever go.mod says:
+	// the child inherits the environment as it is.
 	cmd := exec.Command("go", "install", "github.com/stripe/stripe-mock@"+Version)
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("stripemock: go install stripe-mock@%s: %v\n%s", Version, err, out)
 	}
