@@ -112,6 +112,10 @@ func New(pool *pgxpool.Pool, r *Registry, o Options) (*Client, error) {
 		// A job's own timeout bounds one attempt; the work here is a few
 		// HTTP calls, never minutes.
 		JobTimeout: 2 * time.Minute,
+		// A job whose process died while working it (a control plane
+		// killed mid-delivery) is taken up again after this, not river's
+		// default hour: longer than any attempt may run (JobTimeout).
+		RescueStuckJobsAfter: 5 * time.Minute,
 	}
 	if len(r.kinds) > 0 {
 		cfg.Workers = r.workers
