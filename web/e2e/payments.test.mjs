@@ -91,6 +91,13 @@ test("payments: Add funds, the signed webhook credits the live wallet without a 
   const tu = q.data.me.topUps.edges[0].node;
   assert.deepEqual([tu.amount, tu.status, q.data.me.wallet.credits], ["10.00", "PENDING", "0.00"]);
 
+  // The browser's return to the success URL credits nothing either: the
+  // page says it waits for the payment.
+  await page.goto(`${controlURL}/budget?top_up=${tu.id}`);
+  await page.getByTestId("top-up-pending").waitFor();
+  assert.equal(await available.textContent(), "$0.00");
+  assert.equal((await graphql(context, `{ me { wallet(mode: LIVE) { credits } } }`)).data.me.wallet.credits, "0.00");
+
   // A marker that a reload would wipe.
   await page.evaluate(() => (window.__notReloaded = true));
   const event = {
