@@ -186,6 +186,9 @@ func (e *backstopEnv) startJobs(mgmt string) *jobs.Client {
 		RetryBase:   20 * time.Millisecond,
 		Logger:      e.log,
 	}).Register(reg)
+	// As in a control plane: the changes the backstop follows (approvals,
+	// cap changes, revokes) also enqueue their webhook events.
+	(&jobs.Webhooks{Store: &postgres.Webhooks{DB: e.pool, Ring: e.ring}, Ring: e.ring}).Register(reg)
 	jc, err := jobs.New(e.pool, reg, jobs.Options{Logger: e.log, FetchPollInterval: 100 * time.Millisecond})
 	if err != nil {
 		e.t.Fatal(err)
