@@ -120,6 +120,54 @@ func TestGraphQLWebhookEndpoints(t *testing.T) {
 		if strings.Contains(raw, "whsec_") {
 			t.Fatal("a read shows a signing secret")
 		}
+
+		// What the dashboard's card and delivery log read.
+		var detail struct {
+			App struct {
+				WebhookEndpoints []struct {
+					CreatedAt               time.Time
+					DisabledAt              *time.Time
+					PreviousSecretExpiresAt *time.Time
+					Deliveries              []struct {
+						ID, EventID, Status        string
+						Attempts                   int
+						ResponseCode               *int
+						Error                      *string
+						CreatedAt                  time.Time
+						LastAttemptAt, NextAttempt *time.Time
+					}
+				}
+			}
+			WebhookEventTypes []string
+		}
+		f.dev.mustDo(`query($id: ID!) { webhookEventTypes app(id: $id) { webhookEndpoints { createdAt disabledAt previousSecretExpiresAt
+			deliveries(first: 5) { id eventId status attempts responseCode error createdAt lastAttemptAt nextAttempt: nextAttemptAt } } } }`,
+			map[string]any{"id": f.appID}, &detail)
+		ep := detail.App.WebhookEndpoints[0]
+		now := time.Now()
+		if ep.CreatedAt.IsZero() || ep.CreatedAt.After(now) || ep.PreviousSecretExpiresAt == nil ||
+			ep.PreviousSecretExpiresAt.Sub(now) < 23*time.Hour || ep.PreviousSecretExpiresAt.Sub(now) > 25*time.Hour {
+			t.Errorf("endpoint created %v, previous secret until %v: want it signing for the roll's 24 h", ep.CreatedAt, ep.PreviousSecretExpiresAt)
+		}
+		d := ep.Deliveries[0]
+		if d.EventID == "" || d.Attempts != 0 || d.ResponseCode != nil || d.Error != nil || d.LastAttemptAt != nil || d.CreatedAt.IsZero() {
+			t.Errorf("a delivery not attempted yet: %+v", d)
+		}
+		if types := strings.Join(detail.WebhookEventTypes, ","); !strings.Contains(types, "connection.revoked") || !strings.Contains(types, "connection.cap_warning") || len(detail.WebhookEventTypes) < 8 {
+			t.Errorf("webhookEventTypes %v", detail.WebhookEventTypes)
+		}
+		// A disabled endpoint resends nothing until it is enabled again.
+		f.dev.wantCode("CONFLICT", "", `mutation($id: ID!) { resendWebhookDelivery(deliveryId: $id) { id } }`, map[string]any{"id": d.ID})
+		f.dev.mustDo(`mutation($in: UpdateWebhookEndpointInput!) { updateWebhookEndpoint(input: $in) { id enabled } }`,
+			map[string]any{"in": map[string]any{"id": c.Endpoint.ID, "enabled": true}}, &off)
+		var resent struct {
+			ResendWebhookDelivery struct{ ID, EventID, Status string }
+		}
+		f.dev.mustDo(`mutation($id: ID!) { resendWebhookDelivery(deliveryId: $id) { id eventId status } }`, map[string]any{"id": d.ID}, &resent)
+		if resent.ResendWebhookDelivery.EventID != d.EventID || resent.ResendWebhookDelivery.Status != "PENDING" {
+			t.Errorf("resend of %s: %+v", d.ID, resent.ResendWebhookDelivery)
+		}
+		f.user.wantCode("NOT_FOUND", "", `mutation($id: ID!) { resendWebhookDelivery(deliveryId: $id) { id } }`, map[string]any{"id": d.ID})
 		var del struct{ DeleteWebhookEndpoint bool }
 		f.dev.mustDo(`mutation($id: ID!) { deleteWebhookEndpoint(endpointId: $id) }`, map[string]any{"id": c.Endpoint.ID}, &del)
 		f.dev.mustDo(`query($id: ID!) { app(id: $id) { webhookEndpoints { id } } }`, map[string]any{"id": f.appID}, &read)
