@@ -40,16 +40,15 @@ const (
 // TTL, tagged with the generation, so a key or connection created a moment
 // later is seen as soon as its notification arrives.
 type cachedCatalog struct {
-	src    Catalog
-	c      *ristretto.Cache[string, *entry]
-	gen    [genCount]atomic.Uint64
-	keyIDs sync.Map // key id -> cache key, to delete a key's entry by the id in its notification
-	models atomic.Pointer[modelSet]
-	mgen   atomic.Uint64
-	negTTL time.Duration
-	posTTL time.Duration
-	// metrics counts hits and misses (nil: not counted).
-	metrics *Metrics
+	src     Catalog
+	c       *ristretto.Cache[string, *entry]
+	gen     [genCount]atomic.Uint64
+	keyIDs  sync.Map // key id -> cache key, to delete a key's entry by the id in its notification
+	models  atomic.Pointer[modelSet]
+	mgen    atomic.Uint64
+	negTTL  time.Duration
+	posTTL  time.Duration
+	metrics *Metrics // counts hits and misses
 }
 
 // entry is one cached lookup: a key, an app or a connection (only the one
@@ -69,7 +68,7 @@ type modelSet struct {
 	list []wattfare.Model
 }
 
-func newCachedCatalog(src Catalog) (*cachedCatalog, error) {
+func newCachedCatalog(src Catalog, m *Metrics) (*cachedCatalog, error) {
 	c, err := ristretto.NewCache(&ristretto.Config[string, *entry]{
 		NumCounters:        100_000,
 		MaxCost:            10_000,
@@ -79,7 +78,7 @@ func newCachedCatalog(src Catalog) (*cachedCatalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachedCatalog{src: src, c: c, negTTL: 5 * time.Second, posTTL: 10 * time.Minute}, nil
+	return &cachedCatalog{src: src, c: c, metrics: m, negTTL: 5 * time.Second, posTTL: 10 * time.Minute}, nil
 }
 
 func appendKeyKey(b []byte, hash *[32]byte) []byte { return append(append(b, 'k'), hash[:]...) }
@@ -108,14 +107,10 @@ var ckPool = sync.Pool{New: func() any { return &ckBuf{b: make([]byte, 0, 128)} 
 func (cc *cachedCatalog) lookup(ck string, g int, load func(e *entry) error) (*entry, error) {
 	cur := cc.gen[g].Load()
 	if e, ok := cc.c.Get(ck); ok && (!e.missing || e.gen == cur) {
-		if cc.metrics != nil {
-			cc.metrics.cacheHits.Add(1)
-		}
+		cc.metrics.cacheHits.Add(1)
 		return e, nil
 	}
-	if cc.metrics != nil {
-		cc.metrics.cacheMisses.Add(1)
-	}
+	cc.metrics.cacheMisses.Add(1)
 	e := &entry{gen: cur}
 	err := load(e)
 	if wattfare.ErrorCode(err) == wattfare.ENOTFOUND {

@@ -117,11 +117,10 @@ func New(cfg Config) (*Server, error) {
 		src = keyedCatalog{Catalog: src, open: cfg.UpstreamKeys, log: cfg.Logger}
 	}
 	metrics := newMetrics()
-	cc, err := newCachedCatalog(src)
+	cc, err := newCachedCatalog(src, metrics)
 	if err != nil {
 		return nil, err
 	}
-	cc.metrics = metrics
 	t := &transport{firstByte: cfg.UpstreamFirstByteTimeout, idle: cfg.UpstreamIdleTimeout}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, cache: cc, transport: t, metrics: metrics,

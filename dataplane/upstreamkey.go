@@ -72,7 +72,7 @@ func (c *call) checkUpstreamKey(ctx *fasthttp.RequestCtx) *wattfare.Error {
 // the connection's own key where the upstream takes them, else the
 // upstream's.
 func (c *call) upstreamAuth() []byte {
-	if c.up.ConnectionKeys && c.conn.UpstreamAuth != nil {
+	if c.onConnectionKey() {
 		return c.conn.UpstreamAuth
 	}
 	return c.up.auth
