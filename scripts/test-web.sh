@@ -90,7 +90,11 @@ done
 cd web
 WATTFARE_E2E_CONTROL_URL="http://$control" WATTFARE_E2E_DATA_URL="http://$data" WATTFARE_E2E_DEMO_URL="http://$demo" \
   WATTFARE_E2E_DEV_JSON="$run_dir/.wattfare/dev.json" WATTFARE_E2E_DEV_LOG="$log" WATTFARE_E2E_ARTIFACTS="$artifacts" \
-  node --test --test-concurrency=1 e2e/*.test.mjs
+  node --test --test-concurrency=1 ${WATTFARE_E2E_FILES:-e2e/*.test.mjs}
+
+# WATTFARE_E2E_FILES (e.g. "e2e/budget.test.mjs") runs only those browser
+# tests, for a developer iterating on one page; CI never sets it.
+if [ -n "${WATTFARE_E2E_FILES:-}" ]; then exit 0; fi
 
 # The npm package, built, packed and installed into apps on ai 6 and ai 7, against this server;
 # after web/e2e, whose dashboard test expects the demo user among the app's first ten connections.

@@ -1,0 +1,8 @@
+-- 020 is reserved for the long tail (issue 16): tern runs numbered migrations only
+-- without gaps, so this no-op keeps later numbers running until that
+-- work replaces it with its own migration (same number, its own name).
+SELECT 1;
+
+---- create above / drop below ----
+
+SELECT 1;
