@@ -58,6 +58,7 @@ type backstopEnv struct {
 	consent  *postgres.Consent
 	conns    *postgres.Connections
 	apps     *postgres.Apps
+	models   *postgres.Models
 	account  string
 	app      string
 	liveKey  string
@@ -105,6 +106,7 @@ func newBackstopEnv(t *testing.T, o backstopOptions) *backstopEnv {
 
 	svc := postgres.NewServices(pool, postgres.ServiceOptions{LeaseWait: 5 * time.Second, Jobs: jc, Backstop: true})
 	e.consent, e.conns, e.apps = svc.Consent.(*postgres.Consent), svc.Connections.(*postgres.Connections), svc.Apps.(*postgres.Apps)
+	e.models = svc.Models.(*postgres.Models)
 
 	e.account = "acct_payer"
 	e.app = wattfare.NewAppID().String()
@@ -702,6 +704,85 @@ func TestBackstopCeilingNeverHitWithEngine(t *testing.T) {
 	}
 	t.Logf("%d requests served, %d refused at the caps by the engine", served.Load(), refused.Load())
 }
+
+// TestBackstopMarkupRepatchesLimits: a key's limit is the cap at upstream
+// cost, cap / (1 + the smallest markup). A change of the global markup or
+// of a model's own that moves the smallest one commits, in its own
+// transaction, the job that patches every live connection's limit on
+// OpenRouter at once (not at the nightly reconciliation); one that leaves
+// it alone patches nothing.
+func TestBackstopMarkupRepatchesLimits(t *testing.T) {
+	e := newBackstopEnv(t, backstopOptions{})
+	ctx := context.Background()
+	a, b := e.approve("m1", wattfare.USD(5)), e.approve("m2", wattfare.USD(2))
+	limits := func(want ...wattfare.Money) func() bool {
+		return func() bool {
+			for i, c := range []string{a, b} {
+				if l := e.key(c).Limit; l == nil || *l != want[i] {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	e.eventually("both keys are created at their caps", limits(wattfare.USD(5), wattfare.USD(2)))
+	resyncs := func() int {
+		var n int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'upstream_key.resync'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	patches := func() int {
+		n := 0
+		for _, c := range e.fx.KeyCalls() {
+			if c.Method == "PATCH" {
+				n++
+			}
+		}
+		return n
+	}
+
+	// A global markup of 25 %: $5 and $2 of charges cost $4 and $1.60 upstream.
+	if _, err := e.models.SetGlobalMarkup(ctx, "acct_dev", 2500); err != nil {
+		t.Fatal(err)
+	}
+	if n := resyncs(); n != 1 {
+		t.Fatalf("%d resync jobs committed with the global markup, want 1", n)
+	}
+	e.eventually("the limits follow the global markup", limits(wattfare.USD(4), wattfare.Money(1_600_000_000)))
+
+	// One OpenRouter model sold at 10 %: the smallest markup is 10 %, and
+	// the limits are rounded up to the nano-dollar ($5 / 1.1 = $4.545454545…).
+	if _, err := e.models.SetMarkup(ctx, "acct_dev", "openai/gpt-4o-mini", ptr(wattfare.Markup(1000))); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the limits follow the model's markup", limits(wattfare.Money(4_545_454_546), wattfare.Money(1_818_181_819)))
+
+	// Another model at 50 % moves nothing: no job, no call to OpenRouter.
+	before, jobsBefore := patches(), resyncs()
+	if _, err := e.models.SetMarkup(ctx, "acct_dev", "openai/gpt-4o", ptr(wattfare.Markup(5000))); err != nil {
+		t.Fatal(err)
+	}
+	if resyncs() != jobsBefore {
+		t.Fatal("a markup above the smallest one re-synced the keys")
+	}
+
+	// Back to no markup anywhere: the limits are the caps again.
+	if _, err := e.models.SetMarkup(ctx, "acct_dev", "openai/gpt-4o-mini", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.models.SetGlobalMarkup(ctx, "acct_dev", 0); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the limits are the caps again", limits(wattfare.USD(5), wattfare.USD(2)))
+	if got := patches() - before; got < 2 {
+		t.Fatalf("%d patches after the markups returned to zero, want one per key at least", got)
+	}
+	e.noSecretLeaked()
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // TestBackstopManagementKeyRoll: the management key is rolled (a new one
 // made, the control plane restarted on it, the old one deleted); the

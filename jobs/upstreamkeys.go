@@ -31,6 +31,11 @@ import (
 //     later if the connection is still stopped.
 //   - ReconcileUpstreamKeys, nightly, compares what each key spent this
 //     month on OpenRouter with what Wattfare metered, and re-syncs each key.
+//   - ResyncUpstreamKeys, inserted in the transaction of a markup change
+//     that moves the smallest markup (every key's limit is the cap over
+//     1 + that markup), inserts a SyncUpstreamKey for every provisioned key,
+//     so their limits are patched at once rather than by the next nightly
+//     reconciliation.
 
 // SyncUpstreamKey brings one connection's OpenRouter key in line.
 type SyncUpstreamKey struct {
@@ -51,6 +56,12 @@ func (DeleteUpstreamKey) Kind() string { return "upstream_key.delete" }
 type ReconcileUpstreamKeys struct{}
 
 func (ReconcileUpstreamKeys) Kind() string { return "upstream_key.reconcile" }
+
+// ResyncUpstreamKeys re-syncs every provisioned key: their limits follow a
+// change of the smallest markup.
+type ResyncUpstreamKeys struct{}
+
+func (ResyncUpstreamKeys) Kind() string { return "upstream_key.resync" }
 
 // UpstreamKeyState is a connection's key and what it must reflect, read
 // under a lock that the store holds until the sync's change is saved.
@@ -138,6 +149,7 @@ func (u *UpstreamKeys) Register(r *Registry) {
 	Add(r, &syncWorker{u: u})
 	Add(r, &deleteWorker{u: u})
 	Add(r, &reconcileWorker{u: u})
+	Add(r, &resyncWorker{u: u})
 	every := u.ReconcileEvery
 	if every <= 0 {
 		every = 24 * time.Hour
@@ -339,6 +351,49 @@ func (w *reconcileWorker) Work(ctx context.Context, j *river.Job[ReconcileUpstre
 	if failed > 0 {
 		return fmt.Errorf("reconcile: %d of %d keys not checked", failed, len(keys))
 	}
+	return nil
+}
+
+type resyncWorker struct {
+	river.WorkerDefaults[ResyncUpstreamKeys]
+	u *UpstreamKeys
+}
+
+// Work inserts one sync per provisioned key, in batches of 500; a retry
+// after a failure inserts them again, which is harmless: a sync reads the
+// state when it runs.
+func (w *resyncWorker) Work(ctx context.Context, j *river.Job[ResyncUpstreamKeys]) error {
+	keys, err := w.u.Store.KeysToCheck(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return err
+	}
+	batch := make([]river.InsertManyParams, 0, min(len(keys), 500))
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, err := c.InsertMany(ctx, batch); err != nil {
+			return fmt.Errorf("insert key syncs: %w", err)
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for connID := range keys {
+		batch = append(batch, river.InsertManyParams{Args: SyncUpstreamKey{ConnectionID: connID}, InsertOpts: &river.InsertOpts{MaxAttempts: 50}})
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	w.u.log().Info("upstream key limits re-synced after a markup change", "keys", len(keys))
 	return nil
 }
 

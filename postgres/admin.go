@@ -42,6 +42,9 @@ const MaxPricePerMillion = 100_000 * wattfare.Dollar
 // reach the data plane through the models table's notify trigger.
 type Models struct {
 	DB *pgxpool.Pool
+	// Backstop re-syncs the connections' upstream keys when a markup
+	// change moves their limits (zero: none).
+	Backstop Backstop
 }
 
 var _ wattfare.ModelService = (*Models)(nil)

@@ -90,9 +90,15 @@ func (s *Models) SetMarkup(ctx context.Context, adminID, modelID string, markup 
 	}
 	var m wattfare.ModelPrice
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		r, err := queries.SetModelMarkup(ctx, tx, sqlc.SetModelMarkupParams{ID: modelID, MarkupBps: bps})
-		if err != nil {
-			return fmt.Errorf("set markup: %w", interpretError(err, wattfare.Errorf(wattfare.ENOTFOUND, "no such model")))
+		var r sqlc.Model
+		if err := s.Backstop.markupChange(ctx, tx, func() (err error) {
+			r, err = queries.SetModelMarkup(ctx, tx, sqlc.SetModelMarkupParams{ID: modelID, MarkupBps: bps})
+			if err != nil {
+				return fmt.Errorf("set markup: %w", interpretError(err, wattfare.Errorf(wattfare.ENOTFOUND, "no such model")))
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
 		global, err := queries.GlobalMarkup(ctx, tx)
 		if err != nil {
@@ -121,9 +127,15 @@ func (s *Models) SetGlobalMarkup(ctx context.Context, adminID string, markup wat
 	}
 	var out wattfare.Markup
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		v, err := queries.SetGlobalMarkup(ctx, tx, int32(markup))
-		if err != nil {
-			return fmt.Errorf("set global markup: %w", interpretError(err))
+		var v int32
+		if err := s.Backstop.markupChange(ctx, tx, func() (err error) {
+			v, err = queries.SetGlobalMarkup(ctx, tx, int32(markup))
+			if err != nil {
+				return fmt.Errorf("set global markup: %w", interpretError(err))
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
 		out = wattfare.Markup(v)
 		return audit(ctx, tx, adminID, "catalog.markup", "catalog", "global", map[string]any{"markup_bps": v})

@@ -59,7 +59,7 @@ func NewServices(db *pgxpool.Pool, o ServiceOptions) wattfare.Services {
 		Connections: &Connections{DB: db, LeaseWait: o.LeaseWait, Backstop: bs, Events: events},
 		Wallets:     &Wallets{DB: db},
 		Usage:       &Usage{DB: db},
-		Models:      &Models{DB: db},
+		Models:      &Models{DB: db, Backstop: bs},
 		Consent:     &Consent{DB: db, Backstop: bs, Events: events},
 		Webhooks:    &Webhooks{DB: db, Jobs: o.Jobs, Ring: o.Webhooks},
 		Payments:    &Payments{DB: db, Provider: o.Payments, PublicURL: o.PublicURL, MinTopUp: o.MinTopUp, MaxTopUp: o.MaxTopUp},

@@ -222,6 +222,34 @@ func (b Backstop) syncApp(ctx context.Context, tx pgx.Tx, appID string) ([]int64
 	return out, nil
 }
 
+// markupChange runs change, a write of markups in tx, and when it moved
+// the smallest markup an OpenRouter model is sold at, which every key's
+// limit is priced with (jobs.UpstreamLimit), inserts the job that patches
+// every key's limit, in the same transaction.
+func (b Backstop) markupChange(ctx context.Context, tx pgx.Tx, change func() error) error {
+	if !b.on() {
+		return change()
+	}
+	before, err := queries.UpstreamMinMarkup(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("read markup: %w", interpretError(err))
+	}
+	if err := change(); err != nil {
+		return err
+	}
+	after, err := queries.UpstreamMinMarkup(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("read markup: %w", interpretError(err))
+	}
+	if after == before {
+		return nil
+	}
+	if _, err := b.Jobs.InsertTx(ctx, tx, jobs.ResyncUpstreamKeys{}, &river.InsertOpts{MaxAttempts: 50}); err != nil {
+		return fmt.Errorf("insert upstream key resync: %w", err)
+	}
+	return nil
+}
+
 func (b Backstop) insert(ctx context.Context, tx pgx.Tx, connID string) (int64, error) {
 	res, err := b.Jobs.InsertTx(ctx, tx, jobs.SyncUpstreamKey{ConnectionID: connID}, &river.InsertOpts{MaxAttempts: 50})
 	if err != nil {
