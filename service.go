@@ -21,4 +21,6 @@ type Services struct {
 	Backstop BackstopService
 	// Webhooks manages apps' webhook endpoints.
 	Webhooks WebhookService
+	// Alerts are people's budget alert choices and the alerts fired.
+	Alerts AlertService
 }

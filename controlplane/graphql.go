@@ -24,6 +24,7 @@ func (s *Server) graphqlRoutes() error {
 		Models:      svc.Models,
 		Backstop:    svc.Backstop,
 		Webhooks:    svc.Webhooks,
+		Alerts:      svc.Alerts,
 		Sessions:    s.dashboardSessions(),
 		Dev:         s.cfg.Dev,
 		Throttle:    newAuthThrottle(nil),

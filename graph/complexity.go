@@ -53,6 +53,11 @@ func complexity() ComplexityRoot {
 	c.App.Connections = func(child int, mode wattfare.Mode, first *int, after *string) int { return page(child, first) }
 	c.App.WebhookEndpoints = func(child int) int { return 1 + child*2*wattfare.MaxWebhookEndpoints }
 	c.WebhookEndpoint.Deliveries = func(child int, first *int) int { return 1 + child*n(first, 20) }
+	c.Viewer.Alerts = func(child int, mode wattfare.Mode, includeDismissed *bool, first *int) int {
+		return 1 + child*n(first, 20)
+	}
+	// An account's connections in one mode: priced as a page of 50.
+	c.AlertSettings.Connections = func(child int) int { return 1 + child*50 }
 	c.App.UsageByDay = func(child int, mode wattfare.Mode, from, to time.Time) int { return days(child, from, to) }
 	c.App.UsageByModel = func(child int, mode wattfare.Mode, from, to time.Time) int { return 1 + child*20 }
 	c.App.UsageByUser = func(child int, mode wattfare.Mode, from, to time.Time, first *int) int { return 1 + child*n(first, 50) }

@@ -101,6 +101,14 @@ type ComplexityRoot struct {
 		UsageByModel    func(childComplexity int, mode wattfare.Mode, from time.Time, to time.Time) int
 	}
 
+	AlertSettings struct {
+		Connections  func(childComplexity int) int
+		Email        func(childComplexity int) int
+		EmailAddress func(childComplexity int) int
+		Mode         func(childComplexity int) int
+		Wallet       func(childComplexity int) int
+	}
+
 	ApiKey struct {
 		Active    func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
@@ -155,6 +163,23 @@ type ComplexityRoot struct {
 		Threshold      func(childComplexity int) int
 	}
 
+	BudgetAlert struct {
+		AppName      func(childComplexity int) int
+		Balance      func(childComplexity int) int
+		Below        func(childComplexity int) int
+		ConnectionID func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		DismissedAt  func(childComplexity int) int
+		EmailStatus  func(childComplexity int) int
+		EmailedAt    func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Mode         func(childComplexity int) int
+		MonthlyCap   func(childComplexity int) int
+		Percent      func(childComplexity int) int
+		Spent        func(childComplexity int) int
+	}
+
 	CatalogChange struct {
 		Field   func(childComplexity int) int
 		Kind    func(childComplexity int) int
@@ -194,6 +219,15 @@ type ComplexityRoot struct {
 		RevokedAt       func(childComplexity int) int
 		SpentThisPeriod func(childComplexity int) int
 		Status          func(childComplexity int) int
+	}
+
+	ConnectionAlertSettings struct {
+		AppName      func(childComplexity int) int
+		ConnectionID func(childComplexity int) int
+		IsDefault    func(childComplexity int) int
+		MonthlyCap   func(childComplexity int) int
+		Percents     func(childComplexity int) int
+		Status       func(childComplexity int) int
 	}
 
 	ConnectionEdge struct {
@@ -268,32 +302,35 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddTestCredit         func(childComplexity int, amount wattfare.Money) int
-		CreateApp             func(childComplexity int, input model.CreateAppInput) int
-		CreateKey             func(childComplexity int, appID string, mode wattfare.Mode) int
-		CreateWebhookEndpoint func(childComplexity int, input model.CreateWebhookEndpointInput) int
-		DeleteWebhookEndpoint func(childComplexity int, endpointID string) int
-		GrantCredit           func(childComplexity int, accountID string, amount wattfare.Money, reason string) int
-		ResendWebhookDelivery func(childComplexity int, deliveryID string) int
-		RevokeConnection      func(childComplexity int, connectionID string) int
-		RevokeKey             func(childComplexity int, keyID string) int
-		RollKey               func(childComplexity int, keyID string, overlapSeconds int) int
-		RollWebhookSecret     func(childComplexity int, endpointID string) int
-		SendTestWebhookEvent  func(childComplexity int, endpointID string) int
-		SetAutoRecharge       func(childComplexity int, enabled bool, threshold *wattfare.Money, amount *wattfare.Money) int
-		SetConnectionCap      func(childComplexity int, connectionID string, monthlyCap wattfare.Money) int
-		SetGlobalMarkup       func(childComplexity int, markupBps int) int
-		SetModelEnabled       func(childComplexity int, modelID string, enabled bool) int
-		SetModelMarkup        func(childComplexity int, modelID string, markupBps *int) int
-		SignIn                func(childComplexity int, input model.SignInInput) int
-		SignOut               func(childComplexity int) int
-		SignUp                func(childComplexity int, input model.SignUpInput) int
-		StartTopUp            func(childComplexity int, amount wattfare.Money) int
-		SuspendApp            func(childComplexity int, appID string, reason string) int
-		UnsuspendApp          func(childComplexity int, appID string) int
-		UpdateApp             func(childComplexity int, input model.UpdateAppInput) int
-		UpdateModelPrice      func(childComplexity int, input model.UpdateModelPriceInput) int
-		UpdateWebhookEndpoint func(childComplexity int, input model.UpdateWebhookEndpointInput) int
+		AddTestCredit          func(childComplexity int, amount wattfare.Money) int
+		CreateApp              func(childComplexity int, input model.CreateAppInput) int
+		CreateKey              func(childComplexity int, appID string, mode wattfare.Mode) int
+		CreateWebhookEndpoint  func(childComplexity int, input model.CreateWebhookEndpointInput) int
+		DeleteWebhookEndpoint  func(childComplexity int, endpointID string) int
+		DismissAlert           func(childComplexity int, id string) int
+		GrantCredit            func(childComplexity int, accountID string, amount wattfare.Money, reason string) int
+		ResendWebhookDelivery  func(childComplexity int, deliveryID string) int
+		RevokeConnection       func(childComplexity int, connectionID string) int
+		RevokeKey              func(childComplexity int, keyID string) int
+		RollKey                func(childComplexity int, keyID string, overlapSeconds int) int
+		RollWebhookSecret      func(childComplexity int, endpointID string) int
+		SendTestWebhookEvent   func(childComplexity int, endpointID string) int
+		SetAutoRecharge        func(childComplexity int, enabled bool, threshold *wattfare.Money, amount *wattfare.Money) int
+		SetConnectionCap       func(childComplexity int, connectionID string, monthlyCap wattfare.Money) int
+		SetGlobalMarkup        func(childComplexity int, markupBps int) int
+		SetModelEnabled        func(childComplexity int, modelID string, enabled bool) int
+		SetModelMarkup         func(childComplexity int, modelID string, markupBps *int) int
+		SignIn                 func(childComplexity int, input model.SignInInput) int
+		SignOut                func(childComplexity int) int
+		SignUp                 func(childComplexity int, input model.SignUpInput) int
+		StartTopUp             func(childComplexity int, amount wattfare.Money) int
+		SuspendApp             func(childComplexity int, appID string, reason string) int
+		UnsuspendApp           func(childComplexity int, appID string) int
+		UpdateApp              func(childComplexity int, input model.UpdateAppInput) int
+		UpdateConnectionAlerts func(childComplexity int, input model.UpdateConnectionAlertsInput) int
+		UpdateModelPrice       func(childComplexity int, input model.UpdateModelPriceInput) int
+		UpdateWalletAlert      func(childComplexity int, input model.UpdateWalletAlertInput) int
+		UpdateWebhookEndpoint  func(childComplexity int, input model.UpdateWebhookEndpointInput) int
 	}
 
 	Overrun struct {
@@ -457,16 +494,18 @@ type ComplexityRoot struct {
 	}
 
 	Viewer struct {
-		Account      func(childComplexity int) int
-		Apps         func(childComplexity int, first *int, after *string) int
-		AutoRecharge func(childComplexity int) int
-		Connection   func(childComplexity int, id string) int
-		Connections  func(childComplexity int, mode *wattfare.Mode, first *int, after *string) int
-		Payments     func(childComplexity int) int
-		Receipts     func(childComplexity int, mode wattfare.Mode, from *time.Time, to *time.Time, first *int, after *string) int
-		TopUp        func(childComplexity int, id string) int
-		TopUps       func(childComplexity int, first *int, after *string) int
-		Wallet       func(childComplexity int, mode wattfare.Mode) int
+		Account       func(childComplexity int) int
+		AlertSettings func(childComplexity int, mode wattfare.Mode) int
+		Alerts        func(childComplexity int, mode wattfare.Mode, includeDismissed *bool, first *int) int
+		Apps          func(childComplexity int, first *int, after *string) int
+		AutoRecharge  func(childComplexity int) int
+		Connection    func(childComplexity int, id string) int
+		Connections   func(childComplexity int, mode *wattfare.Mode, first *int, after *string) int
+		Payments      func(childComplexity int) int
+		Receipts      func(childComplexity int, mode wattfare.Mode, from *time.Time, to *time.Time, first *int, after *string) int
+		TopUp         func(childComplexity int, id string) int
+		TopUps        func(childComplexity int, first *int, after *string) int
+		Wallet        func(childComplexity int, mode wattfare.Mode) int
 	}
 
 	Wallet struct {
@@ -478,6 +517,13 @@ type ComplexityRoot struct {
 		Ledger    func(childComplexity int, first *int, after *string) int
 		Mode      func(childComplexity int) int
 		TakenBack func(childComplexity int) int
+	}
+
+	WalletAlertSettings struct {
+		Armed   func(childComplexity int) int
+		Balance func(childComplexity int) int
+		Below   func(childComplexity int) int
+		Mode    func(childComplexity int) int
 	}
 
 	WebhookDelivery struct {
@@ -579,6 +625,9 @@ type MutationResolver interface {
 	SuspendApp(ctx context.Context, appID string, reason string) (*wattfare.AppDetails, error)
 	UnsuspendApp(ctx context.Context, appID string) (*wattfare.AppDetails, error)
 	UpdateModelPrice(ctx context.Context, input model.UpdateModelPriceInput) (*wattfare.ModelPrice, error)
+	UpdateConnectionAlerts(ctx context.Context, input model.UpdateConnectionAlertsInput) (*model.ConnectionAlertSettings, error)
+	UpdateWalletAlert(ctx context.Context, input model.UpdateWalletAlertInput) (*model.WalletAlertSettings, error)
+	DismissAlert(ctx context.Context, id string) (*model.BudgetAlert, error)
 	StartTopUp(ctx context.Context, amount wattfare.Money) (*wattfare.TopUp, error)
 	SetAutoRecharge(ctx context.Context, enabled bool, threshold *wattfare.Money, amount *wattfare.Money) (*wattfare.AutoRecharge, error)
 	GrantCredit(ctx context.Context, accountID string, amount wattfare.Money, reason string) (*wattfare.Wallet, error)
@@ -615,6 +664,8 @@ type ViewerResolver interface {
 	Connections(ctx context.Context, obj *model.Viewer, mode *wattfare.Mode, first *int, after *string) (*model.ConnectionPage, error)
 	Connection(ctx context.Context, obj *model.Viewer, id string) (*wattfare.ConnectionSpend, error)
 	Receipts(ctx context.Context, obj *model.Viewer, mode wattfare.Mode, from *time.Time, to *time.Time, first *int, after *string) (*model.ReceiptPage, error)
+	AlertSettings(ctx context.Context, obj *model.Viewer, mode wattfare.Mode) (*model.AlertSettings, error)
+	Alerts(ctx context.Context, obj *model.Viewer, mode wattfare.Mode, includeDismissed *bool, first *int) ([]*model.BudgetAlert, error)
 	TopUps(ctx context.Context, obj *model.Viewer, first *int, after *string) (*model.TopUpPage, error)
 	TopUp(ctx context.Context, obj *model.Viewer, id string) (*wattfare.TopUp, error)
 	AutoRecharge(ctx context.Context, obj *model.Viewer) (*wattfare.AutoRecharge, error)
@@ -891,6 +942,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Admin.UsageByModel(childComplexity, args["mode"].(wattfare.Mode), args["from"].(time.Time), args["to"].(time.Time)), true
 
+	case "AlertSettings.connections":
+		if e.ComplexityRoot.AlertSettings.Connections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AlertSettings.Connections(childComplexity), true
+	case "AlertSettings.email":
+		if e.ComplexityRoot.AlertSettings.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AlertSettings.Email(childComplexity), true
+	case "AlertSettings.emailAddress":
+		if e.ComplexityRoot.AlertSettings.EmailAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AlertSettings.EmailAddress(childComplexity), true
+	case "AlertSettings.mode":
+		if e.ComplexityRoot.AlertSettings.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AlertSettings.Mode(childComplexity), true
+	case "AlertSettings.wallet":
+		if e.ComplexityRoot.AlertSettings.Wallet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AlertSettings.Wallet(childComplexity), true
+
 	case "ApiKey.active":
 		if e.ComplexityRoot.ApiKey.Active == nil {
 			break
@@ -1138,6 +1220,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AutoRecharge.Threshold(childComplexity), true
 
+	case "BudgetAlert.appName":
+		if e.ComplexityRoot.BudgetAlert.AppName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.AppName(childComplexity), true
+	case "BudgetAlert.balance":
+		if e.ComplexityRoot.BudgetAlert.Balance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.Balance(childComplexity), true
+	case "BudgetAlert.below":
+		if e.ComplexityRoot.BudgetAlert.Below == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.Below(childComplexity), true
+	case "BudgetAlert.connectionId":
+		if e.ComplexityRoot.BudgetAlert.ConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.ConnectionID(childComplexity), true
+	case "BudgetAlert.createdAt":
+		if e.ComplexityRoot.BudgetAlert.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.CreatedAt(childComplexity), true
+	case "BudgetAlert.dismissedAt":
+		if e.ComplexityRoot.BudgetAlert.DismissedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.DismissedAt(childComplexity), true
+	case "BudgetAlert.emailStatus":
+		if e.ComplexityRoot.BudgetAlert.EmailStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.EmailStatus(childComplexity), true
+	case "BudgetAlert.emailedAt":
+		if e.ComplexityRoot.BudgetAlert.EmailedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.EmailedAt(childComplexity), true
+	case "BudgetAlert.id":
+		if e.ComplexityRoot.BudgetAlert.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.ID(childComplexity), true
+	case "BudgetAlert.kind":
+		if e.ComplexityRoot.BudgetAlert.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.Kind(childComplexity), true
+	case "BudgetAlert.mode":
+		if e.ComplexityRoot.BudgetAlert.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.Mode(childComplexity), true
+	case "BudgetAlert.monthlyCap":
+		if e.ComplexityRoot.BudgetAlert.MonthlyCap == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.MonthlyCap(childComplexity), true
+	case "BudgetAlert.percent":
+		if e.ComplexityRoot.BudgetAlert.Percent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.Percent(childComplexity), true
+	case "BudgetAlert.spent":
+		if e.ComplexityRoot.BudgetAlert.Spent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetAlert.Spent(childComplexity), true
+
 	case "CatalogChange.field":
 		if e.ComplexityRoot.CatalogChange.Field == nil {
 			break
@@ -1315,6 +1482,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Connection.Status(childComplexity), true
+
+	case "ConnectionAlertSettings.appName":
+		if e.ComplexityRoot.ConnectionAlertSettings.AppName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionAlertSettings.AppName(childComplexity), true
+	case "ConnectionAlertSettings.connectionId":
+		if e.ComplexityRoot.ConnectionAlertSettings.ConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionAlertSettings.ConnectionID(childComplexity), true
+	case "ConnectionAlertSettings.isDefault":
+		if e.ComplexityRoot.ConnectionAlertSettings.IsDefault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionAlertSettings.IsDefault(childComplexity), true
+	case "ConnectionAlertSettings.monthlyCap":
+		if e.ComplexityRoot.ConnectionAlertSettings.MonthlyCap == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionAlertSettings.MonthlyCap(childComplexity), true
+	case "ConnectionAlertSettings.percents":
+		if e.ComplexityRoot.ConnectionAlertSettings.Percents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionAlertSettings.Percents(childComplexity), true
+	case "ConnectionAlertSettings.status":
+		if e.ComplexityRoot.ConnectionAlertSettings.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionAlertSettings.Status(childComplexity), true
 
 	case "ConnectionEdge.cursor":
 		if e.ComplexityRoot.ConnectionEdge.Cursor == nil {
@@ -1644,6 +1848,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteWebhookEndpoint(childComplexity, args["endpointId"].(string)), true
+	case "Mutation.dismissAlert":
+		if e.ComplexityRoot.Mutation.DismissAlert == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_dismissAlert_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DismissAlert(childComplexity, args["id"].(string)), true
 	case "Mutation.grantCredit":
 		if e.ComplexityRoot.Mutation.GrantCredit == nil {
 			break
@@ -1848,6 +2063,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateApp(childComplexity, args["input"].(model.UpdateAppInput)), true
+	case "Mutation.updateConnectionAlerts":
+		if e.ComplexityRoot.Mutation.UpdateConnectionAlerts == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateConnectionAlerts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateConnectionAlerts(childComplexity, args["input"].(model.UpdateConnectionAlertsInput)), true
 	case "Mutation.updateModelPrice":
 		if e.ComplexityRoot.Mutation.UpdateModelPrice == nil {
 			break
@@ -1859,6 +2085,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateModelPrice(childComplexity, args["input"].(model.UpdateModelPriceInput)), true
+	case "Mutation.updateWalletAlert":
+		if e.ComplexityRoot.Mutation.UpdateWalletAlert == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateWalletAlert_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateWalletAlert(childComplexity, args["input"].(model.UpdateWalletAlertInput)), true
 	case "Mutation.updateWebhookEndpoint":
 		if e.ComplexityRoot.Mutation.UpdateWebhookEndpoint == nil {
 			break
@@ -2503,6 +2740,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Account(childComplexity), true
+	case "Viewer.alertSettings":
+		if e.ComplexityRoot.Viewer.AlertSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Viewer_alertSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Viewer.AlertSettings(childComplexity, args["mode"].(wattfare.Mode)), true
+	case "Viewer.alerts":
+		if e.ComplexityRoot.Viewer.Alerts == nil {
+			break
+		}
+
+		args, err := ec.field_Viewer_alerts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Viewer.Alerts(childComplexity, args["mode"].(wattfare.Mode), args["includeDismissed"].(*bool), args["first"].(*int)), true
 	case "Viewer.apps":
 		if e.ComplexityRoot.Viewer.Apps == nil {
 			break
@@ -2647,6 +2906,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Wallet.TakenBack(childComplexity), true
 
+	case "WalletAlertSettings.armed":
+		if e.ComplexityRoot.WalletAlertSettings.Armed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAlertSettings.Armed(childComplexity), true
+	case "WalletAlertSettings.balance":
+		if e.ComplexityRoot.WalletAlertSettings.Balance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAlertSettings.Balance(childComplexity), true
+	case "WalletAlertSettings.below":
+		if e.ComplexityRoot.WalletAlertSettings.Below == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAlertSettings.Below(childComplexity), true
+	case "WalletAlertSettings.mode":
+		if e.ComplexityRoot.WalletAlertSettings.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAlertSettings.Mode(childComplexity), true
+
 	case "WebhookDelivery.attempts":
 		if e.ComplexityRoot.WebhookDelivery.Attempts == nil {
 			break
@@ -2787,7 +3071,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSignInInput,
 		ec.unmarshalInputSignUpInput,
 		ec.unmarshalInputUpdateAppInput,
+		ec.unmarshalInputUpdateConnectionAlertsInput,
 		ec.unmarshalInputUpdateModelPriceInput,
+		ec.unmarshalInputUpdateWalletAlertInput,
 		ec.unmarshalInputUpdateWebhookEndpointInput,
 	)
 	first := true
@@ -2863,7 +3149,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/billing.graphqls" "schema/catalog.graphqls" "schema/providers.graphqls" "schema/webhooks.graphqls"
+//go:embed "schema/alerts.graphqls" "schema/billing.graphqls" "schema/catalog.graphqls" "schema/providers.graphqls" "schema/webhooks.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3289,6 +3575,7 @@ type AccountEdge {
   node: Account!
 }
 `, BuiltIn: false},
+	{Name: "schema/alerts.graphqls", Input: sourceData("schema/alerts.graphqls"), BuiltIn: false},
 	{Name: "schema/billing.graphqls", Input: sourceData("schema/billing.graphqls"), BuiltIn: false},
 	{Name: "schema/catalog.graphqls", Input: sourceData("schema/catalog.graphqls"), BuiltIn: false},
 	{Name: "schema/providers.graphqls", Input: sourceData("schema/providers.graphqls"), BuiltIn: false},
@@ -3390,6 +3677,22 @@ func (ec *executionContext) childFields_Admin(ctx context.Context, field graphql
 		return ec.fieldContext_Admin_upstreamKeys(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Admin", field.Name)
+}
+
+func (ec *executionContext) childFields_AlertSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_AlertSettings_mode(ctx, field)
+	case "email":
+		return ec.fieldContext_AlertSettings_email(ctx, field)
+	case "emailAddress":
+		return ec.fieldContext_AlertSettings_emailAddress(ctx, field)
+	case "connections":
+		return ec.fieldContext_AlertSettings_connections(ctx, field)
+	case "wallet":
+		return ec.fieldContext_AlertSettings_wallet(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AlertSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3500,6 +3803,40 @@ func (ec *executionContext) childFields_AutoRecharge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type AutoRecharge", field.Name)
 }
 
+func (ec *executionContext) childFields_BudgetAlert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BudgetAlert_id(ctx, field)
+	case "mode":
+		return ec.fieldContext_BudgetAlert_mode(ctx, field)
+	case "kind":
+		return ec.fieldContext_BudgetAlert_kind(ctx, field)
+	case "connectionId":
+		return ec.fieldContext_BudgetAlert_connectionId(ctx, field)
+	case "appName":
+		return ec.fieldContext_BudgetAlert_appName(ctx, field)
+	case "percent":
+		return ec.fieldContext_BudgetAlert_percent(ctx, field)
+	case "monthlyCap":
+		return ec.fieldContext_BudgetAlert_monthlyCap(ctx, field)
+	case "spent":
+		return ec.fieldContext_BudgetAlert_spent(ctx, field)
+	case "below":
+		return ec.fieldContext_BudgetAlert_below(ctx, field)
+	case "balance":
+		return ec.fieldContext_BudgetAlert_balance(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_BudgetAlert_createdAt(ctx, field)
+	case "emailStatus":
+		return ec.fieldContext_BudgetAlert_emailStatus(ctx, field)
+	case "emailedAt":
+		return ec.fieldContext_BudgetAlert_emailedAt(ctx, field)
+	case "dismissedAt":
+		return ec.fieldContext_BudgetAlert_dismissedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BudgetAlert", field.Name)
+}
+
 func (ec *executionContext) childFields_CatalogChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "modelId":
@@ -3580,6 +3917,24 @@ func (ec *executionContext) childFields_Connection(ctx context.Context, field gr
 		return ec.fieldContext_Connection_revokedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Connection", field.Name)
+}
+
+func (ec *executionContext) childFields_ConnectionAlertSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connectionId":
+		return ec.fieldContext_ConnectionAlertSettings_connectionId(ctx, field)
+	case "appName":
+		return ec.fieldContext_ConnectionAlertSettings_appName(ctx, field)
+	case "status":
+		return ec.fieldContext_ConnectionAlertSettings_status(ctx, field)
+	case "monthlyCap":
+		return ec.fieldContext_ConnectionAlertSettings_monthlyCap(ctx, field)
+	case "percents":
+		return ec.fieldContext_ConnectionAlertSettings_percents(ctx, field)
+	case "isDefault":
+		return ec.fieldContext_ConnectionAlertSettings_isDefault(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectionAlertSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_ConnectionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4042,6 +4397,10 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_connection(ctx, field)
 	case "receipts":
 		return ec.fieldContext_Viewer_receipts(ctx, field)
+	case "alertSettings":
+		return ec.fieldContext_Viewer_alertSettings(ctx, field)
+	case "alerts":
+		return ec.fieldContext_Viewer_alerts(ctx, field)
 	case "topUps":
 		return ec.fieldContext_Viewer_topUps(ctx, field)
 	case "topUp":
@@ -4074,6 +4433,20 @@ func (ec *executionContext) childFields_Wallet(ctx context.Context, field graphq
 		return ec.fieldContext_Wallet_takenBack(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Wallet", field.Name)
+}
+
+func (ec *executionContext) childFields_WalletAlertSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_WalletAlertSettings_mode(ctx, field)
+	case "below":
+		return ec.fieldContext_WalletAlertSettings_below(ctx, field)
+	case "armed":
+		return ec.fieldContext_WalletAlertSettings_armed(ctx, field)
+	case "balance":
+		return ec.fieldContext_WalletAlertSettings_balance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WalletAlertSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4722,6 +5095,20 @@ func (ec *executionContext) field_Mutation_deleteWebhookEndpoint_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_dismissAlert_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_grantCredit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5046,12 +5433,40 @@ func (ec *executionContext) field_Mutation_updateApp_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateConnectionAlerts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateConnectionAlertsInput, error) {
+			return ec.unmarshalNUpdateConnectionAlertsInput2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpdateConnectionAlertsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateModelPrice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateModelPriceInput, error) {
 			return ec.unmarshalNUpdateModelPriceInput2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpdateModelPriceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateWalletAlert_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateWalletAlertInput, error) {
+			return ec.unmarshalNUpdateWalletAlertInput2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpdateWalletAlertInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5099,6 +5514,50 @@ func (ec *executionContext) field_Query_app_args(ctx context.Context, rawArgs ma
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Viewer_alertSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "mode",
+		func(ctx context.Context, v any) (wattfare.Mode, error) {
+			return ec.unmarshalNMode2githubᚗcomᚋwattfareᚋwattfareᚐMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mode"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Viewer_alerts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "mode",
+		func(ctx context.Context, v any) (wattfare.Mode, error) {
+			return ec.unmarshalNMode2githubᚗcomᚋwattfareᚋwattfareᚐMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mode"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "includeDismissed",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeDismissed"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -6349,6 +6808,139 @@ func (ec *executionContext) fieldContext_Admin_upstreamKeys(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _AlertSettings_mode(ctx context.Context, field graphql.CollectedField, obj *model.AlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AlertSettings_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Mode) graphql.Marshaler {
+			return ec.marshalNMode2githubᚗcomᚋwattfareᚋwattfareᚐMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AlertSettings_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AlertSettings", field, false, false, errors.New("field of type Mode does not have child fields"))
+}
+
+func (ec *executionContext) _AlertSettings_email(ctx context.Context, field graphql.CollectedField, obj *model.AlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AlertSettings_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AlertSettings_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AlertSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AlertSettings_emailAddress(ctx context.Context, field graphql.CollectedField, obj *model.AlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AlertSettings_emailAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AlertSettings_emailAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AlertSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AlertSettings_connections(ctx context.Context, field graphql.CollectedField, obj *model.AlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AlertSettings_connections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ConnectionAlertSettings) graphql.Marshaler {
+			return ec.marshalNConnectionAlertSettings2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐConnectionAlertSettingsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AlertSettings_connections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AlertSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectionAlertSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AlertSettings_wallet(ctx context.Context, field graphql.CollectedField, obj *model.AlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AlertSettings_wallet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Wallet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WalletAlertSettings) graphql.Marshaler {
+			return ec.marshalNWalletAlertSettings2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐWalletAlertSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AlertSettings_wallet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AlertSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAlertSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.APIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7345,6 +7937,328 @@ func (ec *executionContext) fieldContext_AutoRecharge_disabledReason(_ context.C
 	return graphql.NewScalarFieldContext("AutoRecharge", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _BudgetAlert_id(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_mode(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Mode) graphql.Marshaler {
+			return ec.marshalNMode2githubᚗcomᚋwattfareᚋwattfareᚐMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type Mode does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_kind(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.BudgetAlertKind) graphql.Marshaler {
+			return ec.marshalNBudgetAlertKind2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐBudgetAlertKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type BudgetAlertKind does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_connectionId(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_appName(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_appName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_appName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_percent(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_percent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Percent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_percent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_monthlyCap(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_monthlyCap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MonthlyCap, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_monthlyCap(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_spent(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_spent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Spent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_spent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_below(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_below(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Below, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_below(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_balance(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_balance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Balance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_balance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_emailStatus(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_emailStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AlertEmailStatus) graphql.Marshaler {
+			return ec.marshalNAlertEmailStatus2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐAlertEmailStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_emailStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type AlertEmailStatus does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_emailedAt(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_emailedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_emailedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _BudgetAlert_dismissedAt(ctx context.Context, field graphql.CollectedField, obj *model.BudgetAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetAlert_dismissedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DismissedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetAlert_dismissedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetAlert", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _CatalogChange_modelId(ctx context.Context, field graphql.CollectedField, obj *wattfare.ModelChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8037,6 +8951,144 @@ func (ec *executionContext) _Connection_revokedAt(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Connection_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Connection", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ConnectionAlertSettings_connectionId(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionAlertSettings_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionAlertSettings_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionAlertSettings", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ConnectionAlertSettings_appName(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionAlertSettings_appName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionAlertSettings_appName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionAlertSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConnectionAlertSettings_status(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionAlertSettings_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.ConnectionStatus) graphql.Marshaler {
+			return ec.marshalNConnectionStatus2githubᚗcomᚋwattfareᚋwattfareᚐConnectionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionAlertSettings_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionAlertSettings", field, false, false, errors.New("field of type ConnectionStatus does not have child fields"))
+}
+
+func (ec *executionContext) _ConnectionAlertSettings_monthlyCap(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionAlertSettings_monthlyCap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MonthlyCap, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionAlertSettings_monthlyCap(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionAlertSettings", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _ConnectionAlertSettings_percents(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionAlertSettings_percents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Percents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionAlertSettings_percents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionAlertSettings", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConnectionAlertSettings_isDefault(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionAlertSettings_isDefault(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsDefault, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionAlertSettings_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionAlertSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _ConnectionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionEdge) (ret graphql.Marshaler) {
@@ -9873,6 +10925,177 @@ func (ec *executionContext) fieldContext_Mutation_updateModelPrice(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateModelPrice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateConnectionAlerts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateConnectionAlerts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateConnectionAlerts(ctx, fc.Args["input"].(model.UpdateConnectionAlertsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.ConnectionAlertSettings
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConnectionAlertSettings) graphql.Marshaler {
+			return ec.marshalNConnectionAlertSettings2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐConnectionAlertSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateConnectionAlerts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectionAlertSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateConnectionAlerts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateWalletAlert(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateWalletAlert(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateWalletAlert(ctx, fc.Args["input"].(model.UpdateWalletAlertInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.WalletAlertSettings
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WalletAlertSettings) graphql.Marshaler {
+			return ec.marshalNWalletAlertSettings2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐWalletAlertSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateWalletAlert(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAlertSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateWalletAlert_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_dismissAlert(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_dismissAlert(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DismissAlert(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.BudgetAlert
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BudgetAlert) graphql.Marshaler {
+			return ec.marshalNBudgetAlert2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐBudgetAlert(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_dismissAlert(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetAlert(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_dismissAlert_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13364,6 +14587,94 @@ func (ec *executionContext) fieldContext_Viewer_receipts(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Viewer_alertSettings(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_alertSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Viewer().AlertSettings(ctx, obj, fc.Args["mode"].(wattfare.Mode))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AlertSettings) graphql.Marshaler {
+			return ec.marshalNAlertSettings2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐAlertSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_alertSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Viewer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AlertSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Viewer_alertSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Viewer_alerts(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_alerts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Viewer().Alerts(ctx, obj, fc.Args["mode"].(wattfare.Mode), fc.Args["includeDismissed"].(*bool), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.BudgetAlert) graphql.Marshaler {
+			return ec.marshalNBudgetAlert2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐBudgetAlertᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_alerts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Viewer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetAlert(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Viewer_alerts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Viewer_topUps(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13719,6 +15030,98 @@ func (ec *executionContext) _Wallet_takenBack(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Wallet_takenBack(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Wallet", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _WalletAlertSettings_mode(ctx context.Context, field graphql.CollectedField, obj *model.WalletAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAlertSettings_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Mode) graphql.Marshaler {
+			return ec.marshalNMode2githubᚗcomᚋwattfareᚋwattfareᚐMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAlertSettings_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAlertSettings", field, false, false, errors.New("field of type Mode does not have child fields"))
+}
+
+func (ec *executionContext) _WalletAlertSettings_below(ctx context.Context, field graphql.CollectedField, obj *model.WalletAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAlertSettings_below(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Below, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *wattfare.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAlertSettings_below(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAlertSettings", field, false, false, errors.New("field of type Money does not have child fields"))
+}
+
+func (ec *executionContext) _WalletAlertSettings_armed(ctx context.Context, field graphql.CollectedField, obj *model.WalletAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAlertSettings_armed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Armed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAlertSettings_armed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAlertSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _WalletAlertSettings_balance(ctx context.Context, field graphql.CollectedField, obj *model.WalletAlertSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAlertSettings_balance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Balance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v wattfare.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAlertSettings_balance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAlertSettings", field, false, false, errors.New("field of type Money does not have child fields"))
 }
 
 func (ec *executionContext) _WebhookDelivery_id(ctx context.Context, field graphql.CollectedField, obj *wattfare.WebhookDelivery) (ret graphql.Marshaler) {
@@ -15478,6 +16881,43 @@ func (ec *executionContext) unmarshalInputUpdateAppInput(ctx context.Context, ob
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputUpdateConnectionAlertsInput(ctx context.Context, obj any) (model.UpdateConnectionAlertsInput, error) {
+	var it model.UpdateConnectionAlertsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"connectionId", "percents"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "connectionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConnectionID = data
+		case "percents":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percents"))
+			data, err := ec.unmarshalNInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Percents = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputUpdateModelPriceInput(ctx context.Context, obj any) (model.UpdateModelPriceInput, error) {
 	var it model.UpdateModelPriceInput
 	if obj == nil {
@@ -15517,6 +16957,43 @@ func (ec *executionContext) unmarshalInputUpdateModelPriceInput(ctx context.Cont
 				return it, err
 			}
 			it.CompletionPerMillion = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputUpdateWalletAlertInput(ctx context.Context, obj any) (model.UpdateWalletAlertInput, error) {
+	var it model.UpdateWalletAlertInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"mode", "below"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalNMode2githubᚗcomᚋwattfareᚋwattfareᚐMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "below":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("below"))
+			data, err := ec.unmarshalOMoney2ᚖgithubᚗcomᚋwattfareᚋwattfareᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Below = data
 		}
 	}
 	return it, nil
@@ -16363,6 +17840,64 @@ func (ec *executionContext) _Admin(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
+var alertSettingsImplementors = []string{"AlertSettings"}
+
+func (ec *executionContext) _AlertSettings(ctx context.Context, sel ast.SelectionSet, obj *model.AlertSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, alertSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AlertSettings")
+		case "mode":
+			out.Values[i] = ec._AlertSettings_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._AlertSettings_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "emailAddress":
+			out.Values[i] = ec._AlertSettings_emailAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connections":
+			out.Values[i] = ec._AlertSettings_connections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "wallet":
+			out.Values[i] = ec._AlertSettings_wallet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var apiKeyImplementors = []string{"ApiKey"}
 
 func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, obj *wattfare.APIKey) graphql.Marshaler {
@@ -17137,6 +18672,109 @@ func (ec *executionContext) _AutoRecharge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var budgetAlertImplementors = []string{"BudgetAlert"}
+
+func (ec *executionContext) _BudgetAlert(ctx context.Context, sel ast.SelectionSet, obj *model.BudgetAlert) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, budgetAlertImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BudgetAlert")
+		case "id":
+			out.Values[i] = ec._BudgetAlert_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mode":
+			out.Values[i] = ec._BudgetAlert_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._BudgetAlert_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connectionId":
+			out.Values[i] = ec._BudgetAlert_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "appName":
+			out.Values[i] = ec._BudgetAlert_appName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "percent":
+			out.Values[i] = ec._BudgetAlert_percent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "monthlyCap":
+			out.Values[i] = ec._BudgetAlert_monthlyCap(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "spent":
+			out.Values[i] = ec._BudgetAlert_spent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "below":
+			out.Values[i] = ec._BudgetAlert_below(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "balance":
+			out.Values[i] = ec._BudgetAlert_balance(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._BudgetAlert_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "emailStatus":
+			out.Values[i] = ec._BudgetAlert_emailStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "emailedAt":
+			out.Values[i] = ec._BudgetAlert_emailedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "dismissedAt":
+			out.Values[i] = ec._BudgetAlert_dismissedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var catalogChangeImplementors = []string{"CatalogChange"}
 
 func (ec *executionContext) _CatalogChange(ctx context.Context, sel ast.SelectionSet, obj *wattfare.ModelChange) graphql.Marshaler {
@@ -17458,6 +19096,69 @@ func (ec *executionContext) _Connection(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._Connection_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var connectionAlertSettingsImplementors = []string{"ConnectionAlertSettings"}
+
+func (ec *executionContext) _ConnectionAlertSettings(ctx context.Context, sel ast.SelectionSet, obj *model.ConnectionAlertSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectionAlertSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectionAlertSettings")
+		case "connectionId":
+			out.Values[i] = ec._ConnectionAlertSettings_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appName":
+			out.Values[i] = ec._ConnectionAlertSettings_appName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ConnectionAlertSettings_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "monthlyCap":
+			out.Values[i] = ec._ConnectionAlertSettings_monthlyCap(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "percents":
+			out.Values[i] = ec._ConnectionAlertSettings_percents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isDefault":
+			out.Values[i] = ec._ConnectionAlertSettings_isDefault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -18243,6 +19944,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateModelPrice":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateModelPrice(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateConnectionAlerts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateConnectionAlerts(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateWalletAlert":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateWalletAlert(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dismissAlert":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_dismissAlert(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -19991,6 +21713,82 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "alertSettings":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Viewer_alertSettings(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "alerts":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Viewer_alerts(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "topUps":
 			field := field
 
@@ -20248,6 +22046,59 @@ func (ec *executionContext) _Wallet(ctx context.Context, sel ast.SelectionSet, o
 			out.Values[i] = ec._Wallet_takenBack(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var walletAlertSettingsImplementors = []string{"WalletAlertSettings"}
+
+func (ec *executionContext) _WalletAlertSettings(ctx context.Context, sel ast.SelectionSet, obj *model.WalletAlertSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, walletAlertSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WalletAlertSettings")
+		case "mode":
+			out.Values[i] = ec._WalletAlertSettings_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "below":
+			out.Values[i] = ec._WalletAlertSettings_below(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "armed":
+			out.Values[i] = ec._WalletAlertSettings_armed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "balance":
+			out.Values[i] = ec._WalletAlertSettings_balance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20943,6 +22794,26 @@ func (ec *executionContext) marshalNAdmin2ᚖgithubᚗcomᚋwattfareᚋwattfare�
 	return ec._Admin(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNAlertEmailStatus2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐAlertEmailStatus(ctx context.Context, v any) (model.AlertEmailStatus, error) {
+	var res model.AlertEmailStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAlertEmailStatus2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐAlertEmailStatus(ctx context.Context, sel ast.SelectionSet, v model.AlertEmailStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNAlertSettings2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐAlertSettings(ctx context.Context, sel ast.SelectionSet, v *model.AlertSettings) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AlertSettings(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNApiKey2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐAPIKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.APIKey) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -21067,6 +22938,42 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNBudgetAlert2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐBudgetAlertᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BudgetAlert) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBudgetAlert2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐBudgetAlert(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBudgetAlert2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐBudgetAlert(ctx context.Context, sel ast.SelectionSet, v *model.BudgetAlert) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._BudgetAlert(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBudgetAlertKind2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐBudgetAlertKind(ctx context.Context, v any) (model.BudgetAlertKind, error) {
+	var res model.BudgetAlertKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBudgetAlertKind2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐBudgetAlertKind(ctx context.Context, sel ast.SelectionSet, v model.BudgetAlertKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNCatalogChange2githubᚗcomᚋwattfareᚋwattfareᚐModelChange(ctx context.Context, sel ast.SelectionSet, v wattfare.ModelChange) graphql.Marshaler {
 	return ec._CatalogChange(ctx, sel, &v)
 }
@@ -21105,6 +23012,32 @@ func (ec *executionContext) marshalNConnection2ᚖgithubᚗcomᚋwattfareᚋwatt
 		return graphql.Null
 	}
 	return ec._Connection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConnectionAlertSettings2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐConnectionAlertSettingsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConnectionAlertSettings) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConnectionAlertSettings2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐConnectionAlertSettings(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConnectionAlertSettings2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐConnectionAlertSettings(ctx context.Context, sel ast.SelectionSet, v *model.ConnectionAlertSettings) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ConnectionAlertSettings(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNConnectionEdge2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐConnectionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConnectionEdge) graphql.Marshaler {
@@ -21247,6 +23180,35 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNLedgerEdge2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐLedgerEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LedgerEdge) graphql.Marshaler {
@@ -21721,8 +23683,18 @@ func (ec *executionContext) unmarshalNUpdateAppInput2githubᚗcomᚋwattfareᚋw
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpdateConnectionAlertsInput2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpdateConnectionAlertsInput(ctx context.Context, v any) (model.UpdateConnectionAlertsInput, error) {
+	res, err := ec.unmarshalInputUpdateConnectionAlertsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdateModelPriceInput2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpdateModelPriceInput(ctx context.Context, v any) (model.UpdateModelPriceInput, error) {
 	res, err := ec.unmarshalInputUpdateModelPriceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateWalletAlertInput2githubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐUpdateWalletAlertInput(ctx context.Context, v any) (model.UpdateWalletAlertInput, error) {
+	res, err := ec.unmarshalInputUpdateWalletAlertInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -21863,6 +23835,16 @@ func (ec *executionContext) marshalNWallet2ᚖgithubᚗcomᚋwattfareᚋwattfare
 		return graphql.Null
 	}
 	return ec._Wallet(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWalletAlertSettings2ᚖgithubᚗcomᚋwattfareᚋwattfareᚋgraphᚋmodelᚐWalletAlertSettings(ctx context.Context, sel ast.SelectionSet, v *model.WalletAlertSettings) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WalletAlertSettings(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWebhookDelivery2ᚕᚖgithubᚗcomᚋwattfareᚋwattfareᚐWebhookDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*wattfare.WebhookDelivery) graphql.Marshaler {

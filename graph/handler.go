@@ -49,6 +49,8 @@ type HandlerConfig struct {
 	Backstop wattfare.BackstopService
 	// Webhooks manages apps' webhook endpoints.
 	Webhooks wattfare.WebhookService
+	// Alerts are people's budget alerts.
+	Alerts   wattfare.AlertService
 	Sessions Sessions
 	// Dev enables introspection.
 	Dev bool
@@ -81,6 +83,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		models:   cfg.Models,
 		backstop: cfg.Backstop,
 		webhooks: cfg.Webhooks,
+		alerts:   cfg.Alerts,
 		sessions: cfg.Sessions,
 		throttle: cfg.Throttle,
 		log:      cfg.Logger,

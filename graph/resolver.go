@@ -49,6 +49,7 @@ type Resolver struct {
 	models   wattfare.ModelService
 	backstop wattfare.BackstopService // nil: the backstop is off
 	webhooks wattfare.WebhookService
+	alerts   wattfare.AlertService
 	sessions Sessions
 	throttle Throttle
 	log      *slog.Logger

@@ -80,7 +80,8 @@ type webhookEnv struct {
 	dataURL string
 }
 
-func newWebhookEnv(t *testing.T, tune func(*jobs.Webhooks)) *webhookEnv {
+// more registers other workers beside the webhooks' (alerts_test.go).
+func newWebhookEnv(t *testing.T, tune func(*jobs.Webhooks), more ...func(*jobs.Registry, *pgxpool.Pool)) *webhookEnv {
 	t.Helper()
 	ctx := context.Background()
 	url := pgtest.NewURL(t)
@@ -101,6 +102,9 @@ func newWebhookEnv(t *testing.T, tune func(*jobs.Webhooks)) *webhookEnv {
 	}
 	reg := jobs.NewRegistry()
 	hooks.Register(reg)
+	for _, m := range more {
+		m(reg, pool)
+	}
 	jc, err := jobs.New(pool, reg, jobs.Options{Logger: log, FetchPollInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

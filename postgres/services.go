@@ -38,6 +38,9 @@ type ServiceOptions struct {
 	// Webhooks seals endpoints' signing secrets; nil: no endpoint can be
 	// created (WATTFARE_ENCRYPTION_KEY unset). Events are written either way.
 	Webhooks *keyring.Keyring
+	// AlertEmail is true when SMTP is configured: budget alerts are
+	// emailed as well as listed on the budget page.
+	AlertEmail bool
 }
 
 // NewServices returns every domain service on db.
@@ -62,6 +65,7 @@ func NewServices(db *pgxpool.Pool, o ServiceOptions) wattfare.Services {
 		Models:      &Models{DB: db, Backstop: bs},
 		Consent:     &Consent{DB: db, Backstop: bs, Events: events},
 		Webhooks:    &Webhooks{DB: db, Jobs: o.Jobs, Ring: o.Webhooks},
+		Alerts:      &Alerts{DB: db, Email: o.AlertEmail},
 		Payments:    &Payments{DB: db, Provider: o.Payments, PublicURL: o.PublicURL, MinTopUp: o.MinTopUp, MaxTopUp: o.MaxTopUp},
 	}
 }

@@ -121,6 +121,7 @@ func serveControl(ctx context.Context, addr string, pool *pgxpool.Pool, leaseWai
 		MaxTopUp:        pay.max,
 		Backstop:        backstopOn(),
 		Webhooks:        webhookRing,
+		AlertEmail:      alertEmail(),
 	})
 	cfg.GraphQLMetrics = graph.NewMetrics()
 	s, err := controlplane.New(cfg)

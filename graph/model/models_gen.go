@@ -3,6 +3,12 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
 	"github.com/wattfare/wattfare"
 )
 
@@ -16,6 +22,17 @@ type AccountPage struct {
 	PageInfo *PageInfo      `json:"pageInfo"`
 }
 
+type AlertSettings struct {
+	Mode wattfare.Mode `json:"mode"`
+	// True when alerts are emailed; false when they are shown on the budget page only (no SMTP configured).
+	Email bool `json:"email"`
+	// Where alert emails go: the account's address.
+	EmailAddress string `json:"emailAddress"`
+	// One entry per connection in mode, newest first.
+	Connections []*ConnectionAlertSettings `json:"connections"`
+	Wallet      *WalletAlertSettings       `json:"wallet"`
+}
+
 type AppEdge struct {
 	Cursor string               `json:"cursor"`
 	Node   *wattfare.AppDetails `json:"node"`
@@ -26,10 +43,43 @@ type AppPage struct {
 	PageInfo *PageInfo  `json:"pageInfo"`
 }
 
+// An alert fired.
+type BudgetAlert struct {
+	ID   string          `json:"id"`
+	Mode wattfare.Mode   `json:"mode"`
+	Kind BudgetAlertKind `json:"kind"`
+	// The connection and app, for cap alerts.
+	ConnectionID *string `json:"connectionId,omitempty"`
+	AppName      *string `json:"appName,omitempty"`
+	// The threshold crossed, in percent of the cap (cap alerts).
+	Percent *int `json:"percent,omitempty"`
+	// The cap and what was spent of it this period when it fired (cap alerts).
+	MonthlyCap *wattfare.Money `json:"monthlyCap,omitempty"`
+	Spent      *wattfare.Money `json:"spent,omitempty"`
+	// The amount and the balance when it fired (wallet alerts).
+	Below       *wattfare.Money  `json:"below,omitempty"`
+	Balance     *wattfare.Money  `json:"balance,omitempty"`
+	CreatedAt   time.Time        `json:"createdAt"`
+	EmailStatus AlertEmailStatus `json:"emailStatus"`
+	EmailedAt   *time.Time       `json:"emailedAt,omitempty"`
+	DismissedAt *time.Time       `json:"dismissedAt,omitempty"`
+}
+
 type CatalogPage struct {
 	Models []*wattfare.ModelPrice `json:"models"`
 	// How many models match in all.
 	Total int `json:"total"`
+}
+
+type ConnectionAlertSettings struct {
+	ConnectionID string                    `json:"connectionId"`
+	AppName      string                    `json:"appName"`
+	Status       wattfare.ConnectionStatus `json:"status"`
+	MonthlyCap   wattfare.Money            `json:"monthlyCap"`
+	// The thresholds that alert, in percent of the cap, ascending.
+	Percents []int `json:"percents"`
+	// True while nothing was chosen for this connection: percents are then the default, 80 and 100.
+	IsDefault bool `json:"isDefault"`
 }
 
 type ConnectionEdge struct {
@@ -142,10 +192,22 @@ type UpdateAppInput struct {
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 }
 
+type UpdateConnectionAlertsInput struct {
+	ConnectionID string `json:"connectionId"`
+	// Among 50, 80 and 100, each once.
+	Percents []int `json:"percents"`
+}
+
 type UpdateModelPriceInput struct {
 	ModelID              string         `json:"modelId"`
 	PromptPerMillion     wattfare.Money `json:"promptPerMillion"`
 	CompletionPerMillion wattfare.Money `json:"completionPerMillion"`
+}
+
+type UpdateWalletAlertInput struct {
+	Mode wattfare.Mode `json:"mode"`
+	// More than $0; null turns the alert off.
+	Below *wattfare.Money `json:"below,omitempty"`
 }
 
 type UpdateWebhookEndpointInput struct {
@@ -164,4 +226,132 @@ type UpstreamKeyReport struct {
 type UpstreamPrice struct {
 	Name string `json:"name"`
 	Usd  string `json:"usd"`
+}
+
+type WalletAlertSettings struct {
+	Mode wattfare.Mode `json:"mode"`
+	// The amount under which the balance alerts; null when off.
+	Below *wattfare.Money `json:"below,omitempty"`
+	// Whether the next crossing below fires: false after one fired, until the balance is back at or above the amount.
+	Armed bool `json:"armed"`
+	// The balance watched: credits less spend settled.
+	Balance wattfare.Money `json:"balance"`
+}
+
+type AlertEmailStatus string
+
+const (
+	AlertEmailStatusPending AlertEmailStatus = "PENDING"
+	AlertEmailStatusSent    AlertEmailStatus = "SENT"
+	// Every attempt to send it failed.
+	AlertEmailStatusFailed AlertEmailStatus = "FAILED"
+	// No SMTP configured: shown here only.
+	AlertEmailStatusNotConfigured AlertEmailStatus = "NOT_CONFIGURED"
+)
+
+var AllAlertEmailStatus = []AlertEmailStatus{
+	AlertEmailStatusPending,
+	AlertEmailStatusSent,
+	AlertEmailStatusFailed,
+	AlertEmailStatusNotConfigured,
+}
+
+func (e AlertEmailStatus) IsValid() bool {
+	switch e {
+	case AlertEmailStatusPending, AlertEmailStatusSent, AlertEmailStatusFailed, AlertEmailStatusNotConfigured:
+		return true
+	}
+	return false
+}
+
+func (e AlertEmailStatus) String() string {
+	return string(e)
+}
+
+func (e *AlertEmailStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AlertEmailStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AlertEmailStatus", str)
+	}
+	return nil
+}
+
+func (e AlertEmailStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AlertEmailStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AlertEmailStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type BudgetAlertKind string
+
+const (
+	// A threshold of a connection's cap was crossed.
+	BudgetAlertKindCap BudgetAlertKind = "CAP"
+	// The wallet's balance fell under the chosen amount.
+	BudgetAlertKindWallet BudgetAlertKind = "WALLET"
+)
+
+var AllBudgetAlertKind = []BudgetAlertKind{
+	BudgetAlertKindCap,
+	BudgetAlertKindWallet,
+}
+
+func (e BudgetAlertKind) IsValid() bool {
+	switch e {
+	case BudgetAlertKindCap, BudgetAlertKindWallet:
+		return true
+	}
+	return false
+}
+
+func (e BudgetAlertKind) String() string {
+	return string(e)
+}
+
+func (e *BudgetAlertKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BudgetAlertKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BudgetAlertKind", str)
+	}
+	return nil
+}
+
+func (e BudgetAlertKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BudgetAlertKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BudgetAlertKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -86,6 +86,9 @@ BEGIN
             WHERE connection_id = p_connection_id AND period = p_period;
             INSERT INTO spend_thresholds (connection_id, period, percent)
             VALUES (p_connection_id, p_period, 100) ON CONFLICT DO NOTHING;
+            IF FOUND THEN
+                PERFORM wattfare_cap_alert(p_connection_id, p_period, 100::smallint);
+            END IF;
             PERFORM wattfare_connection_event(p_connection_id, 'connection.cap_reached', p_period, '{}'::jsonb);
         END IF;
         RETURN QUERY SELECT 0::bigint, NULL::timestamptz,

@@ -2,7 +2,8 @@
 -- 100 %) that the connections' captured spend has reached in the given
 -- periods (pairs of p_connection_id and p_period), each once per period
 -- (spend_thresholds): the 80 % one as a connection.cap_warning webhook
--- event, all of them for people's budget alerts. It then sets each period's
+-- event, each as the budget owner's alert if they chose it
+-- (wattfare_cap_alert). It then sets each period's
 -- alert_at to the next threshold, so the settlement functions, which call it
 -- only for a period whose captured reached alert_at, run it a few times a
 -- month per connection. The periods' rows are locked by the caller.
@@ -32,6 +33,9 @@ BEGIN
                     INSERT INTO spend_thresholds (connection_id, period, percent)
                     VALUES (r.connection_id, r.period, pct) ON CONFLICT DO NOTHING;
                     GET DIAGNOSTICS n = ROW_COUNT;
+                    IF n > 0 THEN
+                        PERFORM wattfare_cap_alert(r.connection_id, r.period, pct);
+                    END IF;
                     IF n > 0 AND pct = 80 THEN
                         PERFORM wattfare_connection_event(r.connection_id, 'connection.cap_warning', r.period,
                             jsonb_build_object('threshold_percent', 80));

@@ -19,6 +19,26 @@ type Account struct {
 	CreatedAt    time.Time
 }
 
+type Alert struct {
+	ID            string
+	AccountID     string
+	Mode          string
+	Kind          string
+	ConnectionID  *string
+	Period        pgtype.Date
+	Percent       *int16
+	MonthlyCap    *int64
+	Spent         *int64
+	Below         *int64
+	Balance       *int64
+	CreatedAt     time.Time
+	EmailStatus   string
+	EmailAttempts int32
+	EmailError    *string
+	EmailedAt     *time.Time
+	DismissedAt   *time.Time
+}
+
 type ApiKey struct {
 	ID           string
 	AppID        string
@@ -98,6 +118,12 @@ type Connection struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	RevokedAt  *time.Time
+}
+
+type ConnectionAlertSetting struct {
+	ConnectionID string
+	Percents     []int16
+	UpdatedAt    time.Time
 }
 
 type ConnectionPeriod struct {
@@ -300,14 +326,16 @@ type UsageEventsDefault struct {
 }
 
 type Wallet struct {
-	AccountID string
-	Mode      string
-	Credits   int64
-	Captured  int64
-	Held      int64
-	Version   int64
-	TakenBack int64
-	FrozenAt  *time.Time
+	AccountID  string
+	Mode       string
+	Credits    int64
+	Captured   int64
+	Held       int64
+	Version    int64
+	TakenBack  int64
+	FrozenAt   *time.Time
+	AlertBelow *int64
+	AlertArmed bool
 }
 
 type WalletLedger struct {

@@ -42,7 +42,7 @@ func (q *Queries) EnsureWallet(ctx context.Context, db DBTX, arg EnsureWalletPar
 }
 
 const getWallet = `-- name: GetWallet :one
-SELECT account_id, mode, credits, captured, held, version, taken_back, frozen_at FROM wallets WHERE account_id = $1 AND mode = $2
+SELECT account_id, mode, credits, captured, held, version, taken_back, frozen_at, alert_below, alert_armed FROM wallets WHERE account_id = $1 AND mode = $2
 `
 
 type GetWalletParams struct {
@@ -62,6 +62,8 @@ func (q *Queries) GetWallet(ctx context.Context, db DBTX, arg GetWalletParams) (
 		&i.Version,
 		&i.TakenBack,
 		&i.FrozenAt,
+		&i.AlertBelow,
+		&i.AlertArmed,
 	)
 	return i, err
 }
