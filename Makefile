@@ -9,6 +9,7 @@ export DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/wattfare?sslm
 
 dev: postgres build
 	@bash scripts/ensure-stripe-mock.sh
+	@bash scripts/ensure-mailpit.sh
 	./bin/wattfare dev
 
 test: postgres check-generated test-go test-fuzz test-web

@@ -168,6 +168,10 @@ func (a *Alerts) Message(al wattfare.Alert, to string) wattfare.Email {
 			fmt.Sprintf("%s has spent %s of the %s monthly cap you approved for it (%d %% threshold, %s mode).",
 				al.AppName, usd(al.Spent), usd(al.MonthlyCap), al.Percent, mode),
 		}
+		if al.Percent >= 100 {
+			lines[0] = fmt.Sprintf("%s has reached the %s monthly cap you approved for it (%s spent or reserved for requests in progress, %s mode).",
+				al.AppName, usd(al.MonthlyCap), usd(al.Spent), mode)
+		}
 		resets := wattfare.PeriodEnd(al.Period).Format("January 2, 2006")
 		if al.Percent >= 100 {
 			lines = append(lines, fmt.Sprintf("Its requests are refused until the cap resets on %s, or until you raise it.", resets))

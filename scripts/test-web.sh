@@ -12,6 +12,8 @@ bash scripts/ensure-chromium.sh
 # stripe-mock: `wattfare dev` runs it, so that Add funds opens a Checkout
 # Session there (web/e2e/payments.test.mjs).
 bash scripts/ensure-stripe-mock.sh
+# mailpit: `wattfare dev` sends budget alert emails to it (web/e2e/alerts.test.mjs).
+bash scripts/ensure-mailpit.sh
 bash scripts/build-web.sh
 # The demo app `wattfare dev` serves: examples/acme-chat with its patch.
 bash scripts/build-example.sh
@@ -38,6 +40,8 @@ control=127.0.0.1:$(free_port)
 data=127.0.0.1:$(free_port)
 sandbox=127.0.0.1:$(free_port)
 demo=127.0.0.1:$(free_port)
+mail_smtp=127.0.0.1:$(free_port)
+mail_web=127.0.0.1:$(free_port)
 
 run_dir=$(mktemp -d)
 # The server writes its log in this run's own directory (runs of this script
@@ -72,6 +76,7 @@ echo "test-web: wattfare dev on database $db (control $control, data $data, demo
   cd "$run_dir"
   DATABASE_URL="$e2e_url" WATTFARE_CONTROL_ADDR=$control WATTFARE_DATA_ADDR=$data \
     WATTFARE_SANDBOX_ADDR=$sandbox WATTFARE_DEMO_ADDR=$demo WATTFARE_DEMO_DIR="$run_dir/acme-chat" \
+    WATTFARE_MAILPIT_SMTP_ADDR=$mail_smtp WATTFARE_MAILPIT_ADDR=$mail_web \
     exec "$root/bin/wattfare" dev
 ) >"$log" 2>&1 &
 pid=$!

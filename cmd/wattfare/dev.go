@@ -42,6 +42,9 @@ type devInfo struct {
 	// Stripe is stripe-mock's address and the dev webhook secret, when
 	// `wattfare dev` runs stripe-mock (devStripe).
 	Stripe *devStripeInfo `json:"stripe,omitempty"`
+	// Mail is mailpit's SMTP server and inbox, when `wattfare dev` runs
+	// mailpit (devMailpit).
+	Mail *devMailInfo `json:"mail,omitempty"`
 }
 
 type devApp struct {
@@ -106,6 +109,8 @@ func runDev(ctx context.Context, args []string) error {
 			return fmt.Errorf("seed: %w", err)
 		}
 	}
+	stopMail := devMailpit(ctx, env.Info)
+	defer stopMail()
 	if err := writeDevInfo(env.Info); err != nil {
 		return err
 	}
@@ -148,6 +153,7 @@ Wattfare is running (Ctrl-C to stop)
   data plane      %s        (OpenAI-compatible: /v1/chat/completions)
   demo app        %s        (Acme Chat: examples/acme-chat with its wattfare.patch)
   metrics         %s  (Prometheus; /healthz and /readyz beside it)
+%s
 
   demo app "%s"
     publishable   %s
@@ -156,8 +162,20 @@ Wattfare is running (Ctrl-C to stop)
 
 Try it: a streamed answer, charged in test money to the demo user's budget
 %s
-`, info.ControlURL, info.DataURL, info.DemoURL, info.MetricsURL, info.App.Name, info.App.PublishableKey, info.App.SecretKey,
+`, info.ControlURL, info.DataURL, info.DemoURL, info.MetricsURL, devMailLine(info), info.App.Name, info.App.PublishableKey, info.App.SecretKey,
 		info.User.Email, info.User.Password, info.ConnectedUserID, devCurl(info))
+}
+
+// devMailLine is the banner's line for alert emails: mailpit's inbox, or
+// why there is none.
+func devMailLine(info *devInfo) string {
+	if info.Mail != nil {
+		return fmt.Sprintf("  email inbox     %s         (mailpit: budget alert emails)", info.Mail.InboxURL)
+	}
+	if os.Getenv("WATTFARE_SMTP_URL") != "" {
+		return "  email           sent through WATTFARE_SMTP_URL"
+	}
+	return "  email           off: budget alerts show on the budget page only (bash scripts/ensure-mailpit.sh)"
 }
 
 // devCurlModel is the model the banner's curl asks for: a real catalog

@@ -19,7 +19,11 @@ BEGIN
         ARRAY[80, 100]::smallint[])) THEN
         RETURN;
     END IF;
-    SELECT cp.captured INTO v_spent FROM connection_periods cp
+    -- What was spent: captured for 50 and 80 % (which settlements cross);
+    -- at 100 %, fired by the first refusal, also what is reserved for
+    -- requests in progress (the leases that filled the cap), up to the cap.
+    SELECT CASE WHEN p_percent >= 100 THEN least(c.monthly_cap, cp.captured + cp.held) ELSE cp.captured END
+    INTO v_spent FROM connection_periods cp
     WHERE cp.connection_id = p_connection_id AND cp.period = p_period;
     INSERT INTO alerts (id, account_id, mode, kind, connection_id, period, percent, monthly_cap, spent)
     VALUES (v_id, c.account_id, c.mode, 'cap', p_connection_id, p_period, p_percent, c.monthly_cap, coalesce(v_spent, 0))

@@ -17,6 +17,16 @@ export function formatUSD(amount: string | null | undefined): string {
   return `${neg ? "-" : ""}$${whole}.${frac}`;
 }
 
+/** formatCents shows amount rounded half up to the cent ("$0.199987792" → "$0.20"), for prose; formatUSD is exact. */
+export function formatCents(amount: string | null | undefined): string {
+  if (amount == null) return "—";
+  const n = toNano(amount);
+  const neg = n < 0n;
+  const a = neg ? -n : n;
+  const cents = (a + 5_000_000n) / 10_000_000n;
+  return formatUSD(`${neg ? "-" : ""}${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}`);
+}
+
 /** capInput turns a Money string into what a cap field shows: "10", "12.5". */
 export function capInput(amount: string | null | undefined): string {
   if (!amount) return "";

@@ -6,6 +6,7 @@ import { Alert, AppAvatar, Badge, Button, Card, Field, Meter, Pager, Segmented, 
 import { toSignIn } from "../components/auth";
 import { modeOf } from "../components/mode";
 import { FundsSection } from "./BudgetFunds";
+import { AlertsSection } from "./BudgetAlerts";
 import { errorMessage, stopWrite } from "../lib/client";
 import { navigate, useLocation } from "../lib/router";
 import { capInput, capLeft, formatDate, formatDateTime, formatUSD, isZero, moneyInput, toNano, validCap } from "../lib/money";
@@ -235,6 +236,7 @@ export function BudgetPage() {
         )}
       </Card>
 
+      <AlertsSection key={`alerts-${mode}`} mode={mode} tick={tick} />
       <ReceiptsCard key={`receipts-${mode}`} mode={mode} tick={tick} />
       <LedgerCard key={`ledger-${mode}`} mode={mode} tick={tick} />
     </div>
